@@ -1,0 +1,86 @@
+"""Default configuration: the paper's dual-stream CAE on the mouse data, hang held out (Table 1).
+
+Experiment configs import this one and override a few fields. Never derive one field from another
+here: an override of the first would leave the second stale. Derive in code.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """Returns the default configuration."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0  # Seeds parameter init, shuffling, augmentation and the synthetic recordings.
+
+  # Data: owned by mouseflax/input_pipeline.py and the builders in data_builders/.
+  config.data = ml_collections.ConfigDict()
+  config.data.dataset = "mouse_behavior/hang"  # TFDS name/config: mouse_behavior/<held-out>, cuhk_avenue.
+  config.data.data_dir = ""  # Where records live; "" -> $MOUSEFLAX_DATA_DIR or ~/.cache/mouseflax/data.
+  config.data.manual_dir = ""  # Raw recordings (real layout); "" -> synthetic recordings made on demand.
+  config.data.synthetic_videos = 8  # Synthetic default: number of recordings written.
+  config.data.synthetic_frames = 4500  # Synthetic default: frames per recording (30 fps).
+  config.data.hflip = True  # Random horizontal flips of whole sequences (flow x negated), training only.
+  config.data.device_resident = True  # Hold the training split on the device when it fits.
+  config.data.build_workers = 2  # Processes used to preprocess videos when building records.
+  config.data.device_max_mb = 1024  # Largest split (MB as stored) device_resident puts on the device.
+  config.data.stride = 5  # Training sequences take every 5th frame, without overlap (paper).
+  config.data.validation_fraction = 0.2  # Share of training sequences for validation (paper: 80/20).
+  config.data.num_train_videos = 6  # mouse: videos for train + validation (paper: 6 of 12).
+  config.data.train_videos = ""  # mouse: comma-separated stems; "" -> first num_train_videos by name.
+  config.data.test_video = ""  # mouse: stem; "" -> the video with the most behaviours, then longest.
+  config.data.test_fraction = 0.5  # mouse: leading share of the test video used, every frame (paper).
+  config.data.train_hop = 0  # avenue: frames between training sequence starts; 0 -> no overlap.
+
+  # Model: owned by mouseflax/models/.
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "cae"  # cae | rae | cae_single | supervised
+  config.model.dtype = "float32"  # Compute dtype (parameters stay float32): float32 | bfloat16.
+  config.model.conv_impl = "auto"  # auto (fast formulation on CPU) | native | fast
+  config.model.width = 32  # Channels of the first stage; doubled at every stride-2 layer/stage.
+  config.model.kernels = (5, 5, 3, 3, 3)  # CAE encoder kernel size per layer (non-homogeneous).
+  config.model.strides = (1, 2, 2, 1, 1)  # CAE encoder stride per layer (1 or 2).
+  config.model.dilations = (1, 1, 1, 2, 2)  # CAE encoder dilation per layer (Table 1: 2 in the last two).
+  config.model.time_strides = (1, 2)  # RAE: temporal stride of each downsampling stage (spatial is 2).
+  config.model.res_blocks = 1  # RAE: residual blocks after every stage of encoders, fusion and decoders.
+  config.model.num_classes = 2  # Supervised: 2 (held-out behaviour vs rest) or 8 (all behaviours).
+  config.model.classifier_hidden = 64  # Supervised: units of the hidden fully connected layer.
+
+  # Optimiser (Table 1: Adam, lr 2e-4, beta1 0.5).
+  config.optim = ml_collections.ConfigDict()
+  config.optim.name = "adam"  # adam | sgd
+  config.optim.learning_rate = 2e-4
+  config.optim.b1 = 0.5  # The paper's "momentum" for Adam.
+  config.optim.b2 = 0.999
+  config.optim.momentum = 0.0  # SGD only (the supervised baseline): heavy-ball momentum, 0 = plain SGD.
+
+  # Training (Table 1: CAE 60 epochs, batch 32, loss weights gray 1.0 / flow 1.0).
+  config.train = ml_collections.ConfigDict()
+  config.train.epochs = 60
+  config.train.batch_size = 32
+  config.train.loss_weights = ml_collections.ConfigDict({"gray": 1.0, "flow": 1.0})
+  config.train.train_split = "train"  # Split trained on (supervised: train_labelled).
+  config.train.val_split = "validation"  # Validation loss each epoch + threshold calibration.
+  # Steps per compiled call: "auto" = 1 on the CPU (lax.scan loses the fast conv path there),
+  # many on accelerators; or a positive integer as text, e.g. "16" (> 1 runs a lax.scan).
+  config.train.steps_per_call = "auto"
+  config.train.log_every_steps = 50  # Progress (sequences/s, ETA) and train scalars every N steps.
+  config.train.stop_after_steps = 0  # Debug: checkpoint and stop after N more steps (0 = off).
+
+  # Evaluation: owned by mouseflax/evaluate.py (headline = pooled frame-level ROC AUC, section 2.5).
+  config.eval = ml_collections.ConfigDict()
+  config.eval.batch_size = 64  # Sequences per predict call on the test split.
+  config.eval.smoothing_sigma = 5.0  # Gaussian sigma (frames) of the `auc_smoothed` variant only.
+  config.eval.false_alarm_rate = 0.01  # Share of normal validation frames above the threshold.
+  config.eval.timeline_max_videos = 6  # Panels in timeline.png (the first videos, sorted by name).
+  config.eval.test_split = "test"  # Split scored for the AUCs.
+  config.eval.use_best_checkpoint = False  # Evaluate the lowest-val-loss checkpoint, not the last.
+
+  # Checkpoints (orbax, in <workdir>/checkpoints; a rerun resumes from the latest).
+  config.ckpt = ml_collections.ConfigDict()
+  config.ckpt.keep_last = 2  # Latest checkpoints kept (one per epoch).
+  config.ckpt.keep_best = 1  # Lowest-validation-loss checkpoints kept as well.
+
+  # Device mesh: one `data` axis; batches sharded along it, parameters replicated.
+  config.mesh = ml_collections.ConfigDict()
+  config.mesh.data_parallelism = -1  # Devices on the data axis; -1 = all visible devices.
+  return config

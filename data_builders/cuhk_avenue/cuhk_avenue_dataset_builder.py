@@ -1,0 +1,177 @@
+"""cuhk_avenue: CUHK Avenue (Lu, Shi, Jia, ICCV 2013) as 8-frame gray + flow sequences.
+
+- Videos: `video_names` (metadata) is the sorted list of '<folder>/<stem>' names, e.g.
+  'testing_videos/01', 'training_videos/01'; the `video` feature indexes it.
+- Train/validation: every training video (all normal) cut into windows of `sequence_length` frames
+  taking every `stride`-th frame, starts `train_hop` frames apart (0: `sequence_length * stride`, no
+  overlap, like the mouse protocol); a permutation seeded with `split_seed` puts
+  `validation_fraction` of the windows in `validation`.
+- Test: every frame of every test video in consecutive windows of `sequence_length`; a tail shorter
+  than a window is covered by one window aligned to the end (those frames appear twice; the
+  evaluator averages per frame). `anomaly` is 1 where the frame's volLabel mask has any pixel set.
+- Flow: between successive frames at full frame rate, subsampled with the frames (as mouse_behavior).
+- `behavior` is -1 everywhere (Avenue has no behaviour labels); train frames have `anomaly` 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import tempfile
+from typing import Any
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mouseflax import build_data
+from mouseflax import preprocess
+from mouseflax import raw_formats
+
+NO_LABEL = -1
+DEFAULT_CONFIG = "default"
+
+_MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Download CUHK Avenue (http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html),
+unzip it and pass the `Avenue Dataset` folder as `manual_dir`:
+
+  <manual_dir>/training_videos/01.avi ... 16.avi
+  <manual_dir>/testing_videos/01.avi ... 21.avi
+  <manual_dir>/ground_truth_demo/testing_label_mask/1_label.mat ... 21_label.mat
+"""
+
+
+@dataclasses.dataclass(eq=False)
+class AvenueConfig(tfds.core.BuilderConfig):
+  """What changes the bytes on disk."""
+  sequence_length: int = 8  # Frames per sequence.
+  stride: int = 5  # Training windows take every 5th frame (as the mouse protocol).
+  train_hop: int = 0  # Frames between training window starts; 0: no overlap.
+  validation_fraction: float = 0.2  # Share of training windows held for validation.
+  split_seed: int = 0  # Seeds the train/validation permutation.
+  preprocess: dict[str, Any] = dataclasses.field(
+      default_factory=lambda: preprocess.PreprocessConfig().to_dict())
+
+  def protocol(self) -> dict[str, Any]:
+    """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
+    return {f.name: getattr(self, f.name) for f in dataclasses.fields(AvenueConfig)
+            if f.name not in _BASE_FIELDS}
+
+
+_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
+
+
+def make_config(**protocol: Any) -> AvenueConfig:
+  """'default' for the default parameters, else 'custom-<hash of parameters>'."""
+  config = AvenueConfig(name=DEFAULT_CONFIG, **protocol)
+  if config.protocol() != AvenueConfig(name=DEFAULT_CONFIG).protocol():
+    config.name = f"custom-{build_data.protocol_hash(config.protocol())}"
+  config.description = f"protocol {config.protocol()}"
+  return config
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """CUHK Avenue as gray + flow sequences with per-frame anomaly labels."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  BUILDER_CONFIGS = [make_config()]
+  DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+
+  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
+    super().__init__(**kwargs)
+    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
+    self._cache_dir: str | None = None
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=build_data.sequence_features(
+            self.builder_config.sequence_length, self.builder_config.preprocess),
+        homepage="http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html",
+        disable_shuffling=True,  # Generation order: by video, then time.
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _download_and_prepare(self, dl_manager, download_config=None) -> None:
+    with tempfile.TemporaryDirectory(prefix="mouseflax-preprocess-") as cache_dir:
+      self._cache_dir = cache_dir
+      try:
+        super()._download_and_prepare(dl_manager, download_config)
+      finally:
+        self._cache_dir = None
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    config: AvenueConfig = self.builder_config
+    root = build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    train_videos, test_pairs = _find_recordings(root)
+    paths = {_name(v): v for v in train_videos} | {_name(v): v for v, _ in test_pairs}
+    names = sorted(paths)
+    arrays = build_data.preprocess_videos(
+        [build_data.VideoJob(name, str(paths[name])) for name in names], config.preprocess,
+        cache_dir=self._cache_dir, num_workers=self._num_workers)
+    labels = {_name(v): np.zeros(len(arrays[_name(v)][0]), np.int64) for v in train_videos}
+    labels |= {_name(v): _test_labels(v, mat, len(arrays[_name(v)][0])) for v, mat in test_pairs}
+    splits = _cut_splits(config, [_name(v) for v in train_videos],
+                         [_name(v) for v, _ in test_pairs], labels)
+    self.info.metadata.update(video_names=names, protocol=config.protocol(),
+                              preprocess=config.preprocess)
+    video_ids = {name: i for i, name in enumerate(names)}
+    return {split: self._generate_examples(windows, arrays, labels, video_ids)
+            for split, windows in splits.items()}
+
+  def _generate_examples(self, windows, arrays, labels, video_ids):
+    """Yields (key, sequence) for each (video name, frame indices) window."""
+    for name, frames in windows:
+      gray, flow = arrays[name]
+      yield f"{name}/{frames[0]:09d}", {
+          "gray": np.asarray(gray[frames]),
+          "flow": np.asarray(flow[frames]),
+          "behavior": np.full(len(frames), NO_LABEL, np.int64),
+          "anomaly": labels[name][frames],
+          "frame_index": frames,
+          "video": video_ids[name],
+      }
+
+
+def _name(video: str | pathlib.Path) -> str:
+  video = pathlib.Path(video)
+  return f"{video.parent.name}/{video.stem}"
+
+
+def _find_recordings(root: pathlib.Path):
+  try:
+    train_videos, test_pairs = raw_formats.find_avenue_recordings(root)
+  except FileNotFoundError as e:
+    raise build_data.MissingDataError(f"{e}\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}") from e
+  if not train_videos or not test_pairs:
+    raise build_data.MissingDataError(
+        f"Found {len(train_videos)} training and {len(test_pairs)} labelled test videos in {root}; "
+        f"need both.\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  return train_videos, test_pairs
+
+
+def _test_labels(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> np.ndarray:
+  """Per-frame anomaly labels, length `num_frames` (decoded frames); a mismatch is logged."""
+  labels = np.asarray(raw_formats.read_avenue_frame_labels(mat), np.int64)
+  if len(labels) != num_frames:
+    logging.warning("%s: %d decoded frames but %d labels in %s; frames past the labels get none "
+                    "and are dropped.", video, num_frames, len(labels), mat)
+  return labels[:num_frames]
+
+
+def _cut_splits(config: AvenueConfig, train_names, test_names, labels):
+  """Split name -> list of (video name, frame indices) windows, as in the module docstring."""
+  hop = config.train_hop or config.sequence_length * config.stride
+  windows = [(name, frames) for name in train_names
+             for frames in build_data.strided_windows(
+                 len(labels[name]), length=config.sequence_length, stride=config.stride, hop=hop)]
+  train, validation = build_data.split_train_validation(
+      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed)
+  test = [(name, frames) for name in test_names
+          for frames in build_data.covering_windows(len(labels[name]),
+                                                    length=config.sequence_length)]
+  logging.info("cuhk_avenue: %d train, %d validation, %d test windows.", len(train),
+               len(validation), len(test))
+  return {"train": [windows[i] for i in train], "validation": [windows[i] for i in validation],
+          "test": test}

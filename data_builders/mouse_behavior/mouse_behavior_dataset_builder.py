@@ -1,0 +1,254 @@
+"""mouse_behavior: Jhuang et al. 2010 home-cage videos, cut as in Nwokedi et al. 2021 (sec. 2.2-2.3).
+
+One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, with its parameters in
+`MouseBehaviorConfig`:
+
+- Videos: `video_names` (metadata) is the sorted list of the file stems of every recording found;
+  the `video` feature indexes it. The test video is `test_video`, or by default the recording whose
+  annotation contains the most distinct behaviours (all 8 on the real data), ties broken by the most
+  frames, then by name. The training videos are `train_videos`, or by default the first
+  `num_train_videos` recordings by sorted name other than the test video (the same videos for every
+  held-out behaviour, as in the paper).
+- Train/validation: in every training video, windows of `sequence_length` frames taking every
+  `stride`-th frame, starting every `sequence_length * stride` frames (no overlap). A window holding
+  any frame of the held-out behaviour is dropped (rule: any, not a majority). The kept windows are
+  split `validation_fraction` / rest by a permutation seeded with `split_seed`.
+- `train_labelled` / `validation_labelled` (for the supervised baseline): the same windows plus the
+  dropped ones, these split with the same rule, so `train` is a subset of `train_labelled`.
+- Test: frames [0, floor(test_fraction * N)) of the test video, every frame, in consecutive windows
+  of `sequence_length`; a tail shorter than a window is covered by one window aligned to its end
+  (those frames appear twice; the evaluator averages per frame).
+- Flow: computed between successive frames of the video at full frame rate (as the preprocessor
+  streams), then subsampled with the frames: the flow of a strided frame is its motion over 1/fps
+  seconds, the same quantity the test frames carry (the paper does not say).
+- Frames without annotation (behavior -1) are kept; they are not the held-out behaviour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mouseflax import build_data
+from mouseflax import preprocess
+from mouseflax import raw_formats
+
+BEHAVIORS = tuple(raw_formats.BEHAVIORS)
+DEFAULT_HELD_OUT = "hang"
+NO_LABEL = -1
+
+_MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+Download the "full database" of Jhuang et al. 2010 (12 annotated home-cage videos, over 10 hours;
+http://serre-lab.clps.brown.edu/resource/homecage-database/) and place it in `manual_dir` so that:
+
+  <manual_dir>/<video>.mpg                             one file per recording (any name)
+  <manual_dir>/Annotator_group_1/<video>.txt           its annotation, same stem as the video
+
+(`mouseflax.raw_formats.find_jhuang_recordings` lists what it finds; subfolders are searched.)
+Each annotation line is `<prefix>: <start>-<end> <label>` (1-based frames, one line per run).
+"""
+
+
+@dataclasses.dataclass(eq=False)
+class MouseBehaviorConfig(tfds.core.BuilderConfig):
+  """What changes the bytes on disk: the held-out behaviour and the protocol's parameters."""
+  held_out: str = DEFAULT_HELD_OUT  # Behaviour removed from train/validation (the anomaly).
+  num_train_videos: int = 6  # Paper: 6 of the 12 videos train + validate.
+  train_videos: tuple[str, ...] = ()  # Stems overriding the default rule (module docstring).
+  test_video: str = ""  # Stem overriding the default rule.
+  sequence_length: int = 8  # Frames per sequence (paper: 8).
+  stride: int = 5  # Training windows take every 5th frame (paper).
+  test_fraction: float = 0.5  # Paper: the first half of the test video.
+  validation_fraction: float = 0.2  # Paper: 80/20 train/validation.
+  split_seed: int = 0  # Seeds the train/validation permutation.
+  preprocess: dict[str, Any] = dataclasses.field(
+      default_factory=lambda: preprocess.PreprocessConfig().to_dict())
+
+  def protocol(self) -> dict[str, Any]:
+    """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
+    return {field.name: _jsonable(getattr(self, field.name))
+            for field in dataclasses.fields(MouseBehaviorConfig)
+            if field.name not in _BASE_FIELDS}
+
+
+_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
+
+
+def _jsonable(value: Any) -> Any:
+  return list(value) if isinstance(value, tuple) else value
+
+
+def make_config(held_out: str = DEFAULT_HELD_OUT, **protocol: Any) -> MouseBehaviorConfig:
+  """A config named '<held_out>' for the paper's defaults, else '<held_out>-<hash of parameters>'."""
+  if held_out not in BEHAVIORS:
+    raise ValueError(f"held_out={held_out!r} is not a behaviour; valid: {BEHAVIORS}.")
+  config = MouseBehaviorConfig(name=held_out, held_out=held_out, **protocol)
+  if config.protocol() != MouseBehaviorConfig(name=held_out, held_out=held_out).protocol():
+    config.name = f"{held_out}-{build_data.protocol_hash(config.protocol())}"
+  config.description = f"{held_out} held out; protocol {config.protocol()}"
+  return config
+
+
+@dataclasses.dataclass(frozen=True)
+class _Recording:
+  name: str
+  video: pathlib.Path
+  labels: np.ndarray  # int64 per-frame behaviour ids.
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """Jhuang home-cage videos as 8-frame gray + flow sequences, one behaviour held out."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release: the protocol of Nwokedi et al. 2021."}
+  BUILDER_CONFIGS = [make_config(behavior) for behavior in BEHAVIORS]
+  DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+
+  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
+    super().__init__(**kwargs)
+    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
+    self._cache_dir: str | None = None
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=build_data.sequence_features(
+            self.builder_config.sequence_length, self.builder_config.preprocess),
+        homepage="http://serre-lab.clps.brown.edu/resource/homecage-database/",
+        disable_shuffling=True,  # Generation order: by video, then time.
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _download_and_prepare(self, dl_manager, download_config=None) -> None:
+    # The preprocessed arrays live beside the records only while they are generated.
+    with tempfile.TemporaryDirectory(prefix="mouseflax-preprocess-") as cache_dir:
+      self._cache_dir = cache_dir
+      try:
+        super()._download_and_prepare(dl_manager, download_config)
+      finally:
+        self._cache_dir = None
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    config: MouseBehaviorConfig = self.builder_config
+    recordings = _find_recordings(
+        build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS))
+    names = sorted(recordings)
+    test_name = config.test_video or _default_test_video(recordings)
+    train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
+    _check_choice(names, test_name, train_names)
+    test_stop = int(len(recordings[test_name].labels) * config.test_fraction)
+    arrays = build_data.preprocess_videos(
+        [build_data.VideoJob(n, str(recordings[n].video)) for n in train_names]
+        + [build_data.VideoJob(test_name, str(recordings[test_name].video), 0, test_stop)],
+        config.preprocess, cache_dir=self._cache_dir, num_workers=self._num_workers)
+    labels = {n: recordings[n].labels for n in names}
+    splits = _cut_splits(config, arrays, labels, train_names, test_name)
+    self.info.metadata.update(
+        video_names=names, train_videos=train_names, test_video=test_name,
+        behaviors=list(BEHAVIORS), held_out=config.held_out, protocol=config.protocol(),
+        preprocess=config.preprocess)
+    video_ids = {name: i for i, name in enumerate(names)}
+    held_out_id = BEHAVIORS.index(config.held_out)
+    return {split: self._generate_examples(windows, arrays, labels, video_ids, held_out_id)
+            for split, windows in splits.items()}
+
+  def _generate_examples(self, windows, arrays, labels, video_ids, held_out_id):
+    """Yields (key, sequence) for each (video name, frame indices) window."""
+    for name, frames in windows:
+      gray, flow = arrays[name]
+      behavior = labels[name][frames]
+      yield f"{name}/{frames[0]:09d}", {
+          "gray": np.asarray(gray[frames]),
+          "flow": np.asarray(flow[frames]),
+          "behavior": behavior,
+          "anomaly": (behavior == held_out_id).astype(np.int64),
+          "frame_index": frames,
+          "video": video_ids[name],
+      }
+
+
+def _find_recordings(manual_dir: pathlib.Path) -> dict[str, _Recording]:
+  """Every (video, annotation) pair in `manual_dir`, by file stem, annotations parsed."""
+  try:
+    pairs = raw_formats.find_jhuang_recordings(manual_dir)
+  except FileNotFoundError as e:
+    raise build_data.MissingDataError(f"{e}\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}") from e
+  recordings = {}
+  for video, annotation in pairs:
+    name = pathlib.Path(video).stem
+    if name in recordings:
+      raise ValueError(f"Two recordings named {name!r} in {manual_dir}: rename one.")
+    labels = np.asarray(raw_formats.parse_jhuang_annotation(annotation), np.int64)
+    recordings[name] = _Recording(name, pathlib.Path(video), labels)
+  return recordings
+
+
+def _default_test_video(recordings: dict[str, _Recording]) -> str:
+  """Most distinct behaviours, then most frames, then first by name (module docstring)."""
+  def rank(name: str) -> tuple[int, int, str]:
+    labels = recordings[name].labels
+    return (-len(set(labels[labels != NO_LABEL].tolist())), -len(labels), name)
+  return min(recordings, key=rank)
+
+
+def _default_train_videos(names: Sequence[str], test_name: str,
+                          config: MouseBehaviorConfig) -> list[str]:
+  return [name for name in names if name != test_name][:config.num_train_videos]
+
+
+def _check_choice(names: Sequence[str], test_name: str, train_names: Sequence[str]) -> None:
+  unknown = sorted(set(train_names + [test_name]) - set(names))
+  if unknown:
+    raise ValueError(f"Videos {unknown} (train_videos/test_video) not found; available: {names}.")
+  if test_name in train_names:
+    raise ValueError(f"The test video {test_name!r} is also in train_videos; remove it.")
+  if not train_names:
+    raise ValueError("No training videos: add recordings or set train_videos.")
+
+
+def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_name):
+  """Split name -> list of (video name, frame indices) windows, as in the module docstring."""
+  kept, dropped = [], []
+  for name in train_names:
+    num_frames = _aligned_length(name, arrays[name][0], labels[name])
+    for frames in build_data.strided_windows(
+        num_frames, length=config.sequence_length, stride=config.stride,
+        hop=config.sequence_length * config.stride):
+      held_out = np.any(labels[name][frames] == BEHAVIORS.index(config.held_out))
+      (dropped if held_out else kept).append((name, frames))
+  train, validation = _split(kept, config)
+  train_extra, validation_extra = _split(dropped, config)
+  test_stop = int(len(labels[test_name]) * config.test_fraction)
+  test_frames = _aligned_length(test_name, arrays[test_name][0], labels[test_name][:test_stop])
+  test = [(test_name, frames) for frames in
+          build_data.covering_windows(test_frames, length=config.sequence_length)]
+  logging.info("mouse_behavior/%s: %d windows kept, %d dropped (held-out frames), %d test.",
+               config.held_out, len(kept), len(dropped), len(test))
+  return {"train": train, "validation": validation, "test": test,
+          "train_labelled": sorted(train + train_extra, key=_window_key),
+          "validation_labelled": sorted(validation + validation_extra, key=_window_key)}
+
+
+def _split(windows: list, config: MouseBehaviorConfig) -> tuple[list, list]:
+  train, validation = build_data.split_train_validation(
+      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed)
+  return [windows[i] for i in train], [windows[i] for i in validation]
+
+
+def _window_key(window: tuple[str, np.ndarray]) -> tuple[str, int]:
+  return window[0], int(window[1][0])
+
+
+def _aligned_length(name: str, gray: np.ndarray, labels: np.ndarray) -> int:
+  """Frames with both pixels and a label; a mismatch (decoder vs annotation) is logged."""
+  if len(gray) != len(labels):
+    logging.warning("%s: %d decoded frames but %d annotated; using the first %d.", name, len(gray),
+                    len(labels), min(len(gray), len(labels)))
+  return min(len(gray), len(labels))

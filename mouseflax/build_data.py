@@ -1,0 +1,284 @@
+"""Builds the TFDS datasets in data_builders/ without TensorFlow (the `tfds build` CLI needs it).
+
+  python -m mouseflax.build_data --dataset=mouse_behavior/hang --manual_dir=DIR --data_dir=DIR
+  python -m mouseflax.build_data --dataset=cuhk_avenue --manual_dir="DIR/Avenue Dataset" --data_dir=DIR
+
+The module also holds what both builders share: preprocessing whole videos in a process pool (with a
+progress log) into memory-mapped arrays, and cutting those arrays into fixed-length sequences.
+
+Atomicity: TFDS writes every split into an `incomplete.*` folder and renames it to `<version>/` only
+after all splits and `dataset_info.json` are written, so an interrupted build is never read as complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import multiprocessing
+import os
+import pathlib
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from absl import app
+from absl import flags
+from absl import logging
+import numpy as np
+
+# Dataset name -> module holding its `Builder` (the exact `tfds new` layout).
+BUILDER_MODULES = {
+    "mouse_behavior": "data_builders.mouse_behavior.mouse_behavior_dataset_builder",
+    "cuhk_avenue": "data_builders.cuhk_avenue.cuhk_avenue_dataset_builder",
+}
+FILE_FORMAT = "array_record"
+# Records are written in generation order (video, then time), which keeps test reads sequential.
+GRAY_SUFFIX = ".gray.npy"
+FLOW_SUFFIX = ".flow.npy"
+# Flow is stored as float16 (values in [0,1], resolution ~5e-4 there): half the bytes of float32.
+FLOW_DTYPE = np.float16
+HASH_CHARS = 8  # Hex digits of the parameter hash in custom config names.
+
+
+class MissingDataError(FileNotFoundError):
+  """Raw recordings are missing from `manual_dir`; the message lists the expected paths."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoJob:
+  """One video to preprocess: frames [start, stop) of `path`, stored under `name`."""
+  name: str
+  path: str
+  start: int = 0
+  stop: int | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Parallel preprocessing of whole videos.
+
+
+def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, int, float]:
+  """Pool worker: preprocesses one video and saves its arrays as .npy files in `cache_dir`."""
+  from mouseflax import preprocess  # pylint: disable=g-import-not-at-top  # Imported in the worker.
+  job, cfg_dict, cache_dir = args
+  started = time.perf_counter()
+  cfg = preprocess.PreprocessConfig.from_dict(cfg_dict)
+  grays, flows = [], []
+  for _, gray, flow in preprocess.preprocess_video(job.path, cfg, start=job.start, stop=job.stop):
+    grays.append(gray)
+    flows.append(flow.astype(FLOW_DTYPE))  # Convert per frame: float32 for a whole video is large.
+  if not grays:
+    raise MissingDataError(f"{job.path}: no frames decoded in [{job.start}, {job.stop}).")
+  _save_atomic(pathlib.Path(cache_dir) / (job.name + GRAY_SUFFIX), np.stack(grays))
+  _save_atomic(pathlib.Path(cache_dir) / (job.name + FLOW_SUFFIX), np.stack(flows))
+  return job.name, len(grays), time.perf_counter() - started
+
+
+def _save_atomic(path: pathlib.Path, array: np.ndarray) -> None:
+  """Saves `array` to `path` through a temporary name, so a partial file never has the final name."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(path.name + ".tmp")
+  with open(tmp, "wb") as f:
+    np.save(f, array)
+  os.replace(tmp, path)
+
+
+def preprocess_videos(
+    jobs: Sequence[VideoJob], preprocess_config: dict[str, Any], *, cache_dir: str | os.PathLike,
+    num_workers: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """Preprocesses whole videos in parallel; returns name -> (gray uint8, flow float16) memmaps.
+
+  Args:
+    jobs: the videos (or parts of videos) to preprocess; names must be unique file stems.
+    preprocess_config: `PreprocessConfig.to_dict()`.
+    cache_dir: where the arrays are saved (the caller removes it after the build).
+    num_workers: processes; 1 runs in this process (no start-up cost, easier to debug).
+
+  Returns:
+    For each job name, gray [N,H,W,1] uint8 and flow [N,H,W,2] float16, memory-mapped read-only.
+  """
+  names = [job.name for job in jobs]
+  if len(set(names)) != len(names):
+    raise ValueError(f"Video names must be unique, got {names}.")
+  args = [(job, preprocess_config, str(cache_dir)) for job in jobs]
+  started = time.perf_counter()
+  for done, (name, frames, seconds) in enumerate(_run_jobs(args, num_workers), start=1):
+    logging.info("Preprocessed %d/%d videos: %s (%d frames in %.1f s, %.0f frames/s); %.0f s so far.",
+                 done, len(jobs), name, frames, seconds, frames / max(seconds, 1e-9),
+                 time.perf_counter() - started)
+  return {name: _load_arrays(cache_dir, name) for name in names}
+
+
+def _run_jobs(args: list[tuple], num_workers: int) -> Iterator[tuple[str, int, float]]:
+  """Runs `_preprocess_job` over `args`, yielding results as videos finish."""
+  if num_workers <= 1 or len(args) <= 1:
+    yield from map(_preprocess_job, args)
+    return
+  # Spawn, not fork: the parent may already hold JAX/XLA threads, which fork does not copy safely.
+  context = multiprocessing.get_context("spawn")
+  with context.Pool(min(num_workers, len(args))) as pool:
+    yield from pool.imap_unordered(_preprocess_job, args)
+
+
+def _load_arrays(cache_dir: str | os.PathLike, name: str) -> tuple[np.ndarray, np.ndarray]:
+  cache_dir = pathlib.Path(cache_dir)
+  gray = np.load(cache_dir / (name + GRAY_SUFFIX), mmap_mode="r")
+  flow = np.load(cache_dir / (name + FLOW_SUFFIX), mmap_mode="r")
+  return gray, flow
+
+
+def manual_dir_or_raise(dl_manager: Any, instructions: str) -> pathlib.Path:
+  """`dl_manager.manual_dir`, or a MissingDataError with the instructions (TFDS asserts instead)."""
+  try:
+    return pathlib.Path(dl_manager.manual_dir)
+  except AssertionError as e:
+    raise MissingDataError(f"{e}\nExpected:\n{instructions}") from None
+
+
+def sequence_features(length: int, preprocess_config: dict[str, Any]):
+  """One example = one sequence of `length` frames (ARCHITECTURE.md tensor conventions)."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow import, only here.
+  from mouseflax import preprocess  # pylint: disable=g-import-not-at-top
+  height, width = preprocess.PreprocessConfig.from_dict(preprocess_config).crop_hw
+  return tfds.features.FeaturesDict({
+      "gray": tfds.features.Tensor(shape=(length, height, width, 1), dtype=np.uint8),
+      "flow": tfds.features.Tensor(shape=(length, height, width, 2), dtype=FLOW_DTYPE),
+      "behavior": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+      "anomaly": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+      "frame_index": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+      "video": np.int64,
+  })
+
+
+def protocol_hash(protocol: dict[str, Any]) -> str:
+  """A short stable hash of a builder config's parameters, for config names that never collide."""
+  text = json.dumps(protocol, sort_keys=True, default=str)
+  return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
+
+
+# --------------------------------------------------------------------------------------------------
+# Cutting videos into sequences (frame-index tables; the builders gather the frames).
+
+
+def strided_windows(num_frames: int, *, length: int, stride: int, hop: int) -> np.ndarray:
+  """Frame indices [K, length] of windows taking every `stride`-th frame, starts `hop` apart.
+
+  With hop = length * stride the windows do not overlap (the paper's training sequences).
+  """
+  if min(length, stride, hop) < 1:
+    raise ValueError(f"length, stride and hop must be >= 1, got {length}, {stride}, {hop}.")
+  span = (length - 1) * stride + 1
+  starts = np.arange(0, num_frames - span + 1, hop, dtype=np.int64)
+  return starts[:, None] + stride * np.arange(length, dtype=np.int64)[None, :]
+
+
+def covering_windows(num_frames: int, *, length: int) -> np.ndarray:
+  """Consecutive non-overlapping windows [K, length] covering every frame of [0, num_frames).
+
+  A tail that does not fill a window is covered by one last window aligned to the end, so its first
+  frames appear twice (the evaluator averages per frame).
+  """
+  if num_frames < length:
+    raise ValueError(f"Cannot cover {num_frames} frames with windows of {length} frames.")
+  starts = list(range(0, num_frames - length + 1, length))
+  if starts[-1] + length < num_frames:
+    starts.append(num_frames - length)
+  return np.asarray(starts, np.int64)[:, None] + np.arange(length, dtype=np.int64)[None, :]
+
+
+def split_train_validation(num_examples: int, *, validation_fraction: float,
+                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """A deterministic split of range(num_examples): (train, validation) sorted index arrays."""
+  if not 0.0 <= validation_fraction < 1.0:
+    raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
+  order = np.random.default_rng(seed).permutation(num_examples)
+  num_validation = int(round(num_examples * validation_fraction))
+  return np.sort(order[num_validation:]), np.sort(order[:num_validation])
+
+
+# --------------------------------------------------------------------------------------------------
+# The build entry point.
+
+
+def builder_module(name: str) -> Any:
+  """The module of dataset `name` (e.g. 'mouse_behavior'): `Builder`, `make_config`."""
+  if name not in BUILDER_MODULES:
+    raise ValueError(f"Unknown dataset {name!r}; valid names: {sorted(BUILDER_MODULES)}.")
+  return importlib.import_module(BUILDER_MODULES[name])
+
+
+def parse_dataset(dataset: str) -> tuple[str, str | None]:
+  """'mouse_behavior/hang' -> ('mouse_behavior', 'hang'); 'cuhk_avenue' -> ('cuhk_avenue', None)."""
+  name, _, config = dataset.partition("/")
+  return name, (config or None)
+
+
+def build(dataset: str, *, manual_dir: str | os.PathLike, data_dir: str | os.PathLike,
+          num_workers: int = 1, config: Any = None):
+  """Builds `dataset` ('name' or 'name/config') from `manual_dir` into `data_dir`; returns the builder.
+
+  Args:
+    dataset: e.g. 'mouse_behavior/hang' or 'cuhk_avenue'.
+    manual_dir: the raw recordings, in the layout listed in the builder's MANUAL_DOWNLOAD_INSTRUCTIONS.
+    data_dir: where the records go (`<data_dir>/<name>/<config>/<version>/`).
+    num_workers: processes preprocessing videos in parallel.
+    config: optional custom BuilderConfig (replaces the '/config' part of `dataset`).
+
+  Returns:
+    The prepared builder; an already complete build is reused, not rebuilt.
+  """
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow import, only here.
+  name, config_name = parse_dataset(dataset)
+  cls = builder_module(name).Builder
+  manual_dir = pathlib.Path(manual_dir).expanduser()
+  if not manual_dir.is_dir():
+    raise MissingDataError(f"manual_dir {manual_dir} does not exist.\n{cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  builder = cls(config=config or config_name, data_dir=os.fspath(data_dir), file_format=FILE_FORMAT,
+                num_workers=num_workers)
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+  return builder
+
+
+def _define_flags() -> None:
+  """CLI flags, defined only when run as a script so importing this module defines none."""
+  flags.DEFINE_string("dataset", "mouse_behavior/hang", "name[/config] of the dataset.")
+  flags.DEFINE_string("manual_dir", None, "Folder with the raw recordings.")
+  flags.DEFINE_string("data_dir", None, "Folder the records are written to.")
+  flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Preprocessing processes.")
+  flags.DEFINE_string("test_video", "", "mouse_behavior: override the test video (file stem).")
+  flags.DEFINE_list("train_videos", [], "mouse_behavior: override the training videos (stems).")
+
+
+def _config_from_flags(flag_values: flags.FlagValues) -> Any:
+  """A custom BuilderConfig when video overrides are given on the command line, else None."""
+  name, config_name = parse_dataset(flag_values.dataset)
+  if not (flag_values.test_video or flag_values.train_videos):
+    return None
+  if name != "mouse_behavior":
+    raise app.UsageError("--test_video/--train_videos apply to mouse_behavior only.")
+  module = builder_module(name)
+  return module.make_config(held_out=config_name or module.DEFAULT_HELD_OUT,
+                            test_video=flag_values.test_video,
+                            train_videos=tuple(flag_values.train_videos))
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  flag_values = flags.FLAGS
+  if not flag_values.manual_dir or not flag_values.data_dir:
+    raise app.UsageError("--manual_dir and --data_dir are required.")
+  builder = build(flag_values.dataset, manual_dir=flag_values.manual_dir,
+                  data_dir=flag_values.data_dir, num_workers=flag_values.num_workers,
+                  config=_config_from_flags(flag_values))
+  logging.info("Records in %s: %s", builder.data_dir,
+               {split: info.num_examples for split, info in builder.info.splits.items()})
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

@@ -1,0 +1,209 @@
+"""Input pipeline: builds the records if needed, loads splits as arrays, batches them, flips.
+
+  handle = input_pipeline.prepare(config.data)           # builds once, then reuses
+  train = input_pipeline.maybe_to_device(handle.load('train'), config.data)
+  for batch in input_pipeline.iterate_batches(train, batch_size=32, seed=0, epoch=epoch):
+    inputs = input_pipeline.to_model_inputs(input_pipeline.random_hflip(batch, rng))
+
+Records are read with `tfds.data_source` (array_record random access; TensorFlow is not needed).
+A split is small (the mouse training split is ~200 MB as stored), so it is loaded whole into numpy
+and, when it fits under `data.device_max_mb`, put on the device once: batches are then gathered on
+the device and the host does no per-step work.
+
+When `data.manual_dir` is empty the same builders run on synthetic recordings written by
+`mouseflax.synthetic` into `<data_dir>/synthetic-<hash>/raw`, with records beside them in
+`<data_dir>/synthetic-<hash>/`: the hash covers the synthetic sizes and seed, so synthetic records
+can never be taken for real ones. Protocol fields that differ from a builder's defaults select a
+config named '<name>-<hash of its parameters>', so records built with other parameters are never
+reused; a stored protocol that does not match the expected one raises (stale records).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mouseflax import build_data
+from mouseflax import preprocess
+
+DATA_DIR_ENV = "MOUSEFLAX_DATA_DIR"
+DEFAULT_DATA_DIR = "~/.cache/mouseflax/data"
+SYNTHETIC_KINDS = {"mouse_behavior": "home_cage", "cuhk_avenue": "avenue"}
+SYNTHETIC_HASH_CHARS = 8
+MODEL_STREAMS = ("gray", "flow")
+GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
+HFLIP_PROBABILITY = 0.5
+BYTES_PER_MB = 2**20
+# Reading records in chunks bounds the temporary list of per-example dicts.
+LOAD_CHUNK = 4096
+
+
+class StaleRecordsError(ValueError):
+  """Records on disk were built with other parameters than the config asks for."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetHandle:
+  """A built dataset: `.load(split)` gives its arrays; `.info` its TFDS info (metadata inside)."""
+  builder: Any  # tfds.core.DatasetBuilder, read-only.
+  preprocess: preprocess.PreprocessConfig
+
+  @property
+  def info(self):
+    return self.builder.info
+
+  @property
+  def video_names(self) -> list[str]:
+    return list(self.info.metadata["video_names"])
+
+  def load(self, split: str) -> dict[str, np.ndarray]:
+    """Every example of `split`, stacked: {'gray': [N,T,H,W,1] uint8, 'flow': float16, ...}."""
+    if split not in self.info.splits:
+      raise ValueError(f"Unknown split {split!r}; {self.info.full_name} has {sorted(self.info.splits)}.")
+    source = self.builder.as_data_source(split=split)
+    columns: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(source), LOAD_CHUNK):
+      examples = source.__getitems__(range(start, min(start + LOAD_CHUNK, len(source))))
+      for key in examples[0] if examples else ():
+        columns.setdefault(key, []).append(np.stack([np.asarray(e[key]) for e in examples]))
+    return {key: np.concatenate(parts) for key, parts in columns.items()}
+
+
+# --------------------------------------------------------------------------------------------------
+# Building / locating the records.
+
+
+def resolve_data_dir(data_config: Mapping[str, Any]) -> pathlib.Path:
+  """`data.data_dir`, else $MOUSEFLAX_DATA_DIR, else ~/.cache/mouseflax/data."""
+  path = data_config["data_dir"] or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+  return pathlib.Path(path).expanduser()
+
+
+def builder_config(data_config: Mapping[str, Any]) -> Any:
+  """The BuilderConfig that `data_config` asks for (named config for defaults, else hashed name)."""
+  name, config_name = build_data.parse_dataset(data_config["dataset"])
+  module = build_data.builder_module(name)
+  protocol = {"stride": data_config["stride"],
+              "validation_fraction": data_config["validation_fraction"]}
+  if name == "mouse_behavior":
+    protocol |= {"num_train_videos": data_config["num_train_videos"],
+                 "test_fraction": data_config["test_fraction"],
+                 "test_video": data_config["test_video"],
+                 "train_videos": tuple(v for v in data_config["train_videos"].split(",") if v)}
+    return module.make_config(held_out=config_name or module.DEFAULT_HELD_OUT, **protocol)
+  if config_name not in (None, module.DEFAULT_CONFIG):
+    raise ValueError(f"data.dataset={data_config['dataset']!r}: {name} has no config "
+                     f"{config_name!r}; use {name!r} and the data.* protocol fields.")
+  return module.make_config(train_hop=data_config["train_hop"], **protocol)
+
+
+def _synthetic_dirs(name: str, data_config: Mapping[str, Any], seed: int) -> tuple[str, pathlib.Path]:
+  """(kind, folder) of the synthetic recordings and records for `name`."""
+  kind = SYNTHETIC_KINDS[name]
+  sizes = synthetic_sizes(kind, data_config)
+  text = json.dumps({"kind": kind, "seed": seed, **sizes}, sort_keys=True)
+  digest = hashlib.sha256(text.encode()).hexdigest()[:SYNTHETIC_HASH_CHARS]
+  return kind, resolve_data_dir(data_config) / f"synthetic-{kind}-{digest}"
+
+
+def synthetic_sizes(kind: str, data_config: Mapping[str, Any]) -> dict[str, int]:
+  """The size arguments of `synthetic.ensure_synthetic` for `kind` from `data_config`."""
+  if kind == "home_cage":
+    return {"num_videos": data_config["synthetic_videos"],
+            "frames_per_video": data_config["synthetic_frames"]}
+  return {"num_train": data_config["synthetic_videos"], "num_test": data_config["synthetic_videos"],
+          "frames_per_video": data_config["synthetic_frames"]}
+
+
+def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
+  """Builds the dataset `data_config` asks for if it is not built yet; returns its handle.
+
+  Args:
+    data_config: `config.data`.
+    seed: seeds the synthetic recordings (used only when `data.manual_dir` is empty).
+  """
+  name, _ = build_data.parse_dataset(data_config["dataset"])
+  config = builder_config(data_config)
+  if data_config["manual_dir"]:
+    manual_dir = pathlib.Path(data_config["manual_dir"]).expanduser()
+    data_dir = resolve_data_dir(data_config)
+  else:
+    from mouseflax import synthetic  # pylint: disable=g-import-not-at-top  # Only for the default.
+    kind, data_dir = _synthetic_dirs(name, data_config, seed)
+    manual_dir = synthetic.ensure_synthetic(kind, data_dir / "raw", seed=seed,
+                                            **synthetic_sizes(kind, data_config))
+  builder = build_data.build(name, manual_dir=manual_dir, data_dir=data_dir,
+                             num_workers=data_config["build_workers"], config=config)
+  _check_not_stale(builder, config)
+  cfg = preprocess.PreprocessConfig.from_dict(builder.info.metadata["preprocess"])
+  return DatasetHandle(builder=builder, preprocess=cfg)
+
+
+def _check_not_stale(builder: Any, config: Any) -> None:
+  """Raises when the records' stored protocol is not the one asked for (e.g. changed defaults)."""
+  stored = builder.info.metadata.get("protocol")
+  expected = json.loads(json.dumps(config.protocol()))
+  if stored != expected:
+    raise StaleRecordsError(
+        f"Records in {builder.data_dir} were built with protocol {stored}, but the config asks "
+        f"for {expected}. Delete that folder to rebuild, or change data.data_dir.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Order, batches, device, augmentation.
+
+
+def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
+  """The example order of `epoch`: a pure function of (seed, epoch), so a resumed run matches."""
+  return np.random.default_rng([seed, epoch]).permutation(num_examples)
+
+
+def iterate_batches(arrays: Mapping[str, Any], *, batch_size: int, seed: int, epoch: int,
+                    shuffle: bool = True, drop_remainder: bool = True) -> Iterator[dict[str, Any]]:
+  """Batches of `arrays` (numpy or device arrays) in `epoch_permutation` order (or in order)."""
+  num_examples = len(next(iter(arrays.values())))
+  order = epoch_permutation(num_examples, seed, epoch) if shuffle else np.arange(num_examples)
+  stop = num_examples - num_examples % batch_size if drop_remainder else num_examples
+  for start in range(0, stop, batch_size):
+    indices = order[start:start + batch_size]
+    yield {key: value[indices] for key, value in arrays.items()}
+
+
+def maybe_to_device(arrays: Mapping[str, np.ndarray],
+                    data_config: Mapping[str, Any]) -> Mapping[str, Any]:
+  """`arrays` on the default device when `data.device_resident` and they fit in `device_max_mb`."""
+  num_bytes = sum(value.nbytes for value in arrays.values())
+  if not data_config["device_resident"] or num_bytes > data_config["device_max_mb"] * BYTES_PER_MB:
+    logging.info("Keeping %.0f MB of examples on the host.", num_bytes / BYTES_PER_MB)
+    return arrays
+  logging.info("Putting %.0f MB of examples on %s.", num_bytes / BYTES_PER_MB, jax.devices()[0])
+  return {key: jax.device_put(value) for key, value in arrays.items()}
+
+
+def to_model_inputs(batch: Mapping[str, Any]) -> dict[str, jax.Array]:
+  """{'gray': float32 [B,T,H,W,1], 'flow': float32 [B,T,H,W,2]} in [0, 1]; jax-traceable."""
+  return {"gray": jnp.asarray(batch["gray"], jnp.float32) / GRAY_SCALE,
+          "flow": jnp.asarray(batch["flow"], jnp.float32)}
+
+
+def random_hflip(batch: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
+  """Mirrors each sequence with probability 1/2 (flow x -> 1 - x); other keys pass through.
+
+  Works on stored dtypes or on model inputs (floats in [0, 1]); jax-traceable.
+  """
+  gray, flow = jnp.asarray(batch["gray"]), jnp.asarray(batch["flow"])
+  flip = jax.random.bernoulli(rng, HFLIP_PROBABILITY, (gray.shape[0],))
+  flipped_gray, flipped_flow = preprocess.hflip(gray, flow)
+  expand = (slice(None),) + (None,) * (gray.ndim - 1)
+  return {**batch, "gray": jnp.where(flip[expand], flipped_gray, gray),
+          "flow": jnp.where(flip[expand], flipped_flow, flow)}

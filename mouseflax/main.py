@@ -1,0 +1,42 @@
+"""Main job: train, checkpoint, evaluate. All logic lives in `mouseflax.train`.
+
+  python -m mouseflax.main --config=configs/demo.py --workdir=workdirs/demo
+  python -m mouseflax.main --config=configs/cae_hang.py --workdir=workdirs/cae_hang \
+      --config.data.manual_dir=/data/jhuang --config.train.epochs=10
+
+Every config field can be overridden on the command line (`--config.<group>.<field>=value`). Rerunning
+the same command resumes from the latest checkpoint in --workdir.
+"""
+
+import json
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+from ml_collections import config_flags
+
+from mouseflax import train
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder: checkpoints, metrics, results.")
+config_flags.DEFINE_config_file(
+    "config", None, "Config file, e.g. configs/demo.py.", lock_config=True)
+flags.mark_flags_as_required(["config", "workdir"])
+
+# results.json keys printed at the end of a run.
+SUMMARY_KEYS = ("auc", "auc_macro", "n_test_frames", "n_anomalous_frames", "final_val_loss",
+                "train_seconds", "num_devices")
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  logging.info("JAX %s, backend %s, %d device(s).", jax.__version__, jax.default_backend(),
+               jax.device_count())
+  results = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
+  summary = {k: results[k] for k in SUMMARY_KEYS if k in results} or results
+  print(json.dumps(summary, indent=2, default=str))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,256 @@
+"""Convolutions with a fast formulation for XLA:CPU, exactly equal to the native one.
+
+Why (measured in ../shared/notes/xla_cpu_convs.md): on XLA:CPU native 3D convolutions run ~15x slower
+than the same work as 2D convolutions, the weight gradient of a transposed conv is a naive loop
+(~0.9 GFLOP/s), and the input gradient of a strided conv (any lowering that inserts zeros into its
+input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3 GFLOP/s). The fast formulation therefore:
+
+- folds the time axis of a 3D conv into channels (kt shifted frames stacked) and runs one 2D conv;
+- writes a stride-2 transposed conv as a stride-1 conv to 4x channels followed by depth-to-space
+  (sub-pixel), with a custom VJP whose gradients use the strided conv's forward and weight-gradient
+  paths (a transposed conv is the adjoint of a strided conv);
+- gives the strided conv a custom VJP whose input gradient is that sub-pixel transposed conv.
+
+Conventions: channels last (NHWC / NDHWC). A conv kernel is [*k, in, out]. A transposed conv kernel is
+also [*k, in, out] and the transposed conv is, by definition, the exact adjoint of the SAME-padded
+strided conv whose kernel is the same array with in/out swapped ([*k, out, in]). Padding is always
+SAME (XLA's split: the smaller half before). Parameters are identical whichever formulation runs.
+"""
+
+import functools
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+
+CONV_IMPLS = ("auto", "native", "fast")
+_DIMENSION_NUMBERS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
+# Backends whose convolutions are slow enough to need the rewrite (see module docstring).
+_FAST_BACKENDS = ("cpu",)
+
+Pads = tuple[tuple[int, int], ...]
+
+
+def resolve_conv_impl(conv_impl: str) -> str:
+  """Maps 'auto' to 'fast' on the CPU and 'native' elsewhere; validates the name."""
+  if conv_impl not in CONV_IMPLS:
+    raise ValueError(f"config.model.conv_impl={conv_impl!r} is not one of {CONV_IMPLS}.")
+  if conv_impl == "auto":
+    return "fast" if jax.default_backend() in _FAST_BACKENDS else "native"
+  return conv_impl
+
+
+def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+  """XLA's SAME padding (low, high) of one axis."""
+  span = dilation * (kernel - 1) + 1
+  out = -(-size // stride)
+  total = max((out - 1) * stride + span - size, 0)
+  return total // 2, total - total // 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Native (reference) formulations: lax.conv_general_dilated.
+
+
+def native_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int = 1) -> jax.Array:
+  """SAME conv of x [B, *spatial, C] with kernel [*k, C, O]."""
+  nd = kernel.ndim - 2
+  pads = [same_pads(n, k, s, dilation) for n, k, s in zip(x.shape[1:-1], kernel.shape[:nd], strides)]
+  return lax.conv_general_dilated(
+      x, kernel, tuple(strides), pads, rhs_dilation=(dilation,) * nd,
+      dimension_numbers=_DIMENSION_NUMBERS[nd])
+
+
+def native_conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """Adjoint of the SAME strided conv with kernel.swapaxes(-1, -2): y [B,*n,C] -> [B,*(n*s),O]."""
+  nd = kernel.ndim - 2
+  pads = []
+  for n, k, s in zip(y.shape[1:-1], kernel.shape[:nd], strides):
+    lo, hi = same_pads(n * s, k, s)
+    # The adjoint's padding: the zeros inserted by lhs dilation shift the window by the forward pads.
+    pads.append((k - 1 - lo, k - 1 - hi + (n * s + lo + hi - k) % s))
+  flipped = jnp.flip(kernel, axis=tuple(range(nd)))
+  return lax.conv_general_dilated(
+      y, flipped, (1,) * nd, pads, lhs_dilation=tuple(strides),
+      dimension_numbers=_DIMENSION_NUMBERS[nd])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fast 2D building blocks: sub-pixel transposed conv and custom VJPs.
+
+
+def _subpixel_selection(kernel: int, stride: int, pad_lo: int) -> tuple[np.ndarray, int]:
+  """0/1 tensor S[offset, phase, tap]: output stride*i + phase gets tap * input[i + offset]."""
+  entries = []
+  for phase in range(stride):
+    for tap in range(kernel):
+      if (phase + pad_lo - tap) % stride == 0:
+        entries.append((phase, tap, (phase + pad_lo - tap) // stride))
+  offsets = [o for _, _, o in entries]
+  low = min(offsets)
+  sel = np.zeros((max(offsets) - low + 1, stride, kernel), np.float32)
+  for phase, tap, offset in entries:
+    sel[offset - low, phase, tap] = 1.0
+  return sel, low
+
+
+def subpixel_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """Same result as native_conv_transpose (2D), as a stride-1 conv + depth-to-space."""
+  (kh, kw, cin, cout), (sh, sw) = kernel.shape, strides
+  batch, h, w, _ = y.shape
+  sel_h, low_h = _subpixel_selection(kh, sh, same_pads(h * sh, kh, sh)[0])
+  sel_w, low_w = _subpixel_selection(kw, sw, same_pads(w * sw, kw, sw)[0])
+  sub = jnp.einsum("pak,qbl,klio->pqiabo", sel_h.astype(kernel.dtype), sel_w.astype(kernel.dtype), kernel)
+  sub = sub.reshape(sel_h.shape[0], sel_w.shape[0], cin, sh * sw * cout)
+  pads = [(-low_h, sel_h.shape[0] - 1 + low_h), (-low_w, sel_w.shape[0] - 1 + low_w)]
+  out = lax.conv_general_dilated(y, sub, (1, 1), pads, dimension_numbers=_DIMENSION_NUMBERS[2])
+  out = out.reshape(batch, h, w, sh, sw, cout).transpose(0, 1, 3, 2, 4, 5)
+  return out.reshape(batch, h * sh, w * sw, cout)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def strided_conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
+  """SAME strided 2D conv whose input gradient is a sub-pixel transposed conv."""
+  return native_conv(x, kernel, strides)
+
+
+def _strided_conv2d_fwd(x, kernel, strides):
+  return native_conv(x, kernel, strides), (x, kernel)
+
+
+def _strided_conv2d_bwd(strides, residuals, g):
+  x, kernel = residuals
+  dx = subpixel_conv_transpose2d(g, kernel.swapaxes(-1, -2), strides)
+  _, weight_vjp = jax.vjp(lambda k: native_conv(x, k, strides), kernel)
+  return dx, weight_vjp(g)[0]
+
+
+strided_conv2d.defvjp(_strided_conv2d_fwd, _strided_conv2d_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
+  """Sub-pixel transposed conv; gradients via the adjoint strided conv's fast paths."""
+  return subpixel_conv_transpose2d(y, kernel, strides)
+
+
+def _conv_transpose2d_fwd(y, kernel, strides):
+  return subpixel_conv_transpose2d(y, kernel, strides), (y, kernel)
+
+
+def _conv_transpose2d_bwd(strides, residuals, g):
+  y, kernel = residuals
+  adjoint = kernel.swapaxes(-1, -2)
+  dy = native_conv(g, adjoint, strides)
+  # <g, A^T y> = <A g, y>: the kernel gradient is the strided conv's weight gradient at input g.
+  _, weight_vjp = jax.vjp(lambda k: native_conv(g, k, strides), adjoint)
+  return dy, weight_vjp(y)[0].swapaxes(-1, -2)
+
+
+conv_transpose2d.defvjp(_conv_transpose2d_fwd, _conv_transpose2d_bwd)
+
+
+def fast_conv2d(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int = 1) -> jax.Array:
+  """2D SAME conv; strided ones get the custom VJP (stride 1 is already fast natively)."""
+  if tuple(strides) == (1, 1) or dilation != 1:
+    return native_conv(x, kernel, strides, dilation)
+  return strided_conv2d(x, kernel, tuple(strides))
+
+
+def fast_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """2D transposed conv (stride 1 is a plain conv: the native path is already fast)."""
+  if tuple(strides) == (1, 1):
+    return native_conv_transpose(y, kernel, strides)
+  return conv_transpose2d(y, kernel, tuple(strides))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fast 3D: the time axis folded into channels, then the fast 2D paths.
+
+
+def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
+  """[B,T,H,W,C] -> [B,T_out,H,W,kt*C]: the kt (SAME-padded) frames each output frame sees."""
+  lo, hi = same_pads(x.shape[1], kernel_t, stride_t)
+  padded = jnp.pad(x, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
+  t_out = -(-x.shape[1] // stride_t)
+  span = stride_t * (t_out - 1) + 1
+  return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
+
+
+def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """3D SAME conv (dilation 1) as one 2D conv over time-unfolded frames."""
+  kt, kh, kw, cin, cout = kernel.shape
+  unfolded = _unfold_time(x, kt, strides[0])
+  batch, t_out, h, w, _ = unfolded.shape
+  kernel2d = kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
+  out = fast_conv2d(unfolded.reshape(batch * t_out, h, w, kt * cin), kernel2d, strides[1:])
+  return out.reshape(batch, t_out, *out.shape[1:])
+
+
+def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """Adjoint of fast_conv3d: a fast 2D transposed conv to kt*O channels, then the time fold's adjoint."""
+  kt, kh, kw, cin, cout = kernel.shape
+  batch, t_in, h, w, _ = y.shape
+  kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
+  frames = fast_conv_transpose2d(y.reshape(batch * t_in, h, w, cin), kernel2d, strides[1:])
+  frames = frames.reshape(batch, t_in, *frames.shape[1:])
+  out_shape = jax.ShapeDtypeStruct((batch, t_in * strides[0], *frames.shape[2:4], cout), y.dtype)
+  fold_adjoint = jax.linear_transpose(lambda z: _unfold_time(z, kt, strides[0]), out_shape)
+  return fold_adjoint(frames)[0]
+
+
+def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int, impl: str) -> jax.Array:
+  """SAME conv (2D or 3D by the kernel's rank) in the chosen formulation ('native' or 'fast')."""
+  if impl == "native" or (kernel.ndim == 5 and dilation != 1):
+    return native_conv(x, kernel, strides, dilation)
+  if kernel.ndim == 4:
+    return fast_conv2d(x, kernel, strides, dilation)
+  return fast_conv3d(x, kernel, strides)
+
+
+def conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int], impl: str) -> jax.Array:
+  """SAME transposed conv (2D or 3D by the kernel's rank) in the chosen formulation."""
+  if impl == "native":
+    return native_conv_transpose(y, kernel, strides)
+  if kernel.ndim == 4:
+    return fast_conv_transpose2d(y, kernel, strides)
+  return fast_conv_transpose3d(y, kernel, strides)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Flax module.
+
+
+class Conv(nn.Module):
+  """SAME conv or transposed conv, 2D or 3D by len(kernel_size), on any number of leading axes.
+
+  Parameters (`kernel` [*k, in, out], `bias` [out]) are float32 and the same for every
+  formulation, so a checkpoint trained with one loads with the other.
+  """
+  features: int
+  kernel_size: tuple[int, ...]
+  strides: tuple[int, ...] | None = None
+  dilation: int = 1
+  transpose: bool = False
+  conv_impl: str = "auto"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    nd = len(self.kernel_size)
+    strides = self.strides or (1,) * nd
+    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                        (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
+    lead = x.shape[:-nd - 1]
+    flat = x.reshape(-1, *x.shape[-nd - 1:]).astype(self.dtype)
+    impl = resolve_conv_impl(self.conv_impl)
+    if self.transpose:
+      out = conv_transpose(flat, kernel.astype(self.dtype), strides, impl)
+    else:
+      out = conv(flat, kernel.astype(self.dtype), strides, self.dilation, impl)
+    out = out + bias.astype(self.dtype)
+    return out.reshape(*lead, *out.shape[1:])

@@ -1,0 +1,180 @@
+"""Frame preprocessing of the paper (Nwokedi et al. 2021, section 2.2): gray + dense optical flow.
+
+Order of operations, per decoded grayscale frame (uint8 [height, width]):
+
+1. resize to `resize_hw` (32x32) with `cv2.INTER_AREA` (area averaging: no aliasing when shrinking);
+2. gamma correction that brightens: out = 255 * (in / 255) ** (1 / gamma), gamma > 1 brightens,
+   gamma = 1 is the identity; applied with a 256-entry uint8 lookup table;
+3. dense Farneback optical flow (`cv2.calcOpticalFlowFarneback`, every parameter in the config)
+   between the previous and the current *processed* (resized, gamma-corrected) 32x32 frames: the flow
+   of frame t is the displacement from frame t-1 to frame t, in pixels of the 32x32 frame, channel 0
+   = x (right positive), channel 1 = y (down positive). Frame 0 of a video (or after `reset()`) has
+   no predecessor and gets zero motion;
+4. centre crop of both streams to `crop_hw` (24x32): the paper computes flow at 32x32, then crops, so
+   the flow at the crop border still sees the rows outside it;
+5. normalisation (ARCHITECTURE.md): gray stays uint8 (the input pipeline divides by 255); a flow
+   displacement d is clipped to [-flow_max_disp, flow_max_disp] and mapped to
+   (d / flow_max_disp + 1) / 2 in [0, 1], so 0.5 is "no motion".
+
+Horizontal-flip augmentation happens at read time (`hflip`), on the normalised arrays: it mirrors the
+width axis and maps the flow's x channel to 1 - x (negates the displacement).
+
+`preprocess_video(path, cfg, start, stop)` decodes frame start - 1 too when start > 0, so a video
+processed in pieces (parallel workers) gives exactly the arrays of one pass over the whole video.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mouseflax import video
+
+# Index of the x (horizontal) displacement in the flow's channel axis.
+FLOW_X = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+  """Everything that changes the preprocessed bytes; defaults are the paper's pipeline."""
+
+  # (height, width) of the resized frame, before the crop; flow is computed at this size.
+  resize_hw: tuple[int, int] = (32, 32)
+  # (height, width) of the centre crop applied to both streams.
+  crop_hw: tuple[int, int] = (24, 32)
+  # out = 255 * (in / 255) ** (1 / gamma); > 1 brightens. The paper gives no value.
+  gamma: float = 1.5
+  # Flow displacement (pixels at resize_hw) mapped to 0 / 1; larger is clipped. Measured on the real
+  # 640x480 open-field video at 32x32: |d| 99.9th percentile 0.48 px, max 0.62 px; the Jhuang 320x240
+  # videos shrink half as much, so about twice that. 1 px keeps motion over most of [0, 1] and clips
+  # only the fastest moves (4 px would squeeze all motion into 0.5 +- 0.08).
+  flow_max_disp: float = 1.0
+  # cv2.calcOpticalFlowFarneback parameters (OpenCV's documented example values).
+  farneback_pyr_scale: float = 0.5
+  farneback_levels: int = 3
+  farneback_winsize: int = 15
+  farneback_iterations: int = 3
+  farneback_poly_n: int = 5
+  farneback_poly_sigma: float = 1.2
+  farneback_flags: int = 0
+
+  def __post_init__(self):
+    for name in ("resize_hw", "crop_hw"):
+      value = tuple(int(v) for v in getattr(self, name))
+      if len(value) != 2 or min(value) <= 0:
+        raise ValueError(f"PreprocessConfig.{name}={value}: need two positive ints (height, width).")
+      object.__setattr__(self, name, value)  # Lists from JSON become tuples (hashable, comparable).
+    if any(c > r for c, r in zip(self.crop_hw, self.resize_hw)):
+      raise ValueError(f"PreprocessConfig.crop_hw={self.crop_hw} must fit inside "
+                       f"resize_hw={self.resize_hw}.")
+    if self.gamma <= 0:
+      raise ValueError(f"PreprocessConfig.gamma={self.gamma} must be > 0 (> 1 brightens).")
+    if self.flow_max_disp <= 0:
+      raise ValueError(f"PreprocessConfig.flow_max_disp={self.flow_max_disp} must be > 0 pixels.")
+
+  def to_dict(self) -> dict[str, Any]:
+    """JSON-ready dict (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+  @classmethod
+  def from_dict(cls, d: Mapping[str, Any]) -> PreprocessConfig:
+    """Inverse of `to_dict`; unknown keys raise (a stale preprocess.json must not load silently)."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+      raise ValueError(f"Unknown PreprocessConfig keys {unknown}; valid keys: {sorted(known)}. "
+                       "Remove them or regenerate the file with this version of mouseflax.")
+    return cls(**dict(d))
+
+
+def gamma_lut(gamma: float) -> np.ndarray:
+  """uint8 [256] lookup table of out = 255 * (in / 255) ** (1 / gamma)."""
+  levels = np.arange(256, dtype=np.float64) / 255.0
+  return np.clip(np.rint(255.0 * levels ** (1.0 / gamma)), 0, 255).astype(np.uint8)
+
+
+def _crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
+  top = (resize_hw[0] - crop_hw[0]) // 2
+  left = (resize_hw[1] - crop_hw[1]) // 2
+  return slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1])
+
+
+def normalise_flow(flow: np.ndarray, max_disp: float) -> np.ndarray:
+  """Displacement in pixels -> [0, 1]: clip to +-max_disp, then (d / max_disp + 1) / 2."""
+  clipped = np.clip(flow, -max_disp, max_disp)
+  return ((clipped / max_disp + 1.0) * 0.5).astype(np.float32)
+
+
+class FramePreprocessor:
+  """Streaming preprocessor: keeps the previous processed frame for the flow."""
+
+  def __init__(self, cfg: PreprocessConfig):
+    self.cfg = cfg
+    self._lut = gamma_lut(cfg.gamma)
+    self._dsize = (cfg.resize_hw[1], cfg.resize_hw[0])  # OpenCV wants (width, height).
+    self._rows, self._cols = _crop_slices(cfg.resize_hw, cfg.crop_hw)
+    self._previous: np.ndarray | None = None
+
+  def reset(self) -> None:
+    """Forgets the previous frame (call between videos): the next frame gets zero motion."""
+    self._previous = None
+
+  def process_frame(self, frame: np.ndarray) -> np.ndarray:
+    """Resize + gamma of one uint8 [H, W] frame -> uint8 resize_hw (before crop)."""
+    if frame.dtype != np.uint8 or frame.ndim != 2:
+      raise ValueError(f"FramePreprocessor expects a uint8 [height, width] frame, got "
+                       f"{frame.dtype} {frame.shape}.")
+    small = cv2.resize(frame, self._dsize, interpolation=cv2.INTER_AREA)
+    return cv2.LUT(small, self._lut)
+
+  def _flow(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    c = self.cfg
+    return cv2.calcOpticalFlowFarneback(
+        previous, current, None, c.farneback_pyr_scale, c.farneback_levels, c.farneback_winsize,
+        c.farneback_iterations, c.farneback_poly_n, c.farneback_poly_sigma, c.farneback_flags)
+
+  def raw_flow(self, current: np.ndarray) -> np.ndarray:
+    """Displacement (pixels) from the previous processed frame to `current`, zero for the first."""
+    if self._previous is None:
+      return np.zeros((*self.cfg.resize_hw, 2), np.float32)
+    return self._flow(self._previous, current)
+
+  def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 [H, W] frame -> (gray uint8 [h, w, 1], flow float32 [h, w, 2] in [0, 1]), h, w = crop."""
+    current = self.process_frame(frame)
+    displacement = self.raw_flow(current)
+    self._previous = current
+    gray = current[self._rows, self._cols, None]
+    flow = normalise_flow(displacement[self._rows, self._cols], self.cfg.flow_max_disp)
+    return np.ascontiguousarray(gray), flow
+
+
+def preprocess_video(path: str | pathlib.Path, cfg: PreprocessConfig, start: int = 0,
+                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+  """Yields (frame_index, gray, flow) for frames start..stop-1, streaming.
+
+  Frame start - 1 is decoded (not yielded) when start > 0 so that the flow of frame `start` is the
+  same as in a pass over the whole video.
+  """
+  preprocessor = FramePreprocessor(cfg)
+  first = max(start - 1, 0)
+  for index, frame in enumerate(video.iter_gray_frames(path, first, stop), start=first):
+    gray, flow = preprocessor(frame)
+    if index >= start:
+      yield index, gray, flow
+
+
+def hflip(gray, flow):
+  """Mirrors [..., W, C] numpy or jax arrays along W; the flow's x channel becomes 1 - x."""
+  flipped_flow = flow[..., ::-1, :]
+  # sign/offset per channel: x -> 1 - x, y -> y; works for numpy and jax without importing jax.
+  sign = np.ones(flow.shape[-1], dtype=flow.dtype)
+  offset = np.zeros(flow.shape[-1], dtype=flow.dtype)
+  sign[FLOW_X] = -1
+  offset[FLOW_X] = 1
+  return gray[..., ::-1, :], flipped_flow * sign + offset

@@ -1,0 +1,247 @@
+"""The paper-style report: our AUCs beside Nwokedi et al. 2021 (Table 2, section 3), and Figures 3-4.
+
+  python -m mouseflax.report --workdirs='workdirs/*' --output=report.md --figure=figures34.png
+
+Reads each run's `results.json` (falling back to `config.json` for fields it lacks), prints a markdown
+table that names the AUC variant, the data (real or SYNTHETIC) and the epochs run, writes it to
+`--output`, and draws the regularity timelines of the two-stream models on groom and hang side by side
+(`--figure`, from each run's `scores/*.csv`).
+"""
+
+import dataclasses
+import glob
+import json
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+from absl import app
+from absl import flags
+
+from mouseflax import evaluate
+from mouseflax import plots
+
+_WORKDIRS = flags.DEFINE_list("workdirs", None, "Run folders (or globs), comma-separated.")
+_OUTPUT = flags.DEFINE_string("output", "", "Markdown file to write the report to ('' = print only).")
+_FIGURE = flags.DEFINE_string("figure", "", "PNG for the Figures 3-4 analogue ('' = none).")
+
+RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.json"
+UNKNOWN = "?"
+AVENUE = "cuhk_avenue"
+GROOM = "mouse_behavior/groom"
+HANG = "mouse_behavior/hang"
+MOUSE_DATASETS = (GROOM, HANG)
+TWO_STREAM_MODELS = ("rae", "cae")  # Figure columns: the paper puts the RAE left, the CAE right.
+AUC_DIGITS = 3
+# Metric columns of the table: key in results.json -> header.
+AUC_COLUMNS = {
+    "auc": "AUC (pooled)",
+    "auc_macro": "AUC macro",
+    "auc_smoothed": "AUC smoothed",
+    "auc_minmax_per_video": "AUC min-max/video*",
+    "auc_gray": "AUC gray",
+    "auc_flow": "AUC flow",
+}
+
+MODEL_LABELS = {
+    "cae": "two-stream CAE",
+    "rae": "two-stream 3D RAE",
+    "cae_single": "single-stream CAE (spatial only)",
+    "supervised": "supervised (CAE encoder + FC)",
+}
+DATASET_LABELS = {AVENUE: "CUHK Avenue", GROOM: "mouse, groom held out", HANG: "mouse, hang held out"}
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperResult:
+  """One number reported by the paper: `relation` is '=' for a stated AUC, '>' for a lower bound."""
+  auc: float
+  relation: str
+  source: str
+
+
+# Nwokedi et al. 2021 (paper text: shared/paper/). The paper gives no exact two-stream numbers on the
+# mouse data: hang is "over 0.9", groom "marginally better than random" (a lower bound of 0.5).
+PAPER_RESULTS: dict[tuple[str, str], PaperResult] = {
+    (AVENUE, "cae_single"): PaperResult(0.784, "=", "Table 2 (section 3.1)"),
+    (AVENUE, "rae"): PaperResult(0.826, "=", "Table 2 (section 3.1)"),
+    (AVENUE, "cae"): PaperResult(0.832, "=", "Table 2 (section 3.1)"),
+    (HANG, "cae"): PaperResult(0.9, ">", "section 3.3, Figure 4 ('over 0.9')"),
+    (HANG, "rae"): PaperResult(0.9, ">", "section 3.3, Figure 4 ('over 0.9')"),
+    (HANG, "supervised"): PaperResult(0.99, "=", "section 3.4"),
+    (HANG, "cae_single"): PaperResult(0.959, "=", "section 3.4"),
+    (GROOM, "cae"): PaperResult(0.5, ">", "section 3.2, Figure 3 ('marginally better than random')"),
+    (GROOM, "rae"): PaperResult(0.5, ">", "section 3.2, Figure 3 ('marginally better than random')"),
+    (GROOM, "supervised"): PaperResult(0.66, "=", "section 3.4"),
+    (GROOM, "cae_single"): PaperResult(0.644, "=", "section 3.4"),
+}
+# Peers' Avenue AUCs quoted in the paper's Table 2, for context.
+PAPER_AVENUE_PEERS = (
+    ("2D CAE", 0.702), ("Detection at 150 FPS", 0.809), ("Two-stream 3D Conv AE", 0.866),
+    ("STAE (spatial only)", 0.771), ("STAE (optical flow only)", 0.809), ("DSTN", 0.879),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+  """What the report needs from one run folder."""
+  workdir: pathlib.Path
+  dataset: str
+  model: str
+  epochs: Any
+  synthetic: bool | None
+  metrics: dict[str, Any]
+
+
+def _read_json(path: pathlib.Path) -> dict[str, Any]:
+  try:
+    with path.open(encoding="utf-8") as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path} is not valid JSON ({e}); rerun the evaluation to rewrite it") from e
+
+
+def _dataset_key(dataset: str) -> str:
+  """'mouse_behavior/hang:1.0.0' -> 'mouse_behavior/hang' (the version does not change the task)."""
+  return dataset.split(":", 1)[0]
+
+
+def load_run(workdir: str | pathlib.Path) -> RunResult:
+  """Reads a run's results.json; dataset/model/epochs/synthetic fall back to its config."""
+  workdir = pathlib.Path(workdir)
+  results_path = workdir / RESULTS_FILE
+  if not results_path.is_file():
+    raise FileNotFoundError(f"{results_path} not found: the run has not finished its evaluation "
+                            f"(train it to the end, or drop {workdir} from --workdirs)")
+  results = _read_json(results_path)
+  config = results.get("config")
+  if config is None and (workdir / CONFIG_FILE).is_file():
+    config = _read_json(workdir / CONFIG_FILE)
+  config = config or {}
+  data, model = config.get("data", {}), config.get("model", {})
+  synthetic = results.get("synthetic")
+  if synthetic is None and "manual_dir" in data:
+    synthetic = not data["manual_dir"]  # No raw recordings given -> synthetic ones were generated.
+  return RunResult(
+      workdir=workdir,
+      dataset=_dataset_key(str(results.get("dataset", data.get("dataset", UNKNOWN)))),
+      model=str(results.get("model", model.get("name", UNKNOWN))),
+      epochs=results.get("epochs", config.get("train", {}).get("epochs", UNKNOWN)),
+      synthetic=synthetic, metrics=results)
+
+
+def expand_workdirs(patterns: Sequence[str]) -> list[pathlib.Path]:
+  """Expands globs (sorted, deduplicated, order of first appearance); a plain path is kept as is."""
+  dirs: list[pathlib.Path] = []
+  for pattern in patterns:
+    matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+    if not matches:
+      raise FileNotFoundError(f"--workdirs pattern {pattern!r} matches no folder")
+    dirs += [pathlib.Path(m) for m in matches if pathlib.Path(m) not in dirs]
+  return dirs
+
+
+def _fmt_auc(value: Any) -> str:
+  return UNKNOWN if value is None else f"{value:.{AUC_DIGITS}f}"
+
+
+def _fmt_paper(run: RunResult) -> tuple[str, str]:
+  paper = PAPER_RESULTS.get((run.dataset, run.model))
+  if paper is None:
+    return "-", "-"
+  auc = f"{paper.auc:.{AUC_DIGITS}f}" if paper.relation == "=" else f"> {paper.auc:g}"
+  return auc, paper.source
+
+
+def _data_label(run: RunResult) -> str:
+  if run.synthetic is None:
+    return UNKNOWN
+  return "**SYNTHETIC**" if run.synthetic else "real"
+
+
+def _row(run: RunResult) -> str:
+  paper_auc, source = _fmt_paper(run)
+  cells = [DATASET_LABELS.get(run.dataset, run.dataset), _data_label(run),
+           MODEL_LABELS.get(run.model, run.model), str(run.epochs)]
+  cells += [_fmt_auc(run.metrics.get(key)) for key in AUC_COLUMNS]
+  cells += [str(run.metrics.get("n_test_frames", UNKNOWN)), paper_auc, source, run.workdir.name]
+  return "| " + " | ".join(cells) + " |"
+
+
+def _notes(runs: Sequence[RunResult]) -> list[str]:
+  """The definition of each AUC variant (from the first run that carries notes)."""
+  notes = next((r.metrics["metrics_notes"] for r in runs if "metrics_notes" in r.metrics), {})
+  lines = ["", "AUC variants (frame level, ROC):"]
+  lines += [f"- `{key}`: {notes[key]}" for key in ("score", *AUC_COLUMNS) if key in notes]
+  lines.append("- `*` uses test-set information (per-video normalisation): not comparable with `auc`.")
+  if any(r.synthetic for r in runs):
+    lines.append("- **SYNTHETIC** rows ran on generated recordings: they test the pipeline and say "
+                 "nothing about the paper's numbers.")
+  return lines
+
+
+def _peer_table() -> list[str]:
+  lines = ["", "Peers on CUHK Avenue as quoted in the paper's Table 2 (their own protocols):", "",
+           "| Method | AUC |", "|---|---|"]
+  return lines + [f"| {name} | {auc:.{AUC_DIGITS}f} |" for name, auc in PAPER_AVENUE_PEERS]
+
+
+def build_table(runs: Sequence[RunResult]) -> str:
+  """Markdown report: one row per run (sorted by dataset, model), our AUCs beside the paper's."""
+  header = (["Dataset", "Data", "Model", "Epochs"] + list(AUC_COLUMNS.values())
+            + ["Test frames", "Paper AUC", "Paper source", "Run"])
+  lines = ["# Results beside Nwokedi et al. 2021", "",
+           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  lines += [_row(r) for r in sorted(runs, key=lambda r: (r.dataset, r.model, str(r.workdir)))]
+  lines += _notes(runs)
+  if any(r.dataset == AVENUE for r in runs):
+    lines += _peer_table()
+  return "\n".join(lines) + "\n"
+
+
+def _figure_panel(run: RunResult | None, dataset: str, model: str) -> plots.TimelinePanel | None:
+  """The regularity timeline of a run's first test video (the mouse test set is one video)."""
+  if run is None:
+    return None
+  csvs = sorted((run.workdir / evaluate.SCORES_DIR).glob("*.csv"))
+  if not csvs:
+    raise FileNotFoundError(f"no score CSVs in {run.workdir / evaluate.SCORES_DIR}: the run's "
+                            f"evaluation did not finish; rerun it")
+  columns = evaluate.read_score_csv(csvs[0])
+  title = (f"{MODEL_LABELS.get(model, model)} on {dataset.split('/')[-1]} "
+           f"(AUC {_fmt_auc(run.metrics.get('auc'))}, {_data_label(run).strip('*').lower()})")
+  return plots.TimelinePanel(title=title, frame=columns["frame"], value=columns["regularity"],
+                             label=columns["label"])
+
+
+def plot_paper_figure(runs: Sequence[RunResult], path: str | pathlib.Path) -> pathlib.Path:
+  """Figures 3-4 analogue: rows groom, hang; columns two-stream RAE, CAE; truth shaded.
+
+  When several runs match a panel, the last one in `runs` is drawn.
+  """
+  chosen = {(r.dataset, r.model): r for r in runs}
+  panels = [_figure_panel(chosen.get((d, m)), d, m) for d in MOUSE_DATASETS for m in TWO_STREAM_MODELS]
+  if all(p is None for p in panels):
+    raise ValueError("none of the runs is a two-stream model (rae, cae) on mouse_behavior/groom or "
+                     "/hang: nothing to draw for --figure")
+  return plots.plot_timelines(panels, path, ncols=len(TWO_STREAM_MODELS),
+                              suptitle="Regularity s(t); held-out behaviour shaded (cf. paper Figs 3-4)")
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if not _WORKDIRS.value:
+    raise app.UsageError("--workdirs is required (comma-separated folders or globs)")
+  runs = [load_run(w) for w in expand_workdirs(_WORKDIRS.value)]
+  report = build_table(runs)
+  print(report)
+  if _OUTPUT.value:
+    evaluate.write_text_atomic(_OUTPUT.value, report)
+  if _FIGURE.value:
+    plot_paper_figure(runs, _FIGURE.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,468 @@
+"""Training: train state, jitted data-parallel steps, the epoch loop, checkpoints and the final evaluation.
+
+`train_and_evaluate(config, workdir)` is the whole job. The training split is held on the device when it
+fits and batches are gathered there; `config.train.steps_per_call` steps run per compiled call (a
+`lax.scan` when > 1). On XLA:CPU a scan loses the fast convolution path (8.7x slower per step, see
+shared/notes/xla_cpu_convs.md), so `auto` means 1 step per call on the CPU and many elsewhere.
+Parameters and optimiser state are replicated over a `data` mesh axis; batches are sharded along it.
+"""
+
+import functools
+import json
+import os
+import pathlib
+import subprocess
+import time
+from typing import Any, Callable, Mapping
+
+from absl import logging
+import flax
+from flax.training import train_state
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from mouseflax import checkpointing
+from mouseflax import input_pipeline
+from mouseflax import metric_writers
+from mouseflax import models
+
+DATA_AXIS = "data"
+# Fields of a record the train step reads (the rest stay on the host).
+TRAIN_FIELDS = ("gray", "flow", "behavior")
+# `steps_per_call=auto` off the CPU: enough steps per call to hide dispatch for these small models.
+AUTO_ACCELERATOR_STEPS_PER_CALL = 50
+BYTES_PER_MB = 2**20
+AUTOENCODER_STREAMS = ("gray", "flow")
+
+
+class TrainingDivergedError(FloatingPointError):
+  """Raised when the loss or the gradient norm is NaN or infinite."""
+
+
+class TrainState(train_state.TrainState):
+  """Flax TrainState plus the base RNG key (per-step keys are fold_in(rng, step))."""
+  rng: jax.Array
+
+
+def make_mesh(mesh_config: ml_collections.ConfigDict) -> jax.sharding.Mesh:
+  """A 1-D mesh with a `data` axis over `mesh_config.data_parallelism` devices (-1: all)."""
+  devices = jax.devices()
+  n = len(devices) if mesh_config.data_parallelism == -1 else mesh_config.data_parallelism
+  if not 1 <= n <= len(devices):
+    raise ValueError(f"config.mesh.data_parallelism={mesh_config.data_parallelism}: must be -1 "
+                     f"(all) or between 1 and the {len(devices)} visible devices.")
+  return jax.sharding.Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
+
+
+def _replicated(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
+def _batch_sharded(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS))
+
+
+def create_optimizer(optim_config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """Adam (the autoencoders, Table 1) or SGD (the supervised baseline)."""
+  if optim_config.learning_rate <= 0:
+    raise ValueError(f"config.optim.learning_rate must be > 0, got {optim_config.learning_rate}.")
+  if optim_config.name == "adam":
+    return optax.adam(optim_config.learning_rate, b1=optim_config.b1, b2=optim_config.b2)
+  if optim_config.name == "sgd":
+    return optax.sgd(optim_config.learning_rate, momentum=optim_config.momentum or None)
+  raise ValueError(f"config.optim.name={optim_config.name!r}: expected 'adam' or 'sgd'.")
+
+
+def create_train_state(model: flax.linen.Module, tx: optax.GradientTransformation,
+                       example_inputs: Mapping[str, jax.Array], seed: int,
+                       mesh: jax.sharding.Mesh) -> TrainState:
+  """Initialises parameters from `seed` and replicates the state over the mesh."""
+  def init(rng):
+    init_rng, state_rng = jax.random.split(rng)
+    params = model.init(init_rng, example_inputs, train=False)["params"]
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
+  return jax.jit(init, out_shardings=_replicated(mesh))(jax.random.PRNGKey(seed))
+
+
+def per_example_losses(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
+                       inputs: Mapping[str, jax.Array],
+                       loss_weights: Mapping[str, float]) -> dict[str, jax.Array]:
+  """Per-example losses [B]: weighted per-stream MSE (autoencoders) or masked cross-entropy."""
+  if "logits" in outputs:
+    labels = batch["behavior"]
+    mask = (labels >= 0).astype(jnp.float32)
+    ce = optax.softmax_cross_entropy_with_integer_labels(
+        outputs["logits"].astype(jnp.float32), jnp.maximum(labels, 0))
+    loss = (ce * mask).sum(axis=1) / jnp.maximum(mask.sum(axis=1), 1.0)
+    return {"loss": loss, "loss_ce": loss}
+  losses = {}
+  for stream in outputs:
+    err = (outputs[stream].astype(jnp.float32) - inputs[stream]) ** 2
+    losses[f"loss_{stream}"] = err.reshape(err.shape[0], -1).mean(axis=1)
+  losses["loss"] = sum(loss_weights[s] * losses[f"loss_{s}"] for s in outputs)
+  return losses
+
+
+def train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
+               loss_weights: Mapping[str, float], hflip: bool) -> tuple[TrainState, dict]:
+  """One optimiser step on one (global) batch; returns the new state and scalar metrics."""
+  step_rng = jax.random.fold_in(state.rng, state.step)
+  flip_rng, dropout_rng = jax.random.split(step_rng)
+  inputs = input_pipeline.to_model_inputs(batch)
+  if hflip:
+    inputs = input_pipeline.random_hflip(inputs, flip_rng)
+
+  def loss_fn(params):
+    outputs = state.apply_fn({"params": params}, inputs, train=True,
+                             rngs={"dropout": dropout_rng})
+    losses = per_example_losses(outputs, batch, inputs, loss_weights)
+    losses = {k: v.mean() for k, v in losses.items()}
+    return losses["loss"], losses
+
+  grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
+  metrics["grad_norm"] = optax.global_norm(grads)
+  return state.apply_gradients(grads=grads), metrics
+
+
+def make_multi_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
+  """Jitted (state, data, idx[K, B]) -> (state, metrics[K]): K steps on batches gathered from data.
+
+  K == 1 is a plain call (the fast form on the CPU); K > 1 is a `lax.scan` (the fast form on
+  accelerators, where dispatch would otherwise bound a small model). The state is donated.
+  """
+  def multi_step(state, data, idx):
+    def body(state, batch_idx):
+      batch = jax.tree.map(lambda a: a[batch_idx], data)
+      batch = jax.lax.with_sharding_constraint(batch, _batch_sharded(mesh))
+      return step_fn(state, batch)
+
+    if idx.shape[0] == 1:
+      state, metrics = body(state, idx[0])
+      return state, jax.tree.map(lambda m: m[None], metrics)
+    return jax.lax.scan(body, state, idx)
+
+  return jax.jit(multi_step, donate_argnums=0)
+
+
+def resolve_steps_per_call(value: str) -> int:
+  """`config.train.steps_per_call`: 'auto' -> 1 on the CPU, many elsewhere; else a positive int."""
+  if value == "auto":
+    return 1 if jax.default_backend() == "cpu" else AUTO_ACCELERATOR_STEPS_PER_CALL
+  if not str(value).isdigit() or int(value) < 1:
+    raise ValueError(f"config.train.steps_per_call={value!r}: expected 'auto' or a positive integer.")
+  return int(value)
+
+
+def _eval_batches(data: Mapping[str, np.ndarray], batch_size: int):
+  """Yields (batch, mask) with the last batch zero-padded to a full batch (mask marks real rows)."""
+  n = len(next(iter(data.values())))
+  for start in range(0, n, batch_size):
+    stop = min(start + batch_size, n)
+    pad = batch_size - (stop - start)
+    batch = {k: np.concatenate([v[start:stop], np.zeros((pad, *v.shape[1:]), v.dtype)])
+             for k, v in data.items()}
+    yield batch, np.arange(batch_size) < (stop - start)
+
+
+def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -> Callable:
+  """Jitted (state, batch, mask) -> summed per-example losses over the real rows."""
+  def eval_step(state, batch, mask):
+    inputs = input_pipeline.to_model_inputs(batch)
+    outputs = state.apply_fn({"params": state.params}, inputs, train=False)
+    losses = per_example_losses(outputs, batch, inputs, loss_weights)
+    return {k: jnp.where(mask, v, 0.0).sum() for k, v in losses.items()}
+  return jax.jit(eval_step, in_shardings=(_replicated(mesh), _batch_sharded(mesh),
+                                          _batch_sharded(mesh)))
+
+
+def validation_losses(eval_step: Callable, state: TrainState, data: Mapping[str, np.ndarray],
+                      batch_size: int) -> dict[str, float]:
+  """Mean per-example validation losses, prefixed `val_`."""
+  totals, n = {}, 0
+  for batch, mask in _eval_batches(data, batch_size):
+    sums = eval_step(state, batch, mask)
+    for k, v in sums.items():
+      totals[k] = totals.get(k, 0.0) + float(v)
+    n += int(mask.sum())
+  return {f"val_{k}": v / max(n, 1) for k, v in totals.items()}
+
+
+def _check_finite(metrics: Mapping[str, np.ndarray], first_step: int) -> None:
+  """Raises TrainingDivergedError naming the first step whose loss or gradient norm is not finite."""
+  for key in ("loss", "grad_norm"):
+    bad = np.flatnonzero(~np.isfinite(metrics[key]))
+    if bad.size:
+      raise TrainingDivergedError(
+          f"{key} is {metrics[key][bad[0]]} at step {first_step + bad[0] + 1}: training diverged. "
+          "Lower config.optim.learning_rate or check the data; the last good checkpoint is kept.")
+
+
+def _atomic_write_json(path: pathlib.Path, content: Any) -> None:
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text(json.dumps(content, indent=2, sort_keys=True, default=str) + "\n")
+  os.replace(tmp, path)
+
+
+def _keep_on_device(data: Mapping[str, np.ndarray], data_config: ml_collections.ConfigDict) -> bool:
+  """`data.device_resident` and the split fits under `data.device_max_mb` (per device: replicated)."""
+  num_bytes = sum(v.nbytes for v in data.values())
+  return data_config.device_resident and num_bytes <= data_config.device_max_mb * BYTES_PER_MB
+
+
+class _Trainer:
+  """Holds what the epoch loop needs: data, compiled steps, the mesh and the schedule."""
+
+  def __init__(self, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
+               train: Mapping[str, np.ndarray], val: Mapping[str, np.ndarray]):
+    self.config = config
+    self.mesh = mesh
+    tc = config.train
+    if tc.epochs < 1:
+      raise ValueError(f"config.train.epochs must be >= 1, got {tc.epochs}.")
+    if tc.batch_size < 1 or tc.batch_size % mesh.size:
+      raise ValueError(f"config.train.batch_size={tc.batch_size} must be a positive multiple of "
+                       f"the {mesh.size} devices on the mesh.")
+    self.num_examples = len(train["gray"])
+    self.steps_per_epoch = self.num_examples // tc.batch_size
+    if self.steps_per_epoch < 1:
+      raise ValueError(f"The training split has {self.num_examples} sequences, fewer than "
+                       f"config.train.batch_size={tc.batch_size}: lower the batch size.")
+    self.total_steps = tc.epochs * self.steps_per_epoch
+    self.steps_per_call = resolve_steps_per_call(tc.steps_per_call)
+    fields = {k: train[k] for k in TRAIN_FIELDS}
+    self.on_device = _keep_on_device(fields, config.data)
+    self.host_data = fields
+    self.device_data = jax.device_put(fields, _replicated(mesh)) if self.on_device else None
+    self.val = {k: val[k] for k in TRAIN_FIELDS}
+    weights = dict(tc.loss_weights)
+    step = functools.partial(train_step, loss_weights=weights, hflip=config.data.hflip)
+    self.multi_step = make_multi_step(mesh, step)
+    self.eval_step = make_eval_step(mesh, weights)
+    logging.info("Training on %d sequences, %d steps/epoch, %d steps/call, data on %s.",
+                 self.num_examples, self.steps_per_epoch, self.steps_per_call,
+                 "device" if self.on_device else "host")
+
+  def run_chunk(self, state: TrainState, idx: np.ndarray) -> tuple[TrainState, dict]:
+    """Runs idx.shape[0] steps; host mode ships only the chunk's sequences to the device."""
+    if self.on_device:
+      return self.multi_step(state, self.device_data, idx)
+    chunk = {k: v[idx.ravel()] for k, v in self.host_data.items()}
+    local_idx = np.arange(idx.size).reshape(idx.shape)
+    return self.multi_step(state, jax.device_put(chunk, _replicated(self.mesh)), local_idx)
+
+  def epoch_order(self, epoch: int) -> np.ndarray:
+    """[steps_per_epoch, batch_size] example indices: a pure function of (seed, epoch)."""
+    perm = input_pipeline.epoch_permutation(self.num_examples, self.config.seed, epoch)
+    used = self.steps_per_epoch * self.config.train.batch_size
+    return np.asarray(perm[:used]).reshape(self.steps_per_epoch, -1)
+
+  def validate(self, state: TrainState) -> dict[str, float]:
+    return validation_losses(self.eval_step, state, self.val, self.config.eval.batch_size)
+
+
+def _progress(trainer: _Trainer, step: int, train_seconds: float) -> dict[str, Any]:
+  epoch, step_in_epoch = divmod(step, trainer.steps_per_epoch)
+  return {"epoch": epoch, "step_in_epoch": step_in_epoch,
+          "steps_per_epoch": trainer.steps_per_epoch,
+          "batch_size": trainer.config.train.batch_size,
+          "num_train_examples": trainer.num_examples, "train_seconds": train_seconds}
+
+
+def _check_resumable(saved: Mapping[str, Any], trainer: _Trainer, workdir: pathlib.Path) -> None:
+  """A resumed run must see the same data schedule, or the data position means nothing."""
+  expected = _progress(trainer, 0, 0.0)
+  for key in ("steps_per_epoch", "batch_size", "num_train_examples"):
+    if saved[key] != expected[key]:
+      raise ValueError(
+          f"Checkpoint in {workdir / checkpointing.CHECKPOINT_DIR} was written with {key}="
+          f"{saved[key]}, this run has {expected[key]}: use a new --workdir or the same config.")
+
+
+class _ProgressLog:
+  """Logs sequences/s and ETA every `log_every_steps` steps, and writes the train scalars."""
+
+  def __init__(self, trainer: _Trainer, writer: metric_writers.MetricWriter, step: int):
+    self.trainer, self.writer = trainer, writer
+    self.last_step, self.last_time = step, time.perf_counter()
+    self.sums, self.count = {}, 0
+
+  def add(self, step: int, metrics: Mapping[str, np.ndarray]) -> None:
+    for k, v in metrics.items():
+      self.sums[k] = self.sums.get(k, 0.0) + float(v.sum())
+    self.count += len(metrics["loss"])
+    if step - self.last_step >= self.trainer.config.train.log_every_steps:
+      self.flush(step)
+
+  def flush(self, step: int) -> dict[str, float]:
+    """Writes the means since the last flush; returns them (empty when nothing ran)."""
+    if not self.count:
+      return {}
+    now = time.perf_counter()
+    rate = (step - self.last_step) * self.trainer.config.train.batch_size / (now - self.last_time)
+    eta = (self.trainer.total_steps - step) * self.trainer.config.train.batch_size / rate
+    means = {f"train_{k}": v / self.count for k, v in self.sums.items()}
+    self.writer.write_scalars(step, {**means, "sequences_per_second": rate})
+    logging.info("step %d/%d epoch %d: loss %.5f, %.1f sequences/s, ETA %.0f s", step,
+                 self.trainer.total_steps, step // self.trainer.steps_per_epoch,
+                 means["train_loss"], rate, eta)
+    self.last_step, self.last_time, self.sums, self.count = step, now, {}, 0
+    return means
+
+
+def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_seconds: float
+                ) -> tuple[TrainState, dict[str, float], float, bool]:
+  """Runs the remaining epochs; returns (state, last epoch's metrics, seconds, finished)."""
+  tc, spe = trainer.config.train, trainer.steps_per_epoch
+  step = int(state.step)
+  stop_step = step + tc.stop_after_steps if tc.stop_after_steps > 0 else trainer.total_steps
+  log, epoch_metrics, start = _ProgressLog(trainer, writer, step), {}, time.perf_counter()
+  epoch_sums = {}
+  while step < min(stop_step, trainer.total_steps):
+    epoch, pos = divmod(step, spe)
+    k = min(trainer.steps_per_call, spe - pos, stop_step - step)
+    state, metrics = trainer.run_chunk(state, trainer.epoch_order(epoch)[pos:pos + k])
+    metrics = jax.tree.map(np.asarray, metrics)
+    _check_finite(metrics, step)
+    log.add(step + k, metrics)
+    for key, v in metrics.items():
+      epoch_sums[key] = epoch_sums.get(key, 0.0) + float(v.sum())
+    step += k
+    seconds = train_seconds + time.perf_counter() - start
+    if step % spe == 0:
+      log.flush(step)
+      epoch_metrics = {f"epoch_train_{k}": v / spe for k, v in epoch_sums.items()}
+      epoch_metrics.update(trainer.validate(state), epoch=step // spe)
+      writer.write_scalars(step, epoch_metrics)
+      logging.info("epoch %d: %s", step // spe, epoch_metrics)
+      checkpointing.save(manager, step, state, _progress(trainer, step, seconds),
+                         epoch_metrics["val_loss"])
+      epoch_sums = {}
+    elif step == stop_step:
+      checkpointing.save(manager, step, state, _progress(trainer, step, seconds))
+  writer.flush()
+  seconds = train_seconds + time.perf_counter() - start
+  return state, epoch_metrics, seconds, step >= trainer.total_steps
+
+
+def make_predict_fn(state: TrainState, mesh: jax.sharding.Mesh) -> Callable:
+  """Model inputs (numpy, batch sharded over the mesh) -> numpy outputs, for mouseflax.evaluate."""
+  apply = jax.jit(lambda params, inputs: state.apply_fn({"params": params}, inputs, train=False),
+                  in_shardings=(_replicated(mesh), _batch_sharded(mesh)))
+  return lambda inputs: jax.tree.map(np.asarray, apply(state.params, inputs))
+
+
+def _held_out_class(dataset: str) -> int | None:
+  """Behaviour id held out in `mouse_behavior/<behaviour>` (the supervised model's score class)."""
+  from mouseflax import raw_formats  # pylint: disable=g-import-not-at-top
+  name, _, held_out = dataset.partition("/")
+  return raw_formats.behavior_id(held_out, "config.data.dataset") if held_out and name else None
+
+
+def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
+                           mesh: jax.sharding.Mesh, handle: Any, val: Mapping[str, np.ndarray],
+                           workdir: pathlib.Path) -> dict[str, Any]:
+  """Scores the test split (CSVs, plots, AUCs) and writes threshold.json from the validation split."""
+  from mouseflax import evaluate  # pylint: disable=g-import-not-at-top
+  ec = config.eval
+  if ec.batch_size % mesh.size:
+    raise ValueError(f"config.eval.batch_size={ec.batch_size} must be a multiple of the "
+                     f"{mesh.size} devices on the mesh.")
+  predict_fn = make_predict_fn(state, mesh)
+  anomaly_class = _held_out_class(config.data.dataset) if config.model.name == "supervised" else None
+  video_names = handle.video_names
+  results = evaluate.evaluate(predict_fn, handle.load(ec.test_split), eval_config=ec,
+                              workdir=workdir, video_names=video_names,
+                              anomaly_class=anomaly_class)
+  normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
+  threshold = evaluate.calibrate_threshold(normal.score[normal.label == 0], ec.false_alarm_rate)
+  _atomic_write_json(workdir / "threshold.json", {
+      "threshold": threshold, "false_alarm_rate": ec.false_alarm_rate,
+      "calibration_split": config.train.val_split, "n_calibration_frames": int(
+          np.sum(normal.label == 0)),
+      "rule": "flag a frame when score > threshold (score: see results.json metrics_notes)"})
+  return results
+
+
+def _versions() -> dict[str, str]:
+  import orbax.checkpoint  # pylint: disable=g-import-not-at-top
+  return {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
+          "orbax_checkpoint": orbax.checkpoint.__version__, "numpy": np.__version__}
+
+
+def _git_commit() -> str:
+  """The source tree's commit (with '-dirty' when modified), or 'unknown' outside a git clone."""
+  repo = pathlib.Path(__file__).resolve().parents[1]
+  try:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                           capture_output=True, text=True, check=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return "unknown"
+  return commit + ("-dirty" if dirty else "")
+
+
+def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh, train
+                     ) -> tuple[TrainState, float]:
+  """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
+  example = input_pipeline.to_model_inputs({k: v[:1] for k, v in train.items()})
+  state = create_train_state(model, tx, example, config.seed, mesh)
+  step = manager.latest_step()
+  if step is None:
+    return state, 0.0
+  state, progress = checkpointing.restore(manager, step, state)
+  _check_resumable(progress, trainer, workdir)
+  logging.info("Resumed from step %d (epoch %d, step %d in the epoch).", step,
+               progress["epoch"], progress["step_in_epoch"])
+  return state, float(progress["train_seconds"])
+
+
+def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pathlib.Path) -> None:
+  _atomic_write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
+  _atomic_write_json(workdir / "preprocess.json", handle.preprocess.to_dict())
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
+  """Trains (resuming from the latest checkpoint in `workdir`), evaluates, writes results.json.
+
+  Returns the results.json content, or {'stopped_at_step': n} when `config.train.stop_after_steps`
+  ended the run early (a debugging aid for the resume path; nothing is evaluated then).
+  """
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  mesh = make_mesh(config.mesh)
+  model = models.create_model(config.model)
+  tx = create_optimizer(config.optim)
+  handle = input_pipeline.prepare(config.data, seed=config.seed)
+  _write_run_files(config, handle, workdir)
+  train = handle.load(config.train.train_split)
+  val = handle.load(config.train.val_split)
+  trainer = _Trainer(config, mesh, train, val)
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  state, seconds = _restore_or_init(config, trainer, manager, workdir, model, tx, mesh, train)
+  writer = metric_writers.MetricWriter(workdir, resume_step=int(state.step))
+  try:
+    state, last, seconds, finished = _train_loop(trainer, state, manager, writer, seconds)
+  finally:
+    writer.close()
+  if not finished:
+    return {"stopped_at_step": int(state.step)}
+  if not last:  # Finished in an earlier run: recompute the final losses for results.json.
+    last = trainer.validate(state)
+  steps = int(state.step)
+  if config.eval.use_best_checkpoint and manager.best_step() is not None:
+    state, _ = checkpointing.restore(manager, manager.best_step(), state)
+  results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
+  results.update(
+      final_train_loss=last.get("epoch_train_loss"), final_val_loss=last["val_loss"],
+      num_devices=mesh.size, config=json.loads(config.to_json_best_effort()),
+      dataset=config.data.dataset, train_seconds=seconds, epochs=config.train.epochs,
+      steps=steps, versions=_versions(), git_commit=_git_commit())
+  _atomic_write_json(workdir / "results.json", results)
+  manager.close()
+  logging.info("AUC %s (frame level, pooled) on %s; results in %s", results["auc"],
+               config.data.dataset, workdir / "results.json")
+  return results

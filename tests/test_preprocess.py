@@ -1,0 +1,128 @@
+"""Tests for mouseflax.preprocess: config round trip, gamma, flow direction/magnitude, ranges, flips."""
+
+import inspect
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mouseflax import preprocess
+
+SIZE = 32
+SQUARE = 8
+STEP = 2  # Square displacement in pixels per frame, in the 32x32 frame.
+BACKGROUND, FOREGROUND = 40, 200
+
+
+def square_frame(left: int, top: int = 12, size: int = SIZE) -> np.ndarray:
+  """32x32 frame with a textured bright square (texture gives Farneback a gradient inside it)."""
+  frame = np.full((size, size), BACKGROUND, np.uint8)
+  yy, xx = np.mgrid[0:SQUARE, 0:SQUARE]
+  frame[top:top + SQUARE, left:left + SQUARE] = FOREGROUND - 6 * ((xx + yy) % 4)
+  return frame
+
+
+def test_config_round_trip_and_unknown_keys():
+  cfg = preprocess.PreprocessConfig(gamma=2.0, flow_max_disp=3.0)
+  d = cfg.to_dict()
+  assert d["resize_hw"] == [32, 32]
+  assert preprocess.PreprocessConfig.from_dict(d) == cfg
+  with pytest.raises(ValueError, match=r"Unknown PreprocessConfig keys \['gama'\]"):
+    preprocess.PreprocessConfig.from_dict({**d, "gama": 1.0})
+  with pytest.raises(ValueError, match="gamma"):
+    preprocess.PreprocessConfig(gamma=0.0)
+  with pytest.raises(ValueError, match="crop_hw"):
+    preprocess.PreprocessConfig(crop_hw=(40, 32))
+
+
+def test_gamma_brightens_and_keeps_ends():
+  lut = preprocess.gamma_lut(1.5)
+  assert lut[0] == 0 and lut[255] == 255
+  assert np.all(lut[1:255] >= np.arange(1, 255)) and lut[64] > 64
+  assert np.all(np.diff(lut.astype(int)) >= 0)
+  np.testing.assert_array_equal(preprocess.gamma_lut(1.0), np.arange(256))
+
+
+def test_translating_square_flow():
+  cfg = preprocess.PreprocessConfig(gamma=1.0, flow_max_disp=4.0)
+  pre = preprocess.FramePreprocessor(cfg)
+  lefts = [4 + STEP * t for t in range(5)]
+  for left in lefts[:-1]:
+    pre(square_frame(left))
+  current = pre.process_frame(square_frame(lefts[-1]))
+  displacement = pre.raw_flow(current)
+  inside = displacement[12:12 + SQUARE, lefts[-1]:lefts[-1] + SQUARE]
+  assert inside[..., 0].mean() == pytest.approx(STEP, abs=0.3)
+  assert abs(inside[..., 1].mean()) < 0.2
+
+
+def test_outputs_shapes_ranges_and_first_frame():
+  cfg = preprocess.PreprocessConfig()
+  pre = preprocess.FramePreprocessor(cfg)
+  gray0, flow0 = pre(square_frame(4, size=64))
+  assert gray0.shape == (24, 32, 1) and gray0.dtype == np.uint8
+  assert flow0.shape == (24, 32, 2) and flow0.dtype == np.float32
+  np.testing.assert_array_equal(flow0, 0.5)  # No predecessor: no motion.
+  # A large jump saturates the flow at the clip: values stay in [0, 1] and reach the bound.
+  _, flow1 = pre(square_frame(40, size=64))
+  assert flow1.min() >= 0.0 and flow1.max() <= 1.0
+  assert flow1[..., 0].max() == pytest.approx(1.0)
+  pre.reset()
+  _, flow2 = pre(square_frame(4, size=64))
+  np.testing.assert_array_equal(flow2, 0.5)
+
+
+def test_crop_is_centred():
+  cfg = preprocess.PreprocessConfig(gamma=1.0)
+  pre = preprocess.FramePreprocessor(cfg)
+  frame = np.tile(np.arange(SIZE, dtype=np.uint8)[:, None] * 4, (1, SIZE))  # Row index encoded.
+  gray, _ = pre(frame)
+  np.testing.assert_array_equal(gray[:, 0, 0], np.arange(4, 28) * 4)
+
+
+@pytest.mark.parametrize("xp", [np, jnp])
+def test_hflip_mirrors_and_negates_x(xp):
+  rng = np.random.default_rng(0)
+  gray = xp.asarray(rng.integers(0, 256, (2, 3, 24, 32, 1), dtype=np.uint8))
+  flow = xp.asarray(rng.random((2, 3, 24, 32, 2), dtype=np.float32))
+  fgray, fflow = preprocess.hflip(gray, flow)
+  fgray, fflow, gray, flow = map(np.asarray, (fgray, fflow, gray, flow))
+  np.testing.assert_array_equal(fgray, gray[..., ::-1, :])
+  np.testing.assert_allclose(fflow[..., 0], 1.0 - flow[..., ::-1, 0], atol=1e-7)
+  np.testing.assert_array_equal(fflow[..., 1], flow[..., ::-1, 1])
+  # Flipping twice is the identity; a rightward move (x > 0.5) becomes leftward (x < 0.5).
+  np.testing.assert_allclose(np.asarray(preprocess.hflip(*preprocess.hflip(gray, flow))[1]), flow,
+                             atol=1e-6)
+  assert np.all((fflow[..., 0] < 0.5) == (flow[..., ::-1, 0] > 0.5))
+
+
+def test_preprocess_video_pieces_equal_one_pass(tmp_path):
+  from tests.test_video import write_video  # pylint: disable=import-outside-toplevel
+  frames = [square_frame(2 + t, size=64) for t in range(12)]
+  path = write_video(tmp_path / "sq.avi", frames)
+  cfg = preprocess.PreprocessConfig()
+  whole = list(preprocess.preprocess_video(path, cfg))
+  assert inspect.isgenerator(preprocess.preprocess_video(path, cfg))
+  pieces = list(preprocess.preprocess_video(path, cfg, 0, 5)) + list(
+      preprocess.preprocess_video(path, cfg, 5))
+  assert [i for i, _, _ in whole] == list(range(12)) == [i for i, _, _ in pieces]
+  for (_, g1, f1), (_, g2, f2) in zip(whole, pieces):
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(f1, f2)
+  assert np.abs(whole[6][2] - 0.5).max() > 0.05  # The square moves: the flow is not all 0.5.
+
+
+def test_throughput_benchmark_smoke(tmp_path):
+  # Keeps benchmarks/data_throughput.py in step with the library (a benchmark nobody runs goes stale).
+  from benchmarks import data_throughput  # pylint: disable=import-outside-toplevel
+  path = data_throughput.write_synthetic(tmp_path / "s.avi", num_frames=10)
+  rates = data_throughput.measure_rates(path, repeats=1)
+  assert rates["frames"] == 10 and rates["gray_mode"] == "luma"
+  assert min(rates["decode_luma_fps"], rates["decode_bgr_fps"], rates["preprocess_fps"]) > 0
+  table = data_throughput.format_table({"videos": {"s": {**rates, "two_processes_fps": 1.0,
+                                                         "speedup": 1.0}},
+                                        "rss_long_synthetic_320x240": {
+                                            "frames": 10, "rss_first_mb": 1.0, "rss_last_mb": 1.0,
+                                            "peak_rss_mb": 1.0, "growth_mb_per_1000_frames": 0.0,
+                                            "extrapolated_one_hour_mb": 1.0}})
+  assert "| s | 10 | luma |" in table

@@ -1,0 +1,223 @@
+"""Tests of mouseflax.train: steps, both loop forms, resume, divergence, 1 vs 2 devices, end to end.
+
+Most tests replace `input_pipeline.prepare` with random arrays of the record shapes (fast, no records);
+the end-to-end test at the bottom runs the real pipeline on tiny synthetic data.
+"""
+
+import json
+import os
+import pathlib
+import runpy
+import subprocess
+import sys
+import types
+
+import jax
+import numpy as np
+import pytest
+
+from mouseflax import checkpointing
+from mouseflax import input_pipeline
+from mouseflax import metric_writers
+from mouseflax import models
+from mouseflax import train
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+T, H, W = 8, 24, 32
+SPLIT_SIZES = {"train": 24, "validation": 10, "test": 12, "train_labelled": 24,
+               "validation_labelled": 10}
+
+
+def random_split(num: int, seed: int, nan_flow: bool = False) -> dict[str, np.ndarray]:
+  """Random arrays with the record fields, shapes and dtypes of ARCHITECTURE.md."""
+  rng = np.random.default_rng(seed)
+  flow = rng.random((num, T, H, W, 2)).astype(np.float16)
+  if nan_flow:
+    flow[0, 0, 0, 0, 0] = np.nan
+  return {"gray": rng.integers(0, 256, (num, T, H, W, 1), dtype=np.uint8), "flow": flow,
+          "behavior": rng.integers(0, 8, (num, T)).astype(np.int64),
+          "anomaly": (rng.random((num, T)) < 0.3).astype(np.int64),
+          "frame_index": np.arange(num * T, dtype=np.int64).reshape(num, T),
+          "video": np.repeat(np.arange(2, dtype=np.int64), (num + 1) // 2)[:num]}
+
+
+class FakeHandle:
+  """Stands in for input_pipeline.DatasetHandle: same interface, random arrays."""
+
+  def __init__(self, nan_flow: bool = False):
+    self.nan_flow = nan_flow
+    self.video_names = ["video_a", "video_b"]
+    self.info = types.SimpleNamespace(metadata={"video_names": self.video_names})
+    self.preprocess = types.SimpleNamespace(to_dict=lambda: {"gamma": 0.5})
+
+  def load(self, split: str) -> dict[str, np.ndarray]:
+    return random_split(SPLIT_SIZES[split], seed=len(split), nan_flow=self.nan_flow)
+
+
+def tiny_config(**overrides):
+  """configs/tiny.py with `group.field=value` overrides (dots as double underscores)."""
+  config = runpy.run_path(str(REPO / "configs" / "tiny.py"))["get_config"]()
+  config.train.log_every_steps = 1
+  for key, value in overrides.items():
+    group, field = key.split("__")
+    config[group][field] = value
+  return config
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: FakeHandle())
+
+
+def final_params(workdir: pathlib.Path, config) -> dict:
+  """Parameters of the latest checkpoint in `workdir`, as numpy."""
+  mesh = train.make_mesh(config.mesh)
+  example = input_pipeline.to_model_inputs(random_split(1, 0))
+  state = train.create_train_state(models.create_model(config.model),
+                                   train.create_optimizer(config.optim), example, 0, mesh)
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  state, _ = checkpointing.restore(manager, manager.latest_step(), state)
+  return jax.tree.map(np.asarray, state.params)
+
+
+def train_losses(workdir: pathlib.Path) -> list[float]:
+  return [m["train_loss"] for m in metric_writers.read_metrics(workdir) if "train_loss" in m]
+
+
+def assert_trees_close(a, b, atol):
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_allclose(x, y, atol=atol, rtol=0)
+
+
+def test_run_writes_workdir_files(fake_data, tmp_path):
+  results = train.train_and_evaluate(tiny_config(), tmp_path)
+  for name in ("config.json", "preprocess.json", "metrics.jsonl", "results.json", "threshold.json",
+               "roc.png", "timeline.png"):
+    assert (tmp_path / name).is_file(), name
+  assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+  assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
+  for key in ("auc", "auc_macro", "n_test_frames", "n_anomalous_frames", "final_train_loss",
+              "final_val_loss", "num_devices", "config", "dataset", "train_seconds", "epochs",
+              "versions", "git_commit"):
+    assert key in results, key
+  assert results["num_devices"] == jax.device_count()
+  assert results["n_test_frames"] == SPLIT_SIZES["test"] * T
+  assert len(train_losses(tmp_path)) == SPLIT_SIZES["train"] // 4
+  threshold = json.loads((tmp_path / "threshold.json").read_text())
+  assert threshold["false_alarm_rate"] == 0.01 and np.isfinite(threshold["threshold"])
+
+
+def test_training_lowers_the_loss(fake_data, tmp_path):
+  train.train_and_evaluate(tiny_config(train__epochs=3, optim__learning_rate=3e-3), tmp_path)
+  losses = train_losses(tmp_path)
+  assert np.mean(losses[-3:]) < np.mean(losses[:3])
+
+
+def test_resume_matches_uninterrupted_run(fake_data, tmp_path):
+  config = tiny_config(train__epochs=2)
+  train.train_and_evaluate(config, tmp_path / "straight")
+  # 6 steps per epoch: stop mid-epoch 0, then mid-epoch 1, then finish.
+  for stop in (4, 5, 0):
+    result = train.train_and_evaluate(tiny_config(train__epochs=2, train__stop_after_steps=stop),
+                                      tmp_path / "resumed")
+  assert "auc" in result
+  assert_trees_close(final_params(tmp_path / "straight", config),
+                     final_params(tmp_path / "resumed", config), atol=0)
+  assert train_losses(tmp_path / "straight") == train_losses(tmp_path / "resumed")
+
+
+def test_resume_with_other_batch_size_is_refused(fake_data, tmp_path):
+  train.train_and_evaluate(tiny_config(train__stop_after_steps=2), tmp_path)
+  with pytest.raises(ValueError, match="batch_size"):
+    train.train_and_evaluate(tiny_config(train__batch_size=2), tmp_path)
+
+
+def test_scan_form_matches_python_loop(fake_data, tmp_path):
+  train.train_and_evaluate(tiny_config(train__steps_per_call="1"), tmp_path / "loop")
+  train.train_and_evaluate(tiny_config(train__steps_per_call="4"), tmp_path / "scan")
+  np.testing.assert_allclose(train_losses(tmp_path / "loop"), train_losses(tmp_path / "scan"),
+                             atol=1e-5, rtol=0)
+
+
+def test_host_resident_matches_device_resident(fake_data, tmp_path):
+  train.train_and_evaluate(tiny_config(), tmp_path / "device")
+  train.train_and_evaluate(tiny_config(data__device_resident=False), tmp_path / "host")
+  np.testing.assert_allclose(train_losses(tmp_path / "device"), train_losses(tmp_path / "host"),
+                             atol=1e-6, rtol=0)
+
+
+def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
+  monkeypatch.setattr(input_pipeline, "prepare",
+                      lambda data_config, seed=0: FakeHandle(nan_flow=True))
+  with pytest.raises(train.TrainingDivergedError, match="loss is nan at step"):
+    train.train_and_evaluate(tiny_config(data__hflip=False), tmp_path)
+
+
+@pytest.mark.parametrize("group, field, value, message", [
+    ("model", "name", "transformer", "config.model.name"),
+    ("train", "epochs", -1, "config.train.epochs"),
+    ("train", "batch_size", 0, "config.train.batch_size"),
+    ("train", "steps_per_call", "many", "config.train.steps_per_call"),
+    ("optim", "name", "rmsprop", "config.optim.name"),
+    ("mesh", "data_parallelism", 64, "config.mesh.data_parallelism"),
+])
+def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, message):
+  config = tiny_config()
+  config[group][field] = value
+  with pytest.raises(ValueError, match=message):
+    train.train_and_evaluate(config, tmp_path)
+
+
+def test_loss_weights_weight_each_stream():
+  outputs = {"gray": np.zeros((2, T, H, W, 1)), "flow": np.zeros((2, T, H, W, 2))}
+  inputs = {"gray": np.ones((2, T, H, W, 1)), "flow": np.full((2, T, H, W, 2), 0.5)}
+  losses = train.per_example_losses(outputs, {}, inputs, {"gray": 0.75, "flow": 1.0})
+  np.testing.assert_allclose(losses["loss_gray"], [1.0, 1.0])
+  np.testing.assert_allclose(losses["loss_flow"], [0.25, 0.25])
+  np.testing.assert_allclose(losses["loss"], [0.75 + 0.25] * 2)
+
+
+def test_steps_per_call_auto_is_one_on_cpu():
+  assert train.resolve_steps_per_call("auto") == (1 if jax.default_backend() == "cpu" else
+                                                  train.AUTO_ACCELERATOR_STEPS_PER_CALL)
+  assert train.resolve_steps_per_call("8") == 8
+
+
+# ------------------------------------------------------------------------------------------------
+# 1 vs 2 devices: the device count is fixed per process, so each run is a subprocess.
+
+_DEVICE_RUN = """
+import json, pathlib, sys
+sys.path.insert(0, {tests!r})
+import test_train
+from mouseflax import input_pipeline, train
+input_pipeline.prepare = lambda data_config, seed=0: test_train.FakeHandle()
+for workdir, stop in {runs!r}:
+  train.train_and_evaluate(test_train.tiny_config(train__epochs=2, train__stop_after_steps=stop),
+                           workdir)
+"""
+
+
+def _run_on_devices(num_devices: int, runs: list[tuple[str, int]]) -> None:
+  env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={num_devices}",
+         "JAX_PLATFORMS": "cpu"}
+  code = _DEVICE_RUN.format(tests=str(REPO / "tests"), runs=runs)
+  proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                        timeout=300, check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_two_devices_match_one_and_checkpoints_cross_device_counts(tmp_path):
+  one, two = str(tmp_path / "one"), str(tmp_path / "two")
+  cross_12, cross_21 = str(tmp_path / "cross_12"), str(tmp_path / "cross_21")
+  _run_on_devices(1, [(one, 0), (cross_12, 5)])  # cross_12: started on 1 device,
+  _run_on_devices(2, [(two, 0), (cross_12, 0), (cross_21, 5)])  # finished on 2;
+  _run_on_devices(1, [(cross_21, 0)])  # cross_21: the other way round.
+  np.testing.assert_allclose(train_losses(one), train_losses(two), atol=1e-5, rtol=0)
+  config = tiny_config(train__epochs=2)
+  reference = final_params(pathlib.Path(one), config)
+  for workdir in (two, cross_12, cross_21):
+    assert_trees_close(reference, final_params(pathlib.Path(workdir), config), atol=1e-5)
+  for workdir in (one, two, cross_12, cross_21):
+    results = json.loads((pathlib.Path(workdir) / "results.json").read_text())
+    assert results["num_devices"] == (2 if workdir in (two, cross_12) else 1)
