@@ -27,7 +27,8 @@ _FIGURE = flags.DEFINE_string("figure", "", "PNG for the Figures 3-4 analogue ('
 
 RESULTS_FILE = "results.json"
 CONFIG_FILE = "config.json"
-UNKNOWN = "?"
+UNKNOWN = "?"  # Field absent from the run's files.
+UNDEFINED = "n/a"  # Metric stored as None: undefined (one class only, or a stream the model lacks).
 AVENUE = "cuhk_avenue"
 GROOM = "mouse_behavior/groom"
 HANG = "mouse_behavior/hang"
@@ -142,8 +143,11 @@ def expand_workdirs(patterns: Sequence[str]) -> list[pathlib.Path]:
   return dirs
 
 
-def _fmt_auc(value: Any) -> str:
-  return UNKNOWN if value is None else f"{value:.{AUC_DIGITS}f}"
+def _fmt_auc(metrics: dict[str, Any], key: str) -> str:
+  if key not in metrics:
+    return UNKNOWN
+  value = metrics[key]
+  return UNDEFINED if value is None else f"{value:.{AUC_DIGITS}f}"
 
 
 def _fmt_paper(run: RunResult) -> tuple[str, str]:
@@ -164,7 +168,7 @@ def _row(run: RunResult) -> str:
   paper_auc, source = _fmt_paper(run)
   cells = [DATASET_LABELS.get(run.dataset, run.dataset), _data_label(run),
            MODEL_LABELS.get(run.model, run.model), str(run.epochs)]
-  cells += [_fmt_auc(run.metrics.get(key)) for key in AUC_COLUMNS]
+  cells += [_fmt_auc(run.metrics, key) for key in AUC_COLUMNS]
   cells += [str(run.metrics.get("n_test_frames", UNKNOWN)), paper_auc, source, run.workdir.name]
   return "| " + " | ".join(cells) + " |"
 
@@ -175,6 +179,7 @@ def _notes(runs: Sequence[RunResult]) -> list[str]:
   lines = ["", "AUC variants (frame level, ROC):"]
   lines += [f"- `{key}`: {notes[key]}" for key in ("score", *AUC_COLUMNS) if key in notes]
   lines.append("- `*` uses test-set information (per-video normalisation): not comparable with `auc`.")
+  lines.append(f"- `{UNDEFINED}`: undefined for that run; `{UNKNOWN}`: not in the run's results.json.")
   if any(r.synthetic for r in runs):
     lines.append("- **SYNTHETIC** rows ran on generated recordings: they test the pipeline and say "
                  "nothing about the paper's numbers.")
@@ -210,7 +215,7 @@ def _figure_panel(run: RunResult | None, dataset: str, model: str) -> plots.Time
                             f"evaluation did not finish; rerun it")
   columns = evaluate.read_score_csv(csvs[0])
   title = (f"{MODEL_LABELS.get(model, model)} on {dataset.split('/')[-1]} "
-           f"(AUC {_fmt_auc(run.metrics.get('auc'))}, {_data_label(run).strip('*').lower()})")
+           f"(AUC {_fmt_auc(run.metrics, 'auc')}, {_data_label(run).strip('*').lower()})")
   return plots.TimelinePanel(title=title, frame=columns["frame"], value=columns["regularity"],
                              label=columns["label"])
 

@@ -1,0 +1,454 @@
+"""Score any recording with a trained run: per-frame anomaly scores, flagged segments, plots.
+
+  python -m mouseflax.score --workdir=W --video=PATH [--video=PATH2 ...] --output_dir=O \
+      [--false_alarm_rate=0.01 | --threshold=X] [--annotated_video]
+
+For each video `<stem>` it writes into O:
+- `<stem>_scores.csv`: one row per decoded frame (every frame, the first ones included), columns
+  `frame,time_s,error_gray,error_flow,score,flagged`; higher `score` = more anomalous.
+- `<stem>_segments.csv`: runs of consecutive flagged frames,
+  `start_frame,end_frame,start_s,end_s,peak_score` (end inclusive).
+- `<stem>_timeline.png`: score over time, the threshold, flagged segments shaded.
+- `<stem>_annotated.mp4` (with --annotated_video): the recording with a score bar; flagged frames
+  get a red frame and bar.
+
+What is computed (the same as the evaluator's test split, mouseflax.evaluate):
+- Preprocessing: the run's own `preprocess.json` (resize, gamma, Farneback, crop), any input size and
+  frame rate; flow stored as float16 like the training records.
+- Windows: consecutive non-overlapping windows of T = 8 frames (0-7, 8-15, ...); when the number of
+  frames N is not a multiple of T, one more window aligned to the end (N-8 .. N-1), so the first frames
+  of that window are seen twice and get the mean of their two errors (`build_data.covering_windows`).
+  A video shorter than T frames cannot be scored (`VideoTooShortError`).
+- e_s(t) = mean over H, W, C of (x - x_hat)^2 per stream, computed in float32 inside the jitted step
+  (the evaluator uses float64 on the host: ~1e-7 relative difference); score(t) = unweighted mean
+  over the model's streams (single-stream models: error_gray, error_flow empty).
+- Frame 0 has no previous frame, so its flow input is the zero-motion field (0.5 everywhere), as in
+  the training records: its error_flow measures how well the model reproduces "no motion", not the
+  animal's motion, and can be high for a clip that starts mid-movement.
+- Threshold: flagged = score > threshold. Default: `<workdir>/threshold.json`, written by training
+  from the validation (normal) frames at `config.eval.false_alarm_rate`. `--threshold=X` overrides it;
+  `--false_alarm_rate=r` (another rate) recalibrates from the run's validation scores, computed once
+  from the run's validation split and cached in `<workdir>/validation_scores.npy`.
+
+Speed and memory: decoding, preprocessing and the model run in three overlapping stages (two threads
+plus the caller's; OpenCV and XLA release the GIL), joined by bounded queues, so memory does not grow
+with the length of the video (beyond a few numbers per frame) and the pipeline runs near the rate of
+its slowest stage. The model call is dispatched asynchronously, so the host prepares the next batch
+while the previous one computes.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import io
+import json
+import pathlib
+import queue
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from absl import app
+from absl import flags
+from absl import logging
+import cv2
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from mouseflax import build_data
+from mouseflax import evaluate
+from mouseflax import plots
+from mouseflax import preprocess
+from mouseflax import video
+
+SEQUENCE_LENGTH = 8  # T of ARCHITECTURE.md: frames per model window.
+STREAM_CHANNELS = {"gray": 1, "flow": 2}
+GRAY_SCALE = 255.0  # uint8 gray -> [0, 1], as input_pipeline.to_model_inputs.
+CONFIG_FILE = "config.json"
+PREPROCESS_FILE = "preprocess.json"
+THRESHOLD_FILE = "threshold.json"
+VALIDATION_SCORES_FILE = "validation_scores.npy"
+SCORES_SUFFIX = "_scores.csv"
+SEGMENTS_SUFFIX = "_segments.csv"
+TIMELINE_SUFFIX = "_timeline.png"
+ANNOTATED_SUFFIX = "_annotated.mp4"
+SCORE_COLUMNS = ("frame", "time_s", "error_gray", "error_flow", "score", "flagged")
+SEGMENT_COLUMNS = ("start_frame", "end_frame", "start_s", "end_s", "peak_score")
+FLOAT_FORMAT = evaluate.CSV_FLOAT_FORMAT
+TIME_FORMAT = "{:.4f}"
+# Bounded queues between the stages: decoded frames, and batches of preprocessed windows.
+QUEUE_FRAMES = 256
+QUEUE_BATCHES = 4
+QUEUE_POLL_S = 0.1  # How often a blocked producer checks whether the consumer gave up.
+# Containers whose frame rate OpenCV cannot read report 0: times are then given at this rate.
+FALLBACK_FPS = 30.0
+# Timeline figure.
+TIMELINE_SIZE_INCHES = (10.0, 3.0)
+# Annotated video: a bar at the bottom whose length is score / (BAR_FULL_SCALE * threshold).
+ANNOTATED_FOURCC = "mp4v"
+BAR_HEIGHT_FRACTION = 0.05
+BAR_FULL_SCALE = 2.0
+COLOR_NORMAL = (80, 200, 80)  # BGR.
+COLOR_FLAGGED = (40, 40, 230)  # BGR.
+FLAGGED_BORDER_PX = 4
+TEXT_SCALE = 0.5
+
+
+class RunNotFoundError(FileNotFoundError):
+  """The workdir does not hold a trained run (config, preprocessing, checkpoint, threshold)."""
+
+
+class VideoTooShortError(video.VideoError):
+  """The video has fewer frames than one model window."""
+
+
+class OutputDirError(PermissionError):
+  """The output directory cannot be created or written."""
+
+
+# --------------------------------------------------------------------------------------------------
+# The trained run.
+
+
+@dataclasses.dataclass(frozen=True)
+class Threshold:
+  """The flagging rule: score > value; `source` says where the value came from."""
+  value: float
+  false_alarm_rate: float | None
+  source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoringRun:
+  """What scoring needs from a run's workdir."""
+  workdir: pathlib.Path
+  config: ml_collections.ConfigDict
+  preprocess: preprocess.PreprocessConfig
+  model: Any  # flax.linen.Module
+  params: Any
+  step: int
+  streams: tuple[str, ...]  # Streams the model reconstructs (and that get an error).
+  stored_threshold: dict[str, Any] | None  # threshold.json, None if absent.
+
+
+def _read_json(path: pathlib.Path, what: str) -> Any:
+  if not path.is_file():
+    raise RunNotFoundError(f"{path} not found: {path.parent} is not a finished training run ({what}). "
+                           "Train first: python -m mouseflax.main --config=... --workdir=DIR.")
+  return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _restore(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> tuple[Any, Any, int]:
+  """(model, params, step) of the checkpoint training evaluated (best or latest, as the config)."""
+  from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top  # Heavy imports.
+  from mouseflax import models  # pylint: disable=g-import-not-at-top
+  from mouseflax import train  # pylint: disable=g-import-not-at-top
+  if not any((workdir / checkpointing.CHECKPOINT_DIR).glob("*")):
+    raise RunNotFoundError(f"No checkpoint in {workdir / checkpointing.CHECKPOINT_DIR}: train the "
+                           "run first (python -m mouseflax.main ... --workdir=" f"{workdir}).")
+  model = models.create_model(config.model)
+  if config.model.name == "supervised":
+    raise ValueError(f"{workdir}: config.model.name='supervised' has no reconstruction error; "
+                     "score a run of an autoencoder (cae, rae, cae_single).")
+  mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
+  h, w = preprocess.PreprocessConfig.from_dict(_read_json(workdir / PREPROCESS_FILE, "")).crop_hw
+  example = {s: jnp.zeros((1, SEQUENCE_LENGTH, h, w, c)) for s, c in STREAM_CHANNELS.items()}
+  state = train.create_train_state(model, train.create_optimizer(config.optim), example,
+                                   config.seed, mesh)
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  step = manager.latest_step()
+  if config.eval.use_best_checkpoint and manager.best_step() is not None:
+    step = manager.best_step()
+  if step is None:
+    raise RunNotFoundError(f"No complete checkpoint in {workdir}: train the run first.")
+  state, _ = checkpointing.restore(manager, step, state)
+  manager.close()
+  streams = tuple(s for s in STREAM_CHANNELS if s in model.apply({"params": state.params}, example))
+  return model, state.params, step, streams
+
+
+def load_run(workdir: str | pathlib.Path) -> ScoringRun:
+  """Reads config.json, preprocess.json, threshold.json and the evaluated checkpoint of `workdir`."""
+  workdir = pathlib.Path(workdir).expanduser()
+  if not workdir.is_dir():
+    raise RunNotFoundError(f"--workdir={workdir} does not exist: pass the folder of a trained run.")
+  config = ml_collections.ConfigDict(_read_json(workdir / CONFIG_FILE, "no config"))
+  cfg = preprocess.PreprocessConfig.from_dict(
+      _read_json(workdir / PREPROCESS_FILE, "no preprocessing record"))
+  model, params, step, streams = _restore(config, workdir)
+  threshold_path = workdir / THRESHOLD_FILE
+  stored = json.loads(threshold_path.read_text()) if threshold_path.is_file() else None
+  return ScoringRun(workdir=workdir, config=config, preprocess=cfg, model=model, params=params,
+                    step=step, streams=streams, stored_threshold=stored)
+
+
+def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray], dict]:
+  """Jitted (gray uint8 [B,T,H,W,1], flow [B,T,H,W,2]) -> {stream: float32 [B,T] errors}."""
+  @jax.jit
+  def window_errors(params, gray, flow):
+    inputs = {"gray": gray.astype(jnp.float32) / GRAY_SCALE, "flow": flow.astype(jnp.float32)}
+    outputs = run.model.apply({"params": params}, inputs, train=False)
+    return {s: jnp.mean((outputs[s].astype(jnp.float32) - inputs[s]) ** 2, axis=(2, 3, 4))
+            for s in run.streams}
+  return lambda gray, flow: window_errors(run.params, gray, flow)
+
+
+# --------------------------------------------------------------------------------------------------
+# Threshold.
+
+
+def validation_scores(run: ScoringRun) -> np.ndarray:
+  """Per-frame scores of the run's validation split (cached in the workdir after the first call)."""
+  cache = run.workdir / VALIDATION_SCORES_FILE
+  if cache.is_file():
+    return np.load(cache)
+  from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top  # Loads TFDS.
+  try:
+    handle = input_pipeline.prepare(run.config.data, seed=run.config.seed)
+    arrays = handle.load(run.config.train.val_split)
+  except (FileNotFoundError, ValueError) as e:
+    raise ValueError(f"Cannot recalibrate: the validation records of {run.workdir} are not "
+                     f"available ({e}). Pass --threshold=X instead.") from e
+  apply = jax.jit(lambda params, inputs: run.model.apply({"params": params}, inputs, train=False))
+  table = evaluate.frame_errors(lambda inputs: jax.tree.map(np.asarray, apply(run.params, inputs)),
+                                arrays, run.config.eval.batch_size)
+  scores = table.score[table.label == 0]
+  with tempfile.NamedTemporaryFile(dir=run.workdir, suffix=".npy.tmp", delete=False) as f:
+    np.save(f, scores)
+  pathlib.Path(f.name).replace(cache)
+  return scores
+
+
+def resolve_threshold(run: ScoringRun, threshold: float | None = None,
+                      false_alarm_rate: float | None = None) -> Threshold:
+  """--threshold, else the stored threshold (same rate), else a recalibration for the new rate."""
+  if threshold is not None:
+    return Threshold(float(threshold), None, "--threshold")
+  stored = run.stored_threshold
+  if stored is not None and (false_alarm_rate is None
+                             or np.isclose(false_alarm_rate, stored["false_alarm_rate"])):
+    return Threshold(float(stored["threshold"]), float(stored["false_alarm_rate"]),
+                     str(run.workdir / THRESHOLD_FILE))
+  if false_alarm_rate is None:
+    raise RunNotFoundError(f"{run.workdir / THRESHOLD_FILE} not found (training did not finish its "
+                           "evaluation): pass --threshold=X or --false_alarm_rate=R.")
+  value = evaluate.calibrate_threshold(validation_scores(run), false_alarm_rate)
+  return Threshold(value, float(false_alarm_rate), "recalibrated on the validation split")
+
+
+# --------------------------------------------------------------------------------------------------
+# Streaming pipeline: decode -> preprocess + windows -> model, overlapped.
+
+
+@dataclasses.dataclass
+class _Failure:
+  error: BaseException
+
+
+_END = object()
+
+
+def _background(make_iter: Callable[[], Iterator[Any]], maxsize: int,
+                stop: threading.Event) -> Iterator[Any]:
+  """Runs `make_iter()` in a thread, yielding its items through a bounded queue.
+
+  Exceptions in the thread are re-raised here; when the consumer stops early, `stop` tells every
+  producer to give up (they poll it while the queue is full).
+  """
+  items: queue.Queue = queue.Queue(maxsize)
+
+  def put(item) -> bool:
+    while not stop.is_set():
+      try:
+        items.put(item, timeout=QUEUE_POLL_S)
+        return True
+      except queue.Full:
+        continue
+    return False
+
+  def produce() -> None:
+    iterator = make_iter()
+    try:
+      for item in iterator:
+        if not put(item):
+          return
+      put(_END)
+    except BaseException as e:  # pylint: disable=broad-except  # Forwarded to the consumer.
+      put(_Failure(e))
+    finally:
+      getattr(iterator, "close", lambda: None)()
+
+  threading.Thread(target=produce, daemon=True, name="mouseflax-score-stage").start()
+  try:
+    while (item := items.get()) is not _END:
+      if isinstance(item, _Failure):
+        raise item.error
+      yield item
+  finally:
+    stop.set()
+
+
+@dataclasses.dataclass
+class WindowBatch:
+  """`count` windows (rows beyond it are padding): gray [B,T,H,W,1] uint8, flow float16, starts [B]."""
+  gray: np.ndarray
+  flow: np.ndarray
+  starts: np.ndarray
+  count: int
+
+
+def _empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatch:
+  h, w = cfg.crop_hw
+  return WindowBatch(gray=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 1), np.uint8),
+                     flow=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 2), build_data.FLOW_DTYPE),
+                     starts=np.zeros(batch_size, np.int64), count=0)
+
+
+def window_batches(frames: Iterator[np.ndarray], cfg: preprocess.PreprocessConfig,
+                   batch_size: int, path: pathlib.Path | str = "") -> Iterator[WindowBatch]:
+  """Preprocesses decoded frames and packs them into batches of windows (the module docstring).
+
+  Windows: consecutive, non-overlapping, plus one aligned to the end when N % T != 0; only the last
+  T preprocessed frames are kept, so memory does not depend on N.
+  """
+  preprocessor = preprocess.FramePreprocessor(cfg)
+  recent = collections.deque(maxlen=SEQUENCE_LENGTH)
+  batch, num_frames = _empty_batch(cfg, batch_size), 0
+
+  def add_window() -> None:
+    batch.gray[batch.count] = np.stack([g for g, _ in recent])
+    batch.flow[batch.count] = np.stack([f for _, f in recent])
+    batch.starts[batch.count] = num_frames - SEQUENCE_LENGTH
+    batch.count += 1
+
+  for frame in frames:
+    recent.append(preprocessor(frame))
+    num_frames += 1
+    if num_frames % SEQUENCE_LENGTH == 0:
+      add_window()
+      if batch.count == batch_size:
+        yield batch
+        batch = _empty_batch(cfg, batch_size)
+  if num_frames < SEQUENCE_LENGTH:
+    raise VideoTooShortError(f"{path} has {num_frames} frames, fewer than one model window of "
+                             f"{SEQUENCE_LENGTH}: score a longer recording.")
+  if num_frames % SEQUENCE_LENGTH:
+    add_window()  # The end-aligned window: `recent` holds the last T frames.
+  if batch.count:
+    yield batch
+
+
+class _FrameSums:
+  """Per-frame sums and counts of window errors; grows with the video (a few numbers per frame)."""
+
+  def __init__(self, streams: Sequence[str], capacity: int):
+    self.sums = {s: np.zeros(capacity) for s in streams}
+    self.counts = np.zeros(capacity)
+    self.num_frames = 0
+
+  def _grow(self, needed: int) -> None:
+    size = max(needed, 2 * len(self.counts))
+    self.counts = np.resize(np.append(self.counts, []), size) * 0 + np.pad(
+        self.counts, (0, size - len(self.counts)))
+    self.sums = {s: np.pad(v, (0, size - len(v))) for s, v in self.sums.items()}
+
+  def add(self, starts: np.ndarray, errors: dict[str, np.ndarray]) -> None:
+    frames = (starts[:, None] + np.arange(SEQUENCE_LENGTH)[None, :]).reshape(-1)
+    end = int(frames.max()) + 1
+    if end > len(self.counts):
+      self._grow(end)
+    np.add.at(self.counts, frames, 1.0)
+    for s, v in errors.items():
+      np.add.at(self.sums[s], frames, np.asarray(v, np.float64).reshape(-1))
+    self.num_frames = max(self.num_frames, end)
+
+  def means(self) -> dict[str, np.ndarray]:
+    n = self.num_frames
+    return {s: v[:n] / self.counts[:n] for s, v in self.sums.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoScores:
+  """Per-frame results of one video (arrays [N]); error_flow is NaN for a single-stream model."""
+  path: pathlib.Path
+  fps: float
+  error_gray: np.ndarray
+  error_flow: np.ndarray
+  score: np.ndarray
+
+  @property
+  def frame(self) -> np.ndarray:
+    return np.arange(len(self.score))
+
+  @property
+  def time_s(self) -> np.ndarray:
+    return self.frame / self.fps
+
+
+def _progress_bar(total: int, path: pathlib.Path, enabled: bool):
+  from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top  # Only when drawn.
+  return tqdm_auto.tqdm(total=total, desc=path.name, unit="frame", disable=not enabled,
+                        file=sys.stderr, dynamic_ncols=True)
+
+
+def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | None = None,
+                errors_fn: Callable | None = None, progress: bool = True) -> VideoScores:
+  """Streams `path` through decode -> preprocessing -> model; returns per-frame errors and scores.
+
+  Args:
+    run: from `load_run`.
+    path: any video OpenCV's FFmpeg backend reads.
+    batch_size: windows per model call (default `config.eval.batch_size`); fixed, so one compile.
+    errors_fn: from `make_window_errors_fn(run)` (pass it to reuse the compiled function).
+    progress: draw a progress bar on stderr.
+
+  Raises:
+    video.VideoError: unreadable / non-video / truncated file; VideoTooShortError below T frames.
+  """
+  path = pathlib.Path(path)
+  info = video.probe(path)
+  batch_size = batch_size or run.config.eval.batch_size
+  errors_fn = errors_fn or make_window_errors_fn(run)
+  mode = video.gray_mode(path)
+  stop = threading.Event()
+  frames = _background(lambda: video.iter_gray_frames(path, mode=mode), QUEUE_FRAMES, stop)
+  batches = _background(lambda: window_batches(frames, run.preprocess, batch_size, path),
+                        QUEUE_BATCHES, stop)
+  sums = _FrameSums(run.streams, info.num_frames)
+  pending = None
+  with _progress_bar(info.num_frames, path, progress) as bar:
+    for batch in itertools_chain(batches, [None]):
+      result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
+      if pending is not None:  # Collect the previous batch while this one computes.
+        errors, done = pending
+        sums.add(done.starts[:done.count], {s: np.asarray(v)[:done.count] for s, v in errors.items()})
+        bar.update(sums.num_frames - bar.n)
+      pending = result
+  return _video_scores(path, info, sums, run.streams)
+
+
+def itertools_chain(*iterables):
+  for iterable in iterables:
+    yield from iterable
+
+
+def _video_scores(path: pathlib.Path, info: video.VideoInfo, sums: _FrameSums,
+                  streams: Sequence[str]) -> VideoScores:
+  means = sums.means()
+  nan = np.full(sums.num_frames, np.nan)
+  fps = info.fps
+  if not fps > 0:
+    logging.warning("%s: the container gives no frame rate; times assume %g fps.", path, FALLBACK_FPS)
+    fps = FALLBACK_FPS
+  score = np.mean([means[s] for s in streams], axis=0)
+  if not np.all(np.isfinite(score)):
+    raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
+  return VideoScores(path=path, fps=fps, error_gray=means.get("gray", nan),
+                     error_flow=means.get("flow", nan), score=score)
