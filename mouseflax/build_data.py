@@ -1,17 +1,20 @@
 """Builds the TFDS datasets in data_builders/ without TensorFlow (the `tfds build` CLI needs it).
 
   python -m mouseflax.build_data --dataset=mouse_behavior/hang --manual_dir=DIR --data_dir=DIR
-  python -m mouseflax.build_data --dataset=cuhk_avenue --manual_dir="DIR/Avenue Dataset" --data_dir=DIR
+  python -m mouseflax.build_data --dataset=cuhk_avenue --manual_dir="DIR/Avenue Dataset" \
+      --data_dir=DIR
 
 The module also holds what both builders share: preprocessing whole videos in a process pool (with a
 progress log) into memory-mapped arrays, and cutting those arrays into fixed-length sequences.
 
 Atomicity: TFDS writes every split into an `incomplete.*` folder and renames it to `<version>/` only
-after all splits and `dataset_info.json` are written, so an interrupted build is never read as complete.
+after all splits and `dataset_info.json` are written, so an interrupted build never reads as
+complete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
@@ -19,10 +22,10 @@ import json
 import multiprocessing
 import os
 import pathlib
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
+from unittest import mock
 
 from absl import app
 from absl import flags
@@ -33,12 +36,15 @@ import numpy as np
 BUILDER_MODULES = {
     "mouse_behavior": "data_builders.mouse_behavior.mouse_behavior_dataset_builder",
     "cuhk_avenue": "data_builders.cuhk_avenue.cuhk_avenue_dataset_builder",
+    "own_videos": "data_builders.own_videos.own_videos_dataset_builder",
 }
 FILE_FORMAT = "array_record"
 # Records are written in generation order (video, then time), which keeps test reads sequential.
 GRAY_SUFFIX = ".gray.npy"
 FLOW_SUFFIX = ".flow.npy"
-# Flow is stored as float16 (values in [0,1], resolution ~5e-4 there): half the bytes of float32.
+# Flow is stored as float16 (values in [0,1], resolution ~5e-4 there): half the bytes of float32;
+# No per-feature zlib: array_record already compresses (zlib saved only ~17% more on synthetic
+# records and doubled the read time per record).
 FLOW_DTYPE = np.float16
 HASH_CHARS = 8  # Hex digits of the parameter hash in custom config names.
 
@@ -78,7 +84,7 @@ def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, in
 
 
 def _save_atomic(path: pathlib.Path, array: np.ndarray) -> None:
-  """Saves `array` to `path` through a temporary name, so a partial file never has the final name."""
+  """Saves `array` to `path` via a temporary name, so a partial file never has the final name."""
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_name(path.name + ".tmp")
   with open(tmp, "wb") as f:
@@ -106,7 +112,8 @@ def preprocess_videos(
   args = [(job, preprocess_config, str(cache_dir)) for job in jobs]
   started = time.perf_counter()
   for done, (name, frames, seconds) in enumerate(_run_jobs(args, num_workers), start=1):
-    logging.info("Preprocessed %d/%d videos: %s (%d frames in %.1f s, %.0f frames/s); %.0f s so far.",
+    logging.info("Preprocessed %d/%d videos: %s (%d frames in %.1f s, %.0f frames/s); "
+                 "%.0f s so far.",
                  done, len(jobs), name, frames, seconds, frames / max(seconds, 1e-9),
                  time.perf_counter() - started)
   return {name: _load_arrays(cache_dir, name) for name in names}
@@ -130,6 +137,24 @@ def _load_arrays(cache_dir: str | os.PathLike, name: str) -> tuple[np.ndarray, n
   return gray, flow
 
 
+@contextlib.contextmanager
+def deterministic_serialization() -> Iterator[None]:
+  """Within the block, TFDS serialises examples with sorted proto map keys.
+
+  TFDS 4.9 writes each example's feature map in hash order, which varies with PYTHONHASHSEED, so two
+  processes building the same records wrote different bytes (same decoded arrays). Scoped to our
+  builds: the patch is undone on exit.
+  """
+  from tensorflow_datasets.core import example_serializer  # pylint: disable=g-import-not-at-top
+
+  def serialize_example(self, example):
+    return self.get_tf_example(example).SerializeToString(deterministic=True)
+
+  with mock.patch.object(example_serializer.ExampleSerializer, "serialize_example",
+                         serialize_example):
+    yield
+
+
 def manual_dir_or_raise(dl_manager: Any, instructions: str) -> pathlib.Path:
   """`dl_manager.manual_dir`, or a MissingDataError with the instructions (TFDS asserts instead)."""
   try:
@@ -140,7 +165,7 @@ def manual_dir_or_raise(dl_manager: Any, instructions: str) -> pathlib.Path:
 
 def sequence_features(length: int, preprocess_config: dict[str, Any]):
   """One example = one sequence of `length` frames (ARCHITECTURE.md tensor conventions)."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow import, only here.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow: only here.
   from mouseflax import preprocess  # pylint: disable=g-import-not-at-top
   height, width = preprocess.PreprocessConfig.from_dict(preprocess_config).crop_hw
   return tfds.features.FeaturesDict({
@@ -218,11 +243,11 @@ def parse_dataset(dataset: str) -> tuple[str, str | None]:
 
 def build(dataset: str, *, manual_dir: str | os.PathLike, data_dir: str | os.PathLike,
           num_workers: int = 1, config: Any = None):
-  """Builds `dataset` ('name' or 'name/config') from `manual_dir` into `data_dir`; returns the builder.
+  """Builds `dataset` ('name' or 'name/config') from `manual_dir` into `data_dir`.
 
   Args:
     dataset: e.g. 'mouse_behavior/hang' or 'cuhk_avenue'.
-    manual_dir: the raw recordings, in the layout listed in the builder's MANUAL_DOWNLOAD_INSTRUCTIONS.
+    manual_dir: the raw recordings, laid out as the builder's MANUAL_DOWNLOAD_INSTRUCTIONS say.
     data_dir: where the records go (`<data_dir>/<name>/<config>/<version>/`).
     num_workers: processes preprocessing videos in parallel.
     config: optional custom BuilderConfig (replaces the '/config' part of `dataset`).
@@ -230,12 +255,13 @@ def build(dataset: str, *, manual_dir: str | os.PathLike, data_dir: str | os.Pat
   Returns:
     The prepared builder; an already complete build is reused, not rebuilt.
   """
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow import, only here.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow: only here.
   name, config_name = parse_dataset(dataset)
   cls = builder_module(name).Builder
   manual_dir = pathlib.Path(manual_dir).expanduser()
   if not manual_dir.is_dir():
-    raise MissingDataError(f"manual_dir {manual_dir} does not exist.\n{cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    raise MissingDataError(
+        f"manual_dir {manual_dir} does not exist.\n{cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
   builder = cls(config=config or config_name, data_dir=os.fspath(data_dir), file_format=FILE_FORMAT,
                 num_workers=num_workers)
   builder.download_and_prepare(

@@ -39,8 +39,9 @@ from mouseflax import preprocess
 DATA_DIR_ENV = "MOUSEFLAX_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.cache/mouseflax/data"
 SYNTHETIC_KINDS = {"mouse_behavior": "home_cage", "cuhk_avenue": "avenue"}
+# Datasets read from the folder named by their own data.* field, with no synthetic default.
+FOLDER_FIELDS = {"own_videos": "video_dir"}
 SYNTHETIC_HASH_CHARS = 8
-MODEL_STREAMS = ("gray", "flow")
 GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
 HFLIP_PROBABILITY = 0.5
 BYTES_PER_MB = 2**20
@@ -69,7 +70,8 @@ class DatasetHandle:
   def load(self, split: str) -> dict[str, np.ndarray]:
     """Every example of `split`, stacked: {'gray': [N,T,H,W,1] uint8, 'flow': float16, ...}."""
     if split not in self.info.splits:
-      raise ValueError(f"Unknown split {split!r}; {self.info.full_name} has {sorted(self.info.splits)}.")
+      raise ValueError(f"Unknown split {split!r}; {self.info.full_name} has "
+                       f"{sorted(self.info.splits)}.")
     source = self.builder.as_data_source(split=split)
     columns: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(source), LOAD_CHUNK):
@@ -93,6 +95,8 @@ def builder_config(data_config: Mapping[str, Any]) -> Any:
   """The BuilderConfig that `data_config` asks for (named config for defaults, else hashed name)."""
   name, config_name = build_data.parse_dataset(data_config["dataset"])
   module = build_data.builder_module(name)
+  if name in FOLDER_FIELDS:  # Reads its own data.* fields (data_builders/own_videos).
+    return module.config_from_data(data_config)
   protocol = {"stride": data_config["stride"],
               "validation_fraction": data_config["validation_fraction"]}
   if name == "mouse_behavior":
@@ -107,7 +111,8 @@ def builder_config(data_config: Mapping[str, Any]) -> Any:
   return module.make_config(train_hop=data_config["train_hop"], **protocol)
 
 
-def _synthetic_dirs(name: str, data_config: Mapping[str, Any], seed: int) -> tuple[str, pathlib.Path]:
+def _synthetic_dirs(name: str, data_config: Mapping[str, Any],
+                    seed: int) -> tuple[str, pathlib.Path]:
   """(kind, folder) of the synthetic recordings and records for `name`."""
   kind = SYNTHETIC_KINDS[name]
   sizes = synthetic_sizes(kind, data_config)
@@ -134,13 +139,17 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
   """
   name, _ = build_data.parse_dataset(data_config["dataset"])
   config = builder_config(data_config)
-  if data_config["manual_dir"]:
+  if name in FOLDER_FIELDS:
+    manual_dir = pathlib.Path(data_config[FOLDER_FIELDS[name]]).expanduser()
+    data_dir = resolve_data_dir(data_config)
+  elif data_config["manual_dir"]:
     manual_dir = pathlib.Path(data_config["manual_dir"]).expanduser()
     data_dir = resolve_data_dir(data_config)
   else:
     from mouseflax import synthetic  # pylint: disable=g-import-not-at-top  # Only for the default.
     kind, data_dir = _synthetic_dirs(name, data_config, seed)
     manual_dir = synthetic.ensure_synthetic(kind, data_dir / "raw", seed=seed,
+                                            num_workers=data_config["build_workers"],
                                             **synthetic_sizes(kind, data_config))
   builder = build_data.build(name, manual_dir=manual_dir, data_dir=data_dir,
                              num_workers=data_config["build_workers"], config=config)

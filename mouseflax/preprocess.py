@@ -2,7 +2,13 @@
 
 Order of operations, per decoded grayscale frame (uint8 [height, width]):
 
-1. resize to `resize_hw` (32x32) with `cv2.INTER_AREA` (area averaging: no aliasing when shrinking);
+1. resize to `resize_hw` (32x32) with `cv2.INTER_AREA` (area averaging: no aliasing when shrinking).
+   `resize_method="area_two_pass"` (default) shrinks the axis whose factor is an integer first (OpenCV's
+   fast integer-factor path), then the other axis on the much smaller intermediate: 320x240 -> 32x32
+   takes ~0.05 ms instead of ~0.13 ms. The intermediate is rounded to uint8, so the result differs from
+   one `cv2.resize` call by at most 1 grey level (on ~6-8% of pixels; tested). When both factors are
+   integers (640x480) or neither is, one call is made and the result is OpenCV's exactly.
+   `resize_method="area"` always makes one call;
 2. gamma correction that brightens: out = 255 * (in / 255) ** (1 / gamma), gamma > 1 brightens,
    gamma = 1 is the identity; applied with a 256-entry uint8 lookup table;
 3. dense Farneback optical flow (`cv2.calcOpticalFlowFarneback`, every parameter in the config)
@@ -20,13 +26,22 @@ Horizontal-flip augmentation happens at read time (`hflip`), on the normalised a
 width axis and maps the flow's x channel to 1 - x (negates the displacement).
 
 `preprocess_video(path, cfg, start, stop)` decodes frame start - 1 too when start > 0, so a video
-processed in pieces (parallel workers) gives exactly the arrays of one pass over the whole video.
+processed in pieces (parallel workers) gives exactly the arrays of one pass over the whole video. With
+`decode_ahead > 0` it decodes in a background thread, up to that many frames ahead (a bounded queue:
+memory stays constant), while this thread preprocesses; OpenCV releases the GIL in both, so decode and
+preprocessing overlap on two cores. The arrays are the same either way (tested).
+
+Farneback at 32x32: OpenCV stops building the pyramid below 32 pixels (`min_size` in optflowgf.cpp), so
+at resize_hw = (32, 32) `farneback_levels` has no effect (levels 1 and 3 give identical flow) and costs
+nothing; the other defaults are OpenCV's documented example values, kept as the paper-like pipeline.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pathlib
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,6 +52,12 @@ from mouseflax import video
 
 # Index of the x (horizontal) displacement in the flow's channel axis.
 FLOW_X = 0
+# resize_method values (module docstring, step 1).
+RESIZE_AREA = "area"
+RESIZE_AREA_TWO_PASS = "area_two_pass"
+RESIZE_METHODS = (RESIZE_AREA, RESIZE_AREA_TWO_PASS)
+# Seconds the decode thread waits on a full queue before checking whether the consumer has stopped.
+_QUEUE_POLL_S = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +66,9 @@ class PreprocessConfig:
 
   # (height, width) of the resized frame, before the crop; flow is computed at this size.
   resize_hw: tuple[int, int] = (32, 32)
+  # How the INTER_AREA resize is done (module docstring, step 1): "area_two_pass" is within 1 grey
+  # level of "area" (one cv2.resize call) and ~2.7x faster on 320x240 frames.
+  resize_method: str = RESIZE_AREA_TWO_PASS
   # (height, width) of the centre crop applied to both streams.
   crop_hw: tuple[int, int] = (24, 32)
   # out = 255 * (in / 255) ** (1 / gamma); > 1 brightens. The paper gives no value.
@@ -72,6 +96,9 @@ class PreprocessConfig:
     if any(c > r for c, r in zip(self.crop_hw, self.resize_hw)):
       raise ValueError(f"PreprocessConfig.crop_hw={self.crop_hw} must fit inside "
                        f"resize_hw={self.resize_hw}.")
+    if self.resize_method not in RESIZE_METHODS:
+      raise ValueError(f"PreprocessConfig.resize_method={self.resize_method!r}: choose one of "
+                       f"{RESIZE_METHODS}.")
     if self.gamma <= 0:
       raise ValueError(f"PreprocessConfig.gamma={self.gamma} must be > 0 (> 1 brightens).")
     if self.flow_max_disp <= 0:
@@ -104,10 +131,42 @@ def _crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[
   return slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1])
 
 
+def area_resize_passes(src_hw: tuple[int, int], dst_hw: tuple[int, int],
+                       method: str = RESIZE_AREA_TWO_PASS) -> tuple[tuple[int, int], ...]:
+  """The cv2 dsizes (width, height) of the INTER_AREA passes taking src_hw to dst_hw.
+
+  Two passes only when shrinking both axes and exactly one factor is an integer: that axis goes first
+  (OpenCV's fast integer-factor path), so the slow fractional pass runs on a small intermediate.
+  """
+  (src_h, src_w), (dst_h, dst_w) = src_hw, dst_hw
+  final = (dst_w, dst_h)
+  if method == RESIZE_AREA or src_h < dst_h or src_w < dst_w:
+    return (final,)
+  # An axis kept at its size (factor 1) needs no pass of its own.
+  integer_rows = src_h % dst_h == 0 and src_h > dst_h
+  integer_cols = src_w % dst_w == 0 and src_w > dst_w
+  if integer_cols and not integer_rows:
+    return ((dst_w, src_h), final)
+  if integer_rows and not integer_cols:
+    return ((src_w, dst_h), final)
+  return (final,)
+
+
+def area_resize(frame: np.ndarray, passes: tuple[tuple[int, int], ...]) -> np.ndarray:
+  """Applies the INTER_AREA passes of `area_resize_passes` to a uint8 frame."""
+  for dsize in passes:
+    frame = cv2.resize(frame, dsize, interpolation=cv2.INTER_AREA)
+  return frame
+
+
 def normalise_flow(flow: np.ndarray, max_disp: float) -> np.ndarray:
   """Displacement in pixels -> [0, 1]: clip to +-max_disp, then (d / max_disp + 1) / 2."""
-  clipped = np.clip(flow, -max_disp, max_disp)
-  return ((clipped / max_disp + 1.0) * 0.5).astype(np.float32)
+  # In place on the clipped copy: the same float32 operations as the expression, fewer allocations.
+  out = np.clip(flow, -max_disp, max_disp).astype(np.float32, copy=False)
+  out /= max_disp
+  out += 1.0
+  out *= 0.5
+  return out
 
 
 class FramePreprocessor:
@@ -116,8 +175,8 @@ class FramePreprocessor:
   def __init__(self, cfg: PreprocessConfig):
     self.cfg = cfg
     self._lut = gamma_lut(cfg.gamma)
-    self._dsize = (cfg.resize_hw[1], cfg.resize_hw[0])  # OpenCV wants (width, height).
     self._rows, self._cols = _crop_slices(cfg.resize_hw, cfg.crop_hw)
+    self._passes: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}  # Per input shape.
     self._previous: np.ndarray | None = None
 
   def reset(self) -> None:
@@ -129,8 +188,11 @@ class FramePreprocessor:
     if frame.dtype != np.uint8 or frame.ndim != 2:
       raise ValueError(f"FramePreprocessor expects a uint8 [height, width] frame, got "
                        f"{frame.dtype} {frame.shape}.")
-    small = cv2.resize(frame, self._dsize, interpolation=cv2.INTER_AREA)
-    return cv2.LUT(small, self._lut)
+    passes = self._passes.get(frame.shape)
+    if passes is None:
+      passes = area_resize_passes(frame.shape, self.cfg.resize_hw, self.cfg.resize_method)
+      self._passes[frame.shape] = passes
+    return cv2.LUT(area_resize(frame, passes), self._lut)
 
   def _flow(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     c = self.cfg
@@ -154,16 +216,82 @@ class FramePreprocessor:
     return np.ascontiguousarray(gray), flow
 
 
+class _Failure:
+  """An exception raised in the decode thread, carried to the consumer."""
+
+  def __init__(self, error: BaseException):
+    self.error = error
+
+
+_END = object()  # Marks the end of the decoded frames in the queue.
+
+
+def _decode_in_thread(frames: Iterator[np.ndarray], items: queue.Queue,
+                      stopped: threading.Event) -> None:
+  """Producer: puts frames (then _END, or a _Failure) in `items` until done or `stopped`."""
+
+  def put(item) -> bool:
+    while not stopped.is_set():
+      try:
+        items.put(item, timeout=_QUEUE_POLL_S)
+        return True
+      except queue.Full:
+        continue
+    return False
+
+  try:
+    for frame in frames:
+      if not put(frame):
+        return
+    put(_END)
+  except BaseException as error:  # pylint: disable=broad-exception-caught  # Re-raised by consumer.
+    put(_Failure(error))
+  finally:
+    frames.close()  # Releases the VideoCapture in the thread that used it.
+
+
+def decode_ahead_frames(frames: Iterator[np.ndarray], max_ahead: int) -> Iterator[np.ndarray]:
+  """Yields `frames`, produced in a background thread up to `max_ahead` items ahead.
+
+  Exceptions of `frames` are re-raised here; closing this generator early stops the thread.
+  """
+  items: queue.Queue = queue.Queue(maxsize=max_ahead)
+  stopped = threading.Event()
+  thread = threading.Thread(target=_decode_in_thread, args=(frames, items, stopped),
+                            name="mouseflax-decode", daemon=True)
+  thread.start()
+  try:
+    while (item := items.get()) is not _END:
+      if isinstance(item, _Failure):
+        raise item.error
+      yield item
+  finally:
+    stopped.set()
+    thread.join()
+
+
 def preprocess_video(path: str | pathlib.Path, cfg: PreprocessConfig, start: int = 0,
-                     stop: int | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+                     stop: int | None = None, *,
+                     decode_ahead: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
   """Yields (frame_index, gray, flow) for frames start..stop-1, streaming.
 
   Frame start - 1 is decoded (not yielded) when start > 0 so that the flow of frame `start` is the
   same as in a pass over the whole video.
+
+  Args:
+    path: the video.
+    cfg: the preprocessing parameters.
+    start: first frame index yielded.
+    stop: one past the last frame index; None = to the end.
+    decode_ahead: > 0 decodes in a background thread, up to this many frames ahead (faster when a
+      core is free; no gain when every core already runs a worker process). Same arrays either way.
   """
   preprocessor = FramePreprocessor(cfg)
   first = max(start - 1, 0)
-  for index, frame in enumerate(video.iter_gray_frames(path, first, stop), start=first):
+  frames = video.iter_gray_frames(path, first, stop)
+  if decode_ahead > 0:
+    frames = decode_ahead_frames(frames, decode_ahead)
+  for index, frame in enumerate(frames, start=first):
     gray, flow = preprocessor(frame)
     if index >= start:
       yield index, gray, flow

@@ -43,6 +43,7 @@ import collections
 import csv
 import dataclasses
 import io
+import itertools
 import json
 import pathlib
 import queue
@@ -145,20 +146,21 @@ def _read_json(path: pathlib.Path, what: str) -> Any:
   return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _restore(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> tuple[Any, Any, int]:
-  """(model, params, step) of the checkpoint training evaluated (best or latest, as the config)."""
+def _restore(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+             crop_hw: tuple[int, int]) -> tuple[Any, Any, int, tuple[str, ...]]:
+  """(model, params, step, streams) of the checkpoint training evaluated (best or latest, as the config)."""
   from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top  # Heavy imports.
   from mouseflax import models  # pylint: disable=g-import-not-at-top
   from mouseflax import train  # pylint: disable=g-import-not-at-top
   if not any((workdir / checkpointing.CHECKPOINT_DIR).glob("*")):
     raise RunNotFoundError(f"No checkpoint in {workdir / checkpointing.CHECKPOINT_DIR}: train the "
-                           "run first (python -m mouseflax.main ... --workdir=" f"{workdir}).")
+                           f"run first (python -m mouseflax.main ... --workdir={workdir}).")
   model = models.create_model(config.model)
   if config.model.name == "supervised":
     raise ValueError(f"{workdir}: config.model.name='supervised' has no reconstruction error; "
                      "score a run of an autoencoder (cae, rae, cae_single).")
   mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
-  h, w = preprocess.PreprocessConfig.from_dict(_read_json(workdir / PREPROCESS_FILE, "")).crop_hw
+  h, w = crop_hw
   example = {s: jnp.zeros((1, SEQUENCE_LENGTH, h, w, c)) for s, c in STREAM_CHANNELS.items()}
   state = train.create_train_state(model, train.create_optimizer(config.optim), example,
                                    config.seed, mesh)
@@ -182,7 +184,7 @@ def load_run(workdir: str | pathlib.Path) -> ScoringRun:
   config = ml_collections.ConfigDict(_read_json(workdir / CONFIG_FILE, "no config"))
   cfg = preprocess.PreprocessConfig.from_dict(
       _read_json(workdir / PREPROCESS_FILE, "no preprocessing record"))
-  model, params, step, streams = _restore(config, workdir)
+  model, params, step, streams = _restore(config, workdir, cfg.crop_hw)
   threshold_path = workdir / THRESHOLD_FILE
   stored = json.loads(threshold_path.read_text()) if threshold_path.is_file() else None
   return ScoringRun(workdir=workdir, config=config, preprocess=cfg, model=model, params=params,
@@ -354,9 +356,9 @@ class _FrameSums:
     self.num_frames = 0
 
   def _grow(self, needed: int) -> None:
+    """The container's frame count can be an estimate: grow (doubling) past it when needed."""
     size = max(needed, 2 * len(self.counts))
-    self.counts = np.resize(np.append(self.counts, []), size) * 0 + np.pad(
-        self.counts, (0, size - len(self.counts)))
+    self.counts = np.pad(self.counts, (0, size - len(self.counts)))
     self.sums = {s: np.pad(v, (0, size - len(v))) for s, v in self.sums.items()}
 
   def add(self, starts: np.ndarray, errors: dict[str, np.ndarray]) -> None:
@@ -424,7 +426,7 @@ def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | 
   sums = _FrameSums(run.streams, info.num_frames)
   pending = None
   with _progress_bar(info.num_frames, path, progress) as bar:
-    for batch in itertools_chain(batches, [None]):
+    for batch in itertools.chain(batches, [None]):  # None: collect the last batch.
       result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
       if pending is not None:  # Collect the previous batch while this one computes.
         errors, done = pending
@@ -432,11 +434,6 @@ def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | 
         bar.update(sums.num_frames - bar.n)
       pending = result
   return _video_scores(path, info, sums, run.streams)
-
-
-def itertools_chain(*iterables):
-  for iterable in iterables:
-    yield from iterable
 
 
 def _video_scores(path: pathlib.Path, info: video.VideoInfo, sums: _FrameSums,
@@ -452,3 +449,256 @@ def _video_scores(path: pathlib.Path, info: video.VideoInfo, sums: _FrameSums,
     raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
   return VideoScores(path=path, fps=fps, error_gray=means.get("gray", nan),
                      error_flow=means.get("flow", nan), score=score)
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs.
+
+
+def segments(scores: VideoScores, threshold: float) -> list[tuple[int, int]]:
+  """[(first_frame, last_frame)] of each run of consecutive frames with score > threshold."""
+  return plots.anomalous_runs(scores.frame, scores.score > threshold)
+
+
+def _csv(header: Sequence[str], rows: Iterator[Sequence[Any]]) -> str:
+  buf = io.StringIO()
+  writer = csv.writer(buf, lineterminator="\n")
+  writer.writerow(header)
+  writer.writerows(rows)
+  return buf.getvalue()
+
+
+def _num(value: float) -> str:
+  return "" if np.isnan(value) else FLOAT_FORMAT.format(value)
+
+
+def scores_csv(scores: VideoScores, threshold: float) -> str:
+  """The `<stem>_scores.csv` text (SCORE_COLUMNS; error_flow empty for single-stream models)."""
+  flagged = scores.score > threshold
+  return _csv(SCORE_COLUMNS, (
+      (i, TIME_FORMAT.format(t), _num(g), _num(f), _num(s), int(x)) for i, t, g, f, s, x in zip(
+          scores.frame, scores.time_s, scores.error_gray, scores.error_flow, scores.score, flagged)))
+
+
+def segments_csv(scores: VideoScores, threshold: float) -> str:
+  """The `<stem>_segments.csv` text (SEGMENT_COLUMNS; frames inclusive, end_s = end of last frame)."""
+  return _csv(SEGMENT_COLUMNS, (
+      (a, b, TIME_FORMAT.format(a / scores.fps), TIME_FORMAT.format((b + 1) / scores.fps),
+       _num(scores.score[a:b + 1].max())) for a, b in segments(scores, threshold)))
+
+
+def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path) -> pathlib.Path:
+  """Score over time, the threshold as a dashed line, flagged segments shaded."""
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top  # plots set the backend.
+  fig, ax = plt.subplots(figsize=TIMELINE_SIZE_INCHES)
+  frame_s = 1.0 / scores.fps
+  for a, b in segments(scores, threshold.value):
+    ax.axvspan(a * frame_s, (b + 1) * frame_s, **plots.ANOMALY_SHADE)
+  ax.plot(scores.time_s, scores.score, linewidth=plots.LINE_WIDTH, color="tab:blue", label="score")
+  rate = "" if threshold.false_alarm_rate is None else f", {threshold.false_alarm_rate:.1%} FA"
+  ax.axhline(threshold.value, color="black", linestyle="--", linewidth=plots.LINE_WIDTH,
+             label=f"threshold {threshold.value:.4g}{rate}")
+  flagged = int(np.sum(scores.score > threshold.value))
+  ax.set_title(f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged "
+               f"(shaded)", fontsize="small")
+  ax.set_xlabel("time (s)")
+  ax.set_ylabel("anomaly score")
+  ax.set_xlim(0, len(scores.score) * frame_s)
+  ax.legend(loc="upper right", fontsize="small")
+  fig.tight_layout()
+  return plots.save_figure(fig, path)
+
+
+def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarray:
+  """Draws the score bar (and a red border when flagged) on a BGR frame, in place."""
+  height, width = frame.shape[:2]
+  flagged = score > threshold
+  color = COLOR_FLAGGED if flagged else COLOR_NORMAL
+  bar_h = max(int(height * BAR_HEIGHT_FRACTION), 1)
+  fill = int(width * min(score / (BAR_FULL_SCALE * threshold), 1.0)) if threshold > 0 else width
+  cv2.rectangle(frame, (0, height - bar_h), (width - 1, height - 1), (0, 0, 0), -1)
+  cv2.rectangle(frame, (0, height - bar_h), (fill, height - 1), color, -1)
+  mark = int(width / BAR_FULL_SCALE)  # Where the threshold lies on the bar.
+  cv2.line(frame, (mark, height - bar_h), (mark, height - 1), (255, 255, 255), 1)
+  cv2.putText(frame, f"score {score:.4g}", (FLAGGED_BORDER_PX * 2, height - bar_h - 4),
+              cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, color, 1, cv2.LINE_AA)
+  if flagged:
+    cv2.rectangle(frame, (0, 0), (width - 1, height - 1), COLOR_FLAGGED, FLAGGED_BORDER_PX)
+  return frame
+
+
+def write_annotated_video(scores: VideoScores, threshold: float, path: pathlib.Path) -> pathlib.Path:
+  """Writes the recording (colour) with the overlay of `_draw_overlay`, through a temporary file."""
+  cap = cv2.VideoCapture(str(scores.path), cv2.CAP_FFMPEG)
+  if not cap.isOpened():
+    raise video.VideoError(f"Cannot reopen {scores.path} to write the annotated video.")
+  width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+  tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # The suffix picks the container.
+  writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*ANNOTATED_FOURCC), scores.fps,
+                           (width, height))
+  try:
+    if not writer.isOpened():
+      raise OutputDirError(f"Cannot write {tmp}: OpenCV has no {ANNOTATED_FOURCC} encoder here.")
+    for score in scores.score:
+      ok, frame = cap.read()
+      if not ok:
+        break
+      writer.write(_draw_overlay(frame, float(score), threshold))
+  finally:
+    writer.release()
+    cap.release()
+  tmp.replace(path)
+  return path
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoredVideo:
+  """The result of one video: its scores, the files written, and the timing."""
+  scores: VideoScores
+  files: dict[str, pathlib.Path]
+  seconds: float
+
+  @property
+  def frames_per_second(self) -> float:
+    return len(self.scores.score) / self.seconds
+
+
+def write_outputs(scores: VideoScores, threshold: Threshold, output_dir: pathlib.Path, stem: str,
+                  annotated_video: bool = False) -> dict[str, pathlib.Path]:
+  """Writes the CSVs, the timeline (and the annotated video) of one video; returns their paths."""
+  files = {
+      "scores": evaluate.write_text_atomic(output_dir / f"{stem}{SCORES_SUFFIX}",
+                                           scores_csv(scores, threshold.value)),
+      "segments": evaluate.write_text_atomic(output_dir / f"{stem}{SEGMENTS_SUFFIX}",
+                                             segments_csv(scores, threshold.value)),
+      "timeline": plot_timeline(scores, threshold, output_dir / f"{stem}{TIMELINE_SUFFIX}"),
+  }
+  if annotated_video:
+    files["annotated"] = write_annotated_video(scores, threshold.value,
+                                               output_dir / f"{stem}{ANNOTATED_SUFFIX}")
+  return files
+
+
+# --------------------------------------------------------------------------------------------------
+# Many videos, with per-video failures.
+
+
+def check_output_dir(output_dir: str | pathlib.Path) -> pathlib.Path:
+  """Creates `output_dir` and checks it is writable, or raises OutputDirError naming it."""
+  output_dir = pathlib.Path(output_dir).expanduser()
+  try:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-test-"):
+      pass
+  except OSError as e:
+    raise OutputDirError(f"--output_dir={output_dir} cannot be written ({e.strerror or e}): choose "
+                         "a folder you can write to.") from e
+  return output_dir
+
+
+def output_stems(videos: Sequence[str | pathlib.Path]) -> list[str]:
+  """File stems of the outputs; two videos with the same stem would overwrite each other: error."""
+  stems = [pathlib.Path(v).stem for v in videos]
+  duplicates = sorted({s for s in stems if stems.count(s) > 1})
+  if duplicates:
+    raise ValueError(f"Videos with the same file stem {duplicates} would write the same outputs: "
+                     "rename them or score them in separate calls with different --output_dir.")
+  return stems
+
+
+# Per-video errors that do not stop the other videos of a call.
+VIDEO_ERRORS = (video.VideoError, OSError, ValueError, FloatingPointError)
+
+
+def score_videos(run: ScoringRun, videos: Sequence[str | pathlib.Path],
+                 output_dir: str | pathlib.Path, threshold: Threshold, *,
+                 batch_size: int | None = None, annotated_video: bool = False,
+                 progress: bool = True) -> dict[str, ScoredVideo | BaseException]:
+  """Scores each video and writes its outputs; a failing video is reported, the others go on.
+
+  Returns:
+    For each video path (as given): its ScoredVideo, or the exception that stopped it.
+  """
+  output_dir = check_output_dir(output_dir)
+  errors_fn = make_window_errors_fn(run)
+  results = {}
+  for path, stem in zip(videos, output_stems(videos)):
+    started = time.perf_counter()
+    try:
+      scores = score_video(run, path, batch_size=batch_size, errors_fn=errors_fn,
+                           progress=progress)
+      files = write_outputs(scores, threshold, output_dir, stem, annotated_video)
+    except VIDEO_ERRORS as e:
+      logging.error("%s: %s", path, e)
+      results[str(path)] = e
+      continue
+    results[str(path)] = ScoredVideo(scores, files, time.perf_counter() - started)
+  return results
+
+
+def summary(results: dict[str, ScoredVideo | BaseException], threshold: Threshold) -> str:
+  """One line per video: frames, flagged frames, segments, speed; or the error."""
+  lines = [f"threshold {threshold.value:.6g} ({threshold.source})"]
+  for path, result in results.items():
+    if isinstance(result, BaseException):
+      lines.append(f"FAILED {path}: {type(result).__name__}: {result}")
+      continue
+    s = result.scores
+    lines.append(f"ok {path}: {len(s.score)} frames, {int(np.sum(s.score > threshold.value))} "
+                 f"flagged in {len(segments(s, threshold.value))} segments, "
+                 f"{result.frames_per_second:.0f} frames/s "
+                 f"({result.frames_per_second / s.fps:.1f}x real time) -> {result.files['scores']}")
+  failed = sum(isinstance(r, BaseException) for r in results.values())
+  lines.append(f"{len(results) - failed} of {len(results)} videos scored, {failed} failed.")
+  return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# CLI.
+
+
+def _define_flags() -> None:
+  """CLI flags, defined only when run as a script so importing this module defines none."""
+  flags.DEFINE_string("workdir", None, "Folder of a trained run (python -m mouseflax.main).")
+  flags.DEFINE_multi_string("video", None, "Video to score; repeat for several.")
+  flags.DEFINE_string("output_dir", None, "Folder the outputs are written to.")
+  flags.DEFINE_float("threshold", None, "Flag frames with score > this (overrides the stored one).")
+  flags.DEFINE_float(
+      "false_alarm_rate", None, "Share of normal validation frames flagged; default: the rate "
+      "threshold.json was calibrated for (config.eval.false_alarm_rate, 1%). Another rate "
+      "recalibrates on the run's validation split.")
+  flags.DEFINE_bool("annotated_video", False, "Also write <stem>_annotated.mp4.")
+  flags.DEFINE_integer("batch_size", None, "Windows per model call (default config.eval.batch_size).")
+  flags.DEFINE_bool("progress", True, "Show a progress bar per video.")
+
+
+EXIT_SOME_FAILED = 1
+EXIT_NO_RUN = 2
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  f = flags.FLAGS
+  if not f.workdir or not f.video or not f.output_dir:
+    raise app.UsageError("--workdir, --video (one or more) and --output_dir are required.")
+  try:
+    output_stems(f.video)
+    output_dir = check_output_dir(f.output_dir)
+    run = load_run(f.workdir)
+    threshold = resolve_threshold(run, f.threshold, f.false_alarm_rate)
+  except (OSError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(EXIT_NO_RUN)
+  logging.info("Run %s (step %d, streams %s), threshold %.6g (%s).", run.workdir, run.step,
+               run.streams, threshold.value, threshold.source)
+  results = score_videos(run, f.video, output_dir, threshold, batch_size=f.batch_size,
+                         annotated_video=f.annotated_video, progress=f.progress)
+  print(summary(results, threshold))
+  if any(isinstance(r, BaseException) for r in results.values()):
+    sys.exit(EXIT_SOME_FAILED)
+
+
+if __name__ == "__main__":
+  _define_flags()
+  app.run(main)

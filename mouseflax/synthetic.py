@@ -12,21 +12,22 @@ readers through them, so they are written EXACTLY in the layouts of /work/shared
   per-frame uint8 masks, nonzero on the anomalous actor or object.
 
 Generative model, home cage. A side view of a cage: back wall, wire lid at the top, bedding texture
-on the floor, a food hopper hanging from the lid on the left and a water spout on the right. Lighting
-flickers (slow sinusoid + per-frame jitter) and sensor noise is added to every frame. One dark mouse
-(ellipse body, head, ears, legs, tail) follows a semi-Markov chain over the 8 behaviours: the next
-behaviour is drawn from `TRANSITIONS`, each stay lasts a gamma-distributed time with mean
+on the floor, a food hopper hanging from the lid on the left and a water spout on the right.
+Lighting flickers (slow sinusoid + per-frame jitter) and sensor noise is added to every frame. One
+dark mouse (ellipse body, head, ears, legs, tail) follows a semi-Markov chain over the 8 behaviours:
+the next behaviour is drawn from `TRANSITIONS`, each stay lasts a gamma-distributed time with mean
 `MEAN_DURATION_S`. Only walking moves the animal along the floor; a walk heads for where the next
 behaviour happens (hopper for eat, spout for drink), which is why eat and drink are only entered
 from walk, and hang only from rear (the mouse climbs from rearing to the lid). Every behaviour is
-forced into every video (a missing one is inserted before a walk), so the builders' test-video rule
-(longest video containing all 8 behaviours) always finds one. Per behaviour the pose targets are:
-walk = translation with leg swing; rest = still, curled; micromovement = small random jitter;
-groom = sitting, small rhythmic head/forepaw motion (subtle on purpose: confused with micromovement
-and eat, as in the paper); eat = pitched up at the hopper, small chewing head motion; drink = pitched
-up at the spout, fine licking motion; rear = standing on hind legs; hang = upside down under the lid,
-legs up, tail down, slow swing and drift along the lid (conspicuous: the only time the animal is high
-up). Pose targets are low-pass filtered so behaviours blend over ~0.1 s.
+forced into every video (a missing one is inserted where the chain allows it), so the builders'
+test-video rule (longest video containing all 8 behaviours) always finds one. Per behaviour the pose
+targets are: walk = translation with leg swing; rest = still, curled; micromovement = small random
+jitter (half the bouts sitting up in the grooming posture); groom = sitting, small rhythmic
+head/forepaw motion (subtle on purpose: confused with micromovement and eat, as in the paper); eat =
+pitched up at the hopper, small chewing head motion; drink = pitched up at the spout, fine licking
+motion; rear = standing on hind legs; hang = upside down under the lid, legs up, tail down, slow
+swing and drift along the lid (conspicuous: the only time the animal is high up). Pose targets are
+low-pass filtered so behaviours blend over ~0.1 s.
 
 Generative model, Avenue. A street scene (facade with windows, a hedge, a tiled pavement). Normal
 pedestrians (head, torso, swinging arms and legs, scaled by perspective) walk left or right along the
@@ -72,6 +73,8 @@ MARKER_NAME = "SYNTHETIC_COMPLETE.json"  # Written last: its presence means the 
 _TMP_INFIX = ".tmp-"  # Temporary sibling dirs: .<final name>.tmp-<host>-<pid>-<random>.
 _PARTIAL_DIR = ".partial"  # Per-file temporary outputs inside an output dir (renamed when complete).
 _NOISE_BANK_SIZE = 32  # Precomputed sensor-noise frames, drawn at random per frame (speed).
+AUTO_PARALLEL_MIN_FRAMES = 20_000  # Below this many frames in all, one process is faster.
+AUTO_MAX_WORKERS = 4
 
 # ---------------------------------------------------------------------------------------------------
 # Home cage: behaviours and their dynamics.
@@ -85,6 +88,8 @@ MEAN_DURATION_S = {
     DRINK: 4.0, EAT: 8.0, GROOM: 6.0, HANG: 5.0, MICRO: 3.0, REAR: 2.0, REST: 10.0, WALK: 2.5}
 DURATION_GAMMA_SHAPE = 2.0  # Gamma shape of a stay: rarely very short, occasionally long.
 MIN_SEGMENT_FRAMES = 3  # Shortest sampled stay.
+# A walk must be long enough to cross the cage at a plausible speed (it may lead to the hopper).
+MIN_DURATION_S = {WALK: 1.5}
 
 # Row = current behaviour, column = next (order of BEHAVIORS); rows sum to 1, no self-transitions.
 # Eat/drink are only entered from walk (the walk leads to the hopper/spout); hang only from rear.
@@ -95,8 +100,8 @@ TRANSITIONS = np.array([
     [0.00, 0.00, 0.00, 0.00, 0.35, 0.10, 0.20, 0.35],  # groom
     [0.00, 0.00, 0.00, 0.00, 0.30, 0.20, 0.00, 0.50],  # hang
     [0.00, 0.00, 0.20, 0.00, 0.00, 0.20, 0.20, 0.40],  # micromovement
-    [0.00, 0.00, 0.10, 0.30, 0.25, 0.00, 0.00, 0.35],  # rear
-    [0.00, 0.00, 0.30, 0.00, 0.40, 0.00, 0.00, 0.30],  # rest
+    [0.00, 0.00, 0.10, 0.45, 0.20, 0.00, 0.00, 0.25],  # rear
+    [0.00, 0.00, 0.20, 0.00, 0.50, 0.00, 0.00, 0.30],  # rest
     [0.20, 0.25, 0.10, 0.00, 0.20, 0.15, 0.10, 0.00],  # walk
 ])
 # The behaviour each needs just before it (None: any).
@@ -125,8 +130,19 @@ DRINK_HZ, DRINK_HEAD_W = 7.0, 0.004  # Licking.
 BREATH_HZ, BREATH_GIRTH = 2.5, 0.02  # Resting breathing (relative girth change).
 JITTER_TAU_S = 0.3  # Time constant of the random in-place jitter (Ornstein-Uhlenbeck).
 MICRO_JITTER_W, MICRO_JITTER_DEG = 0.010, 6.0  # Micromovement jitter amplitudes.
+# Half of the micromovement bouts are spent sitting up in the grooming posture, so that grooming
+# differs from them only by its rhythm (the paper: groom is confused with micromovement and eat).
+MICRO_SITTING_PROB = 0.5
+SITTING_LENGTH = 0.85  # Body length while sitting up (hunched), relative to the standing body.
+GROOM_PITCH_SPREAD_DEG = 12.0  # Per-bout spread of the sitting posture's elevation.
 SMALL_JITTER_W, SMALL_JITTER_DEG = 0.003, 2.0  # Residual jitter while grooming, eating, rearing.
 POSE_SMOOTHING_S = 0.1  # Low-pass time constant of the pose: behaviours blend, no jumps.
+RHYTHM_DEPTH, RHYTHM_TAU_S = 0.4, 0.9  # Amplitude modulation of the rhythms (bouts of strokes).
+GAIT_BOB_GIRTH = 0.04  # Vertical body bob while walking, relative to the girth.
+MICRO_FEET_SHUFFLE = 0.3  # Leg-phase jitter (radians) while in place.
+REST_LENGTH, REST_GIRTH, REST_HEAD_TUCK = 0.75, 1.2, 0.3  # Curled: shorter, rounder, head tucked.
+HANG_LENGTH = 1.1  # Stretched while hanging.
+HANG_CLEARANCE = 0.6  # Distance kept from the hopper and spout, in body lengths.
 PITCH_DEG = {GROOM: 25.0, EAT: 50.0, DRINK: 55.0, REAR: 75.0}  # Body elevation; others 0.
 
 # Cage geometry as fractions of the frame (side view). The 24x32 crop of the 32x32 resize drops the
@@ -141,10 +157,20 @@ BODY_LEN_W, BODY_GIRTH_W = 0.17, 0.085
 HEAD_LEN_W, HEAD_GIRTH_W = 0.055, 0.037
 EAR_W, LEG_LEN_W, TAIL_LEN_W = 0.018, 0.035, 0.16
 
+# Drawing proportions of the mouse (relative to the body's half length / girth or the head size).
+LINE_W = 1 / 110  # Leg line width, fraction of the frame width.
+LEG_POSITIONS = (0.55, 0.35, -0.45, -0.65)  # Hips along the body axis: fore pair, hind pair.
+LEG_HIP, LEG_STRIDE = 0.6, 0.5  # Hip depth into the body; foot swing relative to the leg length.
+LEGS_HIDDEN_BELOW = 0.1  # Leg visibility under which legs are not drawn (curled up).
+TAIL_SAG, TAIL_WAVE = 0.15, 0.15  # Tail droop towards the floor; sideways wave amplitude.
+EAR_BACK = 0.4  # Ear position behind the head centre.
+PAWS_SHOWN_ABOVE, PAW_BELOW, PAW_FORWARD = 0.3, 1.3, 0.2  # Raised forepaws near the snout.
+_EPS = 1e-6
+
 # Grey levels (the videos look grayscale: a dark C57BL/6-like mouse on light bedding).
 WALL_GRAY, BEDDING_GRAY, BEDDING_TEXTURE = 178, 150, 22
 LID_GRAY, HOPPER_GRAY, PELLET_GRAY, SPOUT_GRAY, BOTTLE_GRAY = 95, 112, 138, 215, 160
-BODY_GRAY, HEAD_GRAY, EAR_GRAY, TAIL_GRAY, LEG_GRAY = 48, 42, 95, 85, 58
+BODY_GRAY, HEAD_GRAY, EAR_GRAY, TAIL_GRAY, LEG_GRAY, PAW_GRAY = 48, 42, 95, 85, 58, 73
 FLICKER_HZ, FLICKER_AMPLITUDE, FLICKER_JITTER = 0.4, 0.03, 0.008
 NOISE_SIGMA = 3.0
 
@@ -174,6 +200,21 @@ THROW_WINDUP_S, THROW_FLIGHT_S = 0.6, 1.2
 THROW_GRAVITY_H_PER_S2 = 1.6
 MASK_MARGIN_PX = 3  # Masks are drawn a little thicker than the figures.
 FACADE_H, HEDGE_H = 0.40, 0.52
+SPEED_SPREAD = 0.15  # Per-person speed factor in 1 +- this.
+WARMUP_S = 8.0  # Pedestrians spawned this long before frame 0, so the avenue is not empty at start.
+WALK_STRIDE, RUN_STRIDE, FRONTAL_STRIDE = 0.18, 0.30, 0.15  # Leg swing, fraction of the height.
+WRONG_WAY_SPEED = 0.6  # Image-plane speed towards the camera, relative to crossing (perspective).
+ACTOR_X_RANGE = (0.2, 0.8)  # Where anomalous actors appear (fraction of the width).
+THROW_SPEED_HEIGHTS_PER_S = 0.9  # Horizontal speed of the thrown object.
+ANOMALY_MIN_S = 2.0  # Anomalies start at least this long before the end of a test video.
+# Figure proportions, fractions of the person's height above the feet.
+HEAD_Y, NECK_Y, HIP_Y, HAND_Y = 0.92, 0.82, 0.48, 0.45
+HEAD_R, TORSO_W, LEG_W, ARM_W, ARM_LEN, OBJECT_R = 0.07, 0.2, 0.07, 0.05, 0.35, 0.04
+SKIN_BGR, OBJECT_BGR = (60, 80, 120), (20, 40, 200)
+SHIRT_BGR_RANGE, TROUSERS_BGR_RANGE = (30, 230), (20, 120)
+FACADE_BGR, WINDOW_BGR, PILLAR_BGR = (120, 125, 130), (80, 70, 60), (150, 155, 160)
+HEDGE_BGR, HEDGE_TEXTURE_BGR = (40, 90, 50), (15, 25, 15)
+PAVEMENT_BGR, SEAM_BGR = (165, 170, 175), (140, 145, 150)
 _MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, Platform: posix, written by mouseflax.synthetic"
 _MAT_HEADER_TEXT_BYTES = 116  # The descriptive text field of a MAT v5 header.
 
@@ -268,7 +309,8 @@ class _NoisyCamera:
 def _sample_stay(behavior: int, fps: float, rng: np.random.Generator) -> int:
   mean_frames = MEAN_DURATION_S[behavior] * fps
   frames = rng.gamma(DURATION_GAMMA_SHAPE, mean_frames / DURATION_GAMMA_SHAPE)
-  return max(MIN_SEGMENT_FRAMES, int(round(frames)))
+  return max(MIN_SEGMENT_FRAMES, int(round(MIN_DURATION_S.get(behavior, 0.0) * fps)),
+             int(round(frames)))
 
 
 def _sample_chain(num_frames: int, fps: float, rng: np.random.Generator) -> list[list[int]]:
@@ -397,6 +439,10 @@ class _Cage:
     return self.h(FLOOR_H) - 0.5 * self.w(LEG_LEN_W) - 0.5 * self.girth - lift
 
 
+# (pose targets [n, NUM_POSE_FIELDS], leg-phase increments [n], final x, final facing).
+_Segment = tuple[np.ndarray, np.ndarray, float, float]
+
+
 def _base_pose(n: int, x: float, facing: float, cage: _Cage) -> np.ndarray:
   pose = np.zeros((n, NUM_POSE_FIELDS))
   pose[:, P_X], pose[:, P_Y], pose[:, P_FACING] = x, cage.floor_y, facing
@@ -411,9 +457,13 @@ def _walk_path(x0: float, target: float, n: int, speed: float, cage: _Cage) -> n
   via = target
   if length > direct:
     beyond = (length + x0 + target) / 2  # Walk past the target and come back ...
-    before = (x0 + target - length) / 2  # ... or away from it first.
-    via = beyond if beyond <= hi else (before if before >= lo else (hi if hi - target > target - lo
-                                                                     else lo))
+    before = (x0 + target - length) / 2  # ... or away from it first ...
+    if beyond <= hi:
+      via = beyond
+    elif before >= lo:
+      via = before
+    else:  # ... or, in a small cage, as far as the walls allow (a slower walk).
+      via = hi if hi - target > target - lo else lo
   knots = np.array([0.0, abs(via - x0), abs(via - x0) + abs(target - via)])
   arc = np.linspace(0.0, knots[-1], n + 1)[1:]
   return np.interp(arc, knots, [x0, via, target])
@@ -427,7 +477,9 @@ def _walk_target(next_behavior: int | None, cage: _Cage, rng: np.random.Generato
   return float(rng.uniform(*cage.x_range))
 
 
-def _segment_walk(n, x0, facing0, next_behavior, cage, rng):
+def _segment_walk(n: int, x0: float, facing0: float, next_behavior: int | None, cage: _Cage,
+                  rng: np.random.Generator) -> _Segment:
+  """Walks to where the next behaviour happens (or a random spot), legs swinging with distance."""
   speed = cage.w(WALK_SPEED_W_PER_S) / cage.fps * rng.uniform(1 - WALK_SPEED_SPREAD,
                                                               1 + WALK_SPEED_SPREAD)
   xs = _walk_path(x0, _walk_target(next_behavior, cage, rng), n, speed, cage)
@@ -438,7 +490,7 @@ def _segment_walk(n, x0, facing0, next_behavior, cage, rng):
   # Leg phase advances with distance: nominal speed -> STRIDE_HZ_AT_WALK swings per second.
   phase_step = np.abs(dx) / (cage.w(WALK_SPEED_W_PER_S) / cage.fps) * 2 * math.pi * (
       STRIDE_HZ_AT_WALK / cage.fps)
-  pose[:, P_Y] += 0.04 * cage.girth * np.sin(2 * np.cumsum(phase_step))  # Gait bob.
+  pose[:, P_Y] += GAIT_BOB_GIRTH * cage.girth * np.sin(2 * np.cumsum(phase_step))
   return pose, phase_step, float(xs[-1]), float(facing[-1])
 
 
@@ -459,42 +511,52 @@ def _pitched(pose: np.ndarray, behavior: int, cage: _Cage) -> None:
 def _rhythm(n: int, hz: float, cage: _Cage, rng: np.random.Generator) -> np.ndarray:
   """A sinusoid of slowly varying amplitude (bouts of strokes, chews or licks)."""
   t = np.arange(n) / cage.fps
-  envelope = 0.6 + 0.4 * np.tanh(_ou_noise(n, JITTER_TAU_S * 3 * cage.fps, rng))
+  envelope = 1 - RHYTHM_DEPTH + RHYTHM_DEPTH * np.tanh(_ou_noise(n, RHYTHM_TAU_S * cage.fps, rng))
   return envelope * np.sin(2 * math.pi * hz * t + rng.uniform(0, 2 * math.pi))
 
 
-def _segment_in_place(behavior, n, x0, facing0, cage, rng):
+def _segment_in_place(behavior: int, n: int, x0: float, facing0: float, cage: _Cage,
+                      rng: np.random.Generator) -> _Segment:
   """Every behaviour but walk and hang: the animal stays where it is."""
   pose = _base_pose(n, x0, facing0, cage)
   phase = np.zeros(n)
   if behavior == REST:
-    pose[:, P_LENGTH], pose[:, P_LEGS], pose[:, P_HEAD_DX] = 0.75, 0.0, -0.3 * cage.w(HEAD_LEN_W)
-    pose[:, P_GIRTH] = 1.2 * (1 + BREATH_GIRTH * np.sin(2 * math.pi * BREATH_HZ * np.arange(n)
-                                                        / cage.fps))
-    pose[:, P_Y] = cage.h(FLOOR_H) - 0.5 * cage.girth  # Curled up, lying on the bedding.
+    pose[:, P_LENGTH], pose[:, P_LEGS] = REST_LENGTH, 0.0  # Curled up, legs tucked in.
+    pose[:, P_HEAD_DX] = -REST_HEAD_TUCK * cage.w(HEAD_LEN_W)
+    breathing = np.sin(2 * math.pi * BREATH_HZ * np.arange(n) / cage.fps)
+    pose[:, P_GIRTH] = REST_GIRTH * (1 + BREATH_GIRTH * breathing)
+    pose[:, P_Y] = cage.h(FLOOR_H) - 0.5 * cage.girth  # Lying on the bedding.
   elif behavior == MICRO:
+    if rng.random() < MICRO_SITTING_PROB:  # Sitting up like grooming, without the rhythm.
+      _pitched(pose, GROOM, cage)
+      pose[:, P_PITCH] += rng.uniform(-GROOM_PITCH_SPREAD_DEG, GROOM_PITCH_SPREAD_DEG)
+      pose[:, P_LENGTH], pose[:, P_PAWS] = SITTING_LENGTH, 1.0
     _in_place_jitter(pose, cage, rng, MICRO_JITTER_W, MICRO_JITTER_DEG)
-    phase = 0.3 * np.abs(_ou_noise(n, JITTER_TAU_S * cage.fps, rng))  # Shuffling feet.
+    phase = MICRO_FEET_SHUFFLE * np.abs(_ou_noise(n, JITTER_TAU_S * cage.fps, rng))
   else:
     _pitched(pose, behavior, cage)
     _in_place_jitter(pose, cage, rng, SMALL_JITTER_W, SMALL_JITTER_DEG)
     if behavior == GROOM:
-      pose[:, P_LENGTH], pose[:, P_PAWS] = 0.85, 1.0
+      pose[:, P_PITCH] += rng.uniform(-GROOM_PITCH_SPREAD_DEG, GROOM_PITCH_SPREAD_DEG)
+      pose[:, P_LENGTH], pose[:, P_PAWS] = SITTING_LENGTH, 1.0
       pose[:, P_HEAD_DY] += cage.w(GROOM_HEAD_W) * _rhythm(n, GROOM_HZ, cage, rng)
     elif behavior == EAT:
-      pose[:, P_FACING], pose[:, P_PAWS] = -1.0, 0.7  # Faces the hopper on its left.
+      pose[:, P_FACING], pose[:, P_PAWS] = -1.0, 1.0  # Faces the hopper on its left.
       pose[:, P_HEAD_DY] += cage.w(EAT_HEAD_W) * _rhythm(n, EAT_HZ, cage, rng)
     elif behavior == DRINK:
       pose[:, P_FACING] = 1.0  # Faces the spout on its right.
       pose[:, P_HEAD_DX] += cage.w(DRINK_HEAD_W) * _rhythm(n, DRINK_HZ, cage, rng)
     elif behavior == REAR:
-      pose[:, P_PAWS] = 0.5
+      pose[:, P_PAWS] = 0.0  # Forepaws against the wall, not at the snout.
   return pose, phase, x0, float(pose[-1, P_FACING])
 
 
-def _segment_hang(n, x0, facing0, cage, rng):
+def _segment_hang(n: int, x0: float, facing0: float, cage: _Cage,
+                  rng: np.random.Generator) -> _Segment:
   """Upside down under the lid, legs up, drifting slowly along it with a pendulum swing."""
-  lo, hi = cage.w(HOPPER_X_W[1]) + 0.6 * cage.body_len, cage.w(SPOUT_X_W) - 0.6 * cage.body_len
+  # Between the hopper and the spout, which hang from the lid.
+  lo = cage.w(HOPPER_X_W[1]) + HANG_CLEARANCE * cage.body_len
+  hi = cage.w(SPOUT_X_W) - HANG_CLEARANCE * cage.body_len
   speed = HANG_DRIFT_FRACTION * cage.w(WALK_SPEED_W_PER_S) / cage.fps
   direction = facing0 if facing0 != 0 else 1.0
   xs, x = np.empty(n), float(np.clip(x0, lo, hi))
@@ -505,7 +567,7 @@ def _segment_hang(n, x0, facing0, cage, rng):
     xs[i] = x
   pose = _base_pose(n, 0.0, 0.0, cage)
   pose[:, P_X], pose[:, P_FACING] = xs, direction
-  pose[:, P_Y], pose[:, P_LEGS_UP], pose[:, P_LENGTH] = cage.hang_y, 1.0, 1.1  # Stretched.
+  pose[:, P_Y], pose[:, P_LEGS_UP], pose[:, P_LENGTH] = cage.hang_y, 1.0, HANG_LENGTH
   pose[:, P_PITCH] = HANG_SWING_DEG * np.sin(2 * math.pi * HANG_SWING_HZ * np.arange(n) / cage.fps
                                              + rng.uniform(0, 2 * math.pi))
   phase = np.full(n, 2 * math.pi * STRIDE_HZ_AT_WALK * HANG_DRIFT_FRACTION / cage.fps)
@@ -585,63 +647,84 @@ def _draw_spout(img: np.ndarray, cage: _Cage) -> None:
   cv2.line(img, _pt(x, top), _pt(x - cage.w(0.03), tip), SPOUT_GRAY, max(2, cage.width // 100))
 
 
-def _draw_mouse(img: np.ndarray, pose: np.ndarray, phase: float, cage: _Cage) -> None:
-  """Draws the animal: tail, legs, body, head, ears and forepaws (cv2 primitives)."""
+@dataclasses.dataclass(frozen=True)
+class _Body:
+  """Where the body lies in one frame: centre, unit axis towards the head, sizes, belly side."""
+  centre: np.ndarray
+  axis: np.ndarray
+  half_len: float
+  half_girth: float
+  legs_dir: np.ndarray  # Unit vector the legs point to (down on the floor, up under the lid).
+
+
+def _body(pose: np.ndarray, cage: _Cage) -> _Body:
   pitch = math.radians(pose[P_PITCH])
   facing = float(np.clip(pose[P_FACING], -1.0, 1.0))
   side = 1.0 if facing >= 0 else -1.0
-  ux, uy = facing * math.cos(pitch), -math.sin(pitch)
-  span = math.hypot(ux, uy)
-  ux, uy = (ux / span, uy / span) if span > 1e-6 else (side, 0.0)
-  girth = 0.5 * cage.girth * pose[P_GIRTH]
-  half = max(0.5 * cage.body_len * pose[P_LENGTH] * span, girth)
-  cx, cy = pose[P_X], pose[P_Y]
-  down = np.array([-uy * side, ux * side])  # Belly side.
-  legs_dir = down * (1 - 2 * pose[P_LEGS_UP])
-  lw = max(1, int(round(cage.width / 110)))
-  # Tail: from the rump backwards along the floor, or hanging down while the mouse hangs.
-  rump = np.array([cx - ux * half, cy - uy * half])
-  tail_dir = np.array([-side, 0.15]) * (1 - pose[P_LEGS_UP]) + np.array([0.0, 1.0]) * pose[P_LEGS_UP]
-  tail_dir /= np.linalg.norm(tail_dir) + 1e-9
-  tail_len = cage.w(TAIL_LEN_W)
-  bend = np.array([-tail_dir[1], tail_dir[0]]) * 0.15 * tail_len * math.sin(0.5 * phase)
-  tail = np.array([rump, rump + 0.5 * tail_len * tail_dir + bend, rump + tail_len * tail_dir])
-  cv2.polylines(img, [np.round(tail).astype(np.int32)], False, TAIL_GRAY, max(1, lw - 1),
+  # Side view: while turning (|facing| < 1) the body is foreshortened.
+  axis = np.array([facing * math.cos(pitch), -math.sin(pitch)])
+  span = float(np.linalg.norm(axis))
+  axis = axis / span if span > _EPS else np.array([side, 0.0])
+  half_girth = 0.5 * cage.girth * pose[P_GIRTH]
+  half_len = max(0.5 * cage.body_len * pose[P_LENGTH] * span, half_girth)
+  belly = np.array([-axis[1] * side, axis[0] * side])
+  return _Body(np.array([pose[P_X], pose[P_Y]]), axis, half_len, half_girth,
+               belly * (1 - 2 * pose[P_LEGS_UP]))
+
+
+def _draw_mouse(img: np.ndarray, pose: np.ndarray, phase: float, cage: _Cage) -> None:
+  """Draws the animal: tail, legs, body, head, ears and forepaws (cv2 primitives)."""
+  body = _body(pose, cage)
+  line_w = max(1, int(round(cage.width * LINE_W)))
+  _draw_tail(img, body, pose, phase, cage, line_w)
+  _draw_legs(img, body, phase, pose[P_LEGS], cage, line_w)
+  cv2.ellipse(img, _pt(*body.centre), _pt(body.half_len, body.half_girth),
+              math.degrees(math.atan2(body.axis[1], body.axis[0])), 0, 360, BODY_GRAY, -1,
+              cv2.LINE_AA)
+  _draw_head(img, body, pose, cage, line_w)
+
+
+def _draw_tail(img: np.ndarray, body: _Body, pose: np.ndarray, phase: float, cage: _Cage,
+               line_w: int) -> None:
+  """From the rump backwards along the floor, or hanging straight down under the lid."""
+  rump = body.centre - body.axis * body.half_len
+  backwards = np.array([-np.sign(body.axis[0]) or -1.0, TAIL_SAG])
+  direction = backwards * (1 - pose[P_LEGS_UP]) + np.array([0.0, 1.0]) * pose[P_LEGS_UP]
+  direction /= np.linalg.norm(direction) + _EPS
+  length = cage.w(TAIL_LEN_W)
+  bend = np.array([-direction[1], direction[0]]) * TAIL_WAVE * length * math.sin(0.5 * phase)
+  tail = np.array([rump, rump + 0.5 * length * direction + bend, rump + length * direction])
+  cv2.polylines(img, [np.round(tail).astype(np.int32)], False, TAIL_GRAY, max(1, line_w - 1),
                 cv2.LINE_AA)
-  _draw_legs(img, (cx, cy), (ux, uy), half, girth, legs_dir, phase, pose[P_LEGS], cage, lw)
-  cv2.ellipse(img, _pt(cx, cy), _pt(half, girth), math.degrees(math.atan2(uy, ux)), 0, 360,
-              BODY_GRAY, -1, cv2.LINE_AA)
-  _draw_head(img, (cx, cy), (ux, uy), half, pose, -down * (1 - 2 * pose[P_LEGS_UP]), cage, lw)
 
 
-def _draw_legs(img, centre, axis, half, girth, legs_dir, phase, visible, cage, lw) -> None:
-  if visible < 0.1:
+def _draw_legs(img: np.ndarray, body: _Body, phase: float, visible: float, cage: _Cage,
+               line_w: int) -> None:
+  if visible < LEGS_HIDDEN_BELOW:
     return
-  cx, cy = centre
-  ux, uy = axis
   length = cage.w(LEG_LEN_W) * visible
-  stride = 0.5 * length
-  for k, along in enumerate((0.55, 0.35, -0.45, -0.65)):  # Fore pair, hind pair.
-    hip = np.array([cx + ux * along * half, cy + uy * along * half]) + legs_dir * 0.6 * girth
-    swing = stride * math.sin(phase + (k % 2) * math.pi)
-    foot = hip + legs_dir * (length + 0.4 * girth) + np.array([ux, uy]) * swing
-    cv2.line(img, _pt(*hip), _pt(*foot), LEG_GRAY, lw, cv2.LINE_AA)
+  for k, along in enumerate(LEG_POSITIONS):
+    hip = body.centre + body.axis * along * body.half_len + body.legs_dir * LEG_HIP * body.half_girth
+    swing = LEG_STRIDE * length * math.sin(phase + (k % 2) * math.pi)  # Diagonal pairs alternate.
+    foot = hip + body.legs_dir * (length + (1 - LEG_HIP) * body.half_girth) + body.axis * swing
+    cv2.line(img, _pt(*hip), _pt(*foot), LEG_GRAY, line_w, cv2.LINE_AA)
 
 
-def _draw_head(img, centre, axis, half, pose, up, cage, lw) -> None:
-  cx, cy = centre
-  ux, uy = axis
+def _draw_head(img: np.ndarray, body: _Body, pose: np.ndarray, cage: _Cage, line_w: int) -> None:
+  """Head at the front of the body (offset by the pose's head motion), ear on the back side."""
   head_len, head_girth = 0.5 * cage.w(HEAD_LEN_W), 0.5 * cage.w(HEAD_GIRTH_W)
-  hx = cx + ux * (half + 0.5 * head_len) + pose[P_HEAD_DX] * ux
-  hy = cy + uy * (half + 0.5 * head_len) + pose[P_HEAD_DY]
-  cv2.ellipse(img, _pt(hx, hy), _pt(head_len, head_girth), math.degrees(math.atan2(uy, ux)), 0,
-              360, HEAD_GRAY, -1, cv2.LINE_AA)
-  ear = (hx - ux * 0.4 * head_len + up[0] * head_girth, hy - uy * 0.4 * head_len + up[1] * head_girth)
+  centre = (body.centre + body.axis * (body.half_len + 0.5 * head_len + pose[P_HEAD_DX])
+            + np.array([0.0, pose[P_HEAD_DY]]))
+  cv2.ellipse(img, _pt(*centre), _pt(head_len, head_girth),
+              math.degrees(math.atan2(body.axis[1], body.axis[0])), 0, 360, HEAD_GRAY, -1,
+              cv2.LINE_AA)
+  back = -body.legs_dir
+  ear = centre - body.axis * EAR_BACK * head_len + back * head_girth
   cv2.circle(img, _pt(*ear), max(1, int(cage.w(EAR_W))), EAR_GRAY, -1, cv2.LINE_AA)
-  if pose[P_PAWS] > 0.3:  # Forepaws raised towards the snout (grooming, eating, rearing).
-    paw = (hx - up[0] * head_girth * 1.3 + ux * 0.2 * head_len,
-           hy - up[1] * head_girth * 1.3 + uy * 0.2 * head_len + 0.5 * pose[P_HEAD_DY])
-    cv2.circle(img, _pt(*paw), max(1, lw), LEG_GRAY + 15, -1, cv2.LINE_AA)
+  if pose[P_PAWS] > PAWS_SHOWN_ABOVE:  # Forepaws raised to the snout (grooming, eating).
+    paw = (centre + body.legs_dir * PAW_BELOW * head_girth + body.axis * PAW_FORWARD * head_len
+           + np.array([0.0, 0.5 * pose[P_HEAD_DY]]))
+    cv2.circle(img, _pt(*paw), line_w, PAW_GRAY, -1, cv2.LINE_AA)
 
 
 def render_home_cage_frames(schedule: list[tuple[int, int]], width: int, height: int, fps: float,
@@ -733,8 +816,8 @@ def _person_height(y: np.ndarray | float, height: int) -> np.ndarray | float:
 
 
 def _colours(rng: np.random.Generator) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-  shirt = tuple(int(c) for c in rng.integers(30, 230, size=3))
-  trousers = tuple(int(c) for c in rng.integers(20, 120, size=3))
+  shirt = tuple(int(c) for c in rng.integers(*SHIRT_BGR_RANGE, size=3))
+  trousers = tuple(int(c) for c in rng.integers(*TROUSERS_BGR_RANGE, size=3))
   return shirt, trousers
 
 
@@ -745,7 +828,8 @@ def _crossing(start: int, speed_factor: float, step_hz: float, stride: float, an
   y = rng.uniform(*PAVEMENT_H) * height
   h = float(_person_height(y, height))
   facing = float(rng.choice([-1.0, 1.0]))
-  speed = WALK_HEIGHTS_PER_S * h / fps * speed_factor * rng.uniform(0.85, 1.15)
+  speed = WALK_HEIGHTS_PER_S * h / fps * speed_factor * rng.uniform(1 - SPEED_SPREAD,
+                                                                    1 + SPEED_SPREAD)
   n = int(math.ceil((width + h) / speed))
   x = (-0.5 * h + speed * np.arange(n)) if facing > 0 else (width + 0.5 * h - speed * np.arange(n))
   phase = 2 * math.pi * step_hz / fps * np.arange(n) + rng.uniform(0, 2 * math.pi)
@@ -757,20 +841,22 @@ def _wrong_way(start: int, size: tuple[int, int], fps: float, rng: np.random.Gen
   """A person walking towards the camera, across the flow of the avenue."""
   width, height = size
   y0 = PAVEMENT_H[0] * height
-  x = rng.uniform(0.2, 0.8) * width
+  x = rng.uniform(*ACTOR_X_RANGE) * width
   ys = [y0]
-  while ys[-1] < height + 0.3 * _person_height(height, height):
-    ys.append(ys[-1] + 0.6 * WALK_HEIGHTS_PER_S * float(_person_height(ys[-1], height)) / fps)
+  while ys[-1] < height + HIP_Y * _person_height(height, height):  # Until the legs left the frame.
+    step = WRONG_WAY_SPEED * WALK_HEIGHTS_PER_S * float(_person_height(ys[-1], height)) / fps
+    ys.append(ys[-1] + step)
   n = len(ys)
   phase = 2 * math.pi * STEP_HZ_WALK / fps * np.arange(n)
-  return _Actor(start, np.full(n, x), np.array(ys), phase, 0.0, 0.15, np.zeros(n), None, True,
+  return _Actor(start, np.full(n, x), np.array(ys), phase, 0.0, FRONTAL_STRIDE, np.zeros(n), None,
+                True,
                 *_colours(rng))
 
 
 def _thrower(start: int, size: tuple[int, int], fps: float, rng: np.random.Generator) -> _Actor:
   """A standing person winding up and throwing an object that flies on a parabola."""
   width, height = size
-  x, y = rng.uniform(0.25, 0.75) * width, rng.uniform(*PAVEMENT_H) * height
+  x, y = rng.uniform(*ACTOR_X_RANGE) * width, rng.uniform(*PAVEMENT_H) * height
   h = float(_person_height(y, height))
   facing = float(rng.choice([-1.0, 1.0]))
   windup, flight = int(THROW_WINDUP_S * fps), int(THROW_FLIGHT_S * fps)
@@ -778,8 +864,8 @@ def _thrower(start: int, size: tuple[int, int], fps: float, rng: np.random.Gener
   arm = np.concatenate([np.linspace(0, 1, windup), np.ones(flight)])
   t = np.arange(flight) / fps
   g = THROW_GRAVITY_H_PER_S2 * height
-  vy, vx = -0.5 * g * THROW_FLIGHT_S, facing * 0.9 * h
-  hand = np.array([x + facing * 0.25 * h, y - 1.05 * h])
+  vy, vx = -0.5 * g * THROW_FLIGHT_S, facing * THROW_SPEED_HEIGHTS_PER_S * h  # Lands at hand height.
+  hand = np.array([x, y - NECK_Y * h]) + _raised_hand(1.0, facing, h)
   obj = np.full((n, 2), np.nan)
   obj[windup:, 0] = hand[0] + vx * t
   obj[windup:, 1] = hand[1] + vy * t + 0.5 * g * t * t
@@ -790,18 +876,19 @@ def _thrower(start: int, size: tuple[int, int], fps: float, rng: np.random.Gener
 def _avenue_actors(num_frames: int, size: tuple[int, int], fps: float, test: bool,
                    rng: np.random.Generator) -> list[_Actor]:
   """Normal pedestrians (Poisson arrivals, some already in view) plus anomalies in test videos."""
-  actors, warmup = [], int(8 * fps)
+  actors, warmup = [], int(WARMUP_S * fps)
   t = -warmup + rng.exponential(fps / PEDESTRIAN_RATE_PER_S)
   while t < num_frames:
-    actors.append(_crossing(int(t), 1.0, STEP_HZ_WALK, 0.18, False, size, fps, rng))
+    actors.append(_crossing(int(t), 1.0, STEP_HZ_WALK, WALK_STRIDE, False, size, fps, rng))
     t += rng.exponential(fps / PEDESTRIAN_RATE_PER_S)
   if test:
     lo, hi = ANOMALIES_PER_TEST_VIDEO
     for _ in range(int(rng.integers(lo, hi + 1))):
       kind = ANOMALY_KINDS[int(rng.integers(len(ANOMALY_KINDS)))]
-      start = int(rng.integers(0, max(1, num_frames - int(2 * fps))))
+      start = int(rng.integers(0, max(1, num_frames - int(ANOMALY_MIN_S * fps))))
       if kind == "run":
-        actors.append(_crossing(start, RUN_SPEED_FACTOR, STEP_HZ_RUN, 0.3, True, size, fps, rng))
+        actors.append(_crossing(start, RUN_SPEED_FACTOR, STEP_HZ_RUN, RUN_STRIDE, True, size, fps,
+                                rng))
       elif kind == "throw":
         actors.append(_thrower(start, size, fps, rng))
       else:
@@ -809,31 +896,40 @@ def _avenue_actors(num_frames: int, size: tuple[int, int], fps: float, test: boo
   return actors
 
 
-def _draw_person(img: np.ndarray, actor: _Actor, i: int, height: int, colour_override: int | None,
+def _raised_hand(raise_: float, facing: float, h: float) -> np.ndarray:
+  """Hand offset from the neck: straight up at raise_ = 0, forward at release (raise_ = 1)."""
+  angle = math.pi * (0.5 + 0.6 * raise_)
+  return np.array([-facing * ARM_LEN * h * math.cos(angle), -ARM_LEN * h * math.sin(angle)])
+
+
+def _draw_person(img: np.ndarray, actor: _Actor, i: int, height: int, fill: int | None,
                  margin: int) -> None:
-  """Head, torso, arms and legs; with colour_override, a silhouette (for the masks)."""
+  """Legs, torso, arms, head (and a thrown object); with `fill`, a silhouette for the masks."""
   x, y = float(actor.x[i]), float(actor.y[i])
   h = float(_person_height(y, height))
-  def col(c):
-    return c if colour_override is None else colour_override
-  thick = lambda f: max(1, int(round(f * h)) + margin)
+
+  def colour(bgr: tuple[int, int, int]) -> tuple[int, int, int] | int:
+    return bgr if fill is None else fill
+
+  def width(fraction: float) -> int:
+    return max(1, int(round(fraction * h)) + margin)
+
   swing = actor.stride * h * math.sin(actor.phase[i])
-  hip, neck = (x, y - 0.48 * h), (x, y - 0.82 * h)
+  hip, neck = (x, y - HIP_Y * h), np.array([x, y - NECK_Y * h])
+  # Seen from the side the feet swing along x; walking towards the camera they bob in y.
   sx, sy = (swing, 0.0) if actor.facing != 0 else (0.3 * swing, -0.2 * abs(swing))
-  for s in (1, -1):  # Legs.
-    cv2.line(img, _pt(*hip), _pt(x + s * sx, y + s * sy), col(actor.trousers), thick(0.07))
-  cv2.line(img, _pt(*hip), _pt(*neck), col(actor.shirt), thick(0.2))
+  for s in (1, -1):
+    cv2.line(img, _pt(*hip), _pt(x + s * sx, y + s * sy), colour(actor.trousers), width(LEG_W))
+  cv2.line(img, _pt(*hip), _pt(*neck), colour(actor.shirt), width(TORSO_W))
   for s in (1, -1):  # Arms swing against the legs; the throwing arm is raised.
     if s == 1 and actor.arm[i] > 0:
-      angle = math.pi * (0.5 + 0.6 * actor.arm[i])
-      hand = (x + actor.facing * 0.35 * h * math.cos(angle) * -1, y - 0.8 * h - 0.35 * h *
-              math.sin(angle))
+      hand = neck + _raised_hand(actor.arm[i], actor.facing, h)
     else:
-      hand = (x - s * 0.6 * sx, y - 0.45 * h)
-    cv2.line(img, _pt(*neck), _pt(*hand), col(actor.shirt), thick(0.05))
-  cv2.circle(img, _pt(x, y - 0.92 * h), thick(0.07), col((60, 80, 120)), -1)
+      hand = (x - s * 0.6 * sx, y - HAND_Y * h)
+    cv2.line(img, _pt(*neck), _pt(*hand), colour(actor.shirt), width(ARM_W))
+  cv2.circle(img, _pt(x, y - HEAD_Y * h), width(HEAD_R), colour(SKIN_BGR), -1)
   if actor.obj is not None and not np.isnan(actor.obj[i, 0]):
-    cv2.circle(img, _pt(*actor.obj[i]), thick(0.04), col((20, 40, 200)), -1)
+    cv2.circle(img, _pt(*actor.obj[i]), width(OBJECT_R), colour(OBJECT_BGR), -1)
 
 
 def _draw_avenue_background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -841,23 +937,24 @@ def _draw_avenue_background(size: tuple[int, int], rng: np.random.Generator) -> 
   width, height = size
   img = np.zeros((height, width, 3), np.uint8)
   facade, hedge = int(FACADE_H * height), int(HEDGE_H * height)
-  img[:facade] = (120, 125, 130)
+  img[:facade] = FACADE_BGR
   win_w, win_h = max(4, width // 20), max(4, height // 14)
   for wy in range(win_h // 2, facade - win_h, 2 * win_h):
     for wx in range(win_w // 2, width - win_w, 2 * win_w):
-      cv2.rectangle(img, (wx, wy), (wx + win_w, wy + win_h), (80, 70, 60), -1)
-  for px in range(0, width, width // 5):
-    cv2.rectangle(img, (px, 0), (px + width // 40, facade), (150, 155, 160), -1)
-  leaves = rng.normal(0, 1, size=(hedge - facade, width)).astype(np.float32)
-  leaves = cv2.GaussianBlur(leaves, (0, 0), 2.0)
-  img[facade:hedge] = np.clip(np.stack([40 + 15 * leaves, 90 + 25 * leaves, 50 + 15 * leaves],
-                                       -1), 0, 255).astype(np.uint8)
-  img[hedge:] = (165, 170, 175)
-  for k in range(1, 12):  # Tile seams converging to a vanishing point above the frame.
-    cv2.line(img, (int(width * k / 12), hedge), (int(width * (k / 12 - 0.5) * 2.5 + width / 2),
-                                                 height), (140, 145, 150), 1)
+      cv2.rectangle(img, (wx, wy), (wx + win_w, wy + win_h), WINDOW_BGR, -1)
+  for px in range(0, width, max(1, width // 5)):
+    cv2.rectangle(img, (px, 0), (px + width // 40, facade), PILLAR_BGR, -1)
+  leaves = cv2.GaussianBlur(rng.normal(0, 1, size=(hedge - facade, width)).astype(np.float32),
+                            (0, 0), 2.0)
+  img[facade:hedge] = np.clip(np.array(HEDGE_BGR) + np.array(HEDGE_TEXTURE_BGR) * leaves[..., None],
+                              0, 255).astype(np.uint8)
+  img[hedge:] = PAVEMENT_BGR
+  seams = 12
+  for k in range(1, seams):  # Tile seams converging to a vanishing point above the frame.
+    top, bottom = width * k / seams, width / 2 + 2.5 * width * (k / seams - 0.5)
+    cv2.line(img, (int(top), hedge), (int(bottom), height), SEAM_BGR, 1)
   for ty in np.geomspace(hedge + 4, height, 8):
-    cv2.line(img, (0, int(ty)), (width, int(ty)), (140, 145, 150), 1)
+    cv2.line(img, (0, int(ty)), (width, int(ty)), SEAM_BGR, 1)
   return img
 
 
@@ -897,7 +994,9 @@ def _write_avenue_video(out: pathlib.Path, test: bool, index: int, seed: int,
   pairs = render_avenue(frames_per_video, size, fps, test, _rng_for(seed, int(test), index))
   folder = AVENUE_TEST_DIR if test else AVENUE_TRAIN_DIR
   masks: list[np.ndarray] = []
-  frames = (masks.append(m) or f for f, m in pairs)
+  empty = np.zeros((size[1], size[0]), np.uint8)
+  # Normal frames share one empty mask: memory grows with the anomalous frames only.
+  frames = (masks.append(m if m.any() else empty) or f for f, m in pairs)
   _write_video_atomic(out, out / folder / f"{index + 1:02d}.avi", frames, AVENUE_FOURCC, fps, size)
   if test:
     _save_vol_label(out, out / AVENUE_LABEL_DIR / f"{index + 1}_label.mat", masks)
@@ -979,13 +1078,24 @@ def _clean_stale_temps(final: pathlib.Path) -> None:
       shutil.rmtree(tmp, ignore_errors=True)
 
 
-def materialize(final: str | os.PathLike, params: Mapping, *, num_workers: int = 1) -> pathlib.Path:
+def _auto_workers(params: Mapping) -> int:
+  """One process for small sets (spawning costs more than it saves), else one per core."""
+  videos = sum(params.get(k, 0) for k in ("num_videos", "num_train", "num_test"))
+  if videos * params["frames_per_video"] < AUTO_PARALLEL_MIN_FRAMES:
+    return 1
+  return max(1, min(os.cpu_count() or 1, videos, AUTO_MAX_WORKERS))
+
+
+def materialize(final: str | os.PathLike, params: Mapping, *,
+                num_workers: int | None = None) -> pathlib.Path:
   """Generates `params` into a temporary sibling of `final`, then renames it into place.
 
   A complete `final` with the same parameters is reused; a folder without the completion marker is
-  not ours to trust: it is an error, naming the folder.
+  not ours to trust: it is an error, naming the folder. num_workers=None picks one process for
+  small sets and one per core (at most AUTO_MAX_WORKERS) for large ones; the bytes are the same.
   """
   final = pathlib.Path(final)
+  num_workers = _auto_workers(params) if num_workers is None else num_workers
   if _is_complete(final, params):
     return final
   if final.exists() and any(final.iterdir()):
@@ -1013,15 +1123,16 @@ def materialize(final: str | os.PathLike, params: Mapping, *, num_workers: int =
   return final
 
 
-def ensure_synthetic(kind: str, root: str | os.PathLike, *, seed: int, num_workers: int = 1,
-                     **size) -> pathlib.Path:
+def ensure_synthetic(kind: str, root: str | os.PathLike, *, seed: int,
+                     num_workers: int | None = None, **size) -> pathlib.Path:
   """The folder under root holding synthetic recordings of `kind`, generating it once if needed.
 
   Args:
     kind: 'home_cage' (Jhuang layout) or 'avenue' (CUHK Avenue layout).
     root: parent folder; the recordings go to root/<kind>_seed<seed>_<hash of the parameters>.
     seed: random seed.
-    num_workers: processes rendering videos in parallel (does not change the output).
+    num_workers: processes rendering videos in parallel (does not change the output); None: one
+      for small sets, one per core for large ones.
     **size: size arguments of write_home_cage / write_avenue; missing ones take the defaults.
   """
   params = synthetic_params(kind, seed=seed, **size)
@@ -1049,7 +1160,7 @@ def _define_flags() -> None:
   flags.DEFINE_float("fps", None, "Frames per second (home_cage 30, avenue 25).")
   flags.DEFINE_integer("num_train", None, "avenue: training videos (default 16).")
   flags.DEFINE_integer("num_test", None, "avenue: test videos (default 21).")
-  flags.DEFINE_integer("num_workers", 2, "Processes rendering videos in parallel.")
+  flags.DEFINE_integer("num_workers", None, "Processes rendering videos (default: automatic).")
 
 
 def _main(argv: list[str]) -> None:

@@ -35,7 +35,10 @@ TRAIN_FIELDS = ("gray", "flow", "behavior")
 # `steps_per_call=auto` off the CPU: enough steps per call to hide dispatch for these small models.
 AUTO_ACCELERATOR_STEPS_PER_CALL = 50
 BYTES_PER_MB = 2**20
-AUTOENCODER_STREAMS = ("gray", "flow")
+# Parameter init draws with RBG keys: XLA:CPU took 30-40 s to compile the threefry draws of even a
+# tiny model's init (5 s with rbg, 2 loaded cores). Step keys stay threefry, whose values do not
+# depend on how a computation is partitioned (1 vs 2 devices must agree).
+INIT_RNG_IMPL = "rbg"
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -80,11 +83,11 @@ def create_train_state(model: flax.linen.Module, tx: optax.GradientTransformatio
                        example_inputs: Mapping[str, jax.Array], seed: int,
                        mesh: jax.sharding.Mesh) -> TrainState:
   """Initialises parameters from `seed` and replicates the state over the mesh."""
-  def init(rng):
-    init_rng, state_rng = jax.random.split(rng)
+  def init(init_rng, state_rng):
     params = model.init(init_rng, example_inputs, train=False)["params"]
     return TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
-  return jax.jit(init, out_shardings=_replicated(mesh))(jax.random.PRNGKey(seed))
+  init_rng = jax.random.key(seed, impl=INIT_RNG_IMPL)
+  return jax.jit(init, out_shardings=_replicated(mesh))(init_rng, jax.random.PRNGKey(seed))
 
 
 def per_example_losses(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],

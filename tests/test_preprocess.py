@@ -1,12 +1,16 @@
-"""Tests for mouseflax.preprocess: config round trip, gamma, flow direction/magnitude, ranges, flips."""
+"""Tests for mouseflax.preprocess: config, gamma, resize, flow direction/magnitude, ranges, flips,
+decode thread."""
 
 import inspect
+import threading
 
+import cv2
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from mouseflax import preprocess
+from mouseflax import video
 
 SIZE = 32
 SQUARE = 8
@@ -112,17 +116,99 @@ def test_preprocess_video_pieces_equal_one_pass(tmp_path):
   assert np.abs(whole[6][2] - 0.5).max() > 0.05  # The square moves: the flow is not all 0.5.
 
 
+@pytest.mark.parametrize("height,width,num_passes", [(240, 320, 2), (360, 640, 2), (480, 640, 1),
+                                                     (250, 330, 1), (240, 32, 1)])
+def test_two_pass_resize_within_one_grey_level(height, width, num_passes):
+  passes = preprocess.area_resize_passes((height, width), (SIZE, SIZE))
+  assert len(passes) == num_passes and passes[-1] == (SIZE, SIZE)
+  one_call = preprocess.area_resize_passes((height, width), (SIZE, SIZE), preprocess.RESIZE_AREA)
+  rng = np.random.default_rng(height)
+  for _ in range(5):
+    frame = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (5, 5), 1)
+    fast = preprocess.area_resize(frame, passes).astype(int)
+    exact = cv2.resize(frame, (SIZE, SIZE), interpolation=cv2.INTER_AREA).astype(int)
+    np.testing.assert_array_equal(preprocess.area_resize(frame, one_call), exact)
+    assert np.abs(fast - exact).max() <= 1
+    if num_passes == 1:  # One call: OpenCV's INTER_AREA exactly.
+      np.testing.assert_array_equal(fast, exact)
+
+
+def test_resize_method_is_validated_and_area_is_exact():
+  with pytest.raises(ValueError, match="resize_method"):
+    preprocess.PreprocessConfig(resize_method="bilinear")
+  frame = np.random.default_rng(0).integers(0, 256, (240, 320), dtype=np.uint8)
+  pre = preprocess.FramePreprocessor(preprocess.PreprocessConfig(resize_method="area", gamma=1.0))
+  exact = cv2.resize(frame, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+  np.testing.assert_array_equal(pre.process_frame(frame), exact)
+
+
+def test_translating_square_flow_after_two_pass_resize():
+  # 320x240 frames (7.5x / 10x shrink, two passes): a square moving 10 px per frame moves 1 px at 32x32.
+  cfg = preprocess.PreprocessConfig(gamma=1.0, flow_max_disp=4.0)
+  pre = preprocess.FramePreprocessor(cfg)
+  big = [cv2.resize(square_frame(4 + t), (320, 240), interpolation=cv2.INTER_NEAREST)
+         for t in range(5)]
+  for frame in big[:-1]:
+    pre(frame)
+  displacement = pre.raw_flow(pre.process_frame(big[-1]))
+  inside = displacement[13:19, 9:15]  # Inside the last square (rows 12-19, columns 8-15).
+  assert inside[..., 0].mean() == pytest.approx(1.0, abs=0.3)
+  assert abs(inside[..., 1].mean()) < 0.2
+
+
+def test_farneback_levels_have_no_effect_at_32x32():
+  # Documented: OpenCV builds no pyramid level below 32 pixels, so levels 1 and 3 are the same.
+  a, b = square_frame(4), square_frame(6)
+  flows = []
+  for levels in (1, 3):
+    pre = preprocess.FramePreprocessor(preprocess.PreprocessConfig(farneback_levels=levels))
+    pre(a)
+    flows.append(pre.raw_flow(pre.process_frame(b)))
+  np.testing.assert_array_equal(*flows)
+  assert np.abs(flows[0]).max() > 0.5  # The square moved: a real flow, not zeros.
+
+
+def _square_video(tmp_path, num_frames=12):
+  from tests.test_video import write_video  # pylint: disable=import-outside-toplevel
+  return write_video(tmp_path / "sq.avi", [square_frame(2 + t, size=64) for t in range(num_frames)])
+
+
+def test_decode_ahead_gives_identical_arrays(tmp_path):
+  path = _square_video(tmp_path)
+  cfg = preprocess.PreprocessConfig()
+  plain = list(preprocess.preprocess_video(path, cfg, 3, 10))
+  ahead = list(preprocess.preprocess_video(path, cfg, 3, 10, decode_ahead=2))
+  assert [i for i, _, _ in ahead] == [i for i, _, _ in plain] == list(range(3, 10))
+  for (_, g1, f1), (_, g2, f2) in zip(plain, ahead):
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(f1, f2)
+
+
+def test_decode_ahead_errors_and_early_close(tmp_path):
+  with pytest.raises(video.VideoNotFoundError, match=r"absent\.avi"):
+    list(preprocess.preprocess_video(tmp_path / "absent.avi", preprocess.PreprocessConfig(),
+                                     decode_ahead=2))
+  before = threading.active_count()
+  frames = preprocess.preprocess_video(_square_video(tmp_path), preprocess.PreprocessConfig(),
+                                       decode_ahead=1)
+  next(frames)
+  frames.close()  # The decode thread, blocked on a full queue, must stop and be joined.
+  assert threading.active_count() == before
+
+
 def test_throughput_benchmark_smoke(tmp_path):
   # Keeps benchmarks/data_throughput.py in step with the library (a benchmark nobody runs goes stale).
   from benchmarks import data_throughput  # pylint: disable=import-outside-toplevel
-  path = data_throughput.write_synthetic(tmp_path / "s.avi", num_frames=10)
+  path = data_throughput.write_synthetic(tmp_path / "s.mpg", num_frames=10, fourcc="PIM1")
   rates = data_throughput.measure_rates(path, repeats=1)
-  assert rates["frames"] == 10 and rates["gray_mode"] == "luma"
-  assert min(rates["decode_luma_fps"], rates["decode_bgr_fps"], rates["preprocess_fps"]) > 0
-  table = data_throughput.format_table({"videos": {"s": {**rates, "two_processes_fps": 1.0,
-                                                         "speedup": 1.0}},
-                                        "rss_long_synthetic_320x240": {
-                                            "frames": 10, "rss_first_mb": 1.0, "rss_last_mb": 1.0,
-                                            "peak_rss_mb": 1.0, "growth_mb_per_1000_frames": 0.0,
-                                            "extrapolated_one_hour_mb": 1.0}})
-  assert "| s | 10 | luma |" in table
+  assert rates["gray_mode"] == "luma" and rates["frames"] > 0
+  assert min(rates[f"{mode}_fps"] for mode in data_throughput.MODES) > 0
+  stages = {"resize_passes": [[32, 240], [32, 32]], "farneback": 1.0}
+  results = {"videos": {"s": {**rates, "two_processes_fps": 1.0, "speedup": 1.0,
+                              "speedup_cpu_estimate": 1.0,
+                              "stages_cpu_us": stages}},
+             "rss_long_synthetic_320x240": {
+                 "frames": 10, "rss_first_mb": 1.0, "rss_last_mb": 1.0, "peak_rss_mb": 1.0,
+                 "growth_mb_per_1000_frames": 0.0, "extrapolated_one_hour_mb": 1.0}}
+  table = data_throughput.format_table(results)
+  assert f"| s | {rates['frames']} | luma |" in table and "| farneback |" in table

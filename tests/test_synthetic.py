@@ -302,3 +302,19 @@ def test_raw_formats_reads_the_avenue_output(avenue_dir):
   for _, mat in test:
     labels = raw_formats.read_avenue_frame_labels(mat, AVENUE_SIZE["frames_per_video"])
     assert labels.shape == (AVENUE_SIZE["frames_per_video"],) and labels.sum() > 0
+
+
+def test_parallel_writing_gives_the_same_bytes(tmp_path):
+  size = {"num_videos": 2, "frames_per_video": 64, "width": 64, "height": 48}
+  serial = synthetic.write_home_cage(tmp_path / "serial", seed=2, num_workers=1, **size)
+  parallel = synthetic.write_home_cage(tmp_path / "parallel", seed=2, num_workers=2, **size)
+  assert _files(serial) == _files(parallel)
+  for name in _files(serial):
+    assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
+
+
+def test_automatic_workers_only_for_large_sets():
+  small = synthetic.synthetic_params("home_cage", seed=0, **HOME_CAGE_SIZE)
+  assert synthetic._auto_workers(small) == 1
+  large = synthetic.synthetic_params("home_cage", seed=0)
+  assert 1 <= synthetic._auto_workers(large) <= synthetic.AUTO_MAX_WORKERS

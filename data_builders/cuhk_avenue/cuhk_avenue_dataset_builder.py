@@ -9,7 +9,8 @@
 - Test: every frame of every test video in consecutive windows of `sequence_length`; a tail shorter
   than a window is covered by one window aligned to the end (those frames appear twice; the
   evaluator averages per frame). `anomaly` is 1 where the frame's volLabel mask has any pixel set.
-- Flow: between successive frames at full frame rate, subsampled with the frames (as mouse_behavior).
+- Flow: between successive frames at full frame rate, subsampled with the frames (as in
+  mouse_behavior).
 - `behavior` is -1 everywhere (Avenue has no behaviour labels); train frames have `anomaly` 0.
 """
 
@@ -94,7 +95,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     )
 
   def _download_and_prepare(self, dl_manager, download_config=None) -> None:
-    with tempfile.TemporaryDirectory(prefix="mouseflax-preprocess-") as cache_dir:
+    # Preprocessed whole videos (~4 KB per frame) live beside the records only during the build.
+    with (tempfile.TemporaryDirectory(prefix=".preprocess-", dir=self.data_dir_root) as cache_dir,
+          build_data.deterministic_serialization()):
       self._cache_dir = cache_dir
       try:
         super()._download_and_prepare(dl_manager, download_config)

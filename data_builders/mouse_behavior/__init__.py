@@ -1,0 +1,1 @@
+"""TFDS builder package (see the *_dataset_builder.py module)."""

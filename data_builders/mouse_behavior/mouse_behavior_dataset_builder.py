@@ -1,4 +1,4 @@
-"""mouse_behavior: Jhuang et al. 2010 home-cage videos, cut as in Nwokedi et al. 2021 (sec. 2.2-2.3).
+"""mouse_behavior: Jhuang et al. 2010 home-cage videos cut as in Nwokedi et al. 2021, sec. 2.2-2.3.
 
 One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, with its parameters in
 `MouseBehaviorConfig`:
@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from absl import logging
@@ -86,7 +86,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def make_config(held_out: str = DEFAULT_HELD_OUT, **protocol: Any) -> MouseBehaviorConfig:
-  """A config named '<held_out>' for the paper's defaults, else '<held_out>-<hash of parameters>'."""
+  """Config '<held_out>' for the paper's defaults, else '<held_out>-<hash of the parameters>'."""
   if held_out not in BEHAVIORS:
     raise ValueError(f"held_out={held_out!r} is not a behaviour; valid: {BEHAVIORS}.")
   config = MouseBehaviorConfig(name=held_out, held_out=held_out, **protocol)
@@ -127,8 +127,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     )
 
   def _download_and_prepare(self, dl_manager, download_config=None) -> None:
-    # The preprocessed arrays live beside the records only while they are generated.
-    with tempfile.TemporaryDirectory(prefix="mouseflax-preprocess-") as cache_dir:
+    # Preprocessed whole videos (~4 KB per frame) live beside the records only during the build.
+    with (tempfile.TemporaryDirectory(prefix=".preprocess-", dir=self.data_dir_root) as cache_dir,
+          build_data.deterministic_serialization()):
       self._cache_dir = cache_dir
       try:
         super()._download_and_prepare(dl_manager, download_config)

@@ -1,9 +1,15 @@
 """Model registry: get_model(name) -> Flax Linen module class; create_model(config.model) -> module."""
 
+from __future__ import annotations
+
 import dataclasses
+from typing import TYPE_CHECKING
 
 import flax.linen as nn
-import ml_collections
+
+# Annotation only: benchmarks/gpu_paper_schedule.py must import the models where ml_collections is absent.
+if TYPE_CHECKING:
+  import ml_collections
 
 from mouseflax.models.cae import CAE
 from mouseflax.models.cae import SingleCAE

@@ -1,0 +1,398 @@
+"""Training and inference throughput of our models against PyTorch peers of the same architectures.
+
+  python -m benchmarks.throughput --models=cae,rae,cae_single [--peers=torch] [--quick] \
+      --output=/tmp/throughput.json [--batch=N] [--steps=N] [--repeats=N] [--profile]
+
+Ours: the REAL train step (`train.train_step` through `train.make_multi_step`: state donated, the
+training split device-resident and gathered per step, random flips on) with the config of
+configs/<model>_hang.py. Variants: `fast` (`conv_impl=fast`, one step per compiled call, the CPU
+default), `native` (`lax.conv_general_dilated` as autodiff gives it), `<impl>_scan<K>` (K steps per
+call, the accelerator form). Peers (`pip install -e .[bench]`, benchmarks/peers/torch_models.py, same
+parameter count asserted): `eager_cl` (channels-last, PyTorch's fastest on the CPU), `eager_nchw`,
+`compile_cl` (`torch.compile`). Without torch the benchmark runs ours alone.
+
+The machine may be shared: every repeat times each variant once, in turn, in this one process, and the
+ratio to the fastest PyTorch variant is the median over repeats of ratios taken in the same repeat.
+Compile time (ours: lower + compile; torch.compile: first step) is reported apart. FLOPs per sequence:
+`benchmarks.conv_flops` (the model's conv arithmetic from its layer shapes, whatever formulation runs);
+a training step counts 3x the forward.
+`--profile` adds a per-conv-layer breakdown of our step (forward and forward+backward of each layer
+alone, at the model's shapes), to see which ops bound it. JSON: a list of rows (see `ROW_KEYS`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import functools
+import json
+import os
+import pathlib
+import platform
+import runpy
+import statistics
+import sys
+import time
+from typing import Callable
+
+# Importing mouseflax first sets its XLA:CPU flags before jax starts its backend.
+from benchmarks import conv_flops  # pylint: disable=g-bad-import-order
+from mouseflax import input_pipeline
+from mouseflax import models
+from mouseflax import train
+from mouseflax.models import layers
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
+MODELS = ("cae", "rae", "cae_single")
+JAX_VARIANTS = ("fast",)
+TORCH_VARIANTS = ("eager_cl", "eager_nchw", "compile_cl")
+QUICK_TORCH_VARIANTS = ("eager_cl",)
+SEQUENCE_SHAPE = conv_flops.SEQUENCE_SHAPE
+STREAM_CHANNELS = conv_flops.STREAM_CHANNELS
+DATA_BATCHES = 4  # Device-resident synthetic split = this many batches (gathered per step like training).
+DEFAULTS = {"quick": {"batch": 2, "steps": 2, "repeats": 1},
+            "full": {"batch": 0, "steps": 5, "repeats": 3}}  # batch 0: the config's (Table 1).
+GRAY_LEVELS = 256
+ROW_KEYS = ("model", "framework", "variant", "device", "batch", "params", "compile_s",
+            "train_seq_per_s", "infer_frames_per_s", "train_s_per_step", "train_ratio_vs_fastest_torch",
+            "fwd_gflops_per_seq", "train_gflop_per_s", "train_seq_per_s_repeats", "machine", "date",
+            "versions")
+TABLE_COLUMNS = ("model", "framework", "variant", "batch", "params", "compile_s", "train_seq_per_s",
+                 "infer_frames_per_s", "train_gflop_per_s", "train_ratio_vs_fastest_torch")
+
+
+@dataclasses.dataclass
+class Runner:
+  """One (model, framework, variant): `train(n)` runs n steps, `infer(n)` n forward passes; both block."""
+  framework: str
+  variant: str
+  device: str
+  params: int
+  compile_s: float
+  train: Callable[[int], None]
+  infer: Callable[[int], None]
+
+
+def load_config(name: str, batch: int, width: int | None, dtype: str):
+  """configs/<name>_hang.py (the paper's hyperparameters for `name`) with benchmark overrides."""
+  config = runpy.run_path(str(CONFIG_DIR / f"{name}_hang.py"))["get_config"]()
+  if batch:
+    config.train.batch_size = batch
+  if width:
+    config.model.width = width
+  config.model.dtype = dtype
+  config.mesh.data_parallelism = 1  # One device: the peers use one process too.
+  return config
+
+
+def synthetic_split(num: int, seed: int) -> dict[str, np.ndarray]:
+  """Random records in the stored dtypes (ARCHITECTURE.md): what the trainer holds on the device."""
+  rng = np.random.default_rng(seed)
+  t, h, w = SEQUENCE_SHAPE
+  return {"gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
+          "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16),
+          "behavior": np.zeros((num, t), np.int64)}
+
+
+def parse_jax_variant(variant: str) -> tuple[str, int]:
+  """'fast' -> ('fast', 1); 'native_scan4' -> ('native', 4)."""
+  impl, _, scan = variant.partition("_scan")
+  if impl not in layers.CONV_IMPLS or (scan and not scan.isdigit()):
+    raise ValueError(f"--jax_variants: {variant!r} is not <impl>[_scan<K>] with impl in "
+                     f"{layers.CONV_IMPLS}.")
+  return impl, int(scan) if scan else 1
+
+
+def jax_runner(config, variant: str, seed: int) -> Runner:
+  """Our real train step (donated state, device-resident data) and a jitted forward pass."""
+  impl, steps_per_call = parse_jax_variant(variant)
+  config.model.conv_impl = impl
+  batch = config.train.batch_size
+  mesh = train.make_mesh(config.mesh)
+  model = models.create_model(config.model)
+  split = synthetic_split(batch * DATA_BATCHES, seed)
+  example = input_pipeline.to_model_inputs({k: v[:batch] for k, v in split.items()})
+  state = train.create_train_state(model, train.create_optimizer(config.optim), example, seed, mesh)
+  data = jax.device_put({k: split[k] for k in train.TRAIN_FIELDS})
+  step = functools.partial(train.train_step, loss_weights=dict(config.train.loss_weights),
+                           hflip=config.data.hflip)
+  order = np.random.default_rng(seed).permutation(batch * DATA_BATCHES)
+  idx = [np.resize(np.roll(order, i * batch), (steps_per_call, batch)) for i in range(DATA_BATCHES)]
+  start = time.perf_counter()
+  compiled = train.make_multi_step(mesh, step).lower(state, data, idx[0]).compile()
+  compile_s = time.perf_counter() - start
+  holder = {"state": state}
+
+  def run_train(n: int) -> None:
+    for i in range(max(1, n // steps_per_call)):
+      holder["state"], metrics = compiled(holder["state"], data, idx[i % DATA_BATCHES])
+    jax.block_until_ready(metrics)
+
+  apply = jax.jit(lambda params, inputs: model.apply({"params": params}, inputs))
+  inputs = jax.device_put(example)
+
+  def run_infer(n: int) -> None:
+    for _ in range(n):
+      out = apply(holder["state"].params, inputs)
+    jax.block_until_ready(out)
+
+  run_infer(1)  # Compiles the forward pass outside the timings.
+  params = sum(x.size for x in jax.tree.leaves(state.params))
+  return Runner("jax", variant, jax.devices()[0].platform, params, compile_s, run_train, run_infer)
+
+
+def torch_runner(config, variant: str, seed: int) -> Runner:
+  """The PyTorch peer: Adam with the same hyperparameters, the same weighted MSE, one fixed batch."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks.peers import torch_models  # pylint: disable=g-import-not-at-top
+  torch.manual_seed(seed)
+  mc, oc, batch = config.model, config.optim, config.train.batch_size
+  model = torch_models.create(mc.name, mc.width, channels_last=variant.endswith("_cl"))
+  opt = torch.optim.Adam(model.parameters(), lr=oc.learning_rate, betas=(oc.b1, oc.b2))
+  gen = torch.Generator().manual_seed(seed)
+  inputs = {s: torch.rand((batch, *SEQUENCE_SHAPE, c), generator=gen) for s, c in STREAM_CHANNELS.items()}
+  forward = torch.compile(model) if variant.startswith("compile") else model
+  weights = dict(config.train.loss_weights)
+
+  def step() -> None:
+    opt.zero_grad(set_to_none=True)
+    out = forward(inputs)
+    loss = sum(weights[s] * ((out[s] - inputs[s]) ** 2).mean() for s in out)
+    loss.backward()
+    opt.step()
+
+  start = time.perf_counter()
+  step()  # torch.compile compiles here; eager runs one warm-up step.
+  compile_s = time.perf_counter() - start if forward is not model else 0.0
+
+  def run_train(n: int) -> None:
+    for _ in range(n):
+      step()
+
+  def run_infer(n: int) -> None:
+    with torch.no_grad():
+      for _ in range(n):
+        forward(inputs)
+
+  run_infer(1)
+  return Runner("torch", variant, "cpu", torch_models.param_count(model), compile_s, run_train,
+                run_infer)
+
+
+def timed(fn: Callable[[int], None], n: int) -> float:
+  """Seconds per call of fn(n) / n, after one warm-up call."""
+  fn(1)
+  start = time.perf_counter()
+  fn(n)
+  return (time.perf_counter() - start) / n
+
+
+def measure(runners: list[Runner], batch: int, steps: int, repeats: int) -> list[dict]:
+  """Alternates the runners inside every repeat; returns per-runner rates (median) and per-repeat lists."""
+  train_s = [[] for _ in runners]
+  infer_s = [[] for _ in runners]
+  for _ in range(repeats):
+    for i, r in enumerate(runners):
+      train_s[i].append(timed(r.train, steps))
+      infer_s[i].append(timed(r.infer, steps))
+  frames = SEQUENCE_SHAPE[0]
+  return [{"train_seq_per_s_repeats": [batch / s for s in train_s[i]],
+           "train_seq_per_s": batch / statistics.median(train_s[i]),
+           "train_s_per_step": statistics.median(train_s[i]),
+           "infer_frames_per_s": batch * frames / statistics.median(infer_s[i])}
+          for i in range(len(runners))]
+
+
+def ratios_vs_fastest_torch(results: list[dict], runners: list[Runner]) -> list[float | None]:
+  """Per row: median over repeats of (row rate / fastest PyTorch variant's rate in the same repeat)."""
+  torch_rows = [i for i, r in enumerate(runners) if r.framework == "torch"]
+  if not torch_rows:
+    return [None] * len(runners)
+  best = max(torch_rows, key=lambda i: results[i]["train_seq_per_s"])
+  ref = results[best]["train_seq_per_s_repeats"]
+  return [statistics.median(a / b for a, b in zip(res["train_seq_per_s_repeats"], ref))
+          for res in results]
+
+
+def torch_available() -> bool:
+  try:
+    import torch  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return True
+
+
+def machine_info() -> str:
+  cpu = platform.processor() or platform.machine()
+  try:
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+      if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+  except OSError:
+    pass
+  return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
+
+
+def versions(with_torch: bool) -> dict[str, str]:
+  out = {"jax": jax.__version__, "python": platform.python_version(),
+         "xla_flags": os.environ.get("XLA_FLAGS", "")}
+  if with_torch:
+    import torch  # pylint: disable=g-import-not-at-top
+    out["torch"] = torch.__version__
+  return out
+
+
+def benchmark_model(name: str, args: argparse.Namespace, with_torch: bool) -> list[dict]:
+  """All variants of one model, measured alternately; returns finished JSON rows."""
+  config = load_config(name, args.batch, args.width, args.dtype)
+  runners = [jax_runner(config.copy_and_resolve_references(), v, args.seed) for v in args.jax_variants]
+  if with_torch:
+    runners += [torch_runner(config, v, args.seed) for v in args.torch_variants]
+  params = {r.params for r in runners}
+  if len(params) != 1:
+    raise AssertionError(f"{name}: parameter counts differ between implementations: "
+                         f"{[(r.framework, r.variant, r.params) for r in runners]}")
+  batch = config.train.batch_size
+  results = measure(runners, batch, args.steps, args.repeats)
+  ratios = ratios_vs_fastest_torch(results, runners)
+  fwd_flops = conv_flops.forward_flops_per_sequence(models.create_model(config.model))
+  stamp = {"machine": machine_info(), "date": datetime.date.today().isoformat(),
+           "versions": versions(with_torch)}
+  rows = []
+  for r, res, ratio in zip(runners, results, ratios):
+    train_flops = conv_flops.TRAIN_FLOPS_PER_FORWARD * fwd_flops * res["train_seq_per_s"]
+    rows.append({"model": name, "framework": r.framework, "variant": r.variant, "device": r.device,
+                 "batch": batch, "params": r.params, "compile_s": r.compile_s, **res,
+                 "train_ratio_vs_fastest_torch": ratio, "fwd_gflops_per_seq": fwd_flops / 1e9,
+                 "train_gflop_per_s": train_flops / 1e9, **stamp})
+  return rows
+
+
+def format_cell(key: str, value) -> str:
+  """How the table prints a JSON value (tests parse the table back with the same function)."""
+  if value is None:
+    return "-"
+  if isinstance(value, float):
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+  return str(value)
+
+
+def table(rows: list[dict]) -> str:
+  lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
+  lines += ["| " + " | ".join(format_cell(k, row[k]) for k in TABLE_COLUMNS) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# --profile: which conv layers bound our step.
+
+
+def profile_layer(module: layers.Conv, shape: tuple[int, ...], steps: int) -> tuple[float, float]:
+  """Seconds per forward and per forward+backward (input and parameter gradients) of one layer."""
+  x = jnp.ones(shape, jnp.float32)
+  params = module.init(jax.random.PRNGKey(0), x)
+  fwd = jax.jit(module.apply)
+  grad = jax.jit(jax.grad(lambda p, x: jnp.sum(module.apply(p, x) ** 2), argnums=(0, 1)))
+  fwd_s = timed(lambda n: jax.block_until_ready([fwd(params, x) for _ in range(n)]), steps)
+  grad_s = timed(lambda n: jax.block_until_ready([grad(params, x) for _ in range(n)]), steps)
+  return fwd_s, grad_s
+
+
+def profile_model(name: str, args: argparse.Namespace) -> dict:
+  """Per-layer times of the fast formulation, sorted by forward+backward time."""
+  config = load_config(name, args.batch, args.width, args.dtype)
+  config.model.conv_impl = "fast"
+  rows = []
+  model = models.create_model(config.model)
+  for path, module, shape in conv_flops.conv_calls(model, config.train.batch_size):
+    fwd_s, grad_s = profile_layer(module, shape, args.steps)
+    kind = ("convT " if module.transpose else "conv ") + "x".join(map(str, module.kernel_size))
+    strides = "x".join(map(str, module.strides or (1,) * len(module.kernel_size)))
+    rows.append({"layer": path, "op": f"{kind} s{strides} d{module.dilation}",
+                 "in": f"{shape[-1]}->{module.features}", "fwd_ms": 1e3 * fwd_s,
+                 "fwd_bwd_ms": 1e3 * grad_s})
+  rows.sort(key=lambda r: -r["fwd_bwd_ms"])
+  return {"model": name, "batch": config.train.batch_size, "layers": rows,
+          "sum_fwd_bwd_ms": sum(r["fwd_bwd_ms"] for r in rows)}
+
+
+def print_profile(prof: dict) -> None:
+  print(f"\n{prof['model']} (batch {prof['batch']}): conv layers alone, fast formulation; "
+        f"sum of forward+backward {prof['sum_fwd_bwd_ms']:.0f} ms")
+  print("| layer | op | channels | fwd ms | fwd+bwd ms |\n|---|---|---|---|---|")
+  for r in prof["layers"]:
+    print(f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} |")
+
+
+# ---------------------------------------------------------------------------------------------------
+# CLI.
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+  p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+  p.add_argument("--models", default=",".join(MODELS), help="Comma-separated model names.")
+  p.add_argument("--peers", default="", help="'torch' to add the PyTorch peers (when installed).")
+  p.add_argument("--quick", action="store_true", help="Smoke run: batch 2, 2 steps, 1 repeat.")
+  p.add_argument("--output", required=True, help="JSON file written (atomically).")
+  p.add_argument("--batch", type=int, default=None, help="Batch; default: quick 2, else the config's.")
+  p.add_argument("--steps", type=int, default=None, help="Timed steps per variant and repeat.")
+  p.add_argument("--repeats", type=int, default=None, help="Alternating repeats.")
+  p.add_argument("--width", type=int, default=None, help="Model width override (tests: 4).")
+  p.add_argument("--dtype", default="float32", help="Our compute dtype: float32 | bfloat16.")
+  p.add_argument("--jax_variants", default=",".join(JAX_VARIANTS), help="<impl>[_scan<K>], ...")
+  p.add_argument("--torch_variants", default=None, help=f"Subset of {TORCH_VARIANTS}.")
+  p.add_argument("--profile", action="store_true", help="Also time every conv layer of ours alone.")
+  p.add_argument("--seed", type=int, default=0)
+  args = p.parse_args(argv)
+  mode = DEFAULTS["quick" if args.quick else "full"]
+  for key, value in mode.items():
+    if getattr(args, key) is None:
+      setattr(args, key, value)
+  args.models = [m for m in args.models.split(",") if m]
+  unknown = [m for m in args.models if m not in MODELS]
+  if unknown:
+    p.error(f"--models: {unknown} not among {MODELS}.")
+  if args.peers not in ("", "torch"):
+    p.error(f"--peers={args.peers!r}: expected '' or 'torch'.")
+  args.jax_variants = args.jax_variants.split(",")
+  for v in args.jax_variants:
+    parse_jax_variant(v)
+  default_torch = QUICK_TORCH_VARIANTS if args.quick else TORCH_VARIANTS
+  args.torch_variants = args.torch_variants.split(",") if args.torch_variants else list(default_torch)
+  if set(args.torch_variants) - set(TORCH_VARIANTS):
+    p.error(f"--torch_variants: expected a subset of {TORCH_VARIANTS}.")
+  return args
+
+
+def write_json_atomic(path: pathlib.Path, content) -> None:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text(json.dumps(content, indent=2) + "\n")
+  os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+  args = parse_args(sys.argv[1:] if argv is None else argv)
+  with_torch = args.peers == "torch" and torch_available()
+  if args.peers == "torch" and not with_torch:
+    print("torch is not installed (pip install -e .[bench]): benchmarking ours alone.", file=sys.stderr)
+  rows = []
+  for name in args.models:
+    rows += benchmark_model(name, args, with_torch)
+    print(f"{name} done", file=sys.stderr, flush=True)
+  write_json_atomic(pathlib.Path(args.output), rows)
+  print(table(rows))
+  if args.profile:
+    for name in args.models:
+      print_profile(profile_model(name, args))
+  return rows
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,240 @@
+"""mouse_behavior builder: the checks of tfds.testing.DatasetBuilderTestCase (which needs
+TensorFlow), written against records read back with `tfds.data_source` in a fresh process
+without TensorFlow.
+
+dummy_data: tiny synthetic recordings in the Jhuang layout, generated per test session by
+`mouseflax.synthetic.write_home_cage` (not committed: they are regenerated in < 1 s).
+"""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_builders.mouse_behavior import mouse_behavior_dataset_builder as mb
+from mouseflax import build_data
+from mouseflax import preprocess
+from mouseflax import raw_formats
+from mouseflax import synthetic
+
+SEED = 0
+NUM_VIDEOS = 4
+FRAMES = 300
+WIDTH, HEIGHT = 160, 120
+NUM_TRAIN_VIDEOS = 3
+HELD_OUT = "hang"
+PROTOCOL = {"num_train_videos": NUM_TRAIN_VIDEOS}
+SPLITS = ("train", "validation", "test", "train_labelled", "validation_labelled")
+# Float16 storage of flow in [0, 1]: spacing at 1 is ~4.9e-4.
+FLOW_ATOL = 1e-3
+
+# Reads every split with tfds.data_source in a fresh interpreter and saves them as one .npz.
+READ_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow_datasets as tfds
+data_dir, name, out = sys.argv[1:]
+sources = tfds.data_source(name, data_dir=data_dir)
+arrays = {}
+for split, source in sources.items():
+  examples = source.__getitems__(range(len(source)))
+  for key in examples[0]:
+    arrays[f"{split}/{key}"] = np.stack([np.asarray(e[key]) for e in examples])
+np.savez(out, **arrays)
+builder = tfds.builder(name, data_dir=data_dir)
+print(json.dumps({"metadata": dict(builder.info.metadata), "tf": "tensorflow" in sys.modules}))
+"""
+
+
+def read_without_tf(data_dir: pathlib.Path, name: str, tmp_dir: pathlib.Path):
+  """(split -> key -> array, metadata) as read by a fresh process; asserts TF was never imported."""
+  out = tmp_dir / "read.npz"
+  result = subprocess.run([sys.executable, "-c", READ_SCRIPT, str(data_dir), name, str(out)],
+                          capture_output=True, text=True, check=True)
+  report = json.loads(result.stdout.strip().splitlines()[-1])
+  assert not report["tf"], "reading the records imported TensorFlow"
+  arrays = {}
+  with np.load(out) as npz:
+    for key in npz.files:
+      split, field = key.split("/")
+      arrays.setdefault(split, {})[field] = npz[key]
+  return arrays, report["metadata"]
+
+
+def build(manual_dir: pathlib.Path, data_dir: pathlib.Path):
+  return build_data.build("mouse_behavior", manual_dir=manual_dir, data_dir=data_dir,
+                          config=mb.make_config(HELD_OUT, **PROTOCOL))
+
+
+@pytest.fixture(scope="module")
+def raw_dir(tmp_path_factory) -> pathlib.Path:
+  return synthetic.write_home_cage(tmp_path_factory.mktemp("raw"), seed=SEED, num_videos=NUM_VIDEOS,
+                                   frames_per_video=FRAMES, width=WIDTH, height=HEIGHT)
+
+
+@pytest.fixture(scope="module")
+def built(raw_dir, tmp_path_factory):
+  data_dir = tmp_path_factory.mktemp("data")
+  builder = build(raw_dir, data_dir)
+  arrays, metadata = read_without_tf(data_dir, f"mouse_behavior/{builder.builder_config.name}",
+                                     tmp_path_factory.mktemp("read"))
+  return builder, arrays, metadata
+
+
+def labels_of(raw_dir: pathlib.Path, name: str) -> np.ndarray:
+  return raw_formats.parse_jhuang_annotation(raw_dir / raw_formats.JHUANG_ANNOTATION_DIR
+                                             / f"{name}.txt")
+
+
+def frame_set(split: dict) -> set:
+  pairs = zip(split["video"], split["frame_index"])
+  return {(int(v), int(f)) for v, frames in pairs for f in frames}
+
+
+def test_dtypes_and_shapes(built):
+  _, arrays, _ = built
+  assert set(arrays) == set(SPLITS)
+  for split in arrays.values():
+    n = len(split["video"])
+    assert split["gray"].dtype == np.uint8 and split["gray"].shape == (n, 8, 24, 32, 1)
+    assert split["flow"].dtype == np.float16 and split["flow"].shape == (n, 8, 24, 32, 2)
+    for key in ("behavior", "anomaly", "frame_index"):
+      assert split[key].dtype == np.int64 and split[key].shape == (n, 8)
+    assert 0.0 <= split["flow"].min() and split["flow"].max() <= 1.0
+
+
+def test_split_sizes_follow_the_protocol(built, raw_dir):
+  _, arrays, metadata = built
+  names = metadata["video_names"]
+  assert names == sorted(p.stem for p in raw_dir.glob("*.mpg"))
+  assert metadata["test_video"] not in metadata["train_videos"]
+  assert len(metadata["train_videos"]) == NUM_TRAIN_VIDEOS
+  span, hang = 8 * 5, raw_formats.BEHAVIORS.index(HELD_OUT)
+  kept = dropped = 0
+  for name in metadata["train_videos"]:
+    windows = labels_of(raw_dir, name)[:FRAMES // span * span].reshape(-1, span)[:, ::5]
+    has_hang = (windows == hang).any(axis=1)
+    kept, dropped = kept + int((~has_hang).sum()), dropped + int(has_hang.sum())
+  assert len(arrays["train"]["video"]) + len(arrays["validation"]["video"]) == kept
+  assert len(arrays["validation"]["video"]) == round(0.2 * kept)
+  assert len(arrays["train_labelled"]["video"]) + len(
+      arrays["validation_labelled"]["video"]) == kept + dropped
+  assert dropped > 0, "fixture has no hang in the training videos: the filter is untested"
+  assert len(arrays["test"]["video"]) == -(-FRAMES // 2 // 8)  # ceil: the tail window.
+
+
+def test_training_windows_are_strided_and_disjoint(built):
+  _, arrays, _ = built
+  for split in ("train", "validation", "train_labelled", "validation_labelled"):
+    frames = arrays[split]["frame_index"]
+    assert (np.diff(frames, axis=1) == 5).all()
+    assert (frames[:, 0] % 40 == 0).all()  # Starts 40 apart: no overlap.
+  train, validation, test = (frame_set(arrays[s]) for s in ("train", "validation", "test"))
+  assert not train & validation and not train & test and not validation & test
+  assert train <= frame_set(arrays["train_labelled"])
+  assert validation <= frame_set(arrays["validation_labelled"])
+  assert not frame_set(arrays["train_labelled"]) & frame_set(arrays["validation_labelled"])
+
+
+def test_held_out_frames_only_where_allowed(built):
+  _, arrays, _ = built
+  hang = raw_formats.BEHAVIORS.index(HELD_OUT)
+  for split in ("train", "validation"):
+    assert not (arrays[split]["behavior"] == hang).any()
+    assert not arrays[split]["anomaly"].any()
+  labelled = np.concatenate([arrays["train_labelled"]["behavior"],
+                             arrays["validation_labelled"]["behavior"]])
+  assert (labelled == hang).any()
+  for split in arrays.values():
+    np.testing.assert_array_equal(split["anomaly"], (split["behavior"] == hang).astype(np.int64))
+
+
+def test_labels_match_annotation(built, raw_dir):
+  _, arrays, metadata = built
+  names = metadata["video_names"]
+  for split in arrays.values():
+    for video, frames, behavior in zip(split["video"], split["frame_index"], split["behavior"]):
+      np.testing.assert_array_equal(behavior, labels_of(raw_dir, names[video])[frames])
+
+
+def test_every_test_frame_covered_once_per_histogram(built, raw_dir):
+  _, arrays, metadata = built
+  test = arrays["test"]
+  test_id = metadata["video_names"].index(metadata["test_video"])
+  assert (test["video"] == test_id).all()
+  covered = np.unique(test["frame_index"])
+  np.testing.assert_array_equal(covered, np.arange(FRAMES // 2))
+  assert (np.diff(test["frame_index"], axis=1) == 1).all()
+  # Per-frame histogram (each frame counted once) equals the annotation's over the first half.
+  behavior_of = dict(zip(test["frame_index"].ravel().tolist(), test["behavior"].ravel().tolist()))
+  expected = np.bincount(labels_of(raw_dir, metadata["test_video"])[:FRAMES // 2], minlength=8)
+  np.testing.assert_array_equal(np.bincount(list(behavior_of.values()), minlength=8), expected)
+
+
+def test_pixels_match_the_preprocessor(built, raw_dir):
+  _, arrays, metadata = built
+  name = metadata["test_video"]
+  cfg = preprocess.PreprocessConfig.from_dict(metadata["preprocess"])
+  frames = {i: (g, f) for i, g, f in preprocess.preprocess_video(raw_dir / f"{name}.mpg", cfg,
+                                                                   stop=FRAMES // 2)}
+  for example in (0, -1):
+    for j, index in enumerate(arrays["test"]["frame_index"][example]):
+      np.testing.assert_array_equal(arrays["test"]["gray"][example, j], frames[index][0])
+      np.testing.assert_allclose(arrays["test"]["flow"][example, j], frames[index][1],
+                                 atol=FLOW_ATOL)
+
+
+def test_metadata_names_protocol_and_preprocess(built):
+  builder, _, metadata = built
+  assert metadata["protocol"] == json.loads(json.dumps(builder.builder_config.protocol()))
+  assert metadata["preprocess"] == preprocess.PreprocessConfig().to_dict()
+  assert builder.builder_config.name.startswith(f"{HELD_OUT}-")  # Non-default protocol: hashed.
+
+
+def test_build_is_deterministic(built, raw_dir, tmp_path):
+  builder, _, _ = built
+  again = build(raw_dir, tmp_path)
+  first = sorted(pathlib.Path(builder.data_dir).glob("*.array_record*"))
+  second = sorted(pathlib.Path(again.data_dir).glob("*.array_record*"))
+  assert [p.name for p in first] == [p.name for p in second] and first
+  for a, b in zip(first, second):
+    assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_config_names_never_collide():
+  assert mb.make_config("hang").name == "hang"
+  assert mb.make_config("groom").name == "groom"
+  assert mb.make_config("hang", stride=4).name != mb.make_config("hang", stride=3).name
+  with pytest.raises(ValueError, match="held_out"):
+    mb.make_config("sleep")
+
+
+def test_missing_manual_files_list_expected_paths(tmp_path):
+  with pytest.raises(build_data.MissingDataError, match="Annotator_group_1"):
+    build(tmp_path / "absent", tmp_path / "data")
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  with pytest.raises(build_data.MissingDataError, match="Annotator_group_1"):
+    build(empty, tmp_path / "data")
+  (empty / "video.mpg").write_bytes(b"")  # A video without its annotation.
+  with pytest.raises(build_data.MissingDataError, match=r"Annotator_group_1.video\.txt"):
+    build(empty, tmp_path / "data")
+
+
+def test_interrupted_build_is_not_complete(raw_dir, tmp_path, monkeypatch):
+  original = mb.Builder._generate_examples
+
+  def interrupted(self, windows, *args):
+    yield from original(self, windows[:1], *args)
+    raise KeyboardInterrupt  # As if the user pressed Ctrl-C mid-split.
+
+  monkeypatch.setattr(mb.Builder, "_generate_examples", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    build(raw_dir, tmp_path)
+  monkeypatch.undo()
+  builder = mb.Builder(config=mb.make_config(HELD_OUT, **PROTOCOL), data_dir=str(tmp_path))
+  assert not builder.is_prepared()
+  assert not list(tmp_path.glob("mouse_behavior/*/1.0.0/dataset_info.json"))

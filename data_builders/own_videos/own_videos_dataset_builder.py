@@ -1,0 +1,206 @@
+"""own_videos: your own recordings, every one of them normal behaviour, no annotations needed.
+
+Configured by `configs/own_videos.py` (`--config.data.video_dir=DIR`). The protocol, per video of N
+decoded frames, with its parameters in `OwnVideosConfig`:
+
+- Videos: every file in `video_dir` (subfolders included) whose suffix is in `VIDEO_SUFFIXES`;
+  `video_names` (metadata) is their sorted list of paths relative to `video_dir`.
+- Used part: frames [0, U), U = floor(video_fraction * N). `video_fraction` < 1 leaves the end of every
+  video out of training altogether, e.g. to score it afterwards (the README's worked example).
+- Train: frames [0, V), V = U - round(validation_fraction * U): windows of `sequence_length` frames
+  taking every `stride`-th frame, starts `train_hop` frames apart (0: no overlap), as the paper's
+  training sequences.
+- Validation: the end of the used part by time, frames [V, U), every frame, in consecutive windows
+  plus one aligned to the end (`build_data.covering_windows`): the same windows `mouseflax.score`
+  uses, so the threshold calibrated on these frames at the end of training applies to scores
+  computed exactly the same way.
+- Test: frames [V, N) in the same windows (the validation frames plus the part left out), so the run's
+  `scores/` and `timeline.png` show the held-out end of every video. There are no labels: `anomaly`
+  is 0 and `behavior` -1 everywhere, and the AUCs are undefined (None).
+- Records built from another folder or from changed files never mix: the config name hashes the
+  protocol, which holds `video_dir` and a fingerprint (name, size, mtime) of the videos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import pathlib
+import tempfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from absl import logging
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mouseflax import build_data
+from mouseflax import preprocess
+
+NO_LABEL = -1
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm")
+CONFIG_PREFIX = "own"
+FINGERPRINT_CHARS = 16
+
+_MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
+Put your recordings (all normal behaviour; any resolution, frame rate and length) in one folder and
+pass it as --config.data.video_dir=DIR:
+
+  <video_dir>/<any name><suffix>        suffix one of {", ".join(VIDEO_SUFFIXES)}
+  <video_dir>/<subfolder>/<any name>... subfolders are searched too
+"""
+
+
+class NoVideosError(build_data.MissingDataError):
+  """`video_dir` is missing, holds no video, or a video is too short for the protocol."""
+
+
+def find_videos(video_dir: str | pathlib.Path) -> list[pathlib.Path]:
+  """The videos in `video_dir` (recursive), sorted; raises NoVideosError when there are none."""
+  root = pathlib.Path(video_dir).expanduser()
+  if not root.is_dir():
+    raise NoVideosError(f"config.data.video_dir={str(video_dir)!r} is not a folder.\n"
+                        f"{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  videos = sorted(p for p in root.rglob("*")
+                  if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+  if not videos:
+    raise NoVideosError(f"No video in {root}.\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  return videos
+
+
+def fingerprint(video_dir: str | pathlib.Path) -> str:
+  """A hash of the videos' relative paths, sizes and modification times."""
+  root = pathlib.Path(video_dir).expanduser()
+  text = "\n".join(f"{p.relative_to(root)}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}"
+                   for p in find_videos(root))
+  return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_CHARS]
+
+
+@dataclasses.dataclass(eq=False)
+class OwnVideosConfig(tfds.core.BuilderConfig):
+  """What changes the bytes on disk."""
+  video_dir: str = ""  # Absolute path of the folder of recordings.
+  videos_fingerprint: str = ""  # `fingerprint(video_dir)`: changed files mean new records.
+  sequence_length: int = 8  # Frames per sequence.
+  stride: int = 5  # Training windows take every `stride`-th frame.
+  train_hop: int = 0  # Frames between training window starts; 0: no overlap.
+  validation_fraction: float = 0.2  # Share of the used part, at its end, held for validation.
+  video_fraction: float = 1.0  # Leading share of every video used for training + validation.
+  preprocess: dict[str, Any] = dataclasses.field(
+      default_factory=lambda: preprocess.PreprocessConfig().to_dict())
+
+  def protocol(self) -> dict[str, Any]:
+    """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
+    return {f.name: getattr(self, f.name) for f in dataclasses.fields(OwnVideosConfig)
+            if f.name not in _BASE_FIELDS}
+
+
+_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
+
+
+def make_config(video_dir: str | pathlib.Path, **protocol: Any) -> OwnVideosConfig:
+  """The config for the videos now in `video_dir`, named 'own-<hash of the protocol>'."""
+  root = pathlib.Path(video_dir).expanduser().resolve()
+  config = OwnVideosConfig(name=CONFIG_PREFIX, video_dir=str(root),
+                           videos_fingerprint=fingerprint(root), **protocol)
+  if not 0.0 < config.video_fraction <= 1.0:
+    raise ValueError(f"config.data.video_fraction={config.video_fraction}: must be in (0, 1].")
+  if not 0.0 < config.validation_fraction < 1.0:
+    raise ValueError(f"config.data.validation_fraction={config.validation_fraction}: must be in "
+                     "(0, 1) for own videos (the threshold is calibrated on the validation frames).")
+  config.name = f"{CONFIG_PREFIX}-{build_data.protocol_hash(config.protocol())}"
+  config.description = f"protocol {config.protocol()}"
+  return config
+
+
+def config_from_data(data_config: Mapping[str, Any]) -> OwnVideosConfig:
+  """The config that `config.data` (configs/own_videos.py) asks for."""
+  if not data_config["video_dir"]:
+    raise NoVideosError("config.data.video_dir is empty: pass --config.data.video_dir=DIR, the "
+                        f"folder of your recordings.\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  return make_config(data_config["video_dir"], stride=data_config["stride"],
+                     train_hop=data_config["train_hop"],
+                     validation_fraction=data_config["validation_fraction"],
+                     video_fraction=data_config["video_fraction"])
+
+
+def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, list]:
+  """Split -> [(name, frame indices [T])] windows of one video (the module docstring's rule)."""
+  used = int(config.video_fraction * num_frames)
+  train_end = used - int(round(config.validation_fraction * used))
+  length = config.sequence_length
+  hop = config.train_hop or length * config.stride
+  train = build_data.strided_windows(train_end, length=length, stride=config.stride, hop=hop)
+  if len(train) == 0 or used - train_end < length:
+    raise NoVideosError(
+        f"{name}: {num_frames} frames; its training part ({train_end} frames) needs at least "
+        f"{(length - 1) * config.stride + 1} and its validation part ({used - train_end}) at least "
+        f"{length}: use a longer video or change data.validation_fraction / video_fraction / stride.")
+  def covering(start: int, stop: int) -> list:
+    return [(name, start + w) for w in build_data.covering_windows(stop - start, length=length)]
+  return {"train": [(name, w) for w in train], "validation": covering(train_end, used),
+          "test": covering(train_end, num_frames)}
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """Your recordings as 8-frame gray + flow sequences; the end of each video validates."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
+
+  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
+    super().__init__(**kwargs)
+    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
+    self._cache_dir: str | None = None
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=build_data.sequence_features(
+            self.builder_config.sequence_length, self.builder_config.preprocess),
+        disable_shuffling=True,  # Generation order: by video, then time.
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _download_and_prepare(self, dl_manager, download_config=None) -> None:
+    with tempfile.TemporaryDirectory(prefix="mouseflax-preprocess-") as cache_dir:
+      self._cache_dir = cache_dir
+      try:
+        super()._download_and_prepare(dl_manager, download_config)
+      finally:
+        self._cache_dir = None
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    config: OwnVideosConfig = self.builder_config
+    root = pathlib.Path(config.video_dir)
+    if fingerprint(root) != config.videos_fingerprint:
+      raise NoVideosError(f"The videos in {root} changed since the config was made: rerun.")
+    paths = {str(p.relative_to(root)): p for p in find_videos(root)}
+    names = sorted(paths)
+    arrays = build_data.preprocess_videos(
+        [build_data.VideoJob(name, str(paths[name])) for name in names], config.preprocess,
+        cache_dir=self._cache_dir, num_workers=self._num_workers)
+    splits = {"train": [], "validation": [], "test": []}
+    for name in names:
+      for split, windows in cut_video(name, len(arrays[name][0]), config).items():
+        splits[split].extend(windows)
+    logging.info("own_videos: %s windows from %d videos.",
+                 {k: len(v) for k, v in splits.items()}, len(names))
+    self.info.metadata.update(video_names=names, protocol=config.protocol(),
+                              preprocess=config.preprocess)
+    video_ids = {name: i for i, name in enumerate(names)}
+    return {split: self._generate_examples(windows, arrays, video_ids)
+            for split, windows in splits.items()}
+
+  def _generate_examples(self, windows: Sequence[tuple[str, np.ndarray]], arrays, video_ids):
+    """Yields (key, sequence) for each (video name, frame indices) window."""
+    for name, frames in windows:
+      gray, flow = arrays[name]
+      yield f"{name}/{frames[0]:09d}", {
+          "gray": np.asarray(gray[frames]),
+          "flow": np.asarray(flow[frames]),
+          "behavior": np.full(len(frames), NO_LABEL, np.int64),
+          "anomaly": np.zeros(len(frames), np.int64),
+          "frame_index": frames,
+          "video": video_ids[name],
+      }
