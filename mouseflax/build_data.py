@@ -224,6 +224,14 @@ def split_train_validation(num_examples: int, *, validation_fraction: float,
   return np.sort(order[num_validation:]), np.sort(order[:num_validation])
 
 
+def check_not_empty(splits: dict[str, list], dataset: str, fix: str) -> None:
+  """Raises naming the empty splits (TFDS would fail later with "No examples were yielded")."""
+  sizes = {split: len(windows) for split, windows in splits.items()}
+  empty = sorted(split for split, size in sizes.items() if not size)
+  if empty:
+    raise ValueError(f"{dataset}: splits {empty} would be empty (sequences per split: {sizes}). {fix}")
+
+
 # --------------------------------------------------------------------------------------------------
 # The build entry point.
 

@@ -42,6 +42,12 @@ def test_split_is_deterministic_disjoint_and_exact():
   assert not np.array_equal(validation, other)
 
 
+def test_empty_splits_are_named():
+  build_data.check_not_empty({"train": [1], "test": [2]}, "d", "fix")
+  with pytest.raises(ValueError, match=r"\['validation'\].*fix"):
+    build_data.check_not_empty({"train": [1], "validation": []}, "d", "fix")
+
+
 def test_parse_dataset_and_unknown_names():
   assert build_data.parse_dataset("mouse_behavior/hang") == ("mouse_behavior", "hang")
   assert build_data.parse_dataset("cuhk_avenue") == ("cuhk_avenue", None)

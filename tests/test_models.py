@@ -24,7 +24,7 @@ def _inputs(seed: int = 0) -> dict:
 
 def _tiny(name: str, **overrides):
   model = models.create_model(stats.model_config(name, **{**TINY, **overrides}))
-  return model, model.init(jax.random.PRNGKey(0), _inputs())
+  return model, jax.jit(model.init)(jax.random.PRNGKey(0), _inputs())
 
 
 @pytest.mark.parametrize("name", stats.MODEL_NAMES)

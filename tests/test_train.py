@@ -204,41 +204,42 @@ def test_steps_per_call_auto_is_one_on_cpu():
 
 
 # ------------------------------------------------------------------------------------------------
-# 1 vs 2 devices: the device count is fixed per process, so each run is a subprocess.
+# 1 vs 2 devices: the device count is fixed per process, so the runs happen in a subprocess with two
+# host devices; `mesh.data_parallelism` picks a 1- or 2-device mesh there.
 
 _DEVICE_RUN = """
-import json, pathlib, sys
+import sys
 sys.path.insert(0, {tests!r})
 import test_train
 from mouseflax import input_pipeline, train
 input_pipeline.prepare = lambda data_config, seed=0: test_train.FakeHandle()
-for workdir, stop in {runs!r}:
-  train.train_and_evaluate(test_train.tiny_config(train__epochs=2, train__stop_after_steps=stop),
-                           workdir)
+for workdir, stop, devices in {runs!r}:
+  train.train_and_evaluate(test_train.tiny_config(
+      train__epochs=2, train__stop_after_steps=stop, mesh__data_parallelism=devices), workdir)
 """
 
 
-def _run_on_devices(num_devices: int, runs: list[tuple[str, int]]) -> None:
-  env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={num_devices}",
+def _run_with_two_devices(runs: list[tuple[str, int, int]]) -> None:
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
          "JAX_PLATFORMS": "cpu", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
          "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
   code = _DEVICE_RUN.format(tests=str(REPO / "tests"), runs=runs)
   proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                        timeout=300, check=False)
+                        timeout=600, check=False)
   assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_two_devices_match_one_and_checkpoints_cross_device_counts(tmp_path):
   one, two = str(tmp_path / "one"), str(tmp_path / "two")
   cross_12, cross_21 = str(tmp_path / "cross_12"), str(tmp_path / "cross_21")
-  _run_on_devices(1, [(one, 0), (cross_12, 5)])  # cross_12: started on 1 device,
-  _run_on_devices(2, [(two, 0), (cross_12, 0), (cross_21, 5)])  # finished on 2;
-  _run_on_devices(1, [(cross_21, 0)])  # cross_21: the other way round.
+  _run_with_two_devices([
+      (one, 0, 1), (two, 0, 2),
+      (cross_12, 5, 1), (cross_12, 0, 2),  # Written on 1 device, resumed on 2,
+      (cross_21, 5, 2), (cross_21, 0, 1)])  # and the other way round.
   np.testing.assert_allclose(train_losses(one), train_losses(two), atol=1e-5, rtol=0)
   config = tiny_config(train__epochs=2)
   reference = final_params(pathlib.Path(one), config)
   for workdir in (two, cross_12, cross_21):
     assert_trees_close(reference, final_params(pathlib.Path(workdir), config), atol=1e-5)
-  for workdir in (one, two, cross_12, cross_21):
-    results = json.loads((pathlib.Path(workdir) / "results.json").read_text())
-    assert results["num_devices"] == (2 if workdir in (two, cross_12) else 1)
+  for workdir, devices in ((one, 1), (two, 2), (cross_12, 2), (cross_21, 1)):
+    assert json.loads((pathlib.Path(workdir) / "results.json").read_text())["num_devices"] == devices

@@ -117,6 +117,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     labels |= {_name(v): _test_labels(v, mat, len(arrays[_name(v)][0])) for v, mat in test_pairs}
     splits = _cut_splits(config, [_name(v) for v in train_videos],
                          [_name(v) for v, _ in test_pairs], labels)
+    build_data.check_not_empty(splits, f"cuhk_avenue/{config.name}",
+                               "Use longer or more training videos, or a smaller stride/train_hop.")
     self.info.metadata.update(video_names=names, protocol=config.protocol(),
                               preprocess=config.preprocess)
     video_ids = {name: i for i, name in enumerate(names)}

@@ -151,6 +151,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         config.preprocess, cache_dir=self._cache_dir, num_workers=self._num_workers)
     labels = {n: recordings[n].labels for n in names}
     splits = _cut_splits(config, arrays, labels, train_names, test_name)
+    build_data.check_not_empty(
+        splits, f"mouse_behavior/{config.name}",
+        "Use longer or more training videos (train_videos / num_train_videos), a smaller stride, "
+        "or a held-out behaviour that leaves some sequences.")
     self.info.metadata.update(
         video_names=names, train_videos=train_names, test_video=test_name,
         behaviors=list(BEHAVIORS), held_out=config.held_out, protocol=config.protocol(),
