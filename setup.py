@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     "orbax-checkpoint>=0.12,<0.13",
     "scikit-learn>=1.4",
     "scipy>=1.11",
+    # TensorBoard event files without TensorFlow (mouseflax.metric_writers).
+    "tensorboardX>=2.6",
     "tensorflow-datasets>=4.9.10,<4.10",
 ]
 

@@ -142,7 +142,8 @@ def run_jax(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
   data = jax.device_put(data_np)
   tx = optax.adam(LEARNING_RATE, b1=ADAM_B1, b2=ADAM_B2)
   init_rng, state_rng = jax.random.split(jax.random.PRNGKey(args.seed))
-  params = model.init(init_rng, to_model_inputs({k: v[:1] for k, v in data_np.items()}))["params"]
+  example = to_model_inputs({k: v[:1] for k, v in data_np.items()})
+  params = jax.jit(model.init)(init_rng, example)["params"]  # Eager init dispatches op by op: slow.
   state = TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
   step = lambda s, b: local_train_step(s, b, loss_weights=sched["loss_weights"], hflip=True)
   epoch_fn = make_epoch_fn(step)
@@ -188,7 +189,7 @@ def run_torch(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any
       loss = sum(sched["loss_weights"][s] * ((out[s].float() - inputs[s]) ** 2).mean() for s in out)
       loss.backward()
       opt.step()
-  final = float(loss)  # Synchronises the device.
+  final = loss.item()  # Synchronises the device.
   end = time.perf_counter()
   return {"framework": "torch", "compile_s": 0.0, "train_s": end - train_start, "wall_s": end - start,
           "final_loss": final, "params": torch_models.param_count(model),

@@ -184,6 +184,17 @@ def torch_runner(config, variant: str, seed: int) -> Runner:
                 run_infer)
 
 
+def try_torch_runner(config, variant: str, seed: int) -> Runner | None:
+  """torch_runner, or None (with a message) where torch.compile does not work on this machine."""
+  try:
+    return torch_runner(config, variant, seed)
+  except Exception as e:  # pylint: disable=broad-except  torch.compile's errors have no common type.
+    if not variant.startswith("compile"):
+      raise
+    print(f"{config.model.name}: torch {variant} skipped: {type(e).__name__}: {e}", file=sys.stderr)
+    return None
+
+
 def timed(fn: Callable[[int], None], n: int) -> float:
   """Seconds per call of fn(n) / n, after one warm-up call."""
   fn(1)
@@ -253,7 +264,7 @@ def benchmark_model(name: str, args: argparse.Namespace, with_torch: bool) -> li
   config = load_config(name, args.batch, args.width, args.dtype)
   runners = [jax_runner(config.copy_and_resolve_references(), v, args.seed) for v in args.jax_variants]
   if with_torch:
-    runners += [torch_runner(config, v, args.seed) for v in args.torch_variants]
+    runners += [r for r in (try_torch_runner(config, v, args.seed) for v in args.torch_variants) if r]
   params = {r.params for r in runners}
   if len(params) != 1:
     raise AssertionError(f"{name}: parameter counts differ between implementations: "

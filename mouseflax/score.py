@@ -288,13 +288,16 @@ def _background(make_iter: Callable[[], Iterator[Any]], maxsize: int,
       getattr(iterator, "close", lambda: None)()
 
   threading.Thread(target=produce, daemon=True, name="mouseflax-score-stage").start()
+  finished = False
   try:
     while (item := items.get()) is not _END:
       if isinstance(item, _Failure):
         raise item.error
       yield item
+    finished = True
   finally:
-    stop.set()
+    if not finished:  # The consumer failed or gave up: release every producer.
+      stop.set()
 
 
 @dataclasses.dataclass

@@ -289,7 +289,7 @@ def _remove_partial_dir(output_dir: pathlib.Path) -> None:
 class _NoisyCamera:
   """Lighting flicker and sensor noise, applied to grey frames in place (fast, saturating)."""
 
-  def __init__(self, shape: tuple[int, int], fps: float, rng: np.random.Generator):
+  def __init__(self, shape: tuple[int, ...], fps: float, rng: np.random.Generator) -> None:
     self._plus = np.empty((_NOISE_BANK_SIZE, *shape), np.uint8)
     self._minus = np.empty_like(self._plus)
     for k in range(_NOISE_BANK_SIZE):  # One frame at a time: float noise for all would be large.

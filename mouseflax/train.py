@@ -31,7 +31,10 @@ from mouseflax import models
 
 DATA_AXIS = "data"
 # Fields of a record the train step reads (the rest stay on the host).
-TRAIN_FIELDS = ("gray", "flow", "behavior")
+TRAIN_FIELDS = ("gray", "flow", "behavior", "anomaly")
+# A supervised model with this many classes learns held-out (1) vs the rest (0); with more, it
+# learns the behaviour ids and the held-out behaviour's id is the score class.
+BINARY_CLASSES = 2
 # `steps_per_call=auto` off the CPU: enough steps per call to hide dispatch for these small models.
 AUTO_ACCELERATOR_STEPS_PER_CALL = 50
 BYTES_PER_MB = 2**20
@@ -95,10 +98,10 @@ def per_example_losses(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax
                        loss_weights: Mapping[str, float]) -> dict[str, jax.Array]:
   """Per-example losses [B]: weighted per-stream MSE (autoencoders) or masked cross-entropy."""
   if "logits" in outputs:
-    labels = batch["behavior"]
-    mask = (labels >= 0).astype(jnp.float32)
-    ce = optax.softmax_cross_entropy_with_integer_labels(
-        outputs["logits"].astype(jnp.float32), jnp.maximum(labels, 0))
+    logits = outputs["logits"].astype(jnp.float32)
+    labels = batch["anomaly"] if logits.shape[-1] == BINARY_CLASSES else batch["behavior"]
+    mask = (batch["behavior"] >= 0).astype(jnp.float32)  # -1: frame without annotation.
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
     loss = (ce * mask).sum(axis=1) / jnp.maximum(mask.sum(axis=1), 1.0)
     return {"loss": loss, "loss_ce": loss}
   losses = {}
@@ -357,11 +360,15 @@ def make_predict_fn(state: TrainState, mesh: jax.sharding.Mesh) -> Callable:
   return lambda inputs: jax.tree.map(np.asarray, apply(state.params, inputs))
 
 
-def _held_out_class(dataset: str) -> int | None:
-  """Behaviour id held out in `mouse_behavior/<behaviour>` (the supervised model's score class)."""
+def _score_class(config: ml_collections.ConfigDict) -> int | None:
+  """The supervised model's score class: 1 (binary) or the held-out behaviour's id; else None."""
+  if config.model.name != "supervised":
+    return None
+  if config.model.num_classes == BINARY_CLASSES:
+    return 1
   from mouseflax import raw_formats  # pylint: disable=g-import-not-at-top
-  name, _, held_out = dataset.partition("/")
-  return raw_formats.behavior_id(held_out, "config.data.dataset") if held_out and name else None
+  _, _, held_out = config.data.dataset.partition("/")
+  return raw_formats.behavior_id(held_out, "config.data.dataset")
 
 
 def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
@@ -374,7 +381,7 @@ def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
     raise ValueError(f"config.eval.batch_size={ec.batch_size} must be a multiple of the "
                      f"{mesh.size} devices on the mesh.")
   predict_fn = make_predict_fn(state, mesh)
-  anomaly_class = _held_out_class(config.data.dataset) if config.model.name == "supervised" else None
+  anomaly_class = _score_class(config)
   video_names = handle.video_names
   results = evaluate.evaluate(predict_fn, handle.load(ec.test_split), eval_config=ec,
                               workdir=workdir, video_names=video_names,
