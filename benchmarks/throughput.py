@@ -16,8 +16,9 @@ ratio to the fastest PyTorch variant is the median over repeats of ratios taken 
 Compile time (ours: lower + compile; torch.compile: first step) is reported apart. FLOPs per sequence:
 `benchmarks.conv_flops` (the model's conv arithmetic from its layer shapes, whatever formulation runs);
 a training step counts 3x the forward.
-`--profile` adds a per-conv-layer breakdown of our step (forward and forward+backward of each layer
-alone, at the model's shapes), to see which ops bound it. JSON: a list of rows (see `ROW_KEYS`).
+JSON: a list of rows (see `ROW_KEYS`). `--profile` instead times every conv layer of ours alone
+(forward, and forward + both gradients, at the model's shapes and batch) to see which ops bound the
+step; the sum beside the whole step's time shows what the convs leave to the rest (Adam, elementwise).
 """
 
 from __future__ import annotations
@@ -94,9 +95,11 @@ def synthetic_split(num: int, seed: int) -> dict[str, np.ndarray]:
   """Random records in the stored dtypes (ARCHITECTURE.md): what the trainer holds on the device."""
   rng = np.random.default_rng(seed)
   t, h, w = SEQUENCE_SHAPE
-  return {"gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
-          "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16),
-          "behavior": np.zeros((num, t), np.int64)}
+  split = {"gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
+           "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16)}
+  # Per-frame labels (behavior, anomaly, ...) the train step may read: zeros, unused by autoencoders.
+  split.update({k: np.zeros((num, t), np.int64) for k in train.TRAIN_FIELDS if k not in split})
+  return split
 
 
 def parse_jax_variant(variant: str) -> tuple[str, int]:
@@ -358,7 +361,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   p.add_argument("--dtype", default="float32", help="Our compute dtype: float32 | bfloat16.")
   p.add_argument("--jax_variants", default=",".join(JAX_VARIANTS), help="<impl>[_scan<K>], ...")
   p.add_argument("--torch_variants", default=None, help=f"Subset of {TORCH_VARIANTS}.")
-  p.add_argument("--profile", action="store_true", help="Also time every conv layer of ours alone.")
+  p.add_argument("--profile", action="store_true",
+                 help="Instead: time every conv layer of ours alone; --output gets the profiles.")
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
   mode = DEFAULTS["quick" if args.quick else "full"]
@@ -393,15 +397,18 @@ def main(argv: list[str] | None = None) -> list[dict]:
   with_torch = args.peers == "torch" and torch_available()
   if args.peers == "torch" and not with_torch:
     print("torch is not installed (pip install -e .[bench]): benchmarking ours alone.", file=sys.stderr)
+  if args.profile:
+    profiles = [profile_model(name, args) for name in args.models]
+    write_json_atomic(pathlib.Path(args.output), profiles)
+    for prof in profiles:
+      print_profile(prof)
+    return profiles
   rows = []
   for name in args.models:
     rows += benchmark_model(name, args, with_torch)
     print(f"{name} done", file=sys.stderr, flush=True)
   write_json_atomic(pathlib.Path(args.output), rows)
   print(table(rows))
-  if args.profile:
-    for name in args.models:
-      print_profile(profile_model(name, args))
   return rows
 
 

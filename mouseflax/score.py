@@ -507,6 +507,8 @@ def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path)
   ax.set_xlabel("time (s)")
   ax.set_ylabel("anomaly score")
   ax.set_xlim(0, len(scores.score) * frame_s)
+  if np.all(scores.score > 0):  # Log: the threshold stays visible beside anomalies 100x above it.
+    ax.set_yscale("log")
   ax.legend(loc="upper right", fontsize="small")
   fig.tight_layout()
   return plots.save_figure(fig, path)

@@ -93,8 +93,8 @@ def test_torch_peers_match_our_parameter_counts_and_shapes(name):
   assert torch_models.param_count(peer) == ours
   x = {s: torch.rand(1, *conv_flops.SEQUENCE_SHAPE, c) for s, c in conv_flops.STREAM_CHANNELS.items()}
   out = peer(x)
-  assert {k: tuple(v.shape) for k, v in out.items()} == {
-      k: tuple(x[k].shape) for k in ("gray", "flow") if k in out} and "gray" in out
+  expected = ("gray",) if name == "cae_single" else ("gray", "flow")
+  assert {k: tuple(v.shape) for k, v in out.items()} == {k: tuple(x[k].shape) for k in expected}
 
 
 def test_conv_flops_matches_xla_count_of_native_forward():
@@ -109,7 +109,7 @@ def test_conv_flops_matches_xla_count_of_native_forward():
 
 def test_local_train_step_matches_the_real_train_step():
   """gpu_paper_schedule's local copy of train.train_step gives the same parameters and losses."""
-  model = models.get_model("cae")(width=4)
+  model = models.get_model("cae_single")(width=4)  # One stream: half the compile time of "cae".
   data = gpu_paper_schedule.synthetic_data(2, seed=1)
   batch = {**data, "behavior": np.zeros((2, 8), np.int64)}
   mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), (train.DATA_AXIS,))

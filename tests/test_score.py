@@ -1,0 +1,219 @@
+"""Tests of mouseflax.score on an untrained tiny run (a real checkpoint, no training needed).
+
+The trained workflow (train on normal clips, then flag an injected anomaly) is in test_own_videos.py.
+"""
+
+import csv
+import json
+import pathlib
+import runpy
+import subprocess
+import sys
+
+import cv2
+import jax
+import ml_collections
+import numpy as np
+import pytest
+
+from mouseflax import build_data
+from mouseflax import checkpointing
+from mouseflax import models
+from mouseflax import preprocess
+from mouseflax import score
+from mouseflax import train
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+T = score.SEQUENCE_LENGTH
+FPS = 12.0
+THRESHOLD = 0.05
+
+
+def write_video(path: pathlib.Path, num_frames: int, size=(70, 50), seed: int = 0) -> pathlib.Path:
+  """A textured background with a moving bright disc (odd size and rate: any input must work)."""
+  rng = np.random.default_rng(seed)
+  width, height = size
+  background = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 2)
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
+  for t in range(num_frames):
+    frame = background.copy()
+    cv2.circle(frame, (5 + 3 * t % (width - 10), height // 2), 6, 230, -1)
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+  writer.release()
+  return path
+
+
+def make_workdir(workdir: pathlib.Path, threshold: float = THRESHOLD) -> pathlib.Path:
+  """A run folder as train.py leaves it, with freshly initialised (untrained) parameters."""
+  config = runpy.run_path(str(REPO / "configs" / "tiny.py"))["get_config"]()
+  config.eval.batch_size = 3  # Several batches, the last one partly padding.
+  workdir.mkdir(parents=True)
+  (workdir / score.CONFIG_FILE).write_text(config.to_json_best_effort())
+  (workdir / score.PREPROCESS_FILE).write_text(json.dumps(preprocess.PreprocessConfig().to_dict()))
+  (workdir / score.THRESHOLD_FILE).write_text(json.dumps(
+      {"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate}))
+  mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
+  example = {"gray": np.zeros((1, T, 24, 32, 1), np.float32),
+             "flow": np.zeros((1, T, 24, 32, 2), np.float32)}
+  state = train.create_train_state(models.create_model(config.model),
+                                   train.create_optimizer(config.optim), example, 0, mesh)
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  checkpointing.save(manager, 1, state, {"epoch": 1}, 0.0)
+  manager.close()
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+  return score.load_run(make_workdir(tmp_path_factory.mktemp("score") / "run"))
+
+
+@pytest.fixture(scope="module")
+def errors_fn(run):
+  return score.make_window_errors_fn(run)
+
+
+def read_csv(path: pathlib.Path) -> list[dict[str, str]]:
+  with path.open(newline="") as f:
+    return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("num_frames", [8, 13, 16, 21])
+def test_windows_are_the_evaluators_covering_windows(num_frames):
+  rng = np.random.default_rng(num_frames)
+  frames = [rng.integers(0, 256, (40, 50), dtype=np.uint8) for _ in range(num_frames)]
+  cfg = preprocess.PreprocessConfig()
+  batches = list(score.window_batches(iter(frames), cfg, batch_size=2))
+  starts = np.concatenate([b.starts[:b.count] for b in batches])
+  np.testing.assert_array_equal(starts, build_data.covering_windows(num_frames, length=T)[:, 0])
+  expected = [g for g, _ in (preprocess.FramePreprocessor(cfg)(f) for f in frames)][-T:]
+  last = batches[-1]
+  np.testing.assert_array_equal(last.gray[last.count - 1], np.stack(expected))
+
+
+def test_video_shorter_than_a_window_raises():
+  frames = iter(np.zeros((T - 1, 40, 50), np.uint8))
+  with pytest.raises(score.VideoTooShortError, match="fewer than one model window"):
+    list(score.window_batches(frames, preprocess.PreprocessConfig(), batch_size=2))
+
+
+def test_scores_match_window_errors_averaged_per_frame(run, errors_fn, tmp_path):
+  """The threaded pipeline gives what a direct pass over covering windows gives."""
+  path = write_video(tmp_path / "clip.avi", 29)
+  scores = score.score_video(run, path, errors_fn=errors_fn, progress=False)
+  frames = list(preprocess.preprocess_video(path, run.preprocess))
+  gray = np.stack([g for _, g, _ in frames])
+  flow = np.stack([f for _, _, f in frames]).astype(build_data.FLOW_DTYPE)
+  windows = build_data.covering_windows(len(frames), length=T)
+  sums, counts = {s: np.zeros(len(frames)) for s in run.streams}, np.zeros(len(frames))
+  errors = errors_fn(gray[windows], flow[windows])
+  for s in run.streams:
+    np.add.at(sums[s], windows, np.asarray(errors[s], np.float64))
+  np.add.at(counts, windows, 1)
+  np.testing.assert_allclose(scores.error_gray, sums["gray"] / counts, rtol=1e-5)
+  np.testing.assert_allclose(scores.error_flow, sums["flow"] / counts, rtol=1e-5)
+  np.testing.assert_allclose(scores.score, (scores.error_gray + scores.error_flow) / 2, rtol=1e-12)
+
+
+def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
+  path = write_video(tmp_path / "odd_size.mp4", 37, size=(83, 47))
+  threshold = score.Threshold(THRESHOLD, None, "test")
+  results = score.score_videos(run, [path], tmp_path / "out", threshold, annotated_video=True,
+                               progress=False)
+  result = results[str(path)]
+  assert isinstance(result, score.ScoredVideo), result
+  rows = read_csv(result.files["scores"])
+  assert list(rows[0]) == list(score.SCORE_COLUMNS)
+  assert [int(r["frame"]) for r in rows] == list(range(37))
+  np.testing.assert_allclose([float(r["time_s"]) for r in rows], np.arange(37) / FPS, atol=1e-4)
+  values = np.array([float(r["score"]) for r in rows])
+  assert np.all(np.isfinite(values)) and np.all(values > 0)
+  flagged = np.array([int(r["flagged"]) for r in rows])
+  np.testing.assert_array_equal(flagged, values > THRESHOLD)
+  # Threshold at the median: some segments for sure; rebuild `flagged` from the segments.
+  exact = result.scores.score  # The CSV rounds to 9 digits: compare segments with exact scores.
+  median = score.Threshold(float(np.median(exact)), None, "median")
+  files = score.write_outputs(result.scores, median, tmp_path / "median", "clip")
+  segments = read_csv(files["segments"])
+  rebuilt = np.zeros(37, int)
+  for seg in segments:
+    a, b = int(seg["start_frame"]), int(seg["end_frame"])
+    rebuilt[a:b + 1] = 1
+    assert float(seg["peak_score"]) == pytest.approx(values[a:b + 1].max(), rel=1e-6)
+    assert float(seg["start_s"]) == pytest.approx(a / FPS, abs=1e-4)
+  np.testing.assert_array_equal(rebuilt, exact > median.value)
+  assert segments and result.files["timeline"].stat().st_size > 0
+  cap = cv2.VideoCapture(str(result.files["annotated"]))
+  assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 37
+  cap.release()
+
+
+def test_bad_videos_fail_alone(run, tmp_path):
+  good = write_video(tmp_path / "good.avi", 10)
+  not_video = tmp_path / "notes.mp4"
+  not_video.write_text("not a video")
+  short = write_video(tmp_path / "short.avi", T - 3)
+  missing = tmp_path / "missing.avi"
+  threshold = score.Threshold(THRESHOLD, None, "test")
+  results = score.score_videos(run, [not_video, good, short, missing], tmp_path / "out", threshold,
+                               progress=False)
+  assert isinstance(results[str(good)], score.ScoredVideo)
+  assert isinstance(results[str(not_video)], score.video.VideoError)
+  assert isinstance(results[str(short)], score.VideoTooShortError)
+  assert isinstance(results[str(missing)], FileNotFoundError)
+  assert "3 failed" in score.summary(results, threshold)
+  assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+      "good_scores.csv", "good_segments.csv", "good_timeline.png"]
+
+
+def test_unwritable_output_dir_and_duplicate_stems(tmp_path):
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  with pytest.raises(score.OutputDirError, match="cannot be written"):
+    score.check_output_dir(blocker / "out")
+  with pytest.raises(ValueError, match="same file stem"):
+    score.output_stems(["x/clip.mp4", "y/clip.avi"])
+
+
+def test_workdir_without_a_trained_run(tmp_path):
+  with pytest.raises(score.RunNotFoundError, match="does not exist"):
+    score.load_run(tmp_path / "nowhere")
+  with pytest.raises(score.RunNotFoundError, match="config.json not found"):
+    score.load_run(tmp_path)
+  workdir = tmp_path / "untrained"
+  workdir.mkdir()
+  config = runpy.run_path(str(REPO / "configs" / "tiny.py"))["get_config"]()
+  (workdir / score.CONFIG_FILE).write_text(config.to_json_best_effort())
+  (workdir / score.PREPROCESS_FILE).write_text(json.dumps(preprocess.PreprocessConfig().to_dict()))
+  with pytest.raises(score.RunNotFoundError, match="No checkpoint"):
+    score.load_run(workdir)
+
+
+def test_threshold_override_stored_and_recalibrated(run):
+  assert score.resolve_threshold(run, threshold=0.3).value == 0.3
+  stored = score.resolve_threshold(run)
+  assert stored.value == THRESHOLD and stored.false_alarm_rate == run.config.eval.false_alarm_rate
+  cached = np.linspace(0.0, 1.0, 101)  # Validation scores as score.validation_scores caches them.
+  np.save(run.workdir / score.VALIDATION_SCORES_FILE, cached)
+  try:
+    recalibrated = score.resolve_threshold(run, false_alarm_rate=0.1)
+  finally:
+    (run.workdir / score.VALIDATION_SCORES_FILE).unlink()
+  assert recalibrated.value == pytest.approx(0.9)
+  assert np.mean(cached > recalibrated.value) <= 0.1
+
+
+def test_cli_exit_status_and_summary(run, tmp_path):
+  good = write_video(tmp_path / "good.avi", 9)
+  bad = tmp_path / "bad.avi"
+  bad.write_bytes(b"\x00" * 100)
+  command = [sys.executable, "-m", "mouseflax.score", f"--workdir={run.workdir}",
+             f"--video={good}", f"--video={bad}", f"--output_dir={tmp_path / 'out'}",
+             "--noprogress"]
+  out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+  assert out.returncode == score.EXIT_SOME_FAILED, out.stderr[-2000:]
+  assert f"FAILED {bad}" in out.stdout and f"ok {good}" in out.stdout
+  assert (tmp_path / "out" / "good_scores.csv").is_file()
+  command[3] = f"--workdir={tmp_path / 'no_run'}"
+  out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+  assert out.returncode == score.EXIT_NO_RUN and "--workdir=" in out.stderr
