@@ -273,6 +273,10 @@ def run(quick: bool, repeats: int, workdir: pathlib.Path) -> dict:
                                "stages_cpu_us": measure_stages(path)}
   long_video = write_synthetic(workdir / "long.mpg", LONG_FRAMES[size], "PIM1")
   results["rss_long_synthetic_320x240"] = measure_rss(long_video)
+  # Scoring rate (mouseflax.score; section owned by the scoring engineer): score_throughput.py.
+  if REAL_VIDEO.is_file():
+    from benchmarks import score_throughput  # pylint: disable=g-import-not-at-top  # Loads JAX.
+    results["scoring_real_640x480"] = score_throughput.measure(REAL_VIDEO, quick=quick)
   return results
 
 
@@ -314,6 +318,9 @@ def format_table(results: dict) -> str:
                f"end (peak {m['peak_rss_mb']:.0f} MB), growth {m['growth_mb_per_1000_frames']:.2f} "
                f"MB / 1000 frames -> {m['extrapolated_one_hour_mb']:.0f} MB extrapolated to one hour "
                "at 30 fps.")
+  if "scoring_real_640x480" in results:  # Scoring section: benchmarks/score_throughput.py.
+    from benchmarks import score_throughput  # pylint: disable=g-import-not-at-top
+    lines.append("\n" + score_throughput.format_result(results["scoring_real_640x480"]))
   return "\n".join(lines)
 
 

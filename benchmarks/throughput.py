@@ -11,8 +11,9 @@ call, the accelerator form). Peers (`pip install -e .[bench]`, benchmarks/peers/
 parameter count asserted): `eager_cl` (channels-last, PyTorch's fastest on the CPU), `eager_nchw`,
 `compile_cl` (`torch.compile`). Without torch the benchmark runs ours alone.
 
-The machine may be shared: every repeat times each variant once, in turn, in this one process, and the
-ratio to the fastest PyTorch variant is the median over repeats of ratios taken in the same repeat.
+The machine may be shared: the variants are timed step by step in turn (round robin) in this one
+process, and the ratio to the fastest PyTorch variant is the median over repeats of the ratios taken
+in the same repeat.
 Compile time (ours: lower + compile; torch.compile: first step) is reported apart. FLOPs per sequence:
 `benchmarks.conv_flops` (the model's conv arithmetic from its layer shapes, whatever formulation runs);
 a training step counts 3x the forward.
@@ -43,7 +44,6 @@ from mouseflax import input_pipeline
 from mouseflax import models
 from mouseflax import train
 from mouseflax.models import layers
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,8 +56,10 @@ QUICK_TORCH_VARIANTS = ("eager_cl",)
 SEQUENCE_SHAPE = conv_flops.SEQUENCE_SHAPE
 STREAM_CHANNELS = conv_flops.STREAM_CHANNELS
 DATA_BATCHES = 4  # Device-resident synthetic split = this many batches (gathered per step like training).
-DEFAULTS = {"quick": {"batch": 2, "steps": 2, "repeats": 1},
-            "full": {"batch": 0, "steps": 5, "repeats": 3}}  # batch 0: the config's (Table 1).
+# Quick is a smoke run (CI): width 8 keeps it under a minute; its rates say little. batch 0 and
+# width 0 mean the config's (Table 1, width 32).
+DEFAULTS = {"quick": {"batch": 2, "steps": 2, "repeats": 1, "width": 8},
+            "full": {"batch": 0, "steps": 5, "repeats": 3, "width": 0}}
 GRAY_LEVELS = 256
 ROW_KEYS = ("model", "framework", "variant", "device", "batch", "params", "compile_s",
             "train_seq_per_s", "infer_frames_per_s", "train_s_per_step", "train_ratio_vs_fastest_torch",
@@ -206,14 +208,31 @@ def timed(fn: Callable[[int], None], n: int) -> float:
   return (time.perf_counter() - start) / n
 
 
+def _seconds(fn: Callable[[int], None]) -> float:
+  start = time.perf_counter()
+  fn(1)
+  return time.perf_counter() - start
+
+
 def measure(runners: list[Runner], batch: int, steps: int, repeats: int) -> list[dict]:
-  """Alternates the runners inside every repeat; returns per-runner rates (median) and per-repeat lists."""
+  """Alternates the runners step by step (round robin), so load changes hit all of them alike.
+
+  Returns per runner the median over repeats of the mean step time, and each repeat's rate.
+  """
   train_s = [[] for _ in runners]
   infer_s = [[] for _ in runners]
+  for r in runners:  # Warm-up: first calls allocate and fill caches.
+    r.train(1)
+    r.infer(1)
   for _ in range(repeats):
-    for i, r in enumerate(runners):
-      train_s[i].append(timed(r.train, steps))
-      infer_s[i].append(timed(r.infer, steps))
+    sums = np.zeros((2, len(runners)))
+    for _ in range(steps):
+      for i, r in enumerate(runners):
+        sums[0, i] += _seconds(r.train)
+        sums[1, i] += _seconds(r.infer)
+    for i in range(len(runners)):
+      train_s[i].append(sums[0, i] / steps)
+      infer_s[i].append(sums[1, i] / steps)
   frames = SEQUENCE_SHAPE[0]
   return [{"train_seq_per_s_repeats": [batch / s for s in train_s[i]],
            "train_seq_per_s": batch / statistics.median(train_s[i]),
@@ -328,9 +347,11 @@ def profile_model(name: str, args: argparse.Namespace) -> dict:
     fwd_s, grad_s = profile_layer(module, shape, args.steps)
     kind = ("convT " if module.transpose else "conv ") + "x".join(map(str, module.kernel_size))
     strides = "x".join(map(str, module.strides or (1,) * len(module.kernel_size)))
+    flops = conv_flops.conv_flops(module, shape)
     rows.append({"layer": path, "op": f"{kind} s{strides} d{module.dilation}",
                  "in": f"{shape[-1]}->{module.features}", "fwd_ms": 1e3 * fwd_s,
-                 "fwd_bwd_ms": 1e3 * grad_s})
+                 "fwd_bwd_ms": 1e3 * grad_s, "fwd_gflop_per_s": flops / fwd_s / 1e9,
+                 "fwd_bwd_gflop_per_s": conv_flops.TRAIN_FLOPS_PER_FORWARD * flops / grad_s / 1e9})
   rows.sort(key=lambda r: -r["fwd_bwd_ms"])
   return {"model": name, "batch": config.train.batch_size, "layers": rows,
           "sum_fwd_bwd_ms": sum(r["fwd_bwd_ms"] for r in rows)}
@@ -339,9 +360,11 @@ def profile_model(name: str, args: argparse.Namespace) -> dict:
 def print_profile(prof: dict) -> None:
   print(f"\n{prof['model']} (batch {prof['batch']}): conv layers alone, fast formulation; "
         f"sum of forward+backward {prof['sum_fwd_bwd_ms']:.0f} ms")
-  print("| layer | op | channels | fwd ms | fwd+bwd ms |\n|---|---|---|---|---|")
+  print("| layer | op | channels | fwd ms | fwd+bwd ms | fwd GFLOP/s | fwd+bwd GFLOP/s |")
+  print("|---|---|---|---|---|---|---|")
   for r in prof["layers"]:
-    print(f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} |")
+    print(f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} | "
+          f"{r['fwd_gflop_per_s']:.1f} | {r['fwd_bwd_gflop_per_s']:.1f} |")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -352,12 +375,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
   p.add_argument("--models", default=",".join(MODELS), help="Comma-separated model names.")
   p.add_argument("--peers", default="", help="'torch' to add the PyTorch peers (when installed).")
-  p.add_argument("--quick", action="store_true", help="Smoke run: batch 2, 2 steps, 1 repeat.")
+  p.add_argument("--quick", action="store_true", help=f"Smoke run: {DEFAULTS['quick']}.")
   p.add_argument("--output", required=True, help="JSON file written (atomically).")
   p.add_argument("--batch", type=int, default=None, help="Batch; default: quick 2, else the config's.")
   p.add_argument("--steps", type=int, default=None, help="Timed steps per variant and repeat.")
   p.add_argument("--repeats", type=int, default=None, help="Alternating repeats.")
-  p.add_argument("--width", type=int, default=None, help="Model width override (tests: 4).")
+  p.add_argument("--width", type=int, default=None, help="Model width; default: quick 8, else 32.")
   p.add_argument("--dtype", default="float32", help="Our compute dtype: float32 | bfloat16.")
   p.add_argument("--jax_variants", default=",".join(JAX_VARIANTS), help="<impl>[_scan<K>], ...")
   p.add_argument("--torch_variants", default=None, help=f"Subset of {TORCH_VARIANTS}.")

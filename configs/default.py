@@ -17,8 +17,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.dataset = "mouse_behavior/hang"  # TFDS name/config: mouse_behavior/<held-out>, cuhk_avenue.
   config.data.data_dir = ""  # Where records live; "" -> $MOUSEFLAX_DATA_DIR or ~/.cache/mouseflax/data.
   config.data.manual_dir = ""  # Raw recordings (real layout); "" -> synthetic recordings made on demand.
-  config.data.synthetic_videos = 8  # Synthetic default: number of recordings written.
-  config.data.synthetic_frames = 4500  # Synthetic default: frames per recording (30 fps).
+  config.data.synthetic_videos = 8  # Synthetic default: recordings written (avenue: per split).
+  config.data.synthetic_frames = 4500  # Synthetic home cage: frames per recording (30 fps, 320x240).
+  config.data.synthetic_avenue_frames = 240  # Synthetic avenue: frames per recording (25 fps, 640x360).
   config.data.hflip = True  # Random horizontal flips of whole sequences (flow x negated), training only.
   config.data.device_resident = True  # Hold the training split on the device when it fits.
   config.data.build_workers = 2  # Processes used to preprocess videos when building records.

@@ -24,7 +24,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.synthetic_frames = 1500
   config.model.width = 8
   config.optim.learning_rate = 2e-3  # 10x Table 1: a few epochs instead of 60.
-  config.train.epochs = 8
+  config.train.epochs = 40
   config.train.batch_size = 16
   config.train.log_every_steps = 20
   return config

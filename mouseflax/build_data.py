@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import pathlib
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -47,10 +48,18 @@ FLOW_SUFFIX = ".flow.npy"
 # records and doubled the read time per record).
 FLOW_DTYPE = np.float16
 HASH_CHARS = 8  # Hex digits of the parameter hash in custom config names.
+# Frames buffered per array before a write to disk while preprocessing a video (~4 MB for gray +
+# float16 flow at 24x32): bounds a worker's memory whatever the video's length.
+WRITE_CHUNK_FRAMES = 1024
+COPY_BUFFER_BYTES = 2**20  # Buffer of the raw -> .npy copy at the end of a video.
 
 
 class MissingDataError(FileNotFoundError):
   """Raw recordings are missing from `manual_dir`; the message lists the expected paths."""
+
+
+class StaleRecordsError(ValueError):
+  """Records on disk were built with other parameters than the config asks for."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,30 +75,80 @@ class VideoJob:
 # Parallel preprocessing of whole videos.
 
 
+class _NpyStreamWriter:
+  """Writes a .npy array of frames appended one at a time, in constant memory.
+
+  Frames collect in a preallocated buffer of `WRITE_CHUNK_FRAMES` that is flushed to a raw file; the
+  frame count is known only at the end (decoding reads to the end of the stream), so `close()` then
+  writes the .npy header and copies the raw bytes behind it (disk I/O, no memory) and renames the
+  result into place. Nothing with the final name exists before that.
+  """
+
+  def __init__(self, path: pathlib.Path, dtype: np.dtype):
+    self.path, self.dtype, self.count = path, np.dtype(dtype), 0
+    self._raw_path = path.with_name(path.name + ".raw.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)  # Names may hold a folder ('testing_videos/01').
+    self._raw = open(self._raw_path, "wb")  # pylint: disable=consider-using-with  # Closed in close().
+    self._buffer: np.ndarray | None = None
+    self._filled = 0
+
+  def append(self, frame: np.ndarray) -> None:
+    if self._buffer is None:
+      self._buffer = np.empty((WRITE_CHUNK_FRAMES, *frame.shape), self.dtype)
+    self._buffer[self._filled] = frame  # Casts (flow float32 -> float16) in place.
+    self._filled += 1
+    self.count += 1
+    if self._filled == len(self._buffer):
+      self._flush()
+
+  def _flush(self) -> None:
+    self._raw.write(self._buffer[:self._filled].data)  # A contiguous view: no copy.
+    self._filled = 0
+
+  def close(self) -> None:
+    """Writes `path` (header + frames) atomically; call only after at least one frame."""
+    self._flush()
+    self._raw.close()
+    header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+              "shape": (self.count, *self._buffer.shape[1:])}
+    tmp = self.path.with_name(self.path.name + ".tmp")
+    with open(tmp, "wb") as out, open(self._raw_path, "rb") as raw:
+      np.lib.format.write_array_header_1_0(out, header)
+      shutil.copyfileobj(raw, out, COPY_BUFFER_BYTES)
+    os.replace(tmp, self.path)
+    self.discard()
+
+  def discard(self) -> None:
+    """Removes the temporary raw file (after close, or on failure)."""
+    self._raw.close()
+    self._raw_path.unlink(missing_ok=True)
+
+
 def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, int, float]:
-  """Pool worker: preprocesses one video and saves its arrays as .npy files in `cache_dir`."""
+  """Pool worker: preprocesses one video and saves its arrays as .npy files in `cache_dir`.
+
+  Memory stays constant in the video's length: frames stream through `_NpyStreamWriter`s (a one-hour
+  recording no longer sits in Python lists; see benchmarks/README.md, "Data throughput").
+  """
   from mouseflax import preprocess  # pylint: disable=g-import-not-at-top  # Imported in the worker.
   job, cfg_dict, cache_dir = args
   started = time.perf_counter()
   cfg = preprocess.PreprocessConfig.from_dict(cfg_dict)
-  grays, flows = [], []
-  for _, gray, flow in preprocess.preprocess_video(job.path, cfg, start=job.start, stop=job.stop):
-    grays.append(gray)
-    flows.append(flow.astype(FLOW_DTYPE))  # Convert per frame: float32 for a whole video is large.
-  if not grays:
-    raise MissingDataError(f"{job.path}: no frames decoded in [{job.start}, {job.stop}).")
-  _save_atomic(pathlib.Path(cache_dir) / (job.name + GRAY_SUFFIX), np.stack(grays))
-  _save_atomic(pathlib.Path(cache_dir) / (job.name + FLOW_SUFFIX), np.stack(flows))
-  return job.name, len(grays), time.perf_counter() - started
-
-
-def _save_atomic(path: pathlib.Path, array: np.ndarray) -> None:
-  """Saves `array` to `path` via a temporary name, so a partial file never has the final name."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + ".tmp")
-  with open(tmp, "wb") as f:
-    np.save(f, array)
-  os.replace(tmp, path)
+  cache_dir = pathlib.Path(cache_dir)
+  writers = (_NpyStreamWriter(cache_dir / (job.name + GRAY_SUFFIX), np.uint8),
+             _NpyStreamWriter(cache_dir / (job.name + FLOW_SUFFIX), FLOW_DTYPE))
+  try:
+    for _, gray, flow in preprocess.preprocess_video(job.path, cfg, start=job.start, stop=job.stop):
+      writers[0].append(gray)
+      writers[1].append(flow)
+    if not writers[0].count:
+      raise MissingDataError(f"{job.path}: no frames decoded in [{job.start}, {job.stop}).")
+    for writer in writers:
+      writer.close()
+  finally:
+    for writer in writers:
+      writer.discard()
+  return job.name, writers[0].count, time.perf_counter() - started
 
 
 def preprocess_videos(
@@ -270,11 +329,38 @@ def build(dataset: str, *, manual_dir: str | os.PathLike, data_dir: str | os.Pat
   if not manual_dir.is_dir():
     raise MissingDataError(
         f"manual_dir {manual_dir} does not exist.\n{cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  if config is not None and config.name in cls.builder_configs:
+    config = config.name  # TFDS refuses a second config object under a registered name.
   builder = cls(config=config or config_name, data_dir=os.fspath(data_dir), file_format=FILE_FORMAT,
                 num_workers=num_workers)
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+  check_not_stale(builder)
   return builder
+
+
+def _json_roundtrip(value: Any) -> Any:
+  return json.loads(json.dumps(value, default=str))
+
+
+def check_not_stale(builder: Any) -> None:
+  """Raises StaleRecordsError when the records' stored protocol is not the builder config's.
+
+  A complete build is reused by TFDS on its name and version alone; the protocol (which holds the
+  preprocessing parameters) catches records made before a default changed under the same name.
+  """
+  config = builder.builder_config
+  if not hasattr(config, "protocol"):
+    return
+  stored = _json_roundtrip(builder.info.metadata.get("protocol"))
+  expected = _json_roundtrip(config.protocol())
+  if stored != expected:
+    changed = sorted(key for key in set(stored or {}) | set(expected)
+                     if (stored or {}).get(key) != expected.get(key))
+    raise StaleRecordsError(
+        f"Records in {builder.data_dir} were built with protocol {stored}, but the config asks "
+        f"for {expected} (differing: {changed}). Delete that folder to rebuild it, or build into "
+        "another data_dir (config.data.data_dir / --data_dir).")
 
 
 def _define_flags() -> None:

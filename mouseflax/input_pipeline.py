@@ -15,7 +15,8 @@ When `data.manual_dir` is empty the same builders run on synthetic recordings wr
 `<data_dir>/synthetic-<hash>/`: the hash covers the synthetic sizes and seed, so synthetic records
 can never be taken for real ones. Protocol fields that differ from a builder's defaults select a
 config named '<name>-<hash of its parameters>', so records built with other parameters are never
-reused; a stored protocol that does not match the expected one raises (stale records).
+reused; a stored protocol that does not match the expected one (e.g. records made before a
+preprocessing default changed) raises `StaleRecordsError` (`build_data.check_not_stale`).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ BYTES_PER_MB = 2**20
 LOAD_CHUNK = 4096
 
 
-class StaleRecordsError(ValueError):
-  """Records on disk were built with other parameters than the config asks for."""
+# Records on disk built with other parameters than the config asks for (raised by the build).
+StaleRecordsError = build_data.StaleRecordsError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +127,9 @@ def synthetic_sizes(kind: str, data_config: Mapping[str, Any]) -> dict[str, int]
   if kind == "home_cage":
     return {"num_videos": data_config["synthetic_videos"],
             "frames_per_video": data_config["synthetic_frames"]}
+  # Avenue has its own length (640x360 frames; `synthetic_frames` is sized for the home cage).
   return {"num_train": data_config["synthetic_videos"], "num_test": data_config["synthetic_videos"],
-          "frames_per_video": data_config["synthetic_frames"]}
+          "frames_per_video": data_config["synthetic_avenue_frames"]}
 
 
 def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
@@ -153,19 +155,8 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
                                             **synthetic_sizes(kind, data_config))
   builder = build_data.build(name, manual_dir=manual_dir, data_dir=data_dir,
                              num_workers=data_config["build_workers"], config=config)
-  _check_not_stale(builder, config)
   cfg = preprocess.PreprocessConfig.from_dict(builder.info.metadata["preprocess"])
   return DatasetHandle(builder=builder, preprocess=cfg)
-
-
-def _check_not_stale(builder: Any, config: Any) -> None:
-  """Raises when the records' stored protocol is not the one asked for (e.g. changed defaults)."""
-  stored = builder.info.metadata.get("protocol")
-  expected = json.loads(json.dumps(config.protocol()))
-  if stored != expected:
-    raise StaleRecordsError(
-        f"Records in {builder.data_dir} were built with protocol {stored}, but the config asks "
-        f"for {expected}. Delete that folder to rebuild, or change data.data_dir.")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -681,27 +681,36 @@ EXIT_SOME_FAILED = 1
 EXIT_NO_RUN = 2
 
 
+def run_cli(workdir: str, videos: Sequence[str], output_dir: str, *,
+            threshold: float | None = None, false_alarm_rate: float | None = None,
+            annotated_video: bool = False, batch_size: int | None = None,
+            progress: bool = True) -> int:
+  """The command line's work; returns its exit status (0, EXIT_SOME_FAILED or EXIT_NO_RUN)."""
+  try:
+    output_stems(videos)
+    out = check_output_dir(output_dir)
+    run = load_run(workdir)
+    rule = resolve_threshold(run, threshold, false_alarm_rate)
+  except (OSError, ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return EXIT_NO_RUN
+  logging.info("Run %s (step %d, streams %s), threshold %.6g (%s).", run.workdir, run.step,
+               run.streams, rule.value, rule.source)
+  results = score_videos(run, videos, out, rule, batch_size=batch_size,
+                         annotated_video=annotated_video, progress=progress)
+  print(summary(results, rule))
+  return EXIT_SOME_FAILED if any(isinstance(r, BaseException) for r in results.values()) else 0
+
+
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   f = flags.FLAGS
   if not f.workdir or not f.video or not f.output_dir:
     raise app.UsageError("--workdir, --video (one or more) and --output_dir are required.")
-  try:
-    output_stems(f.video)
-    output_dir = check_output_dir(f.output_dir)
-    run = load_run(f.workdir)
-    threshold = resolve_threshold(run, f.threshold, f.false_alarm_rate)
-  except (OSError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(EXIT_NO_RUN)
-  logging.info("Run %s (step %d, streams %s), threshold %.6g (%s).", run.workdir, run.step,
-               run.streams, threshold.value, threshold.source)
-  results = score_videos(run, f.video, output_dir, threshold, batch_size=f.batch_size,
-                         annotated_video=f.annotated_video, progress=f.progress)
-  print(summary(results, threshold))
-  if any(isinstance(r, BaseException) for r in results.values()):
-    sys.exit(EXIT_SOME_FAILED)
+  sys.exit(run_cli(f.workdir, f.video, f.output_dir, threshold=f.threshold,
+                   false_alarm_rate=f.false_alarm_rate, annotated_video=f.annotated_video,
+                   batch_size=f.batch_size, progress=f.progress))
 
 
 if __name__ == "__main__":

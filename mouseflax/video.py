@@ -17,10 +17,16 @@ Which case applies is not reliably exposed by OpenCV (MJPEG reports `I420` like 
 `gray_mode(path)` decides it from the data: it decodes frame 0 both ways and keeps the luma variant that
 matches BGR->gray within `LUMA_MATCH_TOLERANCE` grey levels, else falls back to BGR->gray.
 
-Truncated or corrupt files: container frame counts are sometimes estimates (MPEG program streams), so
-a few missing trailing frames only log a warning and iteration stops at the last decodable frame. More
-than `max(MAX_MISSING_FRAMES, MAX_MISSING_FRACTION * num_frames)` missing frames, or no decodable frame
-at all, raise `VideoError` naming the file.
+Frame counts: the container's count (`CAP_PROP_FRAME_COUNT`) is an estimate for some containers:
+on MPEG-1 program streams written by OpenCV ('PIM1' .mpg) it is one to ten frames short (119 for 120
+decodable frames, 890 for 900). So `iter_gray_frames` never stops at that count: it decodes to the end
+of the stream (or to `stop`), and `probe` counts frames by demuxing them (`grab()`, ~30,000 frames/s at
+160x120) for the containers in `ESTIMATED_COUNT_SUFFIXES` and whenever no count is stored.
+
+Truncated or corrupt files: when decoding ends FEWER frames than the container claims, a few missing
+trailing frames only log a warning. More than `max(MAX_MISSING_FRAMES, MAX_MISSING_FRACTION *
+num_frames)` missing frames, or no decodable frame at all, raise `VideoError` naming the file. More
+frames than claimed is not an error (the estimate was short).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ LIMITED_RANGE_WHITE = 235
 # Missing trailing frames tolerated (warning, not error): container counts can be estimates.
 MAX_MISSING_FRAMES = 3
 MAX_MISSING_FRACTION = 0.005
+# Containers whose stored frame count is an estimate (MPEG program/transport streams): `probe` counts
+# their frames by demuxing them instead.
+ESTIMATED_COUNT_SUFFIXES = frozenset({".mpg", ".mpeg", ".vob", ".ts"})
 
 GRAY_MODE_LUMA = "luma"  # Y plane as decoded (full range).
 GRAY_MODE_LUMA_LIMITED = "luma_limited"  # Y plane expanded from [16, 235] to [0, 255].
@@ -117,29 +126,37 @@ def _open(path: pathlib.Path, *, convert_rgb: bool = True) -> cv2.VideoCapture:
 
 
 def _count_frames(cap: cv2.VideoCapture) -> int:
-  """Counts frames by demuxing+decoding them, for containers that do not store a count."""
+  """Counts frames by demuxing them, where the container stores no count or only an estimate."""
   count = 0
   while cap.grab():
     count += 1
   return count
 
 
-def probe(path: str | pathlib.Path) -> VideoInfo:
-  """Reads width, height, fps and frame count from the file (counting frames if not stored)."""
-  path = pathlib.Path(path)
+def _probe(path: pathlib.Path, *, exact: bool) -> VideoInfo:
+  """Size, rate and frame count; `exact=False` trusts the container's count (may be an estimate)."""
   cap = _open(path)
   try:
     width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
     height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     fps = float(cap.get(cv2.CAP_PROP_FPS))
     num_frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    if num_frames <= 0:
+    if num_frames <= 0 or (exact and path.suffix.lower() in ESTIMATED_COUNT_SUFFIXES):
       num_frames = _count_frames(cap)
   finally:
     cap.release()
   if num_frames <= 0 or width <= 0 or height <= 0:
     raise VideoError(f"{path} contains no video frames: {_FIX_HINT}.")
   return VideoInfo(path=path, width=width, height=height, fps=fps, num_frames=num_frames)
+
+
+def probe(path: str | pathlib.Path) -> VideoInfo:
+  """Reads width, height, fps and the number of decodable frames of `path`.
+
+  The count is the container's where it is exact; frames are counted by demuxing them where the
+  container stores none or only an estimate (`ESTIMATED_COUNT_SUFFIXES`, module docstring).
+  """
+  return _probe(pathlib.Path(path), exact=True)
 
 
 def _read_first_frame(path: pathlib.Path, convert_rgb: bool) -> np.ndarray:
@@ -190,52 +207,54 @@ def _seek(cap: cv2.VideoCapture, start: int, path: pathlib.Path) -> None:
       raise VideoError(f"{path} ends at frame {index}, before the requested start {start}.")
 
 
-def _check_missing(path: pathlib.Path, decoded: int, expected: int, start: int) -> None:
-  """Applies the truncation rule when decoding stops before the container's claimed end."""
-  missing = expected - decoded
+def _check_missing(path: pathlib.Path, end: int, claimed_end: int) -> None:
+  """Applies the truncation rule when decoding ended (at frame `end`) before `claimed_end`."""
+  missing = claimed_end - end
   if missing <= 0:
     return
-  if start + decoded == 0:
+  if end == 0:
     raise VideoError(f"No frame of {path} can be decoded: {_FIX_HINT}.")
-  allowed = max(MAX_MISSING_FRAMES, int(MAX_MISSING_FRACTION * (start + expected)))
-  message = (f"{path}: the container claims frames up to {start + expected - 1} but decoding stopped "
-             f"after frame {start + decoded - 1} ({missing} missing)")
+  allowed = max(MAX_MISSING_FRAMES, int(MAX_MISSING_FRACTION * claimed_end))
+  message = (f"{path}: the container claims frames up to {claimed_end - 1} but decoding stopped "
+             f"after frame {end - 1} ({missing} missing)")
   if missing > allowed:
     raise VideoError(f"{message}: the file is truncated or corrupt; {_FIX_HINT} or re-encode it.")
-  _LOG.warning("%s; using the %d decodable frames.", message, start + decoded)
+  _LOG.warning("%s; using the %d decodable frames.", message, end)
 
 
 def iter_gray_frames(path: str | pathlib.Path, start: int = 0,
                      stop: int | None = None, *, mode: str | None = None) -> Iterator[np.ndarray]:
   """Yields uint8 [height, width] grayscale frames start..stop-1 of `path`, one at a time.
 
+  Decoding goes on to the end of the stream (or `stop`), past the container's frame count when that
+  is a short estimate; the count only serves the truncation check (module docstring).
+
   Args:
     path: any container OpenCV's FFmpeg backend reads.
     start: first frame index (0-based).
-    stop: one past the last frame index; None = to the end.
+    stop: one past the last frame index; None = to the end of the stream.
     mode: one of GRAY_MODES; None chooses with `gray_mode(path)` (luma plane when it matches).
 
   Raises:
     VideoError: missing, non-video, empty or truncated file (see the module docstring's rule).
   """
   path = pathlib.Path(path)
-  info = probe(path)
-  stop = info.num_frames if stop is None else min(stop, info.num_frames)
-  if start < 0 or start > stop:
-    raise ValueError(f"Invalid frame range [{start}, {stop}) for {path} ({info.num_frames} frames).")
+  claimed = _probe(path, exact=False).num_frames
+  if start < 0 or (stop is not None and start > stop):
+    raise ValueError(f"Invalid frame range [{start}, {stop}) for {path} (about {claimed} frames).")
   mode = gray_mode(path) if mode is None else mode
   if mode not in GRAY_MODES:
     raise ValueError(f"Unknown gray mode {mode!r}; choose one of {GRAY_MODES}.")
   cap = _open(path, convert_rgb=mode == GRAY_MODE_BGR)
+  index = start
   try:
     _seek(cap, start, path)
-    decoded = 0
-    for _ in range(start, stop):
+    while stop is None or index < stop:
       frame = _read(cap)
       if frame is None:
         break
-      decoded += 1
+      index += 1
       yield _to_gray(frame, mode)
   finally:
     cap.release()
-  _check_missing(path, decoded, stop - start, start)
+  _check_missing(path, index, claimed if stop is None else min(stop, claimed))

@@ -3,13 +3,18 @@
 import pathlib
 import subprocess
 import sys
+import tracemalloc
 
+import cv2
 import numpy as np
 import pytest
 
 from data_builders.mouse_behavior import mouse_behavior_dataset_builder as mb
 from mouseflax import build_data
+from mouseflax import preprocess
 from mouseflax import synthetic
+
+MPEG_HW = (48, 64)  # (height, width) of the test MPEG-1 clips.
 
 
 def test_strided_windows_take_every_stride_th_frame_without_overlap():
@@ -55,6 +60,55 @@ def test_parse_dataset_and_unknown_names():
     build_data.builder_module("ucf101")
 
 
+def write_mpeg1(path: pathlib.Path, num_frames: int) -> pathlib.Path:
+  """A moving-texture MPEG-1 program stream, as cv2 writes the home-cage videos ('PIM1' .mpg)."""
+  rng = np.random.default_rng(0)
+  base = cv2.GaussianBlur(rng.integers(0, 256, (MPEG_HW[0], MPEG_HW[1], 3), np.uint8), (7, 7), 2)
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"PIM1"), 30.0, MPEG_HW[::-1])
+  for t in range(num_frames):
+    writer.write(np.roll(base, t, axis=1))
+  writer.release()
+  return path
+
+
+def test_preprocess_videos_keeps_every_frame_of_an_mpeg1_stream(tmp_path):
+  # The container's count is short for cv2-written .mpg files; the arrays must hold every frame.
+  num_frames = 120
+  path = write_mpeg1(tmp_path / "cage.mpg", num_frames)
+  cfg = preprocess.PreprocessConfig()
+  arrays = build_data.preprocess_videos([build_data.VideoJob("cage", str(path))], cfg.to_dict(),
+                                        cache_dir=tmp_path / "cache")
+  gray, flow = arrays["cage"]
+  assert gray.shape == (num_frames, 24, 32, 1) and flow.shape == (num_frames, 24, 32, 2)
+  assert flow.dtype == build_data.FLOW_DTYPE
+  expected = list(preprocess.preprocess_video(path, cfg))
+  np.testing.assert_array_equal(gray, np.stack([g for _, g, _ in expected]))
+  np.testing.assert_array_equal(flow, np.stack([f for _, _, f in expected]).astype(np.float16))
+  assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+      "cage" + build_data.FLOW_SUFFIX, "cage" + build_data.GRAY_SUFFIX]  # No temporary left.
+
+
+def test_preprocessing_memory_does_not_grow_with_the_video(tmp_path, monkeypatch):
+  # Python-side peak (numpy allocations are traced) must stay far below the video's arrays: frames
+  # stream to disk in chunks instead of piling up in lists that are then stacked.
+  num_frames, chunk = 1200, 32
+  path = write_mpeg1(tmp_path / "long.mpg", num_frames)
+  monkeypatch.setattr(build_data, "WRITE_CHUNK_FRAMES", chunk)
+  monkeypatch.setattr(build_data, "COPY_BUFFER_BYTES", chunk * 2**10)
+  job = (build_data.VideoJob("long", str(path)), preprocess.PreprocessConfig().to_dict(),
+         str(tmp_path))
+  tracemalloc.start()
+  try:
+    _, frames, _ = build_data._preprocess_job(job)  # pylint: disable=protected-access
+    peak = tracemalloc.get_traced_memory()[1]
+  finally:
+    tracemalloc.stop()
+  assert frames == num_frames
+  stored = sum((tmp_path / ("long" + suffix)).stat().st_size
+               for suffix in (build_data.GRAY_SUFFIX, build_data.FLOW_SUFFIX))
+  assert peak < stored / 4, f"peak {peak} B while preprocessing {stored} B of arrays"
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-m", "mouseflax.build_data", *args],
                         capture_output=True, text=True, check=False)
@@ -82,7 +136,7 @@ def test_cli_parallel_build_equals_in_process_build(tmp_path):
                              config=config)
   assert builder.info.metadata["test_video"] == "synth_cage_03"
   local = sorted(pathlib.Path(builder.data_dir).glob("*.array_record*"))
-  cli_dir = tmp_path / "cli" / "mouse_behavior" / config.name / "1.0.0"
+  cli_dir = tmp_path / "cli" / "mouse_behavior" / config.name / str(mb.Builder.VERSION)
   cli = sorted(cli_dir.glob("*.array_record*"))
   assert [p.name for p in local] == [p.name for p in cli] and local
   for a, b in zip(local, cli):

@@ -10,6 +10,7 @@ import pytest
 from configs import default
 from mouseflax import input_pipeline
 from mouseflax import preprocess
+from mouseflax import synthetic
 
 NUM_EXAMPLES = 10
 BATCH = 4
@@ -84,6 +85,18 @@ def test_maybe_to_device_respects_the_size_limit():
   assert isinstance(input_pipeline.maybe_to_device(arrays, data)["gray"], jax.Array)
   data.device_max_mb = 0
   assert isinstance(input_pipeline.maybe_to_device(arrays, data)["gray"], np.ndarray)
+
+
+def test_synthetic_sizes_are_per_dataset():
+  data = default.get_config().data
+  avenue = input_pipeline.synthetic_sizes("avenue", data)
+  # The default avenue length is the generator's (240 frames at 640x360), not the home cage's 4500.
+  assert avenue["frames_per_video"] == synthetic.AVENUE_DEFAULTS["frames_per_video"]
+  assert input_pipeline.synthetic_sizes("home_cage", data)["frames_per_video"] == 4500
+  data.synthetic_frames, data.synthetic_avenue_frames = 300, 60
+  assert input_pipeline.synthetic_sizes("avenue", data)["frames_per_video"] == 60
+  assert input_pipeline.synthetic_sizes("home_cage", data)["frames_per_video"] == 300
+  assert set(input_pipeline.synthetic_sizes("avenue", data)) <= set(synthetic.AVENUE_DEFAULTS)
 
 
 def test_prepare_builds_synthetic_once_and_loads_splits(tmp_path):

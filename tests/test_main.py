@@ -34,7 +34,8 @@ def test_main_trains_evaluates_and_resumes(tmp_path, data_dir):
   assert first.returncode == 0, first.stderr[-3000:]
   results = json.loads((workdir / "results.json").read_text())
   assert results["epochs"] == 1 and results["config"]["train"]["log_every_steps"] == 2
-  assert results["n_test_frames"] > 0 and 0.0 <= results["auc"] <= 1.0
+  # Tiny synthetic recordings may put no held-out frame in the test half: AUC is then None.
+  assert results["n_test_frames"] > 0 and (results["auc"] is None or 0.0 <= results["auc"] <= 1.0)
   assert '"auc"' in first.stdout
   for name in ("config.json", "preprocess.json", "threshold.json", "metrics.jsonl", "roc.png"):
     assert (workdir / name).is_file(), name

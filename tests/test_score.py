@@ -203,17 +203,21 @@ def test_threshold_override_stored_and_recalibrated(run):
   assert np.mean(cached > recalibrated.value) <= 0.1
 
 
-def test_cli_exit_status_and_summary(run, tmp_path):
+def test_cli_exit_status_and_summary(run, tmp_path, capsys):
   good = write_video(tmp_path / "good.avi", 9)
   bad = tmp_path / "bad.avi"
   bad.write_bytes(b"\x00" * 100)
-  command = [sys.executable, "-m", "mouseflax.score", f"--workdir={run.workdir}",
-             f"--video={good}", f"--video={bad}", f"--output_dir={tmp_path / 'out'}",
-             "--noprogress"]
-  out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
-  assert out.returncode == score.EXIT_SOME_FAILED, out.stderr[-2000:]
-  assert f"FAILED {bad}" in out.stdout and f"ok {good}" in out.stdout
+  status = score.run_cli(str(run.workdir), [str(good), str(bad)], str(tmp_path / "out"),
+                         progress=False)
+  printed = capsys.readouterr().out
+  assert status == score.EXIT_SOME_FAILED
+  assert f"FAILED {bad}" in printed and f"ok {good}" in printed
   assert (tmp_path / "out" / "good_scores.csv").is_file()
-  command[3] = f"--workdir={tmp_path / 'no_run'}"
+
+
+def test_cli_without_a_trained_run_exits_2(tmp_path):
+  command = [sys.executable, "-m", "mouseflax.score", f"--workdir={tmp_path / 'no_run'}",
+             f"--video={tmp_path / 'any.mp4'}", f"--output_dir={tmp_path / 'out'}"]
   out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
-  assert out.returncode == score.EXIT_NO_RUN and "--workdir=" in out.stderr
+  assert out.returncode == score.EXIT_NO_RUN, out.stderr[-2000:]
+  assert "is not a finished training run" in out.stderr or "does not exist" in out.stderr

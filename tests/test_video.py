@@ -73,6 +73,21 @@ def test_real_video_luma_matches_bgr(real_video):
   assert (info.width, info.height, info.num_frames) == (640, 480, 2330)
 
 
+def test_mpeg1_program_stream_frames_are_all_counted_and_decoded(tmp_path):
+  # OpenCV's container estimate for a 'PIM1' .mpg is short (119 for 120 frames): decoding must not
+  # stop there, and probe must report the decodable count.
+  num_frames = 120
+  path = write_video(tmp_path / "cage.mpg", smooth_colour_frames(num_frames), "PIM1")
+  estimate = int(cv2.VideoCapture(str(path), cv2.CAP_FFMPEG).get(cv2.CAP_PROP_FRAME_COUNT))
+  assert estimate < num_frames, "the short container estimate this test guards against is gone"
+  assert video.probe(path).num_frames == num_frames
+  frames = list(video.iter_gray_frames(path))
+  assert len(frames) == num_frames
+  np.testing.assert_array_equal(list(video.iter_gray_frames(path, start=num_frames - 2))[-1],
+                                frames[-1])
+  assert len(list(video.iter_gray_frames(path, start=100, stop=num_frames))) == 20
+
+
 def test_start_stop_equals_slice_of_full_decode(tmp_path):
   path = write_video(tmp_path / "v.mp4", smooth_colour_frames(), "mp4v")
   full = list(video.iter_gray_frames(path))

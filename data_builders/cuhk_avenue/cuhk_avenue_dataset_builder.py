@@ -11,6 +11,8 @@
   evaluator averages per frame). `anomaly` is 1 where the frame's volLabel mask has any pixel set.
 - Flow: between successive frames at full frame rate, subsampled with the frames (as in
   mouse_behavior).
+- Labels follow the decoded frames (decoding reads to the end of the stream, whatever the
+  container's count says); a mask count that differs is logged and the frames without one dropped.
 - `behavior` is -1 everywhere (Avenue has no behaviour labels); train frames have `anomaly` 0.
 """
 
@@ -74,8 +76,12 @@ def make_config(**protocol: Any) -> AvenueConfig:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """CUHK Avenue as gray + flow sequences with per-frame anomaly labels."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of 1.0.0's "
+               "single INTER_AREA resize); videos are decoded to the end of the stream.",
+  }
   BUILDER_CONFIGS = [make_config()]
   DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS

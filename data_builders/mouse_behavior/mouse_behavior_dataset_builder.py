@@ -15,8 +15,12 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
   split `validation_fraction` / rest by a permutation seeded with `split_seed`.
 - `train_labelled` / `validation_labelled` (for the supervised baseline): the same windows plus the
   dropped ones, these split with the same rule, so `train` is a subset of `train_labelled`.
-- Test: frames [0, floor(test_fraction * N)) of the test video, every frame, in consecutive windows
-  of `sequence_length`; a tail shorter than a window is covered by one window aligned to its end
+- Frames used: those with both pixels and a label, i.e. the first min(decoded, annotated) frames of
+  a video. The decoded count is exact (decoding reads to the end of the stream; the container's
+  count is a short estimate on MPEG-1 .mpg files), so every annotated frame of a complete video is
+  used; a mismatch is logged.
+- Test: frames [0, floor(test_fraction * N)) of the test video (N: its frames used, above), every
+  frame, in consecutive windows of `sequence_length`; a tail shorter than a window is covered by one window aligned to its end
   (those frames appear twice; the evaluator averages per frame).
 - Flow: computed between successive frames of the video at full frame rate (as the preprocessor
   streams), then subsampled with the frames: the flow of a strided frame is its motion over 1/fps
@@ -39,6 +43,7 @@ import tensorflow_datasets as tfds
 from mouseflax import build_data
 from mouseflax import preprocess
 from mouseflax import raw_formats
+from mouseflax import video
 
 BEHAVIORS = tuple(raw_formats.BEHAVIORS)
 DEFAULT_HELD_OUT = "hang"
@@ -106,8 +111,13 @@ class _Recording:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Jhuang home-cage videos as 8-frame gray + flow sequences, one behaviour held out."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release: the protocol of Nwokedi et al. 2021."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release: the protocol of Nwokedi et al. 2021.",
+      "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of 1.0.0's "
+               "single INTER_AREA resize), and the last frame(s) of .mpg videos, which 1.0.0 "
+               "dropped (short container frame count), are decoded and used.",
+  }
   BUILDER_CONFIGS = [make_config(behavior) for behavior in BEHAVIORS]
   DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
@@ -144,13 +154,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     test_name = config.test_video or _default_test_video(recordings)
     train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
     _check_choice(names, test_name, train_names)
-    test_stop = int(len(recordings[test_name].labels) * config.test_fraction)
+    test_stop = _test_stop(recordings[test_name], config)
     arrays = build_data.preprocess_videos(
         [build_data.VideoJob(n, str(recordings[n].video)) for n in train_names]
         + [build_data.VideoJob(test_name, str(recordings[test_name].video), 0, test_stop)],
         config.preprocess, cache_dir=self._cache_dir, num_workers=self._num_workers)
     labels = {n: recordings[n].labels for n in names}
-    splits = _cut_splits(config, arrays, labels, train_names, test_name)
+    splits = _cut_splits(config, arrays, labels, train_names, (test_name, test_stop))
     build_data.check_not_empty(
         splits, f"mouse_behavior/{config.name}",
         "Use longer or more training videos (train_videos / num_train_videos), a smaller stride, "
@@ -195,6 +205,12 @@ def _find_recordings(manual_dir: pathlib.Path) -> dict[str, _Recording]:
   return recordings
 
 
+def _test_stop(recording: _Recording, config: MouseBehaviorConfig) -> int:
+  """One past the last test frame: `test_fraction` of the frames with pixels and a label."""
+  num_frames = min(video.probe(recording.video).num_frames, len(recording.labels))
+  return int(num_frames * config.test_fraction)
+
+
 def _default_test_video(recordings: dict[str, _Recording]) -> str:
   """Most distinct behaviours, then most frames, then first by name (module docstring)."""
   def rank(name: str) -> tuple[int, int, str]:
@@ -218,8 +234,11 @@ def _check_choice(names: Sequence[str], test_name: str, train_names: Sequence[st
     raise ValueError("No training videos: add recordings or set train_videos.")
 
 
-def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_name):
-  """Split name -> list of (video name, frame indices) windows, as in the module docstring."""
+def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_video):
+  """Split name -> list of (video name, frame indices) windows, as in the module docstring.
+
+  `test_video` is (its name, one past its last test frame).
+  """
   kept, dropped = [], []
   for name in train_names:
     num_frames = _aligned_length(name, arrays[name][0], labels[name])
@@ -230,7 +249,7 @@ def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_n
       (dropped if held_out else kept).append((name, frames))
   train, validation = _split(kept, config)
   train_extra, validation_extra = _split(dropped, config)
-  test_stop = int(len(labels[test_name]) * config.test_fraction)
+  test_name, test_stop = test_video
   test_frames = _aligned_length(test_name, arrays[test_name][0], labels[test_name][:test_stop])
   test = [(test_name, frames) for frames in
           build_data.covering_windows(test_frames, length=config.sequence_length)]
@@ -252,7 +271,7 @@ def _window_key(window: tuple[str, np.ndarray]) -> tuple[str, int]:
 
 
 def _aligned_length(name: str, gray: np.ndarray, labels: np.ndarray) -> int:
-  """Frames with both pixels and a label; a mismatch (decoder vs annotation) is logged."""
+  """Frames with both pixels (decoded count, exact) and a label; a mismatch is logged."""
   if len(gray) != len(labels):
     logging.warning("%s: %d decoded frames but %d annotated; using the first %d.", name, len(gray),
                     len(labels), min(len(gray), len(labels)))

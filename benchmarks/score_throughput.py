@@ -1,0 +1,147 @@
+"""Scoring throughput: decode-only, model-only and end-to-end frames/s of `mouseflax.score`.
+
+  python -m benchmarks.score_throughput [--quick] [--output=/tmp/score_throughput.json]
+
+On the real 640x480 30 fps recording (../shared/data/real/openfield_mouse_m3v1.mp4; skipped when
+absent, then a synthetic 640x480 video is written instead), in one process and one run:
+- decode-only: `video.iter_gray_frames` (the luma plane), nothing else;
+- model-only: the jitted per-window error function on a full batch of windows, warmed up first
+  (compile time reported apart); frames/s = windows * 8 / seconds (each frame is in one window);
+- end to end: `score.score_video` (decode, preprocess and the model in overlapping stages).
+The model is the default dual-stream CAE (configs/default.py, the paper's), randomly initialised: its
+speed does not depend on training. Targets (issue 5): end to end >= 10x real time, and >= 70% of
+min(decode-only, model-only). Also called from `benchmarks.data_throughput`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import runpy
+import tempfile
+import time
+
+import jax
+import ml_collections
+import numpy as np
+
+from mouseflax import models
+from mouseflax import preprocess
+from mouseflax import score
+from mouseflax import video
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+REAL_VIDEO = REPO.parent / "shared/data/real/openfield_mouse_m3v1.mp4"
+MODEL_REPEATS = {"quick": 2, "full": 5}
+QUICK_FRAMES = 600  # --quick scores only the first frames (a trimmed copy of the video).
+TARGET_REAL_TIME = 10.0
+TARGET_OF_SLOWEST = 0.7
+
+
+def demo_run(workdir: pathlib.Path, batch_size: int | None = None,
+             width: int | None = None) -> score.ScoringRun:
+  """A ScoringRun of the default CAE with initialised parameters (no workdir files needed)."""
+  config = runpy.run_path(str(REPO / "configs" / "default.py"))["get_config"]()
+  if batch_size:
+    config.eval.batch_size = batch_size
+  if width:
+    config.model.width = width
+  cfg = preprocess.PreprocessConfig()
+  model = models.create_model(config.model)
+  h, w = cfg.crop_hw
+  example = {s: np.zeros((1, score.SEQUENCE_LENGTH, h, w, c), np.float32)
+             for s, c in score.STREAM_CHANNELS.items()}
+  params = jax.jit(model.init)(jax.random.PRNGKey(0), example)["params"]
+  return score.ScoringRun(workdir=workdir, config=ml_collections.ConfigDict(config), preprocess=cfg,
+                          model=model, params=params, step=0, streams=("gray", "flow"),
+                          stored_threshold=None)
+
+
+def _decode_rate(path: pathlib.Path) -> tuple[float, int]:
+  mode = video.gray_mode(path)
+  start = time.perf_counter()
+  n = sum(1 for _ in video.iter_gray_frames(path, mode=mode))
+  return n / (time.perf_counter() - start), n
+
+
+def _model_rate(run: score.ScoringRun, errors_fn, repeats: int) -> tuple[float, float]:
+  """(frames/s, compile seconds) of the error function on one full batch."""
+  batch = score._empty_batch(run.preprocess, run.config.eval.batch_size)  # pylint: disable=protected-access
+  start = time.perf_counter()
+  jax.block_until_ready(errors_fn(batch.gray, batch.flow))
+  compile_s = time.perf_counter() - start
+  start = time.perf_counter()
+  for _ in range(repeats):
+    jax.block_until_ready(errors_fn(batch.gray, batch.flow))
+  seconds = (time.perf_counter() - start) / repeats
+  return batch.gray.shape[0] * score.SEQUENCE_LENGTH / seconds, compile_s
+
+
+def _trimmed(path: pathlib.Path, num_frames: int, workdir: pathlib.Path) -> pathlib.Path:
+  """The first `num_frames` frames of `path` re-encoded (for --quick)."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  info = video.probe(path)
+  out = workdir / "trimmed.avi"
+  writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), info.fps,
+                           (info.width, info.height))
+  for gray in video.iter_gray_frames(path, 0, num_frames):
+    writer.write(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+  writer.release()
+  return out
+
+
+def measure(path: pathlib.Path, *, quick: bool = False, batch_size: int | None = None,
+            width: int | None = None) -> dict:
+  """Decode-only, model-only and end-to-end rates on `path`, in this order, in one process."""
+  with tempfile.TemporaryDirectory(prefix="score_throughput_") as tmp:
+    tmp = pathlib.Path(tmp)
+    if quick:
+      path = _trimmed(path, QUICK_FRAMES, tmp)
+    info = video.probe(path)
+    run = demo_run(tmp, batch_size, width)
+    errors_fn = score.make_window_errors_fn(run)
+    model_fps, compile_s = _model_rate(run, errors_fn, MODEL_REPEATS["quick" if quick else "full"])
+    decode_fps, frames = _decode_rate(path)
+    start = time.perf_counter()
+    scores = score.score_video(run, path, errors_fn=errors_fn, progress=False)
+    e2e_fps = len(scores.score) / (time.perf_counter() - start)
+  slowest = min(decode_fps, model_fps)
+  return {"video": str(path), "frames": frames, "width": info.width, "height": info.height,
+          "fps": info.fps, "batch_windows": run.config.eval.batch_size,
+          "model_width": run.config.model.width,
+          "backend": jax.default_backend(), "compile_s": compile_s, "decode_fps": decode_fps,
+          "model_fps": model_fps, "end_to_end_fps": e2e_fps,
+          "real_time_factor": e2e_fps / info.fps, "of_slowest_stage": e2e_fps / slowest,
+          "meets_targets": bool(e2e_fps / info.fps >= TARGET_REAL_TIME
+                                and e2e_fps / slowest >= TARGET_OF_SLOWEST)}
+
+
+def format_result(r: dict) -> str:
+  return (f"scoring {r['width']}x{r['height']} {r['fps']:g} fps, {r['frames']} frames, CAE width {r['model_width']}, "
+          f"batch {r['batch_windows']} windows: decode-only {r['decode_fps']:.0f} f/s, model-only "
+          f"{r['model_fps']:.0f} f/s (compile {r['compile_s']:.1f} s), end to end "
+          f"{r['end_to_end_fps']:.0f} f/s = {r['real_time_factor']:.1f}x real time, "
+          f"{r['of_slowest_stage']:.0%} of the slowest stage")
+
+
+def main(argv=None) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--output", type=pathlib.Path, default=None, help="JSON file to write.")
+  parser.add_argument("--quick", action="store_true", help=f"First {QUICK_FRAMES} frames only.")
+  parser.add_argument("--video", type=pathlib.Path, default=REAL_VIDEO, help="Video to score.")
+  parser.add_argument("--batch_size", type=int, default=None, help="Windows per model call.")
+  parser.add_argument("--width", type=int, default=None, help="CAE width (default: the paper's 32).")
+  args = parser.parse_args(argv)
+  if not args.video.is_file():
+    raise SystemExit(f"{args.video} not found: pass --video=PATH (a 640x480 30 fps recording).")
+  result = measure(args.video, quick=args.quick, batch_size=args.batch_size, width=args.width)
+  print(format_result(result))
+  if args.output:
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(args.output)  # Atomic: no half-written JSON.
+
+
+if __name__ == "__main__":
+  main()
