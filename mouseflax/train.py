@@ -325,7 +325,7 @@ def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_sec
   step = int(state.step)
   stop_step = step + tc.stop_after_steps if tc.stop_after_steps > 0 else trainer.total_steps
   log, epoch_metrics, start = _ProgressLog(trainer, writer, step), {}, time.perf_counter()
-  epoch_sums = {}
+  epoch_sums, epoch_steps = {}, 0  # After a mid-epoch resume, the epoch's remaining steps.
   while step < min(stop_step, trainer.total_steps):
     epoch, pos = divmod(step, spe)
     k = min(trainer.steps_per_call, spe - pos, stop_step - step)
@@ -335,17 +335,17 @@ def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_sec
     log.add(step + k, metrics)
     for key, v in metrics.items():
       epoch_sums[key] = epoch_sums.get(key, 0.0) + float(v.sum())
-    step += k
+    step, epoch_steps = step + k, epoch_steps + k
     seconds = train_seconds + time.perf_counter() - start
     if step % spe == 0:
       log.flush(step)
-      epoch_metrics = {f"epoch_train_{k}": v / spe for k, v in epoch_sums.items()}
+      epoch_metrics = {f"epoch_train_{k}": v / epoch_steps for k, v in epoch_sums.items()}
       epoch_metrics.update(trainer.validate(state), epoch=step // spe)
       writer.write_scalars(step, epoch_metrics)
       logging.info("epoch %d: %s", step // spe, epoch_metrics)
       checkpointing.save(manager, step, state, _progress(trainer, step, seconds),
                          epoch_metrics["val_loss"])
-      epoch_sums = {}
+      epoch_sums, epoch_steps = {}, 0
     elif step == stop_step:
       checkpointing.save(manager, step, state, _progress(trainer, step, seconds))
   writer.flush()
