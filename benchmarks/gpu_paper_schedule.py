@@ -238,6 +238,8 @@ def schedule_of(name: str, args: argparse.Namespace) -> dict:
   sched = dict(SCHEDULES[name])
   sched["epochs"] = args.epochs or sched["epochs"]
   sched["batch"] = args.batch or sched["batch"]
+  if sched["epochs"] < 1 or sched["batch"] < 1:
+    raise ValueError(f"--epochs and --batch must be >= 1; got {sched['epochs']}, {sched['batch']}.")
   if args.num_sequences < sched["batch"]:
     raise ValueError(f"--num_sequences={args.num_sequences} is below the batch {sched['batch']}.")
   return sched
