@@ -141,10 +141,14 @@ def run_jax(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
   data_np = synthetic_data(args.num_sequences, args.seed)
   data = jax.device_put(data_np)
   tx = optax.adam(LEARNING_RATE, b1=ADAM_B1, b2=ADAM_B2)
-  init_rng, state_rng = jax.random.split(jax.random.PRNGKey(args.seed))
   example = to_model_inputs({k: v[:1] for k, v in data_np.items()})
-  params = jax.jit(model.init)(init_rng, example)["params"]  # Eager init dispatches op by op: slow.
-  state = TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
+
+  def init(rng):  # Jitted as a whole: eager init compiles every small op on its own (slow).
+    init_rng, state_rng = jax.random.split(rng)
+    params = model.init(init_rng, example)["params"]
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
+
+  state = jax.jit(init)(jax.random.PRNGKey(args.seed))
   step = lambda s, b: local_train_step(s, b, loss_weights=sched["loss_weights"], hflip=True)
   epoch_fn = make_epoch_fn(step)
   compile_start = time.perf_counter()

@@ -59,6 +59,8 @@ class DatasetHandle:
   """A built dataset: `.load(split)` gives its arrays; `.info` its TFDS info (metadata inside)."""
   builder: Any  # tfds.core.DatasetBuilder, read-only.
   preprocess: preprocess.PreprocessConfig
+  # Open data sources by split: `read` is called every step in a multi-host run.
+  _sources: dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
   @property
   def info(self):
@@ -70,16 +72,36 @@ class DatasetHandle:
 
   def load(self, split: str) -> dict[str, np.ndarray]:
     """Every example of `split`, stacked: {'gray': [N,T,H,W,1] uint8, 'flow': float16, ...}."""
-    if split not in self.info.splits:
-      raise ValueError(f"Unknown split {split!r}; {self.info.full_name} has "
-                       f"{sorted(self.info.splits)}.")
-    source = self.builder.as_data_source(split=split)
+    source = self._source(split)
     columns: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(source), LOAD_CHUNK):
       examples = source.__getitems__(range(start, min(start + LOAD_CHUNK, len(source))))
       for key in examples[0] if examples else ():
         columns.setdefault(key, []).append(np.stack([np.asarray(e[key]) for e in examples]))
     return {key: np.concatenate(parts) for key, parts in columns.items()}
+
+  def num_examples(self, split: str) -> int:
+    """Examples in `split` (without reading them)."""
+    return len(self._source(split))
+
+  def read(self, split: str, indices: np.ndarray,
+           keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Only the examples at `indices` of `split` (in that order), stacked; `keys`: fields kept.
+
+    Random access into the array_record files: a process of a multi-host run reads its own rows of
+    each global batch instead of loading the whole split.
+    """
+    examples = self._source(split).__getitems__([int(i) for i in np.ravel(indices)])
+    keys = keys or tuple(examples[0])
+    return {key: np.stack([np.asarray(e[key]) for e in examples]) for key in keys}
+
+  def _source(self, split: str) -> Any:
+    if split not in self.info.splits:
+      raise ValueError(f"Unknown split {split!r}; {self.info.full_name} has "
+                       f"{sorted(self.info.splits)}.")
+    if split not in self._sources:
+      self._sources[split] = self.builder.as_data_source(split=split)
+    return self._sources[split]
 
 
 # --------------------------------------------------------------------------------------------------

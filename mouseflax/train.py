@@ -5,8 +5,12 @@ fits and batches are gathered there; `config.train.steps_per_call` steps run per
 `lax.scan` when > 1). On XLA:CPU a scan loses the fast convolution path (8.7x slower per step, see
 shared/notes/xla_cpu_convs.md), so `auto` means 1 step per call on the CPU and many elsewhere.
 Parameters and optimiser state are replicated over a `data` mesh axis; batches are sharded along it.
+With several processes (multi-host, `mouseflax.distributed`) the mesh spans every process's devices,
+each process reads only its rows of each global batch, and only the primary process writes files
+(checkpoints are written by all of them together, through orbax).
 """
 
+import dataclasses
 import functools
 import json
 import os
@@ -25,6 +29,7 @@ import numpy as np
 import optax
 
 from mouseflax import checkpointing
+from mouseflax import distributed
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
 from mouseflax import models
@@ -60,6 +65,9 @@ def make_mesh(mesh_config: ml_collections.ConfigDict) -> jax.sharding.Mesh:
   if not 1 <= n <= len(devices):
     raise ValueError(f"config.mesh.data_parallelism={mesh_config.data_parallelism}: must be -1 "
                      f"(all) or between 1 and the {len(devices)} visible devices.")
+  if jax.process_count() > 1 and n != len(devices):
+    raise ValueError(f"config.mesh.data_parallelism={mesh_config.data_parallelism}: a run of "
+                     f"{jax.process_count()} processes uses all {len(devices)} devices; set -1.")
   return jax.sharding.Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
 
 
@@ -69,6 +77,11 @@ def _replicated(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
 
 def _batch_sharded(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
   return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS))
+
+
+def _steps_sharded(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
+  """[K, B, ...] stacks of K batches: the batch axis (1) sharded."""
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, DATA_AXIS))
 
 
 def create_optimizer(optim_config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -133,24 +146,40 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
   return state.apply_gradients(grads=grads), metrics
 
 
+def _run_steps(body: Callable, state: TrainState, xs: Any) -> tuple[TrainState, dict]:
+  """K == 1: a plain call (the fast form on the CPU); K > 1: a `lax.scan` (fast on accelerators,
+  where dispatch would otherwise bound a small model). Metrics get a leading [K] axis."""
+  if jax.tree.leaves(xs)[0].shape[0] == 1:
+    state, metrics = body(state, jax.tree.map(lambda x: x[0], xs))
+    return state, jax.tree.map(lambda m: m[None], metrics)
+  return jax.lax.scan(body, state, xs)
+
+
 def make_multi_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
   """Jitted (state, data, idx[K, B]) -> (state, metrics[K]): K steps on batches gathered from data.
 
-  K == 1 is a plain call (the fast form on the CPU); K > 1 is a `lax.scan` (the fast form on
-  accelerators, where dispatch would otherwise bound a small model). The state is donated.
+  `data` is the replicated training split (device-resident mode). The state is donated.
   """
   def multi_step(state, data, idx):
     def body(state, batch_idx):
       batch = jax.tree.map(lambda a: a[batch_idx], data)
       batch = jax.lax.with_sharding_constraint(batch, _batch_sharded(mesh))
       return step_fn(state, batch)
+    return _run_steps(body, state, idx)
 
-    if idx.shape[0] == 1:
-      state, metrics = body(state, idx[0])
-      return state, jax.tree.map(lambda m: m[None], metrics)
-    return jax.lax.scan(body, state, idx)
+  replicated = _replicated(mesh)
+  return jax.jit(multi_step, donate_argnums=0, out_shardings=(replicated, replicated))
 
-  return jax.jit(multi_step, donate_argnums=0)
+
+def make_batches_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
+  """Jitted (state, batches[K, B, ...]) -> (state, metrics[K]) on batches sharded along B.
+
+  The host-resident (and multi-host) form: each process supplies only its rows of each batch.
+  """
+  replicated = _replicated(mesh)
+  return jax.jit(lambda state, batches: _run_steps(step_fn, state, batches), donate_argnums=0,
+                 in_shardings=(replicated, _steps_sharded(mesh)),
+                 out_shardings=(replicated, replicated))
 
 
 def resolve_steps_per_call(value: str) -> int:
@@ -174,14 +203,19 @@ def _eval_batches(data: Mapping[str, np.ndarray], batch_size: int):
 
 
 def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -> Callable:
-  """Jitted (state, batch, mask) -> summed per-example losses over the real rows."""
+  """(state, batch, mask) -> summed per-example losses over the real rows (jitted inside).
+
+  Every process passes the whole numpy batch; each device takes its rows.
+  """
   def eval_step(state, batch, mask):
     inputs = input_pipeline.to_model_inputs(batch)
     outputs = state.apply_fn({"params": state.params}, inputs, train=False)
     losses = per_example_losses(outputs, batch, inputs, loss_weights)
     return {k: jnp.where(mask, v, 0.0).sum() for k, v in losses.items()}
-  return jax.jit(eval_step, in_shardings=(_replicated(mesh), _batch_sharded(mesh),
-                                          _batch_sharded(mesh)))
+  sharded = _batch_sharded(mesh)
+  step = jax.jit(eval_step, in_shardings=(_replicated(mesh), sharded, sharded),
+                 out_shardings=_replicated(mesh))
+  return lambda state, batch, mask: step(state, *distributed.host_to_global(sharded, (batch, mask)))
 
 
 def validation_losses(eval_step: Callable, state: TrainState, data: Mapping[str, np.ndarray],
@@ -218,11 +252,33 @@ def _keep_on_device(data: Mapping[str, np.ndarray], data_config: ml_collections.
   return data_config.device_resident and num_bytes <= data_config.device_max_mb * BYTES_PER_MB
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainRecords:
+  """The training split as the trainer reads it: `take(indices)` -> the TRAIN_FIELDS of those rows.
+
+  One process loads the split whole (`arrays`, which device-resident mode puts on the device); a
+  process of a multi-host run reads only its rows of each batch from the records (`arrays` None).
+  """
+  num_examples: int
+  take: Callable[[np.ndarray], dict[str, np.ndarray]]
+  arrays: Mapping[str, np.ndarray] | None = None
+
+
+def train_records(handle: Any, split: str) -> TrainRecords:
+  """The split loaded whole (one process) or read by index (several processes)."""
+  if jax.process_count() == 1:
+    arrays = {k: v for k, v in handle.load(split).items() if k in TRAIN_FIELDS}
+    return TrainRecords(len(arrays["gray"]), lambda idx: {k: v[idx] for k, v in arrays.items()},
+                        arrays)
+  return TrainRecords(handle.num_examples(split),
+                      lambda idx: handle.read(split, idx, TRAIN_FIELDS))
+
+
 class _Trainer:
   """Holds what the epoch loop needs: data, compiled steps, the mesh and the schedule."""
 
   def __init__(self, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
-               train: Mapping[str, np.ndarray], val: Mapping[str, np.ndarray]):
+               train: TrainRecords, val: Mapping[str, np.ndarray]):
     self.config = config
     self.mesh = mesh
     tc = config.train
@@ -231,33 +287,42 @@ class _Trainer:
     if tc.batch_size < 1 or tc.batch_size % mesh.size:
       raise ValueError(f"config.train.batch_size={tc.batch_size} must be a positive multiple of "
                        f"the {mesh.size} devices on the mesh.")
-    self.num_examples = len(train["gray"])
+    self.num_examples = train.num_examples
     self.steps_per_epoch = self.num_examples // tc.batch_size
     if self.steps_per_epoch < 1:
       raise ValueError(f"The training split has {self.num_examples} sequences, fewer than "
                        f"config.train.batch_size={tc.batch_size}: lower the batch size.")
     self.total_steps = tc.epochs * self.steps_per_epoch
     self.steps_per_call = resolve_steps_per_call(tc.steps_per_call)
-    fields = {k: train[k] for k in TRAIN_FIELDS}
-    self.on_device = _keep_on_device(fields, config.data)
-    self.host_data = fields
-    self.device_data = jax.device_put(fields, _replicated(mesh)) if self.on_device else None
+    self.records = train
+    self.on_device = train.arrays is not None and _keep_on_device(train.arrays, config.data)
+    self.device_data = (jax.device_put(train.arrays, _replicated(mesh)) if self.on_device
+                        else None)
     self.val = {k: val[k] for k in TRAIN_FIELDS}
     weights = dict(tc.loss_weights)
     step = functools.partial(train_step, loss_weights=weights, hflip=config.data.hflip)
     self.multi_step = make_multi_step(mesh, step)
+    self.batches_step = make_batches_step(mesh, step)
     self.eval_step = make_eval_step(mesh, weights)
     logging.info("Training on %d sequences, %d steps/epoch, %d steps/call, data on %s.",
                  self.num_examples, self.steps_per_epoch, self.steps_per_call,
                  "device" if self.on_device else "host")
 
   def run_chunk(self, state: TrainState, idx: np.ndarray) -> tuple[TrainState, dict]:
-    """Runs idx.shape[0] steps; host mode ships only the chunk's sequences to the device."""
+    """Runs idx.shape[0] steps on the global batches idx[K, B].
+
+    Host mode: this process reads only its rows of each batch (its devices' share) and ships them.
+    """
     if self.on_device:
       return self.multi_step(state, self.device_data, idx)
-    chunk = {k: v[idx.ravel()] for k, v in self.host_data.items()}
-    local_idx = np.arange(idx.size).reshape(idx.shape)
-    return self.multi_step(state, jax.device_put(chunk, _replicated(self.mesh)), local_idx)
+    sharding = _steps_sharded(self.mesh)
+    rows = distributed.local_rows(sharding, idx.shape, axis=1)
+    local_idx = idx[:, rows]
+    local = {k: v.reshape(*local_idx.shape, *v.shape[1:])
+             for k, v in self.records.take(local_idx.ravel()).items()}
+    batches = distributed.global_from_local(
+        sharding, local, lambda v: (*idx.shape, *v.shape[len(idx.shape):]))
+    return self.batches_step(state, batches)
 
   def epoch_order(self, epoch: int) -> np.ndarray:
     """[steps_per_epoch, batch_size] example indices: a pure function of (seed, epoch)."""
@@ -355,9 +420,11 @@ def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_sec
 
 def make_predict_fn(state: TrainState, mesh: jax.sharding.Mesh) -> Callable:
   """Model inputs (numpy, batch sharded over the mesh) -> numpy outputs, for mouseflax.evaluate."""
+  sharded = _batch_sharded(mesh)
   apply = jax.jit(lambda params, inputs: state.apply_fn({"params": params}, inputs, train=False),
-                  in_shardings=(_replicated(mesh), _batch_sharded(mesh)))
-  return lambda inputs: jax.tree.map(np.asarray, apply(state.params, inputs))
+                  in_shardings=(_replicated(mesh), sharded), out_shardings=_replicated(mesh))
+  return lambda inputs: jax.tree.map(
+      np.asarray, apply(state.params, distributed.host_to_global(sharded, inputs)))
 
 
 def _score_class(config: ml_collections.ConfigDict) -> int | None:
@@ -383,10 +450,16 @@ def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
   predict_fn = make_predict_fn(state, mesh)
   anomaly_class = _score_class(config)
   video_names = handle.video_names
-  results = evaluate.evaluate(predict_fn, handle.load(ec.test_split), eval_config=ec,
-                              workdir=workdir, video_names=video_names,
-                              anomaly_class=anomaly_class)
+  test = handle.load(ec.test_split)
+  if distributed.is_primary():
+    results = evaluate.evaluate(predict_fn, test, eval_config=ec, workdir=workdir,
+                                video_names=video_names, anomaly_class=anomaly_class)
+  else:  # The same predict calls (collectives), without writing anything.
+    results = {}
+    evaluate.frame_errors(predict_fn, test, ec.batch_size, anomaly_class=anomaly_class)
   normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
+  if not distributed.is_primary():
+    return results
   threshold = evaluate.calibrate_threshold(normal.score[normal.label == 0], ec.false_alarm_rate)
   _atomic_write_json(workdir / "threshold.json", {
       "threshold": threshold, "false_alarm_rate": ec.false_alarm_rate,
@@ -415,10 +488,10 @@ def _git_commit() -> str:
   return commit + ("-dirty" if dirty else "")
 
 
-def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh, train
+def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh
                      ) -> tuple[TrainState, float]:
   """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
-  example = input_pipeline.to_model_inputs({k: v[:1] for k, v in train.items()})
+  example = input_pipeline.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
   state = create_train_state(model, tx, example, config.seed, mesh)
   step = manager.latest_step()
   if step is None:
@@ -430,7 +503,22 @@ def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh, train
   return state, float(progress["train_seconds"])
 
 
+class _NullWriter:
+  """The metric writer of the processes that do not write (all but the primary)."""
+
+  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+    del step, scalars
+
+  def flush(self) -> None:
+    pass
+
+  def close(self) -> None:
+    pass
+
+
 def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pathlib.Path) -> None:
+  if not distributed.is_primary():
+    return
   _atomic_write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
   _atomic_write_json(workdir / "preprocess.json", handle.preprocess.to_dict())
 
@@ -446,14 +534,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   mesh = make_mesh(config.mesh)
   model = models.create_model(config.model)
   tx = create_optimizer(config.optim)
-  handle = input_pipeline.prepare(config.data, seed=config.seed)
+  # The primary builds the records if needed; the others then open the same (shared) data_dir.
+  handle = distributed.primary_first(
+      lambda: input_pipeline.prepare(config.data, seed=config.seed), "prepare_data")
   _write_run_files(config, handle, workdir)
-  train = handle.load(config.train.train_split)
+  train = train_records(handle, config.train.train_split)
   val = handle.load(config.train.val_split)
   trainer = _Trainer(config, mesh, train, val)
   manager = checkpointing.create_manager(workdir, config.ckpt)
-  state, seconds = _restore_or_init(config, trainer, manager, workdir, model, tx, mesh, train)
-  writer = metric_writers.MetricWriter(workdir, resume_step=int(state.step))
+  state, seconds = _restore_or_init(config, trainer, manager, workdir, model, tx, mesh)
+  writer = (metric_writers.MetricWriter(workdir, resume_step=int(state.step))
+            if distributed.is_primary() else _NullWriter())
   try:
     state, last, seconds, finished = _train_loop(trainer, state, manager, writer, seconds)
   finally:
@@ -470,9 +561,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       final_train_loss=last.get("epoch_train_loss"), final_val_loss=last["val_loss"],
       num_devices=mesh.size, config=json.loads(config.to_json_best_effort()),
       dataset=config.data.dataset, train_seconds=seconds, epochs=config.train.epochs,
-      steps=steps, versions=_versions(), git_commit=_git_commit())
-  _atomic_write_json(workdir / "results.json", results)
+      steps=steps, versions=_versions(), git_commit=_git_commit(),
+      num_processes=jax.process_count())
+  if distributed.is_primary():
+    _atomic_write_json(workdir / "results.json", results)
   manager.close()
-  logging.info("AUC %s (frame level, pooled) on %s; results in %s", results["auc"],
+  logging.info("AUC %s (frame level, pooled) on %s; results in %s", results.get("auc"),
                config.data.dataset, workdir / "results.json")
   return results

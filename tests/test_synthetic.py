@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from mouseflax import preprocess
 from mouseflax import synthetic
 
 SEED = 3
@@ -116,6 +117,17 @@ def test_default_length_schedule_has_every_behavior_and_respects_the_chain(seed)
   assert behaviors[0] not in synthetic.REQUIRED_PREDECESSOR
 
 
+@pytest.mark.parametrize("frames", [synthetic.MIN_FRAMES_PER_VIDEO, 1500, DEFAULT_FRAMES])
+def test_every_behavior_in_each_half_so_any_test_half_holds_it(frames):
+  """The builders' test split is the first half of a video: it must hold every held-out behaviour."""
+  for seed in range(4):
+    schedule = synthetic.sample_behavior_schedule(frames, DEFAULT_FPS, np.random.default_rng(seed))
+    labels = np.concatenate([[b] * n for b, n in schedule])
+    assert len(labels) == frames
+    for half in (labels[:frames // 2], labels[frames // 2:]):
+      assert set(half.tolist()) == set(range(len(synthetic.BEHAVIORS))), (frames, seed)
+
+
 def test_transition_matrix_is_stochastic_without_self_transitions():
   assert np.allclose(synthetic.TRANSITIONS.sum(1), 1.0)
   assert np.all(np.diag(synthetic.TRANSITIONS) == 0)
@@ -149,6 +161,30 @@ def test_hang_is_high_up_and_groom_moves_less_than_walk():
   motion = (np.abs(np.diff(gray, axis=0)) > 25).mean((1, 2))  # Moving pixels, not sensor noise.
   groom, walk = motion[4 * hold:][settled].mean(), motion[5 * hold:][settled].mean()
   assert groom < 0.5 * walk
+
+
+def _flow_magnitude(frames: np.ndarray) -> np.ndarray:
+  """Mean |displacement| per frame and row of the 24x32 crop the models see, [T, 24]."""
+  processor = preprocess.FramePreprocessor(preprocess.PreprocessConfig())
+  flows = [processor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))[1] for f in frames]
+  return np.abs(2 * np.stack(flows) - 1).mean(axis=(2, 3))  # Back from [0, 1] to +-max_disp units.
+
+
+def test_hang_moves_under_the_lid_more_than_anything_moves_there():
+  """Hand-over-hand travel under the lid: flow up there that no normal behaviour makes."""
+  hold = 45
+  order = (synthetic.WALK, synthetic.REAR, synthetic.HANG, synthetic.MICRO, synthetic.GROOM,
+           synthetic.EAT, synthetic.DRINK, synthetic.REST)
+  frames = np.stack(list(synthetic.render_home_cage_frames(
+      [(b, hold) for b in order], 160, 120, DEFAULT_FPS, np.random.default_rng(1))))
+  top = _flow_magnitude(frames)[:, :8].mean(1)  # Upper third of the crop: under the lid.
+  settled = [top[k * hold + hold // 2:(k + 1) * hold].mean() for k in range(len(order))]
+  hang = settled[order.index(synthetic.HANG)]
+  assert hang > 3 * max(m for b, m in zip(order, settled) if b != synthetic.HANG), settled
+  whole = _flow_magnitude(frames).mean(1)
+  walk = whole[hold // 2:hold].mean()
+  hang_whole = whole[2 * hold + hold // 2:3 * hold].mean()
+  assert hang_whole > walk  # As vigorous as walking, not a still animal.
 
 
 def test_same_seed_same_bytes_other_seed_other_content(tmp_path):

@@ -5,8 +5,9 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
 
 - Videos: `video_names` (metadata) is the sorted list of the file stems of every recording found;
   the `video` feature indexes it. The test video is `test_video`, or by default the recording whose
-  annotation contains the most distinct behaviours (all 8 on the real data), ties broken by the most
-  frames, then by name. The training videos are `train_videos`, or by default the first
+  test part (its first `test_fraction` of frames) holds the held-out behaviour, then the most
+  distinct behaviours, then the most held-out frames, then comes first by name: the test part holds
+  the held-out behaviour whenever any recording's test part does. The training videos are `train_videos`, or by default the first
   `num_train_videos` recordings by sorted name other than the test video (the same videos for every
   held-out behaviour, as in the paper).
 - Train/validation: in every training video, windows of `sequence_length` frames taking every
@@ -111,12 +112,15 @@ class _Recording:
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Jhuang home-cage videos as 8-frame gray + flow sequences, one behaviour held out."""
 
-  VERSION = tfds.core.Version("1.1.0")
+  VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: the protocol of Nwokedi et al. 2021.",
       "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of 1.0.0's "
                "single INTER_AREA resize), and the last frame(s) of .mpg videos, which 1.0.0 "
                "dropped (short container frame count), are decoded and used.",
+      "1.2.0": "Default test video ranked on its test part (held-out behaviour present, distinct "
+               "behaviours, held-out frames, name) instead of the whole annotation, so the test "
+               "split holds the held-out behaviour whenever any video's test part does.",
   }
   BUILDER_CONFIGS = [make_config(behavior) for behavior in BEHAVIORS]
   DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
@@ -151,7 +155,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     recordings = _find_recordings(
         build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS))
     names = sorted(recordings)
-    test_name = config.test_video or _default_test_video(recordings)
+    test_name = config.test_video or _default_test_video(recordings, config)
     train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
     _check_choice(names, test_name, train_names)
     test_stop = _test_stop(recordings[test_name], config)
@@ -211,11 +215,19 @@ def _test_stop(recording: _Recording, config: MouseBehaviorConfig) -> int:
   return int(num_frames * config.test_fraction)
 
 
-def _default_test_video(recordings: dict[str, _Recording]) -> str:
-  """Most distinct behaviours, then most frames, then first by name (module docstring)."""
-  def rank(name: str) -> tuple[int, int, str]:
-    labels = recordings[name].labels
-    return (-len(set(labels[labels != NO_LABEL].tolist())), -len(labels), name)
+def _default_test_video(recordings: dict[str, _Recording], config: MouseBehaviorConfig) -> str:
+  """The module docstring's rule, ranked on each recording's test part (what the test split holds).
+
+  Held-out frames come before the count of distinct behaviours, so that the test split holds the
+  held-out behaviour whenever any recording's test part does.
+  """
+  held_out_id = BEHAVIORS.index(config.held_out)
+
+  def rank(name: str) -> tuple[bool, int, int, str]:
+    labels = recordings[name].labels[:_test_stop(recordings[name], config)]
+    held_out_frames = int(np.sum(labels == held_out_id))
+    distinct = len(set(labels[labels != NO_LABEL].tolist()))
+    return (held_out_frames == 0, -distinct, -held_out_frames, name)
   return min(recordings, key=rank)
 
 
