@@ -107,6 +107,13 @@ def test_prepare_builds_synthetic_once_and_loads_splits(tmp_path):
   train = handle.load("train")
   assert train["gray"].shape[1:] == (8, 24, 32, 1) and len(train["gray"]) > 0
   assert not train["anomaly"].any()
+  # By-index reads (how a multi-host process reads its rows of each batch) match the loaded split.
+  rows = np.arange(len(train["gray"]))[::-1][:3]
+  assert handle.num_examples("train") == len(train["gray"])
+  read = handle.read("train", rows, ("gray", "flow"))
+  assert sorted(read) == ["flow", "gray"]
+  np.testing.assert_array_equal(read["gray"], train["gray"][rows])
+  np.testing.assert_array_equal(read["flow"], train["flow"][rows])
   test = handle.load("test")
   assert len(handle.video_names) == data.synthetic_videos
   test_id = handle.video_names.index(handle.info.metadata["test_video"])

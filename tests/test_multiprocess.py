@@ -1,4 +1,4 @@
-"""Two processes on one machine (CPU, one device each, `jax.distributed` on loopback) train together.
+"""Two processes on one machine (CPU, one device each, jax.distributed on loopback) train together.
 
 Each process calls `train_and_evaluate` twice: the first call stops after a few steps (checkpoint
 written by both processes), the second resumes from that checkpoint and finishes the epoch (restore
