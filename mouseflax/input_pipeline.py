@@ -137,9 +137,12 @@ def builder_config(data_config: Mapping[str, Any]) -> Any:
 def _synthetic_dirs(name: str, data_config: Mapping[str, Any],
                     seed: int) -> tuple[str, pathlib.Path]:
   """(kind, folder) of the synthetic recordings and records for `name`."""
+  from mouseflax import synthetic  # pylint: disable=g-import-not-at-top  # Only for the default.
   kind = SYNTHETIC_KINDS[name]
   sizes = synthetic_sizes(kind, data_config)
-  text = json.dumps({"kind": kind, "seed": seed, **sizes}, sort_keys=True)
+  # The generator version is hashed too: records from older synthetic recordings are never reused.
+  text = json.dumps({"kind": kind, "seed": seed, "generator": synthetic.GENERATOR_VERSION, **sizes},
+                    sort_keys=True)
   digest = hashlib.sha256(text.encode()).hexdigest()[:SYNTHETIC_HASH_CHARS]
   return kind, resolve_data_dir(data_config) / f"synthetic-{kind}-{digest}"
 
