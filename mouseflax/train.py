@@ -147,8 +147,11 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
 
 
 def _run_steps(body: Callable, state: TrainState, xs: Any) -> tuple[TrainState, dict]:
-  """K == 1: a plain call (the fast form on the CPU); K > 1: a `lax.scan` (fast on accelerators,
-  where dispatch would otherwise bound a small model). Metrics get a leading [K] axis."""
+  """Runs `body` over the leading [K] axis of `xs`; metrics get a leading [K] axis.
+
+  K == 1 is a plain call (the fast form on the CPU); K > 1 is a `lax.scan` (the fast form on
+  accelerators, where dispatch would otherwise bound a small model).
+  """
   if jax.tree.leaves(xs)[0].shape[0] == 1:
     state, metrics = body(state, jax.tree.map(lambda x: x[0], xs))
     return state, jax.tree.map(lambda m: m[None], metrics)

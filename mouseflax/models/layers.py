@@ -180,14 +180,61 @@ def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
   return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
 
 
-def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D SAME conv (dilation 1) as one 2D conv over time-unfolded frames."""
+def _input_folded_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """3D SAME conv as one 2D conv over time-unfolded input frames (kt*C channels in)."""
   kt, kh, kw, cin, cout = kernel.shape
   unfolded = _unfold_time(x, kt, strides[0])
   batch, t_out, h, w, _ = unfolded.shape
   kernel2d = kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
   out = fast_conv2d(unfolded.reshape(batch * t_out, h, w, kt * cin), kernel2d, strides[1:])
   return out.reshape(batch, t_out, *out.shape[1:])
+
+
+def _output_folded_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """3D SAME conv (time stride 1) as one 2D conv to kt*O channels, then a sum of shifted frames."""
+  kt, kh, kw, cin, cout = kernel.shape
+  batch, t, h, w, _ = x.shape
+  kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
+  frames = fast_conv2d(x.reshape(batch * t, h, w, cin), kernel2d, strides[1:])
+  frames = frames.reshape(batch, t, *frames.shape[1:3], kt, cout)
+  lo, hi = same_pads(t, kt, 1)
+  padded = jnp.pad(frames, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0), (0, 0)))
+  return sum(padded[:, dt:dt + t, :, :, dt] for dt in range(kt))
+
+
+def _time_fold_for_input(kernel: jax.Array) -> Any:
+  """The fold whose 2D conv is faster forward and for the input gradient: output fold for narrow outputs."""
+  cin, cout = kernel.shape[-2:]
+  return _output_folded_conv3d if cout < cin else _input_folded_conv3d
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def time_stride1_conv3d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int, int]) -> jax.Array:
+  """3D SAME conv with time stride 1; each of the three passes takes its fastest time fold."""
+  return _time_fold_for_input(kernel)(x, kernel, strides)
+
+
+def _time_stride1_conv3d_fwd(x, kernel, strides):
+  return _time_fold_for_input(kernel)(x, kernel, strides), (x, kernel)
+
+
+def _time_stride1_conv3d_bwd(strides, residuals, g):
+  x, kernel = residuals
+  _, input_vjp = jax.vjp(lambda z: _time_fold_for_input(kernel)(z, kernel, strides), x)
+  # The output fold's kernel gradient is a 2D weight gradient with C (not kt*C) input channels:
+  # 1.5-1.9x faster than the input fold's at 32-64 channels, and 8x at 32->2.
+  _, kernel_vjp = jax.vjp(lambda k: _output_folded_conv3d(x, k, strides), kernel)
+  return input_vjp(g)[0], kernel_vjp(g)[0]
+
+
+time_stride1_conv3d.defvjp(_time_stride1_conv3d_fwd, _time_stride1_conv3d_bwd)
+
+
+def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """3D SAME conv (dilation 1) as 2D convs over time-folded frames (XLA:CPU's fast path is 2D)."""
+  if strides[0] == 1:
+    return time_stride1_conv3d(x, kernel, tuple(strides))
+  return _input_folded_conv3d(x, kernel, strides)
 
 
 def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
