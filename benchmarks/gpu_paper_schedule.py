@@ -11,32 +11,31 @@ Reports wall time including compilation, sequences/s, achieved FLOP/s (benchmark
 benchmarks/peers) on the same card for the same schedule.
 
 Runs where jax (CUDA), flax, optax, opencv, absl and scikit-learn exist but NOT tensorflow-datasets,
-ml_collections or grain: it imports neither them nor mouseflax.train / input_pipeline (which do). The
-training step is therefore a LOCAL copy of `mouseflax.train.train_step` (`local_train_step`, same
-loss, flips and RNG use; tests/test_benchmarks.py checks it gives the same parameters), run as a
-`lax.scan` over a whole epoch per compiled call on device-resident data with the state donated.
+ml_collections or grain: it imports neither them nor mouseflax.train / input_pipeline (which do). It
+times the REAL step: `mouseflax.steps.train_step` (the trainer's, with its loss, flips and RNG use)
+through `steps.make_multi_step` (the trainer's device-resident form: a `lax.scan` over a whole epoch
+per compiled call, batches gathered on the device, the state donated), with the trainer's optimiser
+and train state (`steps.create_optimizer`, `steps.create_train_state`) on a one-device mesh.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import pathlib
 import sys
 import time
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from benchmarks import conv_flops  # pylint: disable=g-bad-import-order  (sets mouseflax's XLA flags)
-from flax.training import train_state
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from mouseflax import models
-from mouseflax import preprocess
+from mouseflax import steps
 
 SCHEDULES = {  # Paper Table 1 and section 2.3 (hang: 9,577 training sequences).
     "rae": {"model": "rae", "epochs": 120, "batch": 64, "loss_weights": {"gray": 0.75, "flow": 1.0}},
@@ -46,8 +45,8 @@ NUM_SEQUENCES = 9577
 LEARNING_RATE = 2e-4
 ADAM_B1 = 0.5  # The paper's "momentum".
 ADAM_B2 = 0.999
-GRAY_SCALE = 255.0  # As mouseflax.input_pipeline: uint8 gray -> [0, 1].
-HFLIP_PROBABILITY = 0.5  # As mouseflax.input_pipeline.
+OPTIM = {"name": "adam", "learning_rate": LEARNING_RATE, "b1": ADAM_B1, "b2": ADAM_B2}  # config.optim
+GRAY_SCALE = steps.GRAY_SCALE  # uint8 gray -> [0, 1] (the PyTorch peer's inputs).
 GRAY_LEVELS = 256
 QUICK = {"num_sequences": 8, "epochs": 2, "batch": 4, "width": 4}
 # Dense peak TFLOP/s (vendor data sheets, SXM parts): float32 runs use TF32 tensor cores (JAX's and
@@ -55,59 +54,6 @@ QUICK = {"num_sequences": 8, "epochs": 2, "batch": 4, "width": 4}
 PEAK_TFLOPS = {"H200": {"float32": 494.7, "bfloat16": 989.4},
                "H100": {"float32": 494.7, "bfloat16": 989.4},
                "A100": {"float32": 156.0, "bfloat16": 312.0}}
-
-
-class TrainState(train_state.TrainState):
-  """As mouseflax.train.TrainState: Flax TrainState plus the base RNG key."""
-  rng: jax.Array
-
-
-def to_model_inputs(batch: Mapping[str, jax.Array]) -> dict[str, jax.Array]:
-  """As mouseflax.input_pipeline.to_model_inputs."""
-  return {"gray": batch["gray"].astype(jnp.float32) / GRAY_SCALE,
-          "flow": batch["flow"].astype(jnp.float32)}
-
-
-def random_hflip(inputs: Mapping[str, jax.Array], rng: jax.Array) -> dict[str, jax.Array]:
-  """As mouseflax.input_pipeline.random_hflip on model inputs."""
-  gray, flow = inputs["gray"], inputs["flow"]
-  flip = jax.random.bernoulli(rng, HFLIP_PROBABILITY, (gray.shape[0],))
-  flipped_gray, flipped_flow = preprocess.hflip(gray, flow)
-  expand = (slice(None),) + (None,) * (gray.ndim - 1)
-  return {**inputs, "gray": jnp.where(flip[expand], flipped_gray, gray),
-          "flow": jnp.where(flip[expand], flipped_flow, flow)}
-
-
-def local_train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
-                     loss_weights: Mapping[str, float], hflip: bool) -> tuple[TrainState, dict]:
-  """LOCAL COPY of mouseflax.train.train_step (autoencoders only), so no tfds/ml_collections import."""
-  step_rng = jax.random.fold_in(state.rng, state.step)
-  flip_rng, dropout_rng = jax.random.split(step_rng)
-  inputs = to_model_inputs(batch)
-  if hflip:
-    inputs = random_hflip(inputs, flip_rng)
-
-  def loss_fn(params):
-    outputs = state.apply_fn({"params": params}, inputs, train=True, rngs={"dropout": dropout_rng})
-    losses = {}
-    for s in outputs:
-      err = (outputs[s].astype(jnp.float32) - inputs[s]) ** 2
-      losses[f"loss_{s}"] = err.reshape(err.shape[0], -1).mean(axis=1).mean()
-    losses["loss"] = sum(loss_weights[s] * losses[f"loss_{s}"] for s in outputs)
-    return losses["loss"], losses
-
-  grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
-  metrics["grad_norm"] = optax.global_norm(grads)
-  return state.apply_gradients(grads=grads), metrics
-
-
-def make_epoch_fn(step_fn: Callable) -> Callable:
-  """Jitted (state, data, idx[K, B]) -> (state, metrics[K]): a lax.scan of K steps, state donated."""
-  def run(state, data, idx):
-    def body(state, batch_idx):
-      return step_fn(state, jax.tree.map(lambda a: a[batch_idx], data))
-    return jax.lax.scan(body, state, idx)
-  return jax.jit(run, donate_argnums=0)
 
 
 def synthetic_data(num: int, seed: int) -> dict[str, np.ndarray]:
@@ -121,8 +67,8 @@ def synthetic_data(num: int, seed: int) -> dict[str, np.ndarray]:
 def epoch_order(num: int, batch: int, seed: int, epoch: int) -> np.ndarray:
   """[steps, batch] indices of one epoch (remainder dropped, as the trainer does)."""
   perm = np.random.default_rng([seed, epoch]).permutation(num)
-  steps = num // batch
-  return perm[:steps * batch].reshape(steps, batch)
+  num_steps = num // batch
+  return perm[:num_steps * batch].reshape(num_steps, batch)
 
 
 def peak_tflops(device: jax.Device, dtype: str, override: float | None) -> float | None:
@@ -138,19 +84,14 @@ def run_jax(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
   """One schedule with our model; wall time covers init, compilation and every epoch."""
   start = time.perf_counter()
   model = models.get_model(sched["model"])(width=args.width, dtype=args.dtype)
+  mesh = steps.make_mesh({"data_parallelism": 1})
   data_np = synthetic_data(args.num_sequences, args.seed)
-  data = jax.device_put(data_np)
-  tx = optax.adam(LEARNING_RATE, b1=ADAM_B1, b2=ADAM_B2)
-  example = to_model_inputs({k: v[:1] for k, v in data_np.items()})
-
-  def init(rng):  # Jitted as a whole: eager init compiles every small op on its own (slow).
-    init_rng, state_rng = jax.random.split(rng)
-    params = model.init(init_rng, example)["params"]
-    return TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
-
-  state = jax.jit(init)(jax.random.PRNGKey(args.seed))
-  step = lambda s, b: local_train_step(s, b, loss_weights=sched["loss_weights"], hflip=True)
-  epoch_fn = make_epoch_fn(step)
+  data = jax.device_put(data_np, steps.replicated(mesh))
+  tx = steps.create_optimizer(OPTIM)
+  example = steps.to_model_inputs({k: v[:1] for k, v in data_np.items()})
+  state = steps.create_train_state(model, tx, example, args.seed, mesh)
+  step = functools.partial(steps.train_step, loss_weights=sched["loss_weights"], hflip=True)
+  epoch_fn = steps.make_multi_step(mesh, step)
   compile_start = time.perf_counter()
   compiled = epoch_fn.lower(state, data, epoch_order(args.num_sequences, sched["batch"], 0, 0)).compile()
   compile_s = time.perf_counter() - compile_start

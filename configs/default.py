@@ -75,6 +75,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval.timeline_max_videos = 6  # Panels in timeline.png (the first videos, sorted by name).
   config.eval.test_split = "test"  # Split scored for the AUCs.
   config.eval.use_best_checkpoint = False  # Evaluate the lowest-val-loss checkpoint, not the last.
+  # How the per-stream errors make the score: "none" = their raw mean (the paper, section 2.5);
+  # "validation" = the mean of per-stream z-scores from the normal validation frames (ours).
+  config.eval.stream_normalisation = "none"
 
   # Checkpoints (orbax, in <workdir>/checkpoints; a rerun resumes from the latest).
   config.ckpt = ml_collections.ConfigDict()

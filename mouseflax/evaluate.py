@@ -6,7 +6,15 @@ streams, turns it into a regularity score and reports the frame-level ROC AUC. D
 - e_s(t): mean over H, W, C of (x - x_hat)^2 for stream s (`gray`, `flow`) of frame t, inputs in [0,1].
   Test windows may overlap (the last window of a video), so a frame seen in several windows gets the mean
   over those windows.
-- score(t): unweighted mean of e_s(t) over the streams the model reconstructs (single-stream: e_gray).
+- score(t), `config.eval.stream_normalisation`:
+  'none' (the paper): unweighted mean of e_s(t) over the streams the model reconstructs
+  (single-stream: e_gray);
+  'validation' (ours, opt-in): unweighted mean of z_s(t) = (e_s(t) - mean_s) / std_s, with mean_s and
+  std_s the mean and standard deviation of stream s's e_s over the NORMAL validation frames
+  (`stream_statistics`, computed by the trainer; never test-set statistics). On the mouse data the
+  flow error varies far more than the gray error over normal frames, so the raw mean is mostly the
+  flow error; z-scoring weights the streams by how unusual each error is for that stream.
+  `auc_paper_average` always reports the paper's raw mean, so both are visible.
   The supervised baseline has no reconstruction: score(t) = softmax probability of the held-out class.
 - regularity s(t) = 1 - (score(t) - min score) / (max score - min score) within one video (Hasan et al.
   2016); reported in the CSVs and plotted, not used by the headline AUC.
@@ -43,6 +51,12 @@ SCORES_DIR = "scores"
 ROC_FILE = "roc.png"
 TIMELINE_FILE = "timeline.png"
 REQUIRED_FIELDS = ("gray", "flow", "video", "frame_index", "anomaly", "behavior")
+# config.eval.stream_normalisation: how the per-stream errors are combined into the score.
+NORMALISATION_NONE = "none"  # The paper: the raw mean over the streams.
+NORMALISATION_VALIDATION = "validation"  # Mean of per-stream z-scores (normal validation frames).
+NORMALISATIONS = (NORMALISATION_NONE, NORMALISATION_VALIDATION)
+# {stream: {"mean": float, "std": float, "n_frames": int}} of the normal validation frames.
+StreamStats = Mapping[str, Mapping[str, float]]
 # Container suffixes dropped from video names in CSV file names (`01.avi` -> `scores/01.csv`).
 VIDEO_SUFFIXES = (".avi", ".mpg", ".mpeg", ".mp4", ".mov", ".mkv")
 
@@ -53,11 +67,18 @@ METRICS_NOTES = {
                             "(USES TEST-SET INFORMATION; common in peers' Avenue code)",
     "auc_smoothed": "pooled AUC of score smoothed in time per video by a Gaussian, sigma = {sigma:g} "
                     "frames (scipy gaussian_filter1d, mode nearest)",
+    "auc_paper_average": "pooled AUC of the paper's score, the unweighted mean of the raw "
+                         "per-stream errors (equals auc when stream_normalisation is 'none'; None "
+                         "for the supervised model)",
     "auc_gray": "pooled AUC of the grayscale reconstruction error alone",
     "auc_flow": "pooled AUC of the optical-flow reconstruction error alone",
     "score": "{score}",
 }
 SCORE_NOTE_AE = "mean over the model's streams of per-frame MSE (mean over H,W,C; mean over windows)"
+SCORE_NOTE_AE_VALIDATION = (
+    "mean over the model's streams of z_s = (e_s - mean_s) / std_s, e_s the per-frame MSE (mean over "
+    "H,W,C; mean over windows), mean_s and std_s over the normal validation frames (stream_stats; "
+    "config.eval.stream_normalisation='validation', not the paper's rule)")
 SCORE_NOTE_SUPERVISED = "softmax probability of the held-out class (mean over windows)"
 
 
@@ -95,9 +116,9 @@ class FrameTable:
 
 
 def _default_inputs_fn() -> InputsFn:
-  # Imported on use: the input pipeline pulls in TFDS, which report-only users need not load.
-  from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top
-  return input_pipeline.to_model_inputs
+  # Imported on use: jax is not needed by report-only users. (steps, not input_pipeline: no TFDS.)
+  from mouseflax import steps  # pylint: disable=g-import-not-at-top
+  return steps.to_model_inputs
 
 
 def _check_arrays(arrays: Mapping[str, np.ndarray]) -> int:
@@ -166,7 +187,7 @@ def _aggregate(per_window: dict[str, np.ndarray], arrays: Mapping[str, np.ndarra
   if "prob" in per_window:
     score = _group_mean(per_window["prob"].reshape(-1), inverse, counts)
   else:
-    score = np.mean([errors[s] for s in STREAMS if s in per_window], axis=0)
+    score = combine_streams({s: errors[s] for s in STREAMS if s in per_window})
   if not np.all(np.isfinite(score)):
     raise FloatingPointError("non-finite anomaly scores: the model's outputs hold NaN/inf (diverged?)")
   return FrameTable(video=keys[:, 0], frame_index=keys[:, 1], label=label[first],
@@ -185,7 +206,7 @@ def frame_errors(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], batch_
       `behavior` [S,T].
     batch_size: sequences per predict_fn call (the last batch is padded to this size).
     anomaly_class: behaviour id whose probability is the score of a supervised model.
-    inputs_fn: record batch -> model inputs; defaults to `input_pipeline.to_model_inputs`.
+    inputs_fn: record batch -> model inputs; defaults to `steps.to_model_inputs` (the trainer's).
 
   Returns:
     A `FrameTable` sorted by (video, frame_index).
@@ -202,6 +223,81 @@ def frame_errors(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], batch_
       chunks.setdefault(key, []).append(value[:num - start])
   per_window = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
   return _aggregate(per_window, arrays)
+
+
+# ----------------------------------------------------------------------------------------------
+# Streams -> score: the paper's raw mean, or the mean of z-scores from normal validation frames.
+
+
+def combine_streams(errors: Mapping[str, np.ndarray],
+                    stream_stats: StreamStats | None = None) -> np.ndarray:
+  """The score from per-stream errors {stream: [N]}: their mean, or (with stats) their z-scores' mean.
+
+  The one definition the evaluator and mouseflax.score share (see the module docstring).
+  """
+  if stream_stats is None:
+    return np.mean([errors[s] for s in errors], axis=0)
+  missing = sorted(set(errors) - set(stream_stats))
+  if missing:
+    raise ValueError(f"stream statistics lack streams {missing} (have {sorted(stream_stats)}): "
+                     "compute them with stream_statistics on the same model's validation frames")
+  return np.mean([(errors[s] - stream_stats[s]["mean"]) / stream_stats[s]["std"] for s in errors],
+                 axis=0)
+
+
+def table_streams(table: FrameTable) -> list[str]:
+  """The streams the model reconstructs (error columns not all NaN); [] for the supervised model."""
+  return [s for s in STREAMS if not np.all(np.isnan(getattr(table, f"error_{s}")))]
+
+
+def _stream_errors(table: FrameTable) -> dict[str, np.ndarray]:
+  return {s: getattr(table, f"error_{s}") for s in table_streams(table)}
+
+
+def stream_statistics(table: FrameTable) -> dict[str, dict[str, float]]:
+  """Mean and standard deviation (ddof 0) of each stream's error over the table's normal frames.
+
+  Pass the VALIDATION split's table (normal frames): statistics of the test split would leak its
+  labels' distribution into the score. Empty for the supervised model (no stream errors).
+  """
+  normal = table.label == 0
+  if not np.any(normal):
+    raise ValueError("stream_statistics needs normal frames (label 0): pass the validation split")
+  stats = {}
+  for stream, errors in _stream_errors(table).items():
+    std = float(np.std(errors[normal]))
+    if not std > 0:
+      raise ValueError(f"the {stream} error is constant over the {int(normal.sum())} normal "
+                       "validation frames, so it cannot be standardised: set "
+                       "config.eval.stream_normalisation='none'")
+    stats[stream] = {"mean": float(np.mean(errors[normal])), "std": std,
+                     "n_frames": int(normal.sum())}
+  return stats
+
+
+def normalisation_rule(eval_config: Mapping[str, Any]) -> str:
+  """`config.eval.stream_normalisation` ('none' when absent: runs made before the field existed)."""
+  rule = eval_config.get("stream_normalisation", NORMALISATION_NONE)
+  if rule not in NORMALISATIONS:
+    raise ValueError(f"config.eval.stream_normalisation={rule!r}: expected one of "
+                     f"{list(NORMALISATIONS)}")
+  return rule
+
+
+def scored_table(table: FrameTable, eval_config: Mapping[str, Any],
+                 stream_stats: StreamStats | None = None) -> FrameTable:
+  """The table with `score` under the configured rule (idempotent: recomputed from the errors).
+
+  'validation' needs `stream_stats` (from `stream_statistics` on the validation table); the
+  supervised model's score (a probability) is left as it is.
+  """
+  streams = _stream_errors(table)
+  if normalisation_rule(eval_config) == NORMALISATION_NONE or not streams:
+    return table
+  if stream_stats is None:
+    raise ValueError("config.eval.stream_normalisation='validation' needs stream_stats: "
+                     "evaluate.stream_statistics of the normal validation frames")
+  return dataclasses.replace(table, score=combine_streams(streams, stream_stats))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -261,17 +357,34 @@ def _macro_auc(table: FrameTable, video_names: Sequence[str] | None) -> tuple[fl
   return (float(np.mean(aucs)) if aucs else None), skipped
 
 
+def _score_note(table: FrameTable, rule: str) -> str:
+  if not table_streams(table):
+    return SCORE_NOTE_SUPERVISED
+  return SCORE_NOTE_AE_VALIDATION if rule == NORMALISATION_VALIDATION else SCORE_NOTE_AE
+
+
 def compute_metrics(table: FrameTable, eval_config: ml_collections.ConfigDict,
-                    video_names: Sequence[str] | None = None) -> dict[str, Any]:
-  """Returns the metrics dict (JSON-serialisable; undefined AUCs are None), notes included."""
+                    video_names: Sequence[str] | None = None,
+                    stream_stats: StreamStats | None = None) -> dict[str, Any]:
+  """Returns the metrics dict (JSON-serialisable; undefined AUCs are None), notes included.
+
+  The score is recomputed under `config.eval.stream_normalisation` (`scored_table`; 'validation'
+  needs `stream_stats`), so the table's own score column is not used for autoencoders.
+  """
   sigma = float(eval_config.smoothing_sigma)
+  rule = normalisation_rule(eval_config)
+  raw = _stream_errors(table)
+  table = scored_table(table, eval_config, stream_stats)
   auc_macro, skipped = _macro_auc(table, video_names)
-  supervised = np.all(np.isnan(table.error_gray)) and np.all(np.isnan(table.error_flow))
   notes = dict(METRICS_NOTES)
   notes["auc_smoothed"] = notes["auc_smoothed"].format(sigma=sigma)
-  notes["score"] = SCORE_NOTE_SUPERVISED if supervised else SCORE_NOTE_AE
+  notes["score"] = _score_note(table, rule)
+  used_stats = stream_stats if rule == NORMALISATION_VALIDATION and raw else None
   return {
       "auc": roc_auc(table.label, table.score),
+      "auc_paper_average": roc_auc(table.label, combine_streams(raw)) if raw else None,
+      "stream_normalisation": rule,
+      "stream_stats": None if used_stats is None else {s: dict(v) for s, v in used_stats.items()},
       "auc_macro": auc_macro,
       "auc_macro_skipped_videos": skipped,
       "auc_minmax_per_video": roc_auc(table.label, per_video(table, _minmax)),
@@ -387,24 +500,28 @@ def write_plots(table: FrameTable, eval_config: ml_collections.ConfigDict,
 def evaluate(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], *,
              eval_config: ml_collections.ConfigDict, workdir: str | os.PathLike[str],
              video_names: Sequence[str] | None = None, anomaly_class: int | None = None,
-             inputs_fn: InputsFn | None = None) -> dict[str, Any]:
+             inputs_fn: InputsFn | None = None,
+             stream_stats: StreamStats | None = None) -> dict[str, Any]:
   """Scores a test split, writes CSVs and plots into `workdir`, returns the metrics dict.
 
   Args:
     predict_fn: see `frame_errors`.
     arrays: the test split as loaded by `DatasetHandle.load('test')`.
-    eval_config: `config.eval` (batch_size, smoothing_sigma, timeline_max_videos).
+    eval_config: `config.eval` (batch_size, smoothing_sigma, timeline_max_videos,
+      stream_normalisation).
     workdir: run folder; receives `scores/<video>.csv`, `roc.png`, `timeline.png`.
     video_names: the dataset metadata's `video_names` (indexed by the records' `video`).
     anomaly_class: held-out behaviour id, required for the supervised model.
     inputs_fn: see `frame_errors`.
+    stream_stats: `stream_statistics` of the validation table (stream_normalisation='validation').
 
   Returns:
     `compute_metrics(...)`: JSON-serialisable, for the trainer to merge into results.json.
   """
   table = frame_errors(predict_fn, arrays, eval_config.batch_size, anomaly_class=anomaly_class,
                        inputs_fn=inputs_fn)
-  results = compute_metrics(table, eval_config, video_names)
+  table = scored_table(table, eval_config, stream_stats)  # CSVs and plots show the headline score.
+  results = compute_metrics(table, eval_config, video_names, stream_stats)
   write_score_csvs(table, workdir, video_names)
   write_plots(table, eval_config, workdir, video_names)
   return results

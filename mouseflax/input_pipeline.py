@@ -31,11 +31,11 @@ from typing import Any
 
 from absl import logging
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from mouseflax import build_data
 from mouseflax import preprocess
+from mouseflax import steps
 
 DATA_DIR_ENV = "MOUSEFLAX_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.cache/mouseflax/data"
@@ -43,12 +43,16 @@ SYNTHETIC_KINDS = {"mouse_behavior": "home_cage", "cuhk_avenue": "avenue"}
 # Datasets read from the folder named by their own data.* field, with no synthetic default.
 FOLDER_FIELDS = {"own_videos": "video_dir"}
 SYNTHETIC_HASH_CHARS = 8
-GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
-HFLIP_PROBABILITY = 0.5
+GRAY_SCALE = steps.GRAY_SCALE  # uint8 gray -> [0, 1].
+HFLIP_PROBABILITY = steps.HFLIP_PROBABILITY
 BYTES_PER_MB = 2**20
 # Reading records in chunks bounds the temporary list of per-example dicts.
 LOAD_CHUNK = 4096
 
+
+# Model inputs and flips live in mouseflax.steps (importable without TFDS, for the benchmarks).
+to_model_inputs = steps.to_model_inputs
+random_hflip = steps.random_hflip
 
 # Records on disk built with other parameters than the config asks for (raised by the build).
 StaleRecordsError = build_data.StaleRecordsError
@@ -185,7 +189,7 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
 
 
 # --------------------------------------------------------------------------------------------------
-# Order, batches, device, augmentation.
+# Order, batches, device.
 
 
 def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
@@ -213,22 +217,3 @@ def maybe_to_device(arrays: Mapping[str, np.ndarray],
     return arrays
   logging.info("Putting %.0f MB of examples on %s.", num_bytes / BYTES_PER_MB, jax.devices()[0])
   return {key: jax.device_put(value) for key, value in arrays.items()}
-
-
-def to_model_inputs(batch: Mapping[str, Any]) -> dict[str, jax.Array]:
-  """{'gray': float32 [B,T,H,W,1], 'flow': float32 [B,T,H,W,2]} in [0, 1]; jax-traceable."""
-  return {"gray": jnp.asarray(batch["gray"], jnp.float32) / GRAY_SCALE,
-          "flow": jnp.asarray(batch["flow"], jnp.float32)}
-
-
-def random_hflip(batch: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
-  """Mirrors each sequence with probability 1/2 (flow x -> 1 - x); other keys pass through.
-
-  Works on stored dtypes or on model inputs (floats in [0, 1]); jax-traceable.
-  """
-  gray, flow = jnp.asarray(batch["gray"]), jnp.asarray(batch["flow"])
-  flip = jax.random.bernoulli(rng, HFLIP_PROBABILITY, (gray.shape[0],))
-  flipped_gray, flipped_flow = preprocess.hflip(gray, flow)
-  expand = (slice(None),) + (None,) * (gray.ndim - 1)
-  return {**batch, "gray": jnp.where(flip[expand], flipped_gray, gray),
-          "flow": jnp.where(flip[expand], flipped_flow, flow)}

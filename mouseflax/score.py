@@ -20,8 +20,11 @@ What is computed (the same as the evaluator's test split, mouseflax.evaluate):
   of that window are seen twice and get the mean of their two errors (`build_data.covering_windows`).
   A video shorter than T frames cannot be scored (`VideoTooShortError`).
 - e_s(t) = mean over H, W, C of (x - x_hat)^2 per stream, computed in float32 inside the jitted step
-  (the evaluator uses float64 on the host: ~1e-7 relative difference); score(t) = unweighted mean
-  over the model's streams (single-stream models: error_gray, error_flow empty).
+  (the evaluator uses float64 on the host: ~1e-7 relative difference); score(t) combines the streams
+  by the run's `config.eval.stream_normalisation` (`evaluate.combine_streams`): 'none', the unweighted
+  mean (single-stream models: error_gray, error_flow empty); 'validation', the mean of per-stream
+  z-scores with the validation statistics stored in threshold.json (`stream_stats`), so the score is
+  the one the threshold was calibrated on.
 - Frame 0 has no previous frame, so its flow input is the zero-motion field (0.5 everywhere), as in
   the training records: its error_flow measures how well the model reproduces "no motion", not the
   animal's motion, and can be high for a clip that starts mid-movement.
@@ -187,8 +190,10 @@ def load_run(workdir: str | pathlib.Path) -> ScoringRun:
   model, params, step, streams = _restore(config, workdir, cfg.crop_hw)
   threshold_path = workdir / THRESHOLD_FILE
   stored = json.loads(threshold_path.read_text()) if threshold_path.is_file() else None
-  return ScoringRun(workdir=workdir, config=config, preprocess=cfg, model=model, params=params,
-                    step=step, streams=streams, stored_threshold=stored)
+  run = ScoringRun(workdir=workdir, config=config, preprocess=cfg, model=model, params=params,
+                   step=step, streams=streams, stored_threshold=stored)
+  stream_stats(run)  # A normalised run without its statistics fails here, before any video.
+  return run
 
 
 def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray], dict]:
@@ -206,6 +211,19 @@ def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray],
 # Threshold.
 
 
+def stream_stats(run: ScoringRun) -> dict[str, Any] | None:
+  """The per-stream statistics the run's score uses (threshold.json), or None for the raw mean."""
+  if evaluate.normalisation_rule(run.config.eval) == evaluate.NORMALISATION_NONE:
+    return None
+  stats = (run.stored_threshold or {}).get("stream_stats")
+  if not stats:
+    raise RunNotFoundError(
+        f"{run.workdir / THRESHOLD_FILE} lacks the stream_stats that config.eval."
+        "stream_normalisation='validation' scores with: finish the run's training and evaluation "
+        f"(python -m mouseflax.main ... --workdir={run.workdir}).")
+  return stats
+
+
 def validation_scores(run: ScoringRun) -> np.ndarray:
   """Per-frame scores of the run's validation split (cached in the workdir after the first call)."""
   cache = run.workdir / VALIDATION_SCORES_FILE
@@ -221,6 +239,7 @@ def validation_scores(run: ScoringRun) -> np.ndarray:
   apply = jax.jit(lambda params, inputs: run.model.apply({"params": params}, inputs, train=False))
   table = evaluate.frame_errors(lambda inputs: jax.tree.map(np.asarray, apply(run.params, inputs)),
                                 arrays, run.config.eval.batch_size)
+  table = evaluate.scored_table(table, run.config.eval, stream_stats(run))
   scores = table.score[table.label == 0]
   with tempfile.NamedTemporaryFile(dir=run.workdir, suffix=".npy.tmp", delete=False) as f:
     np.save(f, scores)
@@ -436,18 +455,18 @@ def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | 
         sums.add(done.starts[:done.count], {s: np.asarray(v)[:done.count] for s, v in errors.items()})
         bar.update(sums.num_frames - bar.n)
       pending = result
-  return _video_scores(path, info, sums, run.streams)
+  return _video_scores(path, info, sums, run.streams, stream_stats(run))
 
 
 def _video_scores(path: pathlib.Path, info: video.VideoInfo, sums: _FrameSums,
-                  streams: Sequence[str]) -> VideoScores:
+                  streams: Sequence[str], stats: dict[str, Any] | None = None) -> VideoScores:
   means = sums.means()
   nan = np.full(sums.num_frames, np.nan)
   fps = info.fps
   if not fps > 0:
     logging.warning("%s: the container gives no frame rate; times assume %g fps.", path, FALLBACK_FPS)
     fps = FALLBACK_FPS
-  score = np.mean([means[s] for s in streams], axis=0)
+  score = evaluate.combine_streams({s: means[s] for s in streams}, stats)
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
   return VideoScores(path=path, fps=fps, error_gray=means.get("gray", nan),

@@ -1,4 +1,4 @@
-"""Training: train state, jitted data-parallel steps, the epoch loop, checkpoints and the final evaluation.
+"""Training: the epoch loop over jitted data-parallel steps, checkpoints and the final evaluation.
 
 `train_and_evaluate(config, workdir)` is the whole job. The training split is held on the device when it
 fits and batches are gathered there; `config.train.steps_per_call` steps run per compiled call (a
@@ -7,7 +7,8 @@ shared/notes/xla_cpu_convs.md), so `auto` means 1 step per call on the CPU and m
 Parameters and optimiser state are replicated over a `data` mesh axis; batches are sharded along it.
 With several processes (multi-host, `mouseflax.distributed`) the mesh spans every process's devices,
 each process reads only its rows of each global batch, and only the primary process writes files
-(checkpoints are written by all of them together, through orbax).
+(checkpoints are written by all of them together, through orbax). The train state, losses and
+jitted steps are in `mouseflax.steps` (re-exported here), which benchmarks import without TFDS.
 """
 
 import dataclasses
@@ -21,9 +22,7 @@ from typing import Any, Callable, Mapping
 
 from absl import logging
 import flax
-from flax.training import train_state
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -33,156 +32,35 @@ from mouseflax import distributed
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
 from mouseflax import models
+from mouseflax import steps
 
-DATA_AXIS = "data"
 # Fields of a record the train step reads (the rest stay on the host).
 TRAIN_FIELDS = ("gray", "flow", "behavior", "anomaly")
-# A supervised model with this many classes learns held-out (1) vs the rest (0); with more, it
-# learns the behaviour ids and the held-out behaviour's id is the score class.
-BINARY_CLASSES = 2
 # `steps_per_call=auto` off the CPU: enough steps per call to hide dispatch for these small models.
 AUTO_ACCELERATOR_STEPS_PER_CALL = 50
 BYTES_PER_MB = 2**20
-# Parameter init draws with RBG keys: XLA:CPU took 30-40 s to compile the threefry draws of even a
-# tiny model's init (5 s with rbg, 2 loaded cores). Step keys stay threefry, whose values do not
-# depend on how a computation is partitioned (1 vs 2 devices must agree).
-INIT_RNG_IMPL = "rbg"
+
+# The pure step pieces live in mouseflax.steps (no TFDS / ml_collections imports, so benchmarks
+# run them where those are absent); re-exported here under their historical names.
+DATA_AXIS = steps.DATA_AXIS
+BINARY_CLASSES = steps.BINARY_CLASSES
+INIT_RNG_IMPL = steps.INIT_RNG_IMPL
+TrainState = steps.TrainState
+make_mesh = steps.make_mesh
+create_optimizer = steps.create_optimizer
+create_train_state = steps.create_train_state
+per_example_losses = steps.per_example_losses
+train_step = steps.train_step
+make_multi_step = steps.make_multi_step
+make_batches_step = steps.make_batches_step
+make_eval_step = steps.make_eval_step
+_replicated = steps.replicated
+_batch_sharded = steps.batch_sharded
+_steps_sharded = steps.steps_sharded
 
 
 class TrainingDivergedError(FloatingPointError):
   """Raised when the loss or the gradient norm is NaN or infinite."""
-
-
-class TrainState(train_state.TrainState):
-  """Flax TrainState plus the base RNG key (per-step keys are fold_in(rng, step))."""
-  rng: jax.Array
-
-
-def make_mesh(mesh_config: ml_collections.ConfigDict) -> jax.sharding.Mesh:
-  """A 1-D mesh with a `data` axis over `mesh_config.data_parallelism` devices (-1: all)."""
-  devices = jax.devices()
-  n = len(devices) if mesh_config.data_parallelism == -1 else mesh_config.data_parallelism
-  if not 1 <= n <= len(devices):
-    raise ValueError(f"config.mesh.data_parallelism={mesh_config.data_parallelism}: must be -1 "
-                     f"(all) or between 1 and the {len(devices)} visible devices.")
-  if jax.process_count() > 1 and n != len(devices):
-    raise ValueError(f"config.mesh.data_parallelism={mesh_config.data_parallelism}: a run of "
-                     f"{jax.process_count()} processes uses all {len(devices)} devices; set -1.")
-  return jax.sharding.Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
-
-
-def _replicated(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
-  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
-
-
-def _batch_sharded(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
-  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS))
-
-
-def _steps_sharded(mesh: jax.sharding.Mesh) -> jax.sharding.NamedSharding:
-  """[K, B, ...] stacks of K batches: the batch axis (1) sharded."""
-  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, DATA_AXIS))
-
-
-def create_optimizer(optim_config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam (the autoencoders, Table 1) or SGD (the supervised baseline)."""
-  if optim_config.learning_rate <= 0:
-    raise ValueError(f"config.optim.learning_rate must be > 0, got {optim_config.learning_rate}.")
-  if optim_config.name == "adam":
-    return optax.adam(optim_config.learning_rate, b1=optim_config.b1, b2=optim_config.b2)
-  if optim_config.name == "sgd":
-    return optax.sgd(optim_config.learning_rate, momentum=optim_config.momentum or None)
-  raise ValueError(f"config.optim.name={optim_config.name!r}: expected 'adam' or 'sgd'.")
-
-
-def create_train_state(model: flax.linen.Module, tx: optax.GradientTransformation,
-                       example_inputs: Mapping[str, jax.Array], seed: int,
-                       mesh: jax.sharding.Mesh) -> TrainState:
-  """Initialises parameters from `seed` and replicates the state over the mesh."""
-  def init(init_rng, state_rng):
-    params = model.init(init_rng, example_inputs, train=False)["params"]
-    return TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
-  init_rng = jax.random.key(seed, impl=INIT_RNG_IMPL)
-  return jax.jit(init, out_shardings=_replicated(mesh))(init_rng, jax.random.PRNGKey(seed))
-
-
-def per_example_losses(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
-                       inputs: Mapping[str, jax.Array],
-                       loss_weights: Mapping[str, float]) -> dict[str, jax.Array]:
-  """Per-example losses [B]: weighted per-stream MSE (autoencoders) or masked cross-entropy."""
-  if "logits" in outputs:
-    logits = outputs["logits"].astype(jnp.float32)
-    labels = batch["anomaly"] if logits.shape[-1] == BINARY_CLASSES else batch["behavior"]
-    mask = (batch["behavior"] >= 0).astype(jnp.float32)  # -1: frame without annotation.
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
-    loss = (ce * mask).sum(axis=1) / jnp.maximum(mask.sum(axis=1), 1.0)
-    return {"loss": loss, "loss_ce": loss}
-  losses = {}
-  for stream in outputs:
-    err = (outputs[stream].astype(jnp.float32) - inputs[stream]) ** 2
-    losses[f"loss_{stream}"] = err.reshape(err.shape[0], -1).mean(axis=1)
-  losses["loss"] = sum(loss_weights[s] * losses[f"loss_{s}"] for s in outputs)
-  return losses
-
-
-def train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
-               loss_weights: Mapping[str, float], hflip: bool) -> tuple[TrainState, dict]:
-  """One optimiser step on one (global) batch; returns the new state and scalar metrics."""
-  step_rng = jax.random.fold_in(state.rng, state.step)
-  flip_rng, dropout_rng = jax.random.split(step_rng)
-  inputs = input_pipeline.to_model_inputs(batch)
-  if hflip:
-    inputs = input_pipeline.random_hflip(inputs, flip_rng)
-
-  def loss_fn(params):
-    outputs = state.apply_fn({"params": params}, inputs, train=True,
-                             rngs={"dropout": dropout_rng})
-    losses = per_example_losses(outputs, batch, inputs, loss_weights)
-    losses = {k: v.mean() for k, v in losses.items()}
-    return losses["loss"], losses
-
-  grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params)
-  metrics["grad_norm"] = optax.global_norm(grads)
-  return state.apply_gradients(grads=grads), metrics
-
-
-def _run_steps(body: Callable, state: TrainState, xs: Any) -> tuple[TrainState, dict]:
-  """Runs `body` over the leading [K] axis of `xs`; metrics get a leading [K] axis.
-
-  K == 1 is a plain call (the fast form on the CPU); K > 1 is a `lax.scan` (the fast form on
-  accelerators, where dispatch would otherwise bound a small model).
-  """
-  if jax.tree.leaves(xs)[0].shape[0] == 1:
-    state, metrics = body(state, jax.tree.map(lambda x: x[0], xs))
-    return state, jax.tree.map(lambda m: m[None], metrics)
-  return jax.lax.scan(body, state, xs)
-
-
-def make_multi_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
-  """Jitted (state, data, idx[K, B]) -> (state, metrics[K]): K steps on batches gathered from data.
-
-  `data` is the replicated training split (device-resident mode). The state is donated.
-  """
-  def multi_step(state, data, idx):
-    def body(state, batch_idx):
-      batch = jax.tree.map(lambda a: a[batch_idx], data)
-      batch = jax.lax.with_sharding_constraint(batch, _batch_sharded(mesh))
-      return step_fn(state, batch)
-    return _run_steps(body, state, idx)
-
-  replicated = _replicated(mesh)
-  return jax.jit(multi_step, donate_argnums=0, out_shardings=(replicated, replicated))
-
-
-def make_batches_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
-  """Jitted (state, batches[K, B, ...]) -> (state, metrics[K]) on batches sharded along B.
-
-  The host-resident (and multi-host) form: each process supplies only its rows of each batch.
-  """
-  replicated = _replicated(mesh)
-  return jax.jit(lambda state, batches: _run_steps(step_fn, state, batches), donate_argnums=0,
-                 in_shardings=(replicated, _steps_sharded(mesh)),
-                 out_shardings=(replicated, replicated))
 
 
 def resolve_steps_per_call(value: str) -> int:
@@ -203,22 +81,6 @@ def _eval_batches(data: Mapping[str, np.ndarray], batch_size: int):
     batch = {k: np.concatenate([v[start:stop], np.zeros((pad, *v.shape[1:]), v.dtype)])
              for k, v in data.items()}
     yield batch, np.arange(batch_size) < (stop - start)
-
-
-def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -> Callable:
-  """(state, batch, mask) -> summed per-example losses over the real rows (jitted inside).
-
-  Every process passes the whole numpy batch; each device takes its rows.
-  """
-  def eval_step(state, batch, mask):
-    inputs = input_pipeline.to_model_inputs(batch)
-    outputs = state.apply_fn({"params": state.params}, inputs, train=False)
-    losses = per_example_losses(outputs, batch, inputs, loss_weights)
-    return {k: jnp.where(mask, v, 0.0).sum() for k, v in losses.items()}
-  sharded = _batch_sharded(mesh)
-  step = jax.jit(eval_step, in_shardings=(_replicated(mesh), sharded, sharded),
-                 out_shardings=_replicated(mesh))
-  return lambda state, batch, mask: step(state, *distributed.host_to_global(sharded, (batch, mask)))
 
 
 def validation_losses(eval_step: Callable, state: TrainState, data: Mapping[str, np.ndarray],
@@ -444,30 +306,37 @@ def _score_class(config: ml_collections.ConfigDict) -> int | None:
 def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
                            mesh: jax.sharding.Mesh, handle: Any, val: Mapping[str, np.ndarray],
                            workdir: pathlib.Path) -> dict[str, Any]:
-  """Scores the test split (CSVs, plots, AUCs) and writes threshold.json from the validation split."""
+  """Scores the test split (CSVs, plots, AUCs) and writes threshold.json from the validation split.
+
+  The validation split is predicted once: its frame errors give the per-stream statistics of
+  `config.eval.stream_normalisation='validation'` and the threshold (on the same score as the test).
+  """
   from mouseflax import evaluate  # pylint: disable=g-import-not-at-top
   ec = config.eval
   if ec.batch_size % mesh.size:
     raise ValueError(f"config.eval.batch_size={ec.batch_size} must be a multiple of the "
                      f"{mesh.size} devices on the mesh.")
+  rule = evaluate.normalisation_rule(ec)
   predict_fn = make_predict_fn(state, mesh)
   anomaly_class = _score_class(config)
-  video_names = handle.video_names
-  test = handle.load(ec.test_split)
-  if distributed.is_primary():
-    results = evaluate.evaluate(predict_fn, test, eval_config=ec, workdir=workdir,
-                                video_names=video_names, anomaly_class=anomaly_class)
-  else:  # The same predict calls (collectives), without writing anything.
-    results = {}
-    evaluate.frame_errors(predict_fn, test, ec.batch_size, anomaly_class=anomaly_class)
+  # Every process makes the same predict calls in the same order (they are collectives).
   normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
-  if not distributed.is_primary():
-    return results
+  stats = (evaluate.stream_statistics(normal) if rule == evaluate.NORMALISATION_VALIDATION
+           else None)
+  test = handle.load(ec.test_split)
+  if not distributed.is_primary():  # The same predict calls, without writing anything.
+    evaluate.frame_errors(predict_fn, test, ec.batch_size, anomaly_class=anomaly_class)
+    return {}
+  results = evaluate.evaluate(predict_fn, test, eval_config=ec, workdir=workdir,
+                              video_names=handle.video_names, anomaly_class=anomaly_class,
+                              stream_stats=stats)
+  normal = evaluate.scored_table(normal, ec, stats)
   threshold = evaluate.calibrate_threshold(normal.score[normal.label == 0], ec.false_alarm_rate)
   _atomic_write_json(workdir / "threshold.json", {
       "threshold": threshold, "false_alarm_rate": ec.false_alarm_rate,
       "calibration_split": config.train.val_split, "n_calibration_frames": int(
           np.sum(normal.label == 0)),
+      "stream_normalisation": rule, "stream_stats": results["stream_stats"],
       "rule": "flag a frame when score > threshold (score: see results.json metrics_notes)"})
   return results
 
@@ -494,7 +363,7 @@ def _git_commit() -> str:
 def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh
                      ) -> tuple[TrainState, float]:
   """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
-  example = input_pipeline.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
+  example = steps.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
   state = create_train_state(model, tx, example, config.seed, mesh)
   step = manager.latest_step()
   if step is None:

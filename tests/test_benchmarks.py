@@ -1,4 +1,5 @@
-"""Tests for benchmarks/throughput.py, benchmarks/gpu_paper_schedule.py, conv_flops and the PyTorch peers.
+"""Tests for benchmarks/throughput.py, benchmarks/gpu_paper_schedule.py (and the mouseflax.steps it
+imports), conv_flops and the PyTorch peers.
 
 Tiny sizes (width 4, batch 2, one or two steps): these check that the benchmarks run and report what
 they measured consistently, not the speed.
@@ -10,15 +11,14 @@ import subprocess
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from benchmarks import conv_flops
 from benchmarks import gpu_paper_schedule
 from benchmarks import throughput
 from mouseflax import models
+from mouseflax import steps
 from mouseflax import train
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -107,26 +107,25 @@ def test_conv_flops_matches_xla_count_of_native_forward():
   assert counted <= xla <= 1.05 * counted
 
 
-def test_local_train_step_matches_the_real_train_step():
-  """gpu_paper_schedule's local copy of train.train_step gives the same parameters and losses."""
-  model = models.get_model("cae_single")(width=4)  # One stream: half the compile time of "cae".
-  data = gpu_paper_schedule.synthetic_data(2, seed=1)
-  batch = {**data, "behavior": np.zeros((2, 8), np.int64)}
-  mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), (train.DATA_AXIS,))
-  example = gpu_paper_schedule.to_model_inputs(data)
-  tx = optax.adam(1e-2, b1=gpu_paper_schedule.ADAM_B1)
-  state = train.create_train_state(model, tx, example, 0, mesh)
-  weights = {"gray": 0.75, "flow": 1.0}
-  real = jax.jit(lambda s, b: train.train_step(s, b, loss_weights=weights, hflip=True))
-  local = jax.jit(lambda s, b: gpu_paper_schedule.local_train_step(s, b, loss_weights=weights,
-                                                                   hflip=True))
-  s_real, s_local = state, state
-  for _ in range(2):
-    s_real, m_real = real(s_real, batch)
-    s_local, m_local = local(s_local, {k: jnp.asarray(v) for k, v in data.items()})
-  assert float(m_local["loss"]) == pytest.approx(float(m_real["loss"]), rel=1e-6)
-  for a, b in zip(jax.tree.leaves(s_real.params), jax.tree.leaves(s_local.params)):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+def test_steps_imports_without_tfds_ml_collections_grain():
+  """mouseflax.steps (the real step the GPU benchmark times) imports with those modules blocked."""
+  code = "\n".join([
+      "import sys",
+      *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
+      "from mouseflax import steps",
+      "assert callable(steps.train_step) and callable(steps.make_multi_step)",
+      "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in sys.modules",
+  ])
+  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                        timeout=600, check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_gpu_schedule_times_the_trainers_step():
+  """No local copy: the benchmark's step pieces are the objects the trainer runs."""
+  assert gpu_paper_schedule.steps is steps
+  assert train.train_step is steps.train_step and train.make_multi_step is steps.make_multi_step
+  assert not hasattr(gpu_paper_schedule, "local_train_step")
 
 
 def test_gpu_schedule_runs_without_tfds_ml_collections_grain(tmp_path):

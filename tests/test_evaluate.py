@@ -7,6 +7,7 @@ e_gray = OFFSETS[t]^2 averaged over windows; it reconstructs flow as 0.5, so e_f
 All values are dyadic fractions, so every tie below is exact. Values in comments are in 1/128 (score).
 """
 
+import dataclasses
 import json
 
 import ml_collections
@@ -205,3 +206,83 @@ def test_default_inputs_fn_is_the_input_pipelines():
   # The trainer passes no inputs_fn: records go through input_pipeline.to_model_inputs.
   table = evaluate.frame_errors(_two_stream_predict, _fake_split(), 2)
   np.testing.assert_allclose(table.score, EXPECTED_SCORE, atol=1e-7)
+
+
+# ------------------------------------------------------------------------------------------------
+# config.eval.stream_normalisation='validation', on tables worked out by hand.
+# Validation: gray errors 1, 3 (normal) -> mean 2, std 1; flow 10, 50 (normal) -> mean 30, std 20;
+# the anomalous third frame is left out of the statistics.
+# Test: raw mean (36, 6 | 17.5, 27) ranks the positives below 36 -> paper AUC 2/4; z-scores
+# gray (0, 0 | 3, 2), flow (2, -1 | 0, 1) -> score (1, -0.5 | 1.5, 1.5) -> AUC 1.
+
+
+def _table(gray, flow, label) -> evaluate.FrameTable:
+  n = len(label)
+  gray, flow = np.asarray(gray, np.float64), np.asarray(flow, np.float64)
+  return evaluate.FrameTable(video=np.zeros(n, np.int64), frame_index=np.arange(n),
+                             label=np.asarray(label), behavior=np.zeros(n, np.int64),
+                             error_gray=gray, error_flow=flow, score=(gray + flow) / 2)
+
+
+VAL_TABLE = _table([1.0, 3.0, 100.0], [10.0, 50.0, 1000.0], [0, 0, 1])
+TEST_TABLE = _table([2.0, 2.0, 5.0, 4.0], [70.0, 10.0, 30.0, 50.0], [0, 0, 1, 1])
+HAND_STATS = {"gray": {"mean": 2.0, "std": 1.0, "n_frames": 2},
+              "flow": {"mean": 30.0, "std": 20.0, "n_frames": 2}}
+
+
+def test_stream_statistics_use_normal_frames_only():
+  assert evaluate.stream_statistics(VAL_TABLE) == HAND_STATS
+  single = dataclasses.replace(VAL_TABLE, error_flow=np.full(3, np.nan))
+  assert evaluate.stream_statistics(single) == {"gray": HAND_STATS["gray"]}
+  with pytest.raises(ValueError, match="stream_normalisation='none'"):
+    evaluate.stream_statistics(dataclasses.replace(VAL_TABLE, error_gray=np.ones(3)))
+  with pytest.raises(ValueError, match="normal frames"):
+    evaluate.stream_statistics(dataclasses.replace(VAL_TABLE, label=np.ones(3, np.int64)))
+
+
+def test_validation_normalisation_matches_hand_computed_scores_and_aucs():
+  stats = evaluate.stream_statistics(VAL_TABLE)
+  cfg = _eval_config(stream_normalisation="validation")
+  scored = evaluate.scored_table(TEST_TABLE, cfg, stats)
+  np.testing.assert_allclose(scored.score, [1.0, -0.5, 1.5, 1.5], atol=1e-12)
+  # Idempotent (recomputed from the error columns), and 'none' leaves the paper's mean.
+  np.testing.assert_array_equal(evaluate.scored_table(scored, cfg, stats).score, scored.score)
+  np.testing.assert_array_equal(evaluate.scored_table(TEST_TABLE, _eval_config()).score,
+                                [36.0, 6.0, 17.5, 27.0])
+  m = evaluate.compute_metrics(TEST_TABLE, cfg, stream_stats=stats)
+  assert m["auc"] == pytest.approx(1.0)
+  assert m["auc_paper_average"] == pytest.approx(0.5)
+  assert (m["stream_normalisation"], m["stream_stats"]) == ("validation", HAND_STATS)
+  assert "validation" in m["metrics_notes"]["score"] and "z_s" in m["metrics_notes"]["score"]
+  assert "auc_paper_average" in m["metrics_notes"]
+  json.dumps(m, allow_nan=False)
+  paper = evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="none"))
+  assert paper["auc"] == paper["auc_paper_average"] == pytest.approx(0.5)
+  assert paper["stream_stats"] is None
+
+
+def test_normalisation_config_errors():
+  with pytest.raises(ValueError, match="needs stream_stats"):
+    evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="validation"))
+  with pytest.raises(ValueError, match="config.eval.stream_normalisation='zscore'"):
+    evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="zscore"))
+  with pytest.raises(ValueError, match="lack streams"):
+    evaluate.combine_streams({"gray": np.ones(2), "flow": np.ones(2)},
+                             {"gray": HAND_STATS["gray"]})
+
+
+def test_evaluate_writes_normalised_scores(tmp_path):
+  # z_gray = 16 e_gray, z_flow = 64 e_flow: score = (G + F) / 2 with G in 1/16, F in 1/64 (fixture).
+  stats = {"gray": {"mean": 0.0, "std": 1 / 16, "n_frames": 1},
+           "flow": {"mean": 0.0, "std": 1 / 64, "n_frames": 1}}
+  m = evaluate.evaluate(_two_stream_predict, _fake_split(),
+                        eval_config=_eval_config(stream_normalisation="validation"),
+                        workdir=tmp_path, video_names=VIDEO_NAMES, inputs_fn=_inputs_fn,
+                        stream_stats=stats)
+  expected = np.array([0, 1, 1, 2.5, 10, 5, 2, 0.5, 2.5, 0.5])
+  assert m["auc"] == pytest.approx(1.0)  # 10 and 5 above every normal frame.
+  assert m["auc_paper_average"] == pytest.approx(EXPECTED_AUC)
+  a = evaluate.read_score_csv(tmp_path / "scores" / "clip_a.csv")
+  b = evaluate.read_score_csv(tmp_path / "scores" / "clip_b.csv")
+  np.testing.assert_allclose(np.concatenate([a["score"], b["score"]]), expected, atol=1e-8)
+  np.testing.assert_allclose(a["error_gray"], EXPECTED_GRAY[:6], atol=1e-9)  # Raw errors kept.

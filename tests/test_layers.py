@@ -13,6 +13,8 @@ CONV_CASES = {
     "2d_strided_k3": ((3, 3, 3, 4), (2, 2), (12, 16)),
     "2d_strided_k5": ((5, 5, 3, 4), (2, 2), (12, 16)),
     "3d_stride1": ((3, 3, 3, 3, 4), (1, 1, 1), (8, 12, 16)),
+    # Fewer output than input channels: the forward folds time into the output channels.
+    "3d_stride1_narrow_out": ((3, 3, 3, 4, 2), (1, 1, 1), (8, 12, 16)),
     "3d_strided_122": ((3, 3, 3, 3, 4), (1, 2, 2), (8, 12, 16)),
     "3d_strided_222": ((3, 3, 3, 3, 4), (2, 2, 2), (8, 12, 16)),
 }

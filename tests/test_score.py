@@ -4,6 +4,7 @@ The trained workflow (train on normal clips, then flag an injected anomaly) is i
 """
 
 import csv
+import dataclasses
 import json
 import pathlib
 import runpy
@@ -113,6 +114,23 @@ def test_scores_match_window_errors_averaged_per_frame(run, errors_fn, tmp_path)
   np.testing.assert_allclose(scores.error_gray, sums["gray"] / counts, rtol=1e-5)
   np.testing.assert_allclose(scores.error_flow, sums["flow"] / counts, rtol=1e-5)
   np.testing.assert_allclose(scores.score, (scores.error_gray + scores.error_flow) / 2, rtol=1e-12)
+
+
+def test_validation_normalised_run_scores_with_the_stored_statistics(run, errors_fn, tmp_path):
+  """stream_normalisation='validation': score = mean of z-scores with threshold.json's statistics."""
+  config = ml_collections.ConfigDict(run.config.to_dict())
+  config.eval.stream_normalisation = "validation"
+  stats = {"gray": {"mean": 0.01, "std": 0.5, "n_frames": 10},
+           "flow": {"mean": 0.02, "std": 0.25, "n_frames": 10}}
+  normalised = dataclasses.replace(run, config=config,
+                                   stored_threshold={**run.stored_threshold, "stream_stats": stats})
+  scores = score.score_video(normalised, write_video(tmp_path / "clip.avi", 13),
+                             errors_fn=errors_fn, progress=False)
+  expected = ((scores.error_gray - 0.01) / 0.5 + (scores.error_flow - 0.02) / 0.25) / 2
+  np.testing.assert_allclose(scores.score, expected, rtol=1e-12)
+  without_stats = dataclasses.replace(normalised, stored_threshold=run.stored_threshold)
+  with pytest.raises(score.RunNotFoundError, match="stream_stats"):
+    score.stream_stats(without_stats)
 
 
 def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):

@@ -17,9 +17,11 @@ import numpy as np
 import pytest
 
 from mouseflax import checkpointing
+from mouseflax import evaluate
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
 from mouseflax import models
+from mouseflax import steps
 from mouseflax import train
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -123,6 +125,41 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   assert len(train_losses(tmp_path)) == SPLIT_SIZES["train"] // 4
   threshold = json.loads((tmp_path / "threshold.json").read_text())
   assert threshold["false_alarm_rate"] == 0.01 and np.isfinite(threshold["threshold"])
+  # The paper's rule by default: the headline is the raw per-stream mean, no statistics stored.
+  assert results["auc"] == results["auc_paper_average"]
+  assert threshold["stream_normalisation"] == "none" and threshold["stream_stats"] is None
+
+
+def test_validation_normalisation_stores_statistics_and_scores_with_them(fake_data, tmp_path):
+  results = train.train_and_evaluate(tiny_config(eval__stream_normalisation="validation"), tmp_path)
+  threshold = json.loads((tmp_path / "threshold.json").read_text())
+  stats = results["stream_stats"]
+  assert results["stream_normalisation"] == threshold["stream_normalisation"] == "validation"
+  assert threshold["stream_stats"] == stats and set(stats) == {"gray", "flow"}
+  # Statistics of the validation split's normal frames (the fake split: ~70% of its frames).
+  n_val = SPLIT_SIZES["validation"] * T
+  assert stats["gray"]["n_frames"] == threshold["n_calibration_frames"] < n_val
+  assert all(v["std"] > 0 for v in stats.values())
+  # The test CSVs hold the z-scored score of their raw errors.
+  for name in ("video_a", "video_b"):
+    csv = evaluate.read_score_csv(tmp_path / "scores" / f"{name}.csv")
+    expected = evaluate.combine_streams({"gray": csv["error_gray"], "flow": csv["error_flow"]},
+                                        stats)
+    np.testing.assert_allclose(csv["score"], expected, rtol=1e-6, atol=1e-6)
+  assert results["auc_paper_average"] is not None and "z_s" in results["metrics_notes"]["score"]
+
+
+def test_train_reexports_the_steps_module():
+  """train.py's public step names are mouseflax.steps' objects (benchmarks time the same ones)."""
+  for name in ("TrainState", "create_optimizer", "create_train_state", "per_example_losses",
+               "train_step", "make_multi_step", "make_batches_step", "make_eval_step", "make_mesh"):
+    assert getattr(train, name) is getattr(steps, name), name
+  assert input_pipeline.to_model_inputs is steps.to_model_inputs
+  assert input_pipeline.random_hflip is steps.random_hflip
+  tx = steps.create_optimizer({"name": "adam", "learning_rate": 1e-3, "b1": 0.5, "b2": 0.9})
+  assert tx is not None
+  with pytest.raises(ValueError, match="config.optim.name"):
+    steps.create_optimizer({"name": "lion", "learning_rate": 1e-3})
 
 
 def test_training_lowers_the_loss(fake_data, tmp_path):
