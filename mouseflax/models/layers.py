@@ -32,8 +32,6 @@ _DIMENSION_NUMBERS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC"
 _FAST_BACKENDS = ("cpu",)
 
 Pads = tuple[tuple[int, int], ...]
-# Below this many input channels, a 3D conv's weight gradient is faster with the input time fold.
-OUTPUT_FOLD_MIN_IN_CHANNELS = 8
 
 
 def resolve_conv_impl(conv_impl: str) -> str:
@@ -182,8 +180,8 @@ def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
   return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
 
 
-def _input_folded_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D SAME conv as one 2D conv over time-unfolded input frames (kt*C channels in)."""
+def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """3D SAME conv (dilation 1) as one 2D conv over time-unfolded frames."""
   kt, kh, kw, cin, cout = kernel.shape
   unfolded = _unfold_time(x, kt, strides[0])
   batch, t_out, h, w, _ = unfolded.shape
@@ -192,61 +190,7 @@ def _input_folded_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]
   return out.reshape(batch, t_out, *out.shape[1:])
 
 
-def _output_folded_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D SAME conv (time stride 1) as one 2D conv to kt*O channels, then a sum of shifted frames."""
-  kt, kh, kw, cin, cout = kernel.shape
-  batch, t, h, w, _ = x.shape
-  kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
-  frames = fast_conv2d(x.reshape(batch * t, h, w, cin), kernel2d, strides[1:])
-  frames = frames.reshape(batch, t, *frames.shape[1:3], kt, cout)
-  lo, hi = same_pads(t, kt, 1)
-  padded = jnp.pad(frames, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0), (0, 0)))
-  return sum(padded[:, dt:dt + t, :, :, dt] for dt in range(kt))
-
-
-def _time_fold_for_input(kernel: jax.Array) -> Any:
-  """The fold whose 2D conv is faster forward and for the input gradient: output fold for narrow outputs."""
-  cin, cout = kernel.shape[-2:]
-  return _output_folded_conv3d if cout < cin else _input_folded_conv3d
-
-
-def _time_fold_for_kernel(kernel: jax.Array) -> Any:
-  """The fold whose 2D weight gradient is faster: the output fold's (C, not kt*C, input channels).
-
-  Measured on the RAE's layers (batch 16): 1.4x (32->32), 1.5x (64->64), 2.6x (32->64, stride 1x2x2),
-  3.9x (32->2) faster than the input fold's; but 5x slower on a 1-channel input (1 -> kt*O channels).
-  """
-  return _input_folded_conv3d if kernel.shape[-2] < OUTPUT_FOLD_MIN_IN_CHANNELS else _output_folded_conv3d
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def time_stride1_conv3d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int, int]) -> jax.Array:
-  """3D SAME conv with time stride 1; each of the three passes takes its fastest time fold."""
-  return _time_fold_for_input(kernel)(x, kernel, strides)
-
-
-def _time_stride1_conv3d_fwd(x, kernel, strides):
-  return _time_fold_for_input(kernel)(x, kernel, strides), (x, kernel)
-
-
-def _time_stride1_conv3d_bwd(strides, residuals, g):
-  x, kernel = residuals
-  _, input_vjp = jax.vjp(lambda z: _time_fold_for_input(kernel)(z, kernel, strides), x)
-  _, kernel_vjp = jax.vjp(lambda k: _time_fold_for_kernel(kernel)(x, k, strides), kernel)
-  return input_vjp(g)[0], kernel_vjp(g)[0]
-
-
-time_stride1_conv3d.defvjp(_time_stride1_conv3d_fwd, _time_stride1_conv3d_bwd)
-
-
-def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D SAME conv (dilation 1) as 2D convs over time-folded frames (XLA:CPU's fast path is 2D)."""
-  if strides[0] == 1:
-    return time_stride1_conv3d(x, kernel, tuple(strides))
-  return _input_folded_conv3d(x, kernel, strides)
-
-
-def _subpixel_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
   """Adjoint of fast_conv3d: a fast 2D transposed conv to kt*O channels, then the time fold's adjoint."""
   kt, kh, kw, cin, cout = kernel.shape
   batch, t_in, h, w, _ = y.shape
@@ -256,37 +200,6 @@ def _subpixel_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequenc
   out_shape = jax.ShapeDtypeStruct((batch, t_in * strides[0], *frames.shape[2:4], cout), y.dtype)
   fold_adjoint = jax.linear_transpose(lambda z: _unfold_time(z, kt, strides[0]), out_shape)
   return fold_adjoint(frames)[0]
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def time_stride1_conv_transpose3d(y: jax.Array, kernel: jax.Array,
-                                  strides: tuple[int, int, int]) -> jax.Array:
-  """3D transposed conv with time stride 1; kernel gradient through the adjoint's output fold."""
-  return _subpixel_conv_transpose3d(y, kernel, strides)
-
-
-def _time_stride1_conv_transpose3d_fwd(y, kernel, strides):
-  return _subpixel_conv_transpose3d(y, kernel, strides), (y, kernel)
-
-
-def _time_stride1_conv_transpose3d_bwd(strides, residuals, g):
-  y, kernel = residuals
-  _, input_vjp = jax.vjp(lambda z: _subpixel_conv_transpose3d(z, kernel, strides), y)
-  # <g, A^T y> = <A g, y>: the strided conv's kernel gradient at input g, in its faster fold.
-  adjoint = kernel.swapaxes(-1, -2)
-  _, kernel_vjp = jax.vjp(lambda k: _time_fold_for_kernel(adjoint)(g, k, strides), adjoint)
-  return input_vjp(g)[0], kernel_vjp(y)[0].swapaxes(-1, -2)
-
-
-time_stride1_conv_transpose3d.defvjp(_time_stride1_conv_transpose3d_fwd,
-                                     _time_stride1_conv_transpose3d_bwd)
-
-
-def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D transposed conv as 2D sub-pixel transposed convs over time-folded frames."""
-  if strides[0] == 1:
-    return time_stride1_conv_transpose3d(y, kernel, tuple(strides))
-  return _subpixel_conv_transpose3d(y, kernel, strides)
 
 
 def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int, impl: str) -> jax.Array:
