@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import tempfile
 from typing import Any
 
 from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from data_builders import video_builder
 from mouseflax import build_data
 from mouseflax import preprocess
 from mouseflax import raw_formats
@@ -73,7 +73,7 @@ def make_config(**protocol: Any) -> AvenueConfig:
   return config
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(video_builder.VideoSequenceBuilder):
   """CUHK Avenue as gray + flow sequences with per-frame anomaly labels."""
 
   VERSION = tfds.core.Version("1.1.0")
@@ -85,30 +85,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = [make_config()]
   DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
-
-  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
-    super().__init__(**kwargs)
-    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
-    self._cache_dir: str | None = None
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=build_data.sequence_features(
-            self.builder_config.sequence_length, self.builder_config.preprocess),
-        homepage="http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html",
-        disable_shuffling=True,  # Generation order: by video, then time.
-        metadata=tfds.core.MetadataDict(),
-    )
-
-  def _download_and_prepare(self, dl_manager, download_config=None) -> None:
-    # Preprocessed whole videos (~4 KB per frame) live beside the records only during the build.
-    with (tempfile.TemporaryDirectory(prefix=".preprocess-", dir=self.data_dir_root) as cache_dir,
-          build_data.deterministic_serialization()):
-      self._cache_dir = cache_dir
-      try:
-        super()._download_and_prepare(dl_manager, download_config)
-      finally:
-        self._cache_dir = None
+  HOMEPAGE = "http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html"
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: AvenueConfig = self.builder_config

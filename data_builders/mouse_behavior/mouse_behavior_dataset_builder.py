@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +40,7 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from data_builders import video_builder
 from mouseflax import build_data
 from mouseflax import preprocess
 from mouseflax import raw_formats
@@ -109,7 +109,7 @@ class _Recording:
   labels: np.ndarray  # int64 per-frame behaviour ids.
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(video_builder.VideoSequenceBuilder):
   """Jhuang home-cage videos as 8-frame gray + flow sequences, one behaviour held out."""
 
   VERSION = tfds.core.Version("1.2.0")
@@ -125,30 +125,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = [make_config(behavior) for behavior in BEHAVIORS]
   DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
-
-  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
-    super().__init__(**kwargs)
-    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
-    self._cache_dir: str | None = None
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=build_data.sequence_features(
-            self.builder_config.sequence_length, self.builder_config.preprocess),
-        homepage="http://serre-lab.clps.brown.edu/resource/homecage-database/",
-        disable_shuffling=True,  # Generation order: by video, then time.
-        metadata=tfds.core.MetadataDict(),
-    )
-
-  def _download_and_prepare(self, dl_manager, download_config=None) -> None:
-    # Preprocessed whole videos (~4 KB per frame) live beside the records only during the build.
-    with (tempfile.TemporaryDirectory(prefix=".preprocess-", dir=self.data_dir_root) as cache_dir,
-          build_data.deterministic_serialization()):
-      self._cache_dir = cache_dir
-      try:
-        super()._download_and_prepare(dl_manager, download_config)
-      finally:
-        self._cache_dir = None
+  HOMEPAGE = "http://serre-lab.clps.brown.edu/resource/homecage-database/"
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: MouseBehaviorConfig = self.builder_config

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import pathlib
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,6 +33,7 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from data_builders import video_builder
 from mouseflax import build_data
 from mouseflax import preprocess
 
@@ -142,33 +142,12 @@ def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, 
           "test": covering(train_end, num_frames)}
 
 
-class Builder(tfds.core.GeneratorBasedBuilder):
+class Builder(video_builder.VideoSequenceBuilder):
   """Your recordings as 8-frame gray + flow sequences; the end of each video validates."""
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
-
-  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
-    super().__init__(**kwargs)
-    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
-    self._cache_dir: str | None = None
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return self.dataset_info_from_configs(
-        features=build_data.sequence_features(
-            self.builder_config.sequence_length, self.builder_config.preprocess),
-        disable_shuffling=True,  # Generation order: by video, then time.
-        metadata=tfds.core.MetadataDict(),
-    )
-
-  def _download_and_prepare(self, dl_manager, download_config=None) -> None:
-    with tempfile.TemporaryDirectory(prefix="mouseflax-preprocess-") as cache_dir:
-      self._cache_dir = cache_dir
-      try:
-        super()._download_and_prepare(dl_manager, download_config)
-      finally:
-        self._cache_dir = None
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: OwnVideosConfig = self.builder_config
