@@ -6,10 +6,12 @@ position. Restoring places every array with the caller's sharding, so a checkpoi
 n-device run restores on m devices.
 """
 
+import logging
 import os
 import pathlib
 from typing import Any
 
+from absl import logging as absl_logging
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
@@ -17,6 +19,21 @@ from orbax.checkpoint import checkpoint_managers
 
 CHECKPOINT_DIR = "checkpoints"
 VAL_LOSS_KEY = "val_loss"
+ORBAX_SOURCE_MARKER = f"{os.sep}orbax{os.sep}"  # In the path of every orbax module.
+
+
+class _DropOrbaxInfo(logging.Filter):
+  """Drops orbax's INFO/DEBUG records (hundreds per run); its warnings and errors still show."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or ORBAX_SOURCE_MARKER not in record.pathname
+
+
+def quiet_orbax_info_logs() -> None:
+  """Keeps orbax's per-save INFO chatter out of the console; called by the command-line tools."""
+  absl_logger = absl_logging.get_absl_logger()
+  if not any(isinstance(f, _DropOrbaxInfo) for f in absl_logger.filters):
+    absl_logger.addFilter(_DropOrbaxInfo())
 
 
 def _val_loss(metrics: dict[str, float]) -> float:

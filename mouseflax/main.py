@@ -19,6 +19,7 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from mouseflax import checkpointing
 from mouseflax import distributed
 from mouseflax import train
 
@@ -41,6 +42,7 @@ SUMMARY_KEYS = ("auc", "auc_macro", "n_test_frames", "n_anomalous_frames", "fina
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  checkpointing.quiet_orbax_info_logs()
   distributed.initialize(distributed.resolve_settings(
       _COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value))
   logging.info("JAX %s, backend %s, %d device(s), process %d of %d.", jax.__version__,

@@ -67,6 +67,7 @@ import ml_collections
 import numpy as np
 
 from mouseflax import build_data
+from mouseflax import checkpointing
 from mouseflax import evaluate
 from mouseflax import plots
 from mouseflax import preprocess
@@ -152,8 +153,7 @@ def _read_json(path: pathlib.Path, what: str) -> Any:
 def _restore(config: ml_collections.ConfigDict, workdir: pathlib.Path,
              crop_hw: tuple[int, int]) -> tuple[Any, Any, int, tuple[str, ...]]:
   """(model, params, step, streams) of the checkpoint training evaluated (best or latest, as the config)."""
-  from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top  # Heavy imports.
-  from mouseflax import models  # pylint: disable=g-import-not-at-top
+  from mouseflax import models  # pylint: disable=g-import-not-at-top  # Heavy imports.
   from mouseflax import train  # pylint: disable=g-import-not-at-top
   if not any((workdir / checkpointing.CHECKPOINT_DIR).glob("*")):
     raise RunNotFoundError(f"No checkpoint in {workdir / checkpointing.CHECKPOINT_DIR}: train the "
@@ -724,6 +724,7 @@ def run_cli(workdir: str, videos: Sequence[str], output_dir: str, *,
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  checkpointing.quiet_orbax_info_logs()
   f = flags.FLAGS
   if not f.workdir or not f.video or not f.output_dir:
     raise app.UsageError("--workdir, --video (one or more) and --output_dir are required.")

@@ -280,3 +280,22 @@ def test_two_devices_match_one_and_checkpoints_cross_device_counts(tmp_path):
     assert_trees_close(reference, final_params(pathlib.Path(workdir), config), atol=1e-5)
   for workdir, devices in ((one, 1), (two, 2), (cross_12, 2), (cross_21, 1)):
     assert json.loads((pathlib.Path(workdir) / "results.json").read_text())["num_devices"] == devices
+
+
+def test_orbax_info_logs_are_dropped_but_warnings_kept():
+  import logging as std_logging  # pylint: disable=g-import-not-at-top
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top
+  checkpointing.quiet_orbax_info_logs()
+  checkpointing.quiet_orbax_info_logs()  # Idempotent: one filter.
+  logger = absl_logging.get_absl_logger()
+  filters = [f for f in logger.filters if type(f).__name__ == "_DropOrbaxInfo"]
+  assert len(filters) == 1
+
+  def record(level, pathname):
+    return std_logging.LogRecord("absl", level, pathname, 1, "msg", None, None)
+
+  orbax_path = "/site-packages/orbax/checkpoint/checkpoint_manager.py"
+  assert not filters[0].filter(record(std_logging.INFO, orbax_path))
+  assert filters[0].filter(record(std_logging.WARNING, orbax_path))
+  assert filters[0].filter(record(std_logging.INFO, "/work/mouseflax/train.py"))
