@@ -31,6 +31,7 @@ import time
 import cv2
 import numpy as np
 
+from mouseflax import build_data
 from mouseflax import preprocess
 from mouseflax import video
 
@@ -45,7 +46,6 @@ LONG_FRAMES = {"quick": 2000, "full": 9000}
 STAGE_FRAMES = 200  # Frames held in memory for the per-stage costs.
 STAGE_REPEATS = 3
 DECODE_AHEAD = 8  # Queue size of the decode-thread mode.
-RECORD_FLOW_DTYPE = np.float16  # What build_data stores.
 RSS_SAMPLES = 10
 ONE_HOUR_FRAMES = 30 * 3600
 BLOB_RADIUS = 18
@@ -90,7 +90,7 @@ def _records(path, start=0, stop=None, decode_ahead=0, resize_method=None) -> in
     cfg = preprocess.PreprocessConfig(resize_method=resize_method)
   count = 0
   for _, _, flow in preprocess.preprocess_video(path, cfg, start, stop, decode_ahead=decode_ahead):
-    flow.astype(RECORD_FLOW_DTYPE)
+    flow.astype(build_data.FLOW_DTYPE)
     count += 1
   return count
 
@@ -206,7 +206,7 @@ def measure_stages(path: pathlib.Path) -> dict:
       "farneback": _cpu_us_per_item(lambda p: pre._flow(*p), pairs),  # pylint: disable=protected-access
       "crop_normalise_float16": _cpu_us_per_item(
           lambda d: preprocess.normalise_flow(d[rows, cols], cfg.flow_max_disp).astype(
-              RECORD_FLOW_DTYPE), flows),
+              build_data.FLOW_DTYPE), flows),
       "frame_preprocessor_call": _cpu_us_per_item(pre, frames),
   }
   return {"resize_passes": [list(p) for p in two_pass], **stages}

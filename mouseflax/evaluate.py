@@ -37,6 +37,7 @@ from scipy import ndimage
 from scipy import special
 from sklearn import metrics as sk_metrics
 
+from data_builders.own_videos import own_videos_dataset_builder as own_videos
 from mouseflax import plots
 
 PredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
@@ -57,8 +58,11 @@ NORMALISATION_VALIDATION = "validation"  # Mean of per-stream z-scores (normal v
 NORMALISATIONS = (NORMALISATION_NONE, NORMALISATION_VALIDATION)
 # {stream: {"mean": float, "std": float, "n_frames": int}} of the normal validation frames.
 StreamStats = Mapping[str, Mapping[str, float]]
-# Container suffixes dropped from video names in CSV file names (`01.avi` -> `scores/01.csv`).
-VIDEO_SUFFIXES = (".avi", ".mpg", ".mpeg", ".mp4", ".mov", ".mkv")
+# Container suffixes dropped from video names in CSV file names (`01.avi` -> `scores/01.csv`): the
+# own_videos builder's list, so every video it accepts loses its suffix.
+VIDEO_SUFFIXES = own_videos.VIDEO_SUFFIXES
+# Replaces path separators in video names (`day1/cam.mp4` -> `scores/day1__cam.csv`).
+NAME_SEPARATOR = "__"
 
 METRICS_NOTES = {
     "auc": "headline: frame-level ROC AUC of score, all test frames pooled, no test-set normalisation",
@@ -433,14 +437,21 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> pathlib.Path:
 
 
 def video_name(video: int, video_names: Sequence[str] | None) -> str:
-  """The name of video `video` (a file-name-safe stem), or `video_<id>` without names."""
+  """A file-name-safe name of video `video`, or `video_<id>` without names.
+
+  The whole relative path counts (own_videos searches subfolders, so `day1/cam.mp4` and
+  `day2/cam.mp4` are different videos): a container suffix in `VIDEO_SUFFIXES` is dropped and the
+  path's parts are joined by `NAME_SEPARATOR` (`day1/cam.mp4` -> `day1__cam`).
+  """
   if video_names is None:
     return f"video_{video:03d}"
   if not 0 <= video < len(video_names):
     raise ValueError(f"test record names video {video}, but the dataset's video_names has "
                      f"{len(video_names)} entries: the records and the metadata disagree")
   name = pathlib.PurePath(str(video_names[video]))
-  return name.stem if name.suffix.lower() in VIDEO_SUFFIXES else name.name
+  if name.suffix.lower() in VIDEO_SUFFIXES:
+    name = name.with_suffix("")
+  return NAME_SEPARATOR.join(part for part in name.parts if part != name.anchor)
 
 
 def _csv_text(table: FrameTable, reg: np.ndarray) -> str:
@@ -455,13 +466,31 @@ def _csv_text(table: FrameTable, reg: np.ndarray) -> str:
   return buf.getvalue()
 
 
+def _csv_names(table: FrameTable, video_names: Sequence[str] | None) -> dict[int, str]:
+  """{video id: CSV file name} of the table's videos; raises ValueError when two names clash."""
+  names = {video: f"{video_name(video, video_names)}.csv" for video, _ in video_slices(table)}
+  by_name: dict[str, list[int]] = {}
+  for video, name in names.items():
+    by_name.setdefault(name, []).append(video)
+  clashes = {name: [v if video_names is None else str(video_names[v]) for v in ids]
+             for name, ids in by_name.items() if len(ids) > 1}
+  if clashes:
+    raise ValueError(f"videos would write the same score CSV {clashes}: their names differ only by "
+                     f"the container suffix or by {NAME_SEPARATOR!r} versus a folder; rename them")
+  return names
+
+
 def write_score_csvs(table: FrameTable, workdir: str | os.PathLike[str],
                      video_names: Sequence[str] | None = None) -> list[pathlib.Path]:
-  """Writes `scores/<video_name>.csv` per video (columns `CSV_COLUMNS`); returns the paths."""
+  """Writes `scores/<video_name>.csv` per video (columns `CSV_COLUMNS`); returns the paths.
+
+  Raises ValueError, before writing anything, when two videos would write the same file.
+  """
   reg = regularity(table)
+  names = _csv_names(table, video_names)
   paths = []
   for video, rows in video_slices(table):
-    path = pathlib.Path(workdir) / SCORES_DIR / f"{video_name(video, video_names)}.csv"
+    path = pathlib.Path(workdir) / SCORES_DIR / names[video]
     paths.append(write_text_atomic(path, _csv_text(table.rows(rows), reg[rows])))
   return paths
 
@@ -485,10 +514,8 @@ def write_plots(table: FrameTable, eval_config: ml_collections.ConfigDict,
   curves = {"score (headline)": (table.label, table.score),
             f"smoothed, sigma {eval_config.smoothing_sigma:g}": (
                 table.label, smooth_scores(table, eval_config.smoothing_sigma))}
-  for stream in STREAMS:
-    errors = getattr(table, f"error_{stream}")
-    if not np.any(np.isnan(errors)):
-      curves[f"{stream} error"] = (table.label, errors)
+  for stream, errors in _stream_errors(table).items():
+    curves[f"{stream} error"] = (table.label, errors)
   plots.plot_roc(curves, pathlib.Path(workdir) / ROC_FILE)
   reg = regularity(table)
   panels = [plots.TimelinePanel(title=video_name(video, video_names), frame=table.frame_index[rows],

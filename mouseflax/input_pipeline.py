@@ -43,8 +43,6 @@ SYNTHETIC_KINDS = {"mouse_behavior": "home_cage", "cuhk_avenue": "avenue"}
 # Datasets read from the folder named by their own data.* field, with no synthetic default.
 FOLDER_FIELDS = {"own_videos": "video_dir"}
 SYNTHETIC_HASH_CHARS = 8
-GRAY_SCALE = steps.GRAY_SCALE  # uint8 gray -> [0, 1].
-HFLIP_PROBABILITY = steps.HFLIP_PROBABILITY
 BYTES_PER_MB = 2**20
 # Reading records in chunks bounds the temporary list of per-example dicts.
 LOAD_CHUNK = 4096
@@ -138,6 +136,12 @@ def builder_config(data_config: Mapping[str, Any]) -> Any:
   return module.make_config(train_hop=data_config["train_hop"], **protocol)
 
 
+def is_synthetic(data_config: Mapping[str, Any]) -> bool:
+  """Whether `prepare` generates the recordings: no `data.manual_dir` and not a folder dataset."""
+  name, _ = build_data.parse_dataset(data_config["dataset"])
+  return name not in FOLDER_FIELDS and not data_config["manual_dir"]
+
+
 def _synthetic_dirs(name: str, data_config: Mapping[str, Any],
                     seed: int) -> tuple[str, pathlib.Path]:
   """(kind, folder) of the synthetic recordings and records for `name`."""
@@ -173,7 +177,7 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
   if name in FOLDER_FIELDS:
     manual_dir = pathlib.Path(data_config[FOLDER_FIELDS[name]]).expanduser()
     data_dir = resolve_data_dir(data_config)
-  elif data_config["manual_dir"]:
+  elif not is_synthetic(data_config):
     manual_dir = pathlib.Path(data_config["manual_dir"]).expanduser()
     data_dir = resolve_data_dir(data_config)
   else:

@@ -1,7 +1,8 @@
 """Scalar metrics to JSON lines (`metrics.jsonl`) and TensorBoard event files, without TensorFlow.
 
 TensorBoard events come from tensorboardX (pure Python + protobuf). On resume, records past the restored
-step are dropped from `metrics.jsonl` so the file reads as one uninterrupted run.
+step are dropped from `metrics.jsonl` so the file reads as one uninterrupted run. A line that does not
+parse (a run killed mid-append) is skipped with a warning, and dropped on resume.
 """
 
 import json
@@ -9,18 +10,36 @@ import os
 import pathlib
 from typing import Mapping
 
+from absl import logging
 import tensorboardX
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 
 
+def _read_records(path: pathlib.Path) -> list[tuple[str, dict]]:
+  """(line, record) for each line of `path` that parses; others are skipped with a warning."""
+  records = []
+  for number, line in enumerate(path.read_text().splitlines(), start=1):
+    if not line.strip():
+      continue
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError as e:
+      record = e
+    if not isinstance(record, dict) or "step" not in record:
+      logging.warning("%s line %d is not a JSON record with a step (%s; a run killed "
+                      "mid-write?): skipped.", path, number, record)
+      continue
+    records.append((line, record))
+  return records
+
+
 def _truncate_jsonl(path: pathlib.Path, max_step: int) -> None:
-  """Rewrites `path` keeping only records with step <= max_step (atomic rename)."""
+  """Rewrites `path` keeping only valid records with step <= max_step (atomic rename)."""
   if not path.exists():
     return
-  kept = [line for line in path.read_text().splitlines()
-          if line.strip() and json.loads(line)["step"] <= max_step]
+  kept = [line for line, record in _read_records(path) if record["step"] <= max_step]
   tmp = path.with_suffix(".tmp")
   tmp.write_text("".join(line + "\n" for line in kept))
   os.replace(tmp, path)
@@ -55,4 +74,4 @@ def read_metrics(workdir: str | os.PathLike) -> list[dict]:
   path = pathlib.Path(workdir) / METRICS_FILE
   if not path.exists():
     return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+  return [record for _, record in _read_records(path)]

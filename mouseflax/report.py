@@ -121,12 +121,14 @@ def load_run(workdir: str | pathlib.Path) -> RunResult:
     config = _read_json(workdir / CONFIG_FILE)
   config = config or {}
   data, model = config.get("data", {}), config.get("model", {})
-  synthetic = results.get("synthetic")
+  dataset = str(results.get("dataset", data.get("dataset", UNKNOWN)))
+  synthetic = results.get("synthetic")  # Written by the trainer; older runs: from the config.
   if synthetic is None and "manual_dir" in data:
-    synthetic = not data["manual_dir"]  # No raw recordings given -> synthetic ones were generated.
+    from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top  # Old runs only.
+    synthetic = input_pipeline.is_synthetic({**data, "dataset": dataset})
   return RunResult(
       workdir=workdir,
-      dataset=_dataset_key(str(results.get("dataset", data.get("dataset", UNKNOWN)))),
+      dataset=_dataset_key(dataset),
       model=str(results.get("model", model.get("name", UNKNOWN))),
       epochs=results.get("epochs", config.get("train", {}).get("epochs", UNKNOWN)),
       synthetic=synthetic, metrics=results)

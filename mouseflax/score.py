@@ -31,7 +31,9 @@ What is computed (the same as the evaluator's test split, mouseflax.evaluate):
 - Threshold: flagged = score > threshold. Default: `<workdir>/threshold.json`, written by training
   from the validation (normal) frames at `config.eval.false_alarm_rate`. `--threshold=X` overrides it;
   `--false_alarm_rate=r` (another rate) recalibrates from the run's validation scores, computed once
-  from the run's validation split and cached in `<workdir>/validation_scores.npy`.
+  from the run's validation split and cached in `<workdir>/validation_scores_step<S>_<rule>.npy`
+  (S the checkpoint step scored, rule `config.eval.stream_normalisation`: a resumed run's new
+  checkpoint gets its own scores).
 
 Speed and memory: decoding, preprocessing and the model run in three overlapping stages (two threads
 plus the caller's; OpenCV and XLA release the GIL), joined by bounded queues, so memory does not grow
@@ -79,7 +81,8 @@ GRAY_SCALE = 255.0  # uint8 gray -> [0, 1], as input_pipeline.to_model_inputs.
 CONFIG_FILE = "config.json"
 PREPROCESS_FILE = "preprocess.json"
 THRESHOLD_FILE = "threshold.json"
-VALIDATION_SCORES_FILE = "validation_scores.npy"
+# Keyed by checkpoint step and normalisation rule, so another checkpoint never reuses stale scores.
+VALIDATION_SCORES_FILE = "validation_scores_step{step}_{rule}.npy"
 SCORES_SUFFIX = "_scores.csv"
 SEGMENTS_SUFFIX = "_segments.csv"
 TIMELINE_SUFFIX = "_timeline.png"
@@ -102,8 +105,15 @@ BAR_HEIGHT_FRACTION = 0.05
 BAR_FULL_SCALE = 2.0
 COLOR_NORMAL = (80, 200, 80)  # BGR.
 COLOR_FLAGGED = (40, 40, 230)  # BGR.
+COLOR_BAR_BACKGROUND = (0, 0, 0)  # BGR.
+COLOR_THRESHOLD_MARK = (255, 255, 255)  # BGR.
 FLAGGED_BORDER_PX = 4
+THRESHOLD_MARK_PX = 1
 TEXT_SCALE = 0.5
+TEXT_THICKNESS_PX = 1
+TEXT_MARGIN_X_PX = 2 * FLAGGED_BORDER_PX  # Clear of the red border.
+TEXT_GAP_ABOVE_BAR_PX = 4
+FILLED = -1  # cv2.rectangle thickness that fills the rectangle.
 
 
 class RunNotFoundError(FileNotFoundError):
@@ -224,9 +234,27 @@ def stream_stats(run: ScoringRun) -> dict[str, Any] | None:
   return stats
 
 
+def validation_scores_path(run: ScoringRun) -> pathlib.Path:
+  """The cache of the validation scores of the run's scored checkpoint and normalisation rule."""
+  rule = evaluate.normalisation_rule(run.config.eval)
+  return run.workdir / VALIDATION_SCORES_FILE.format(step=run.step, rule=rule)
+
+
+def _save_npy_atomic(path: pathlib.Path, values: np.ndarray) -> None:
+  """np.save through a temporary file in the same folder and a rename (removed on failure)."""
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  try:
+    with open(fd, "wb") as f:
+      np.save(f, values)
+    pathlib.Path(tmp).replace(path)
+  except BaseException:
+    pathlib.Path(tmp).unlink(missing_ok=True)
+    raise
+
+
 def validation_scores(run: ScoringRun) -> np.ndarray:
   """Per-frame scores of the run's validation split (cached in the workdir after the first call)."""
-  cache = run.workdir / VALIDATION_SCORES_FILE
+  cache = validation_scores_path(run)
   if cache.is_file():
     return np.load(cache)
   from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top  # Loads TFDS.
@@ -241,9 +269,7 @@ def validation_scores(run: ScoringRun) -> np.ndarray:
                                 arrays, run.config.eval.batch_size)
   table = evaluate.scored_table(table, run.config.eval, stream_stats(run))
   scores = table.score[table.label == 0]
-  with tempfile.NamedTemporaryFile(dir=run.workdir, suffix=".npy.tmp", delete=False) as f:
-    np.save(f, scores)
-  pathlib.Path(f.name).replace(cache)
+  _save_npy_atomic(cache, scores)
   return scores
 
 
@@ -540,12 +566,13 @@ def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarr
   color = COLOR_FLAGGED if flagged else COLOR_NORMAL
   bar_h = max(int(height * BAR_HEIGHT_FRACTION), 1)
   fill = int(width * min(score / (BAR_FULL_SCALE * threshold), 1.0)) if threshold > 0 else width
-  cv2.rectangle(frame, (0, height - bar_h), (width - 1, height - 1), (0, 0, 0), -1)
-  cv2.rectangle(frame, (0, height - bar_h), (fill, height - 1), color, -1)
+  cv2.rectangle(frame, (0, height - bar_h), (width - 1, height - 1), COLOR_BAR_BACKGROUND, FILLED)
+  cv2.rectangle(frame, (0, height - bar_h), (fill, height - 1), color, FILLED)
   mark = int(width / BAR_FULL_SCALE)  # Where the threshold lies on the bar.
-  cv2.line(frame, (mark, height - bar_h), (mark, height - 1), (255, 255, 255), 1)
-  cv2.putText(frame, f"score {score:.4g}", (FLAGGED_BORDER_PX * 2, height - bar_h - 4),
-              cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, color, 1, cv2.LINE_AA)
+  cv2.line(frame, (mark, height - bar_h), (mark, height - 1), COLOR_THRESHOLD_MARK,
+           THRESHOLD_MARK_PX)
+  cv2.putText(frame, f"score {score:.4g}", (TEXT_MARGIN_X_PX, height - bar_h - TEXT_GAP_ABOVE_BAR_PX),
+              cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, color, TEXT_THICKNESS_PX, cv2.LINE_AA)
   if flagged:
     cv2.rectangle(frame, (0, 0), (width - 1, height - 1), COLOR_FLAGGED, FLAGGED_BORDER_PX)
   return frame
@@ -561,17 +588,21 @@ def write_annotated_video(scores: VideoScores, threshold: float, path: pathlib.P
   writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*ANNOTATED_FOURCC), scores.fps,
                            (width, height))
   try:
-    if not writer.isOpened():
-      raise OutputDirError(f"Cannot write {tmp}: OpenCV has no {ANNOTATED_FOURCC} encoder here.")
-    for score in scores.score:
-      ok, frame = cap.read()
-      if not ok:
-        break
-      writer.write(_draw_overlay(frame, float(score), threshold))
-  finally:
-    writer.release()
-    cap.release()
-  tmp.replace(path)
+    try:
+      if not writer.isOpened():
+        raise OutputDirError(f"Cannot write {tmp}: OpenCV has no {ANNOTATED_FOURCC} encoder here.")
+      for score in scores.score:
+        ok, frame = cap.read()
+        if not ok:
+          break
+        writer.write(_draw_overlay(frame, float(score), threshold))
+    finally:
+      writer.release()
+      cap.release()
+    tmp.replace(path)
+  except BaseException:
+    tmp.unlink(missing_ok=True)  # No half-written video left behind.
+    raise
   return path
 
 

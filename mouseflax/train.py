@@ -42,9 +42,7 @@ BYTES_PER_MB = 2**20
 
 # The pure step pieces live in mouseflax.steps (no TFDS / ml_collections imports, so benchmarks
 # run them where those are absent); re-exported here under their historical names.
-DATA_AXIS = steps.DATA_AXIS
 BINARY_CLASSES = steps.BINARY_CLASSES
-INIT_RNG_IMPL = steps.INIT_RNG_IMPL
 TrainState = steps.TrainState
 make_mesh = steps.make_mesh
 create_optimizer = steps.create_optimizer
@@ -292,15 +290,24 @@ def make_predict_fn(state: TrainState, mesh: jax.sharding.Mesh) -> Callable:
       np.asarray, apply(state.params, distributed.host_to_global(sharded, inputs)))
 
 
-def _score_class(config: ml_collections.ConfigDict) -> int | None:
-  """The supervised model's score class: 1 (binary) or the held-out behaviour's id; else None."""
+def _score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
+  """The supervised model's score class: 1 (binary) or the held-out behaviour's id; else None.
+
+  The held-out behaviour is the built dataset's (its metadata), which is also right when
+  `data.dataset` names none ('mouse_behavior' builds the builder's default).
+  """
   if config.model.name != "supervised":
     return None
   if config.model.num_classes == BINARY_CLASSES:
     return 1
+  held_out = handle.info.metadata.get("held_out")
+  if held_out is None:
+    raise ValueError(
+        f"config.model.num_classes={config.model.num_classes} scores the held-out behaviour, but "
+        f"data.dataset={config.data.dataset!r} holds out none: use a mouse_behavior dataset or "
+        f"config.model.num_classes={BINARY_CLASSES}.")
   from mouseflax import raw_formats  # pylint: disable=g-import-not-at-top
-  _, _, held_out = config.data.dataset.partition("/")
-  return raw_formats.behavior_id(held_out, "config.data.dataset")
+  return raw_formats.behavior_id(held_out, f"the held_out metadata of {config.data.dataset!r}")
 
 
 def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
@@ -318,7 +325,7 @@ def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
                      f"{mesh.size} devices on the mesh.")
   rule = evaluate.normalisation_rule(ec)
   predict_fn = make_predict_fn(state, mesh)
-  anomaly_class = _score_class(config)
+  anomaly_class = _score_class(config, handle)
   # Every process makes the same predict calls in the same order (they are collectives).
   normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
   stats = (evaluate.stream_statistics(normal) if rule == evaluate.NORMALISATION_VALIDATION
@@ -388,6 +395,17 @@ class _NullWriter:
     pass
 
 
+def _final_losses(trainer: _Trainer, state: TrainState, workdir: pathlib.Path) -> dict[str, float]:
+  """The last epoch's losses of a run that finished earlier: validation recomputed, train read back.
+
+  The train loss is a mean over the epoch's steps, so it cannot be recomputed from the final state:
+  it comes from the last epoch record of metrics.jsonl (absent there: None).
+  """
+  records = [r for r in metric_writers.read_metrics(workdir) if "epoch_train_loss" in r]
+  last = {"epoch_train_loss": records[-1]["epoch_train_loss"]} if records else {}
+  return {**last, **trainer.validate(state)}
+
+
 def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pathlib.Path) -> None:
   if not distributed.is_primary():
     return
@@ -409,6 +427,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   # The primary builds the records if needed; the others then open the same (shared) data_dir.
   handle = distributed.primary_first(
       lambda: input_pipeline.prepare(config.data, seed=config.seed), "prepare_data")
+  _score_class(config, handle)  # Fails here, not after training, when nothing can be scored.
   _write_run_files(config, handle, workdir)
   train = train_records(handle, config.train.train_split)
   val = handle.load(config.train.val_split)
@@ -423,17 +442,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     writer.close()
   if not finished:
     return {"stopped_at_step": int(state.step)}
-  if not last:  # Finished in an earlier run: recompute the final losses for results.json.
-    last = trainer.validate(state)
-  steps = int(state.step)
+  if not last:  # Finished in an earlier run: the final losses for results.json.
+    last = _final_losses(trainer, state, workdir)
+  num_steps = int(state.step)
   if config.eval.use_best_checkpoint and manager.best_step() is not None:
     state, _ = checkpointing.restore(manager, manager.best_step(), state)
   results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
   results.update(
       final_train_loss=last.get("epoch_train_loss"), final_val_loss=last["val_loss"],
       num_devices=mesh.size, config=json.loads(config.to_json_best_effort()),
-      dataset=config.data.dataset, train_seconds=seconds, epochs=config.train.epochs,
-      steps=steps, versions=_versions(), git_commit=_git_commit(),
+      dataset=config.data.dataset, model=config.model.name,
+      synthetic=input_pipeline.is_synthetic(config.data), train_seconds=seconds,
+      epochs=num_steps // trainer.steps_per_epoch, steps=num_steps, versions=_versions(),
+      git_commit=_git_commit(),
       num_processes=jax.process_count())
   if distributed.is_primary():
     _atomic_write_json(workdir / "results.json", results)

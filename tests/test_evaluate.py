@@ -183,6 +183,18 @@ def test_evaluate_writes_csvs_and_plots(tmp_path):
   assert not list(tmp_path.rglob("*.tmp"))  # Atomic writes leave no temporary file behind.
 
 
+def test_csv_names_keep_folders_and_every_builder_suffix(tmp_path):
+  names = ["day1/cam.mp4", "day2/cam.webm", "x.m4v", "clip.wmv", "notes.v2"]
+  got = [evaluate.video_name(i, names) for i in range(len(names))]
+  assert got == ["day1__cam", "day2__cam", "x", "clip", "notes.v2"]
+  table = evaluate.frame_errors(_two_stream_predict, _fake_split(), 2, inputs_fn=_inputs_fn)
+  paths = evaluate.write_score_csvs(table, tmp_path, ["day1/cam.mp4", "day2/cam.mp4"])
+  assert [p.name for p in paths] == ["day1__cam.csv", "day2__cam.csv"]
+  with pytest.raises(ValueError, match=r"same score CSV.*a/cam\.mp4.*a/cam\.avi"):
+    evaluate.write_score_csvs(table, tmp_path / "clash", ["a/cam.mp4", "a/cam.avi"])
+  assert not (tmp_path / "clash").exists()  # Nothing written before the clash is found.
+
+
 def test_video_names_must_cover_the_records(tmp_path):
   with pytest.raises(ValueError, match="video_names"):
     evaluate.evaluate(_two_stream_predict, _fake_split(), eval_config=_eval_config(),

@@ -87,6 +87,12 @@ def test_maybe_to_device_respects_the_size_limit():
   assert isinstance(input_pipeline.maybe_to_device(arrays, data)["gray"], np.ndarray)
 
 
+def test_is_synthetic_only_without_recordings():
+  assert input_pipeline.is_synthetic({"dataset": "mouse_behavior/hang", "manual_dir": ""})
+  assert not input_pipeline.is_synthetic({"dataset": "mouse_behavior", "manual_dir": "/data"})
+  assert not input_pipeline.is_synthetic({"dataset": "own_videos", "manual_dir": ""})
+
+
 def test_synthetic_sizes_are_per_dataset():
   data = default.get_config().data
   avenue = input_pipeline.synthetic_sizes("avenue", data)

@@ -58,6 +58,17 @@ def test_load_run_reads_results_and_falls_back_to_config(two_runs):
   assert (rae.dataset, rae.model, rae.epochs, rae.synthetic) == ("mouse_behavior/groom", "rae", 2, True)
 
 
+def test_synthetic_is_the_written_field_else_own_videos_is_real(tmp_path):
+  # The written field wins over the config (a generated dataset, whatever manual_dir says).
+  written = _make_run(tmp_path, "written", {"auc": 0.7, "synthetic": True, "config": {
+      "data": {"dataset": "mouse_behavior/hang", "manual_dir": "/data"}}}, None)
+  # Older runs without the field: own_videos reads real videos from data.video_dir.
+  own = _make_run(tmp_path, "own", {"auc": 0.7, "dataset": "own_videos"},
+                  {"data": {"dataset": "own_videos", "manual_dir": "", "video_dir": "/videos"}})
+  assert report.load_run(written).synthetic is True
+  assert report.load_run(own).synthetic is False
+
+
 def test_table_puts_our_aucs_beside_the_papers(two_runs):
   table = report.build_table([report.load_run(w) for w in two_runs])
   rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()

@@ -212,13 +212,49 @@ def test_threshold_override_stored_and_recalibrated(run):
   stored = score.resolve_threshold(run)
   assert stored.value == THRESHOLD and stored.false_alarm_rate == run.config.eval.false_alarm_rate
   cached = np.linspace(0.0, 1.0, 101)  # Validation scores as score.validation_scores caches them.
-  np.save(run.workdir / score.VALIDATION_SCORES_FILE, cached)
+  cache = score.validation_scores_path(run)
+  np.save(cache, cached)
   try:
     recalibrated = score.resolve_threshold(run, false_alarm_rate=0.1)
   finally:
-    (run.workdir / score.VALIDATION_SCORES_FILE).unlink()
+    cache.unlink()
   assert recalibrated.value == pytest.approx(0.9)
   assert np.mean(cached > recalibrated.value) <= 0.1
+
+
+def test_validation_score_cache_is_keyed_by_step_and_rule(run):
+  # A resumed run's new checkpoint, or another rule, must not reuse the old scores.
+  cache = score.validation_scores_path(run)
+  assert cache.name == f"validation_scores_step{run.step}_none.npy"
+  resumed = dataclasses.replace(run, step=run.step + 1)
+  config = ml_collections.ConfigDict(run.config.to_dict())
+  config.eval.stream_normalisation = "validation"
+  normalised = dataclasses.replace(run, config=config)
+  paths = {cache, score.validation_scores_path(resumed), score.validation_scores_path(normalised)}
+  assert len(paths) == 3
+
+
+class _Unsaveable:
+  def __array__(self, *args, **kwargs):
+    raise RuntimeError("cannot convert")
+
+
+def test_failed_writes_leave_no_temporary_file(run, tmp_path, monkeypatch):
+  with pytest.raises(RuntimeError, match="cannot convert"):
+    score._save_npy_atomic(tmp_path / "v.npy", _Unsaveable())  # pylint: disable=protected-access
+  assert not list(tmp_path.iterdir())
+  path = write_video(tmp_path / "clip.mp4", 9)
+  scores = score.score_video(run, path, progress=False)
+  out = tmp_path / "out"
+  out.mkdir()
+
+  def broken_overlay(*args):
+    raise RuntimeError("overlay failed")
+
+  monkeypatch.setattr(score, "_draw_overlay", broken_overlay)
+  with pytest.raises(RuntimeError, match="overlay failed"):
+    score.write_annotated_video(scores, THRESHOLD, out / "clip_annotated.mp4")
+  assert not list(out.iterdir())
 
 
 def test_cli_exit_status_and_summary(run, tmp_path, capsys):

@@ -128,6 +128,33 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   # The paper's rule by default: the headline is the raw per-stream mean, no statistics stored.
   assert results["auc"] == results["auc_paper_average"]
   assert threshold["stream_normalisation"] == "none" and threshold["stream_stats"] is None
+  assert (results["model"], results["synthetic"], results["epochs"]) == (
+      "cae", True, tiny_config().train.epochs)
+  # A rerun of the finished workdir trains nothing but keeps the last epoch's train loss.
+  rerun = train.train_and_evaluate(tiny_config(), tmp_path)
+  assert rerun["final_train_loss"] == results["final_train_loss"] is not None
+  assert rerun["final_val_loss"] == pytest.approx(results["final_val_loss"], rel=1e-6)
+
+
+def test_supervised_held_out_class_comes_from_the_dataset_metadata(monkeypatch, tmp_path):
+  config = tiny_config(model__name="supervised", model__num_classes=8)
+  handle = types.SimpleNamespace(info=types.SimpleNamespace(metadata={"held_out": "groom"}))
+  assert train._score_class(config, handle) == 2  # pylint: disable=protected-access
+  # No held-out behaviour in the built dataset: refused before any training.
+  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: FakeHandle())
+  with pytest.raises(ValueError, match="holds out none"):
+    train.train_and_evaluate(config, tmp_path)
+  assert not (tmp_path / checkpointing.CHECKPOINT_DIR).exists()
+
+
+def test_metrics_with_a_partial_last_line_are_read_and_truncated(tmp_path):
+  path = tmp_path / metric_writers.METRICS_FILE
+  path.write_text('{"step": 1, "loss": 1.0}\n{"step": 2, "loss": 0.5}\n{"step": 3, "lo')
+  assert [r["step"] for r in metric_writers.read_metrics(tmp_path)] == [1, 2]
+  writer = metric_writers.MetricWriter(tmp_path, resume_step=2)
+  writer.write_scalars(3, {"loss": 0.25})
+  writer.close()
+  assert [r["step"] for r in metric_writers.read_metrics(tmp_path)] == [1, 2, 3]
 
 
 def test_validation_normalisation_stores_statistics_and_scores_with_them(fake_data, tmp_path):
