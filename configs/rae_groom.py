@@ -16,15 +16,12 @@ import runpy
 
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+# The experiment of rae_hang.py, with groom held out instead of hang.
+_HANG = pathlib.Path(__file__).with_name("rae_hang.py")
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the rae_groom configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  """Returns the rae_groom configuration: rae_hang.py with groom held out."""
+  config = runpy.run_path(str(_HANG))["get_config"]()
   config.data.dataset = "mouse_behavior/groom"
-  config.model.name = "rae"
-  config.train.epochs = 120  # Table 1 (RAE).
-  config.train.batch_size = 64
-  config.train.loss_weights.gray = 0.75  # Table 1: RAE gray 0.75 / flow 1.0.
   return config
