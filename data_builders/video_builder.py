@@ -4,12 +4,24 @@ Each builder (`mouse_behavior`, `cuhk_avenue`, `own_videos`) preprocesses whole 
 processes into a temporary cache beside the records, then cuts 8-frame sequences from the cache.
 """
 
+import dataclasses
 import tempfile
-from typing import Any
+from typing import Any, Callable
 
 import tensorflow_datasets as tfds
 
 from mouseflax import build_data
+
+
+# Fields every TFDS BuilderConfig has (name, version, ...): not part of a protocol.
+_TFDS_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
+
+
+def protocol_of(config: tfds.core.BuilderConfig,
+                to_json: Callable[[Any], Any] = lambda value: value) -> dict[str, Any]:
+  """A builder config's own parameters as a JSON-able dict (stored in the dataset's metadata)."""
+  return {f.name: to_json(getattr(config, f.name)) for f in dataclasses.fields(config)
+          if f.name not in _TFDS_CONFIG_FIELDS}
 
 
 class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):

@@ -57,11 +57,8 @@ class AvenueConfig(tfds.core.BuilderConfig):
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
-    return {f.name: getattr(self, f.name) for f in dataclasses.fields(AvenueConfig)
-            if f.name not in _BASE_FIELDS}
+    return video_builder.protocol_of(self)
 
-
-_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
 
 
 def make_config(**protocol: Any) -> AvenueConfig:

@@ -79,12 +79,8 @@ class MouseBehaviorConfig(tfds.core.BuilderConfig):
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
-    return {field.name: _jsonable(getattr(self, field.name))
-            for field in dataclasses.fields(MouseBehaviorConfig)
-            if field.name not in _BASE_FIELDS}
+    return video_builder.protocol_of(self, _jsonable)
 
-
-_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
 
 
 def _jsonable(value: Any) -> Any:

@@ -91,11 +91,8 @@ class OwnVideosConfig(tfds.core.BuilderConfig):
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
-    return {f.name: getattr(self, f.name) for f in dataclasses.fields(OwnVideosConfig)
-            if f.name not in _BASE_FIELDS}
+    return video_builder.protocol_of(self)
 
-
-_BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
 
 
 def make_config(video_dir: str | pathlib.Path, **protocol: Any) -> OwnVideosConfig:
