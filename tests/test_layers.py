@@ -13,8 +13,10 @@ CONV_CASES = {
     "2d_strided_k3": ((3, 3, 3, 4), (2, 2), (12, 16)),
     "2d_strided_k5": ((5, 5, 3, 4), (2, 2), (12, 16)),
     "3d_stride1": ((3, 3, 3, 3, 4), (1, 1, 1), (8, 12, 16)),
-    # Fewer output than input channels: the forward folds time into the output channels.
-    "3d_stride1_narrow_out": ((3, 3, 3, 4, 2), (1, 1, 1), (8, 12, 16)),
+    # At most FEW_OUTPUT_CHANNELS outputs: per-tap matrix products (a decoder's last conv).
+    "3d_stride1_few_out": ((3, 3, 3, 4, 2), (1, 1, 1), (8, 12, 16)),
+    "2d_stride1_few_out_k5": ((5, 5, 6, 1), (1, 1), (12, 16)),
+    "2d_stride1_few_out_even_k4": ((4, 4, 5, 2), (1, 1), (7, 9)),
     "3d_strided_122": ((3, 3, 3, 3, 4), (1, 2, 2), (8, 12, 16)),
     "3d_strided_222": ((3, 3, 3, 3, 4), (2, 2, 2), (8, 12, 16)),
 }
@@ -77,6 +79,13 @@ def test_native_conv_transpose_is_adjoint_of_strided_lax_conv(case):
     adjoint = jax.linear_transpose(forward, jax.ShapeDtypeStruct(out_shape, jnp.float32))(y)[0]
     native = layers.native_conv_transpose(y, kernel, strides)
   assert _relative_error(native, adjoint) < TOLERANCE
+
+
+def test_few_output_dilated_conv_equals_native():
+  x, kernel = _random((2, 9, 11, 5), 0), _random((3, 3, 5, 2), 1)
+  _assert_same_function_and_gradients(
+      lambda x, k: layers.conv(x, k, (1, 1), 2, "fast"),
+      lambda x, k: layers.native_conv(x, k, (1, 1), 2), x, kernel)
 
 
 def test_dilated_conv_fast_equals_native():
