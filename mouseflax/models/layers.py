@@ -6,10 +6,13 @@ than the same work as 2D convolutions, the weight gradient of a transposed conv 
 input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3 GFLOP/s). The fast formulation therefore:
 
 - folds the time axis of a 3D conv into channels (kt shifted frames stacked) and runs one 2D conv;
+  where the conv changes resolution with time stride 1, the fold sits on the low-resolution side
+  (the taps become output channels of a strided conv, or input channels of a transposed one);
 - writes a stride-2 transposed conv as a stride-1 conv to 4x channels followed by depth-to-space
   (sub-pixel), with a custom VJP whose gradients use the strided conv's forward and weight-gradient
   paths (a transposed conv is the adjoint of a strided conv);
-- gives the strided conv a custom VJP whose input gradient is that sub-pixel transposed conv.
+- gives the strided conv a custom VJP whose input gradient is that sub-pixel transposed conv;
+- computes convs with 1-2 output channels (a decoder's last layer) as per-tap matrix products.
 
 Conventions: channels last (NHWC / NDHWC). A conv kernel is [*k, in, out]. A transposed conv kernel is
 also [*k, in, out] and the transposed conv is, by definition, the exact adjoint of the SAME-padded
@@ -183,9 +186,37 @@ def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
   return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
 
 
+def _sum_time_taps(z: jax.Array, kernel_t: int) -> jax.Array:
+  """out[t] = sum_dt z[t + dt - lo, block dt] ([B,T,H,W,kt*O] -> [B,T,H,W,O]): the stride-1 time
+  taps of a 3D conv summed after a 2D conv has produced each tap's output as a channel block."""
+  frames, channels = z.shape[1], z.shape[-1] // kernel_t
+  lo, hi = same_pads(frames, kernel_t, 1)
+  padded = jnp.pad(z, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
+  blocks = [padded[:, dt:dt + frames, ..., dt * channels:(dt + 1) * channels] for dt in range(kernel_t)]
+  return functools.reduce(jnp.add, blocks)
+
+
+def _unfold_time_adjoint_taps(y: jax.Array, kernel_t: int) -> jax.Array:
+  """[B,T,H,W,C] -> [B,T,H,W,kt*C], block j = y[t + j - hi]: the frames that the adjoint of a
+  stride-1 time conv pairs with its flipped taps (kt-1-j)."""
+  lo, hi = same_pads(y.shape[1], kernel_t, 1)
+  padded = jnp.pad(y, ((0, 0), (hi, lo), (0, 0), (0, 0), (0, 0)))
+  return jnp.concatenate([padded[:, j:j + y.shape[1]] for j in range(kernel_t)], axis=-1)
+
+
 def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D SAME conv (dilation 1) as one 2D conv over time-unfolded frames."""
+  """3D SAME conv (dilation 1) as 2D convs over frames, the time taps folded into channels.
+
+  Spatially strided, time stride 1: the taps become output channels of one strided 2D conv and are
+  summed at the (4x smaller) output resolution. Otherwise the input frames are unfolded (kt shifted
+  frames stacked on channels) into one 2D conv.
+  """
   kt, kh, kw, cin, cout = kernel.shape
+  if strides[0] == 1 and tuple(strides[1:]) != (1, 1):
+    batch, frames = x.shape[:2]
+    kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
+    taps = fast_conv2d(x.reshape(batch * frames, *x.shape[2:]), kernel2d, strides[1:])
+    return _sum_time_taps(taps.reshape(batch, frames, *taps.shape[1:]), kt)
   unfolded = _unfold_time(x, kt, strides[0])
   batch, t_out, h, w, _ = unfolded.shape
   kernel2d = kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
@@ -194,9 +225,19 @@ def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.
 
 
 def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """Adjoint of fast_conv3d: a fast 2D transposed conv to kt*O channels, then the time fold's adjoint."""
+  """Adjoint of fast_conv3d as 2D transposed convs over frames.
+
+  Time stride 1: the input frames are unfolded (at the low input resolution) and the time taps
+  flipped, so one 2D transposed conv produces the output. Otherwise a 2D transposed conv to kt*O
+  channels, then the adjoint of the time unfold.
+  """
   kt, kh, kw, cin, cout = kernel.shape
   batch, t_in, h, w, _ = y.shape
+  if strides[0] == 1:
+    unfolded = _unfold_time_adjoint_taps(y, kt)
+    kernel2d = jnp.flip(kernel, axis=0).transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
+    out = fast_conv_transpose2d(unfolded.reshape(batch * t_in, h, w, kt * cin), kernel2d, strides[1:])
+    return out.reshape(batch, t_in, *out.shape[1:])
   kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
   frames = fast_conv_transpose2d(y.reshape(batch * t_in, h, w, cin), kernel2d, strides[1:])
   frames = frames.reshape(batch, t_in, *frames.shape[1:])
