@@ -8,10 +8,10 @@ input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3 GFLOP/s). The fast formulation the
 - folds the time axis of a 3D conv into channels (kt shifted frames stacked) and runs one 2D conv;
   where the conv changes resolution with time stride 1, the fold sits on the low-resolution side
   (the taps become output channels of a strided conv, or input channels of a transposed one);
-- writes a stride-2 transposed conv as a stride-1 conv to 4x channels followed by depth-to-space
-  (sub-pixel), with a custom VJP whose gradients use the strided conv's forward and weight-gradient
-  paths (a transposed conv is the adjoint of a strided conv);
-- gives the strided conv a custom VJP whose input gradient is that sub-pixel transposed conv;
+- writes a stride-2 transposed conv as one stride-1 conv per output phase (each with only the taps
+  that phase uses), interleaved, with a custom VJP whose gradients use the strided conv's forward and
+  weight-gradient paths (a transposed conv is the adjoint of a strided conv);
+- gives the strided conv a custom VJP whose input gradient is that per-phase transposed conv;
 - computes convs with 1-2 output channels (a decoder's last layer) as per-tap matrix products.
 
 Conventions: channels last (NHWC / NDHWC). A conv kernel is [*k, in, out]. A transposed conv kernel is
@@ -85,41 +85,44 @@ def native_conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fast 2D building blocks: sub-pixel transposed conv and custom VJPs.
+# Fast 2D building blocks: per-phase transposed conv and custom VJPs.
 
 
-def _subpixel_selection(kernel: int, stride: int, pad_lo: int) -> tuple[np.ndarray, int]:
-  """0/1 tensor S[offset, phase, tap]: output stride*i + phase gets tap * input[i + offset]."""
-  entries = []
+def _phase_taps(kernel: int, stride: int, pad_lo: int) -> list[tuple[list[int], int, int]]:
+  """Per output phase: the taps it uses (ordered by input offset), and the lowest and highest offset."""
+  phases = []
   for phase in range(stride):
-    for tap in range(kernel):
-      if (phase + pad_lo - tap) % stride == 0:
-        entries.append((phase, tap, (phase + pad_lo - tap) // stride))
-  offsets = [o for _, _, o in entries]
-  low = min(offsets)
-  sel = np.zeros((max(offsets) - low + 1, stride, kernel), np.float32)
-  for phase, tap, offset in entries:
-    sel[offset - low, phase, tap] = 1.0
-  return sel, low
+    used = sorted((((phase + pad_lo - tap) // stride, tap) for tap in range(kernel)
+                   if (phase + pad_lo - tap) % stride == 0))
+    if not used:
+      raise ValueError(f"A transposed conv with kernel {kernel} < stride {stride} leaves output phase "
+                       f"{phase} without taps; use a kernel at least as large as the stride.")
+    phases.append(([tap for _, tap in used], used[0][0], used[-1][0]))
+  return phases
 
 
-def subpixel_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """Same result as native_conv_transpose (2D), as a stride-1 conv + depth-to-space."""
-  (kh, kw, cin, cout), (sh, sw) = kernel.shape, strides
+def phase_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """Same result as native_conv_transpose (2D): one stride-1 conv per output phase with only the
+  taps that phase uses (no structural zeros), the phases interleaved."""
+  (kh, kw, _, cout), (sh, sw) = kernel.shape, strides
   batch, h, w, _ = y.shape
-  sel_h, low_h = _subpixel_selection(kh, sh, same_pads(h * sh, kh, sh)[0])
-  sel_w, low_w = _subpixel_selection(kw, sw, same_pads(w * sw, kw, sw)[0])
-  sub = jnp.einsum("pak,qbl,klio->pqiabo", sel_h.astype(kernel.dtype), sel_w.astype(kernel.dtype), kernel)
-  sub = sub.reshape(sel_h.shape[0], sel_w.shape[0], cin, sh * sw * cout)
-  pads = [(-low_h, sel_h.shape[0] - 1 + low_h), (-low_w, sel_w.shape[0] - 1 + low_w)]
-  out = lax.conv_general_dilated(y, sub, (1, 1), pads, dimension_numbers=_DIMENSION_NUMBERS[2])
-  out = out.reshape(batch, h, w, sh, sw, cout).transpose(0, 1, 3, 2, 4, 5)
+  phases_h = _phase_taps(kh, sh, same_pads(h * sh, kh, sh)[0])
+  phases_w = _phase_taps(kw, sw, same_pads(w * sw, kw, sw)[0])
+  rows = []
+  for taps_h, lo_h, hi_h in phases_h:
+    row = []
+    for taps_w, lo_w, hi_w in phases_w:
+      sub = kernel[np.array(taps_h)][:, np.array(taps_w)]
+      row.append(lax.conv_general_dilated(y, sub, (1, 1), [(-lo_h, hi_h), (-lo_w, hi_w)],
+                                          dimension_numbers=_DIMENSION_NUMBERS[2]))
+    rows.append(jnp.stack(row, axis=3))  # [B, h, w, phase_w, O]
+  out = jnp.stack(rows, axis=2)  # [B, h, phase_h, w, phase_w, O]
   return out.reshape(batch, h * sh, w * sw, cout)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def strided_conv2d(x: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-  """SAME strided 2D conv whose input gradient is a sub-pixel transposed conv."""
+  """SAME strided 2D conv whose input gradient is a per-phase transposed conv."""
   return native_conv(x, kernel, strides)
 
 
@@ -129,7 +132,7 @@ def _strided_conv2d_fwd(x, kernel, strides):
 
 def _strided_conv2d_bwd(strides, residuals, g):
   x, kernel = residuals
-  dx = subpixel_conv_transpose2d(g, kernel.swapaxes(-1, -2), strides)
+  dx = phase_conv_transpose2d(g, kernel.swapaxes(-1, -2), strides)
   _, weight_vjp = jax.vjp(lambda k: native_conv(x, k, strides), kernel)
   return dx, weight_vjp(g)[0]
 
@@ -139,12 +142,12 @@ strided_conv2d.defvjp(_strided_conv2d_fwd, _strided_conv2d_bwd)
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: tuple[int, int]) -> jax.Array:
-  """Sub-pixel transposed conv; gradients via the adjoint strided conv's fast paths."""
-  return subpixel_conv_transpose2d(y, kernel, strides)
+  """Per-phase transposed conv; gradients via the adjoint strided conv's fast paths."""
+  return phase_conv_transpose2d(y, kernel, strides)
 
 
 def _conv_transpose2d_fwd(y, kernel, strides):
-  return subpixel_conv_transpose2d(y, kernel, strides), (y, kernel)
+  return phase_conv_transpose2d(y, kernel, strides), (y, kernel)
 
 
 def _conv_transpose2d_bwd(strides, residuals, g):
