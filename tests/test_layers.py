@@ -98,3 +98,9 @@ def test_auto_resolves_to_fast_on_cpu_and_rejects_unknown():
   assert layers.resolve_conv_impl("auto") == ("fast" if jax.default_backend() == "cpu" else "native")
   with pytest.raises(ValueError, match="conv_impl"):
     layers.resolve_conv_impl("winograd")
+
+
+def test_transposed_conv_kernel_smaller_than_stride_is_refused():
+  y, kernel = _random((1, 3, 4, 2), 0), _random((1, 1, 2, 3), 1)
+  with pytest.raises(ValueError, match="kernel 1 < stride 2"):
+    layers.conv_transpose(y, kernel, (2, 2), "fast")
