@@ -20,6 +20,9 @@ a training step counts 3x the forward.
 JSON: a list of rows (see `ROW_KEYS`). `--profile` instead times every conv layer of ours alone
 (forward, and forward + both gradients, at the model's shapes and batch) to see which ops bound the
 step; the sum beside the whole step's time shows what the convs leave to the rest (Adam, elementwise).
+With `--peers=torch` each layer's PyTorch channels-last peer is timed beside it (same shapes and
+loss), which points at the layers where the gap is. Layers alone pay page faults on their fresh
+outputs that a whole step partly avoids (benchmarks/README.md): compare layers within one run.
 """
 
 from __future__ import annotations
@@ -337,8 +340,34 @@ def profile_layer(module: layers.Conv, shape: tuple[int, ...], steps: int) -> tu
   return fwd_s, grad_s
 
 
-def profile_model(name: str, args: argparse.Namespace) -> dict:
-  """Per-layer times of the fast formulation, sorted by forward+backward time."""
+def profile_torch_layer(module: layers.Conv, shape: tuple[int, ...], steps: int) -> tuple[float, float]:
+  """profile_layer for the layer's PyTorch channels-last peer (same shapes, same loss)."""
+  import torch  # pylint: disable=g-import-not-at-top
+  from benchmarks.peers import torch_models  # pylint: disable=g-import-not-at-top
+  nd = len(module.kernel_size)
+  layer, fmt = torch_models.conv_layer(shape[-1], module.features, module.kernel_size,
+                                       module.strides or (1,) * nd, module.dilation, module.transpose)
+  # Our [..., *spatial, C] with the leading axes merged is channels-last [N, C, *spatial] permuted.
+  x = torch.ones((int(np.prod(shape[:-nd - 1])), shape[-1], *shape[-nd - 1:-1]))
+  x = x.contiguous(memory_format=fmt).requires_grad_(True)
+
+  def fwd(n: int) -> None:
+    with torch.no_grad():
+      for _ in range(n):
+        layer(x)
+
+  def grad(n: int) -> None:
+    for _ in range(n):
+      layer.zero_grad(set_to_none=True)
+      x.grad = None
+      (layer(x) ** 2).sum().backward()
+
+  return timed(fwd, steps), timed(grad, steps)
+
+
+def profile_model(name: str, args: argparse.Namespace, with_torch: bool) -> dict:
+  """Per-layer times of the fast formulation (and of PyTorch's peer layers), sorted by our
+  forward+backward time."""
   config = load_config(name, args.batch, args.width, args.dtype)
   config.model.conv_impl = "fast"
   rows = []
@@ -348,23 +377,41 @@ def profile_model(name: str, args: argparse.Namespace) -> dict:
     kind = ("convT " if module.transpose else "conv ") + "x".join(map(str, module.kernel_size))
     strides = "x".join(map(str, module.strides or (1,) * len(module.kernel_size)))
     flops = conv_flops.conv_flops(module, shape)
-    rows.append({"layer": path, "op": f"{kind} s{strides} d{module.dilation}",
-                 "in": f"{shape[-1]}->{module.features}", "fwd_ms": 1e3 * fwd_s,
-                 "fwd_bwd_ms": 1e3 * grad_s, "fwd_gflop_per_s": flops / fwd_s / 1e9,
-                 "fwd_bwd_gflop_per_s": conv_flops.TRAIN_FLOPS_PER_FORWARD * flops / grad_s / 1e9})
+    row = {"layer": path, "op": f"{kind} s{strides} d{module.dilation}",
+           "in": f"{shape[-1]}->{module.features}", "fwd_ms": 1e3 * fwd_s,
+           "fwd_bwd_ms": 1e3 * grad_s, "fwd_gflop_per_s": flops / fwd_s / 1e9,
+           "fwd_bwd_gflop_per_s": conv_flops.TRAIN_FLOPS_PER_FORWARD * flops / grad_s / 1e9}
+    if with_torch:
+      torch_fwd_s, torch_grad_s = profile_torch_layer(module, shape, args.steps)
+      row.update(torch_fwd_ms=1e3 * torch_fwd_s, torch_fwd_bwd_ms=1e3 * torch_grad_s,
+                 fwd_bwd_ratio_vs_torch=torch_grad_s / grad_s)
+    rows.append(row)
   rows.sort(key=lambda r: -r["fwd_bwd_ms"])
-  return {"model": name, "batch": config.train.batch_size, "layers": rows,
+  prof = {"model": name, "batch": config.train.batch_size, "layers": rows,
           "sum_fwd_bwd_ms": sum(r["fwd_bwd_ms"] for r in rows)}
+  if with_torch:
+    prof["torch_sum_fwd_bwd_ms"] = sum(r["torch_fwd_bwd_ms"] for r in rows)
+  return prof
 
 
 def print_profile(prof: dict) -> None:
-  print(f"\n{prof['model']} (batch {prof['batch']}): conv layers alone, fast formulation; "
-        f"sum of forward+backward {prof['sum_fwd_bwd_ms']:.0f} ms")
-  print("| layer | op | channels | fwd ms | fwd+bwd ms | fwd GFLOP/s | fwd+bwd GFLOP/s |")
-  print("|---|---|---|---|---|---|---|")
+  with_torch = "torch_sum_fwd_bwd_ms" in prof
+  total = f"sum of forward+backward {prof['sum_fwd_bwd_ms']:.0f} ms"
+  if with_torch:
+    total += f" (PyTorch channels-last {prof['torch_sum_fwd_bwd_ms']:.0f} ms)"
+  print(f"\n{prof['model']} (batch {prof['batch']}): conv layers alone, fast formulation; {total}")
+  header = "| layer | op | channels | fwd ms | fwd+bwd ms | fwd GFLOP/s | fwd+bwd GFLOP/s |"
+  if with_torch:
+    header += " torch fwd ms | torch fwd+bwd ms | ours / torch |"
+  print(header)
+  print("|" + "---|" * (header.count("|") - 1))
   for r in prof["layers"]:
-    print(f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} | "
-          f"{r['fwd_gflop_per_s']:.1f} | {r['fwd_bwd_gflop_per_s']:.1f} |")
+    line = (f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} | "
+            f"{r['fwd_gflop_per_s']:.1f} | {r['fwd_bwd_gflop_per_s']:.1f} |")
+    if with_torch:
+      line += (f" {r['torch_fwd_ms']:.1f} | {r['torch_fwd_bwd_ms']:.1f} | "
+               f"{r['fwd_bwd_ratio_vs_torch']:.2f}x |")
+    print(line)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -385,7 +432,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   p.add_argument("--jax_variants", default=",".join(JAX_VARIANTS), help="<impl>[_scan<K>], ...")
   p.add_argument("--torch_variants", default=None, help=f"Subset of {TORCH_VARIANTS}.")
   p.add_argument("--profile", action="store_true",
-                 help="Instead: time every conv layer of ours alone; --output gets the profiles.")
+                 help="Instead: time every conv layer alone (ours; with --peers=torch also its "
+                      "PyTorch peer); --output gets the profiles.")
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
   mode = DEFAULTS["quick" if args.quick else "full"]
@@ -421,7 +469,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
   if args.peers == "torch" and not with_torch:
     print("torch is not installed (pip install -e .[bench]): benchmarking ours alone.", file=sys.stderr)
   if args.profile:
-    profiles = [profile_model(name, args) for name in args.models]
+    profiles = [profile_model(name, args, with_torch) for name in args.models]
     write_json_atomic(pathlib.Path(args.output), profiles)
     for prof in profiles:
       print_profile(prof)

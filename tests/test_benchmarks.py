@@ -82,6 +82,26 @@ def test_throughput_rejects_bad_flags(tmp_path):
     throughput.parse_args(["--jax_variants=fastest", f"--output={tmp_path / 'x.json'}"])
 
 
+def test_profile_lists_every_conv_layer_with_its_peer(tmp_path, capsys):
+  """`--profile`: one row per conv call of the model, printed as in the JSON; PyTorch's peer layer
+  beside each when torch is installed."""
+  with_torch = torch_importable()
+  profiles = throughput.main(["--profile", "--models=cae_single", *TINY, f"--output={tmp_path / 'p.json'}",
+                              *(["--peers=torch"] if with_torch else [])])
+  assert json.loads((tmp_path / "p.json").read_text()) == profiles
+  (prof,) = profiles
+  model = models.create_model(throughput.load_config("cae_single", 2, 4, "float32").model)
+  calls = conv_flops.conv_calls(model, 2)
+  assert sorted(r["layer"] for r in prof["layers"]) == sorted(path for path, _, _ in calls)
+  assert all(r["fwd_ms"] > 0 and r["fwd_bwd_ms"] > 0 for r in prof["layers"])
+  assert ("torch_sum_fwd_bwd_ms" in prof) == with_torch
+  if with_torch:
+    assert all(r["fwd_bwd_ratio_vs_torch"] == pytest.approx(r["torch_fwd_bwd_ms"] / r["fwd_bwd_ms"])
+               for r in prof["layers"])
+  printed = parse_table(capsys.readouterr().out)
+  assert [p["layer"] for p in printed] == [r["layer"] for r in prof["layers"]]
+
+
 @pytest.mark.parametrize("name", ["cae", "cae_single", "rae"])
 def test_torch_peers_match_our_parameter_counts_and_shapes(name):
   torch = pytest.importorskip("torch")

@@ -168,5 +168,23 @@ def create(name: str, width: int = 32, channels_last: bool = True) -> nn.Module:
   return model.to(memory_format=fmt)
 
 
+def conv_layer(cin: int, cout: int, kernel_size: Sequence[int], strides: Sequence[int], dilation: int,
+               transpose: bool) -> tuple[nn.Module, torch.memory_format]:
+  """One layer's peer (2D or 3D by len(kernel_size), odd kernels), channels-last, for per-layer timing."""
+  nd, kernel = len(kernel_size), kernel_size[0]
+  if any(k != kernel for k in kernel_size):
+    raise ValueError(f"Peer layers need cubic kernels; got {tuple(kernel_size)}.")
+  fmt = torch.channels_last if nd == 2 else torch.channels_last_3d
+  pad = dilation * (kernel - 1) // 2
+  if transpose:
+    cls = nn.ConvTranspose2d if nd == 2 else nn.ConvTranspose3d
+    layer = cls(cin, cout, kernel, tuple(strides), padding=kernel // 2,
+                output_padding=tuple(s - 1 for s in strides))
+  else:
+    cls = nn.Conv2d if nd == 2 else nn.Conv3d
+    layer = cls(cin, cout, kernel, tuple(strides), padding=pad, dilation=dilation)
+  return layer.to(memory_format=fmt), fmt
+
+
 def param_count(model: nn.Module) -> int:
   return sum(p.numel() for p in model.parameters())
