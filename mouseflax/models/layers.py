@@ -177,83 +177,7 @@ def fast_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[int
 
 
 # ---------------------------------------------------------------------------------------------------
-# Fast 3D: the time axis folded into channels, then the fast 2D paths.
-
-
-def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
-  """[B,T,H,W,C] -> [B,T_out,H,W,kt*C]: the kt (SAME-padded) frames each output frame sees."""
-  lo, hi = same_pads(x.shape[1], kernel_t, stride_t)
-  padded = jnp.pad(x, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
-  t_out = -(-x.shape[1] // stride_t)
-  span = stride_t * (t_out - 1) + 1
-  return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
-
-
-def _sum_time_taps(z: jax.Array, kernel_t: int) -> jax.Array:
-  """out[t] = sum_dt z[t + dt - lo, block dt] ([B,T,H,W,kt*O] -> [B,T,H,W,O]): the stride-1 time
-  taps of a 3D conv summed after a 2D conv has produced each tap's output as a channel block."""
-  frames, channels = z.shape[1], z.shape[-1] // kernel_t
-  lo, hi = same_pads(frames, kernel_t, 1)
-  padded = jnp.pad(z, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
-  blocks = [padded[:, dt:dt + frames, ..., dt * channels:(dt + 1) * channels] for dt in range(kernel_t)]
-  return functools.reduce(jnp.add, blocks)
-
-
-def _unfold_time_adjoint_taps(y: jax.Array, kernel_t: int) -> jax.Array:
-  """[B,T,H,W,C] -> [B,T,H,W,kt*C], block j = y[t + j - hi]: the frames that the adjoint of a
-  stride-1 time conv pairs with its flipped taps (kt-1-j)."""
-  lo, hi = same_pads(y.shape[1], kernel_t, 1)
-  padded = jnp.pad(y, ((0, 0), (hi, lo), (0, 0), (0, 0), (0, 0)))
-  return jnp.concatenate([padded[:, j:j + y.shape[1]] for j in range(kernel_t)], axis=-1)
-
-
-def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """3D SAME conv (dilation 1) as 2D convs over frames, the time taps folded into channels.
-
-  Spatially strided, time stride 1: the taps become output channels of one strided 2D conv and are
-  summed at the (4x smaller) output resolution. Otherwise the input frames are unfolded (kt shifted
-  frames stacked on channels) into one 2D conv.
-  """
-  kt, kh, kw, cin, cout = kernel.shape
-  if strides[0] == 1 and tuple(strides[1:]) != (1, 1):
-    batch, frames = x.shape[:2]
-    kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
-    taps = fast_conv2d(x.reshape(batch * frames, *x.shape[2:]), kernel2d, strides[1:])
-    return _sum_time_taps(taps.reshape(batch, frames, *taps.shape[1:]), kt)
-  unfolded = _unfold_time(x, kt, strides[0])
-  batch, t_out, h, w, _ = unfolded.shape
-  kernel2d = kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
-  out = fast_conv2d(unfolded.reshape(batch * t_out, h, w, kt * cin), kernel2d, strides[1:])
-  return out.reshape(batch, t_out, *out.shape[1:])
-
-
-def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
-  """Adjoint of fast_conv3d as 2D transposed convs over frames.
-
-  Time stride 1: the input frames are unfolded (at the low input resolution) and the time taps
-  flipped, so one 2D transposed conv produces the output. Otherwise a 2D transposed conv to kt*O
-  channels, then the adjoint of the time unfold.
-  """
-  kt, kh, kw, cin, cout = kernel.shape
-  batch, t_in, h, w, _ = y.shape
-  if strides[0] == 1:
-    unfolded = _unfold_time_adjoint_taps(y, kt)
-    kernel2d = jnp.flip(kernel, axis=0).transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
-    out = fast_conv_transpose2d(unfolded.reshape(batch * t_in, h, w, kt * cin), kernel2d, strides[1:])
-    return out.reshape(batch, t_in, *out.shape[1:])
-  kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
-  frames = fast_conv_transpose2d(y.reshape(batch * t_in, h, w, cin), kernel2d, strides[1:])
-  frames = frames.reshape(batch, t_in, *frames.shape[1:])
-  out_shape = jax.ShapeDtypeStruct((batch, t_in * strides[0], *frames.shape[2:4], cout), y.dtype)
-  fold_adjoint = jax.linear_transpose(lambda z: _unfold_time(z, kt, strides[0]), out_shape)
-  return fold_adjoint(frames)[0]
-
-
-# ---------------------------------------------------------------------------------------------------
-# Few output channels (a decoder's last conv, 1 or 2 channels): XLA:CPU's conv kernels run such
-# layers at 5-15 GFLOP/s (their GEMM is one or two columns wide). Written with matrix products over
-# the taps instead, measured on the CAE's 5x5 32->2 layer (256 frames of 24x32, forward + both
-# gradients): 178 -> 66 ms.
+# Shifted windows: each kernel tap's window of the input as a block of channels, and its adjoint.
 
 
 def _taps(kernel_shape: Sequence[int]) -> list[tuple[int, ...]]:
@@ -276,12 +200,82 @@ def _sum_over_taps(z: jax.Array, kernel_shape: Sequence[int], dilation: int, pad
   spatial, taps = z.shape[1:-1], _taps(kernel_shape)
   channels = z.shape[-1] // len(taps)
   padded = jnp.pad(z, ((0, 0), *pads, (0, 0)))
-  out = None
-  for i, tap in enumerate(taps):
-    window = padded[(slice(None), *(slice(dilation * t, dilation * t + n) for t, n in zip(tap, spatial)),
+  windows = [padded[(slice(None), *(slice(dilation * t, dilation * t + n) for t, n in zip(tap, spatial)),
                      slice(i * channels, (i + 1) * channels))]
-    out = window if out is None else out + window
-  return out
+             for i, tap in enumerate(taps)]
+  return functools.reduce(jnp.add, windows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fast 3D: the time axis folded into channels, then the fast 2D paths.
+
+
+def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
+  """[B,T,H,W,C] -> [B,T_out,H,W,kt*C]: the kt (SAME-padded) frames each output frame sees."""
+  lo, hi = same_pads(x.shape[1], kernel_t, stride_t)
+  padded = jnp.pad(x, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
+  t_out = -(-x.shape[1] // stride_t)
+  span = stride_t * (t_out - 1) + 1
+  return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
+
+
+def _time_taps(kernel_t: int, pads: tuple[int, int]) -> tuple[tuple[int, ...], Pads]:
+  """The (kt, 1, 1) window shape and pads that make the shifted-window helpers act on time only."""
+  return (kernel_t, 1, 1), (pads, (0, 0), (0, 0))
+
+
+def fast_conv3d(x: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """3D SAME conv (dilation 1) as 2D convs over frames, the time taps folded into channels.
+
+  Spatially strided, time stride 1: the taps become output channels of one strided 2D conv and are
+  summed at the (4x smaller) output resolution. Otherwise the input frames are unfolded (kt shifted
+  frames stacked on channels) into one 2D conv.
+  """
+  kt, kh, kw, cin, cout = kernel.shape
+  if strides[0] == 1 and tuple(strides[1:]) != (1, 1):
+    batch, frames = x.shape[:2]
+    kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
+    taps = fast_conv2d(x.reshape(batch * frames, *x.shape[2:]), kernel2d, strides[1:])
+    # out[t] = sum_dt taps[t + dt - lo, block dt]: the time taps summed at the output resolution.
+    window, pads = _time_taps(kt, same_pads(frames, kt, 1))
+    return _sum_over_taps(taps.reshape(batch, frames, *taps.shape[1:]), window, 1, pads)
+  unfolded = _unfold_time(x, kt, strides[0])
+  batch, t_out, h, w, _ = unfolded.shape
+  kernel2d = kernel.transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
+  out = fast_conv2d(unfolded.reshape(batch * t_out, h, w, kt * cin), kernel2d, strides[1:])
+  return out.reshape(batch, t_out, *out.shape[1:])
+
+
+def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
+  """Adjoint of fast_conv3d as 2D transposed convs over frames.
+
+  Time stride 1: the input frames are unfolded (at the low input resolution) and the time taps
+  flipped, so one 2D transposed conv produces the output. Otherwise a 2D transposed conv to kt*O
+  channels, then the adjoint of the time unfold.
+  """
+  kt, kh, kw, cin, cout = kernel.shape
+  batch, t_in, h, w, _ = y.shape
+  if strides[0] == 1:
+    # Block j holds y[t + j - hi], which the adjoint pairs with the flipped time tap kt-1-j.
+    lo, hi = same_pads(t_in, kt, 1)
+    window, pads = _time_taps(kt, (hi, lo))
+    unfolded = _im2col(y, window, 1, pads)
+    kernel2d = jnp.flip(kernel, axis=0).transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
+    out = fast_conv_transpose2d(unfolded.reshape(batch * t_in, h, w, kt * cin), kernel2d, strides[1:])
+    return out.reshape(batch, t_in, *out.shape[1:])
+  kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
+  frames = fast_conv_transpose2d(y.reshape(batch * t_in, h, w, cin), kernel2d, strides[1:])
+  frames = frames.reshape(batch, t_in, *frames.shape[1:])
+  out_shape = jax.ShapeDtypeStruct((batch, t_in * strides[0], *frames.shape[2:4], cout), y.dtype)
+  fold_adjoint = jax.linear_transpose(lambda z: _unfold_time(z, kt, strides[0]), out_shape)
+  return fold_adjoint(frames)[0]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Few output channels (a decoder's last conv, 1 or 2 channels): XLA:CPU's conv kernels run such
+# layers at 5-15 GFLOP/s (their GEMM is one or two columns wide). Written with matrix products over
+# the taps instead, measured on the CAE's 5x5 32->2 layer (256 frames of 24x32, forward + both
+# gradients): 178 -> 66 ms.
 
 
 def _few_output_pads(x: jax.Array, kernel: jax.Array, dilation: int) -> tuple[Pads, Pads]:
