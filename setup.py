@@ -24,7 +24,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
-    "test": ["pytest>=8"],
+    # Tests, and the formatter and linter CI runs before them (pinned: their output is the check).
+    "test": ["pytest>=8", "pyink==26.5.1", "ruff==0.17.5"],
     # PyTorch reference implementations for the throughput benchmark (CPU build on these machines).
     "bench": ["torch==2.13.0"],
 }
@@ -32,7 +33,8 @@ EXTRAS_REQUIRE = {
 setuptools.setup(
     name="mouseflax",
     version="0.1.0",
-    description="Dual-stream autoencoders for unsupervised anomaly detection in animal videos (JAX/Flax).",
+    description="Dual-stream autoencoders for unsupervised anomaly detection in animal videos "
+    "(JAX/Flax).",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",

@@ -1,8 +1,10 @@
 """FLOPs of a model's convolutions, counted from its layer shapes (no compile).
 
-Used by `benchmarks.throughput` and `benchmarks.gpu_paper_schedule`; imports nothing beyond flax, jax,
+Used by `benchmarks.throughput` and `benchmarks.gpu_paper_schedule`; imports nothing beyond flax,
+jax,
 numpy and mouseflax.models (so it runs where tensorflow-datasets / ml_collections are absent).
-Counts 2 x multiply-adds on real (non-padding) taps, as XLA's cost analysis counts the native forward
+Counts 2 x multiply-adds on real (non-padding) taps, as XLA's cost analysis counts the native
+forward
 (mouseflax/models/README.md; within 0.3% of it: XLA adds the elementwise ops). It is the model's
 arithmetic whatever formulation runs (the fast CPU one computes some structural zeros on top).
 """
@@ -31,8 +33,13 @@ def conv_calls(model: nn.Module, batch: int) -> list[tuple[str, layers.Conv, tup
 
   def record(next_fun, args, kwargs, context):
     if context.method_name == "__call__" and isinstance(context.module, layers.Conv):
-      calls.append(("/".join(context.module.path), context.module.clone(parent=None, name=None),
-                    args[0].shape))
+      calls.append(
+          (
+              "/".join(context.module.path),
+              context.module.clone(parent=None, name=None),
+              args[0].shape,
+          )
+      )
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(record):
@@ -41,10 +48,15 @@ def conv_calls(model: nn.Module, batch: int) -> list[tuple[str, layers.Conv, tup
 
 
 def _valid_taps(size: int, kernel: int, stride: int, dilation: int) -> int:
-  """(output pixel, tap) pairs of one SAME conv axis whose tap falls inside the input (not padding)."""
+  """(output pixel, tap) pairs of one SAME conv axis whose tap falls inside the input (not
+  padding)."""
   lo, _ = layers.same_pads(size, kernel, stride, dilation)
-  return sum(1 for o in range(-(-size // stride)) for t in range(kernel)
-             if 0 <= o * stride - lo + t * dilation < size)
+  return sum(
+      1
+      for o in range(-(-size // stride))
+      for t in range(kernel)
+      if 0 <= o * stride - lo + t * dilation < size
+  )
 
 
 def conv_flops(module: layers.Conv, shape: tuple[int, ...]) -> int:
@@ -52,12 +64,16 @@ def conv_flops(module: layers.Conv, shape: tuple[int, ...]) -> int:
   adjoint of (whose input is the transposed conv's output)."""
   nd = len(module.kernel_size)
   strides = module.strides or (1,) * nd
-  spatial = shape[-nd - 1:-1]
+  spatial = shape[-nd - 1 : -1]
   if module.transpose:
     spatial = [n * s for n, s in zip(spatial, strides)]
-  pairs = np.prod([_valid_taps(n, k, s, module.dilation)
-                   for n, k, s in zip(spatial, module.kernel_size, strides)])
-  return 2 * int(np.prod(shape[:-nd - 1])) * int(pairs) * shape[-1] * module.features
+  pairs = np.prod(
+      [
+          _valid_taps(n, k, s, module.dilation)
+          for n, k, s in zip(spatial, module.kernel_size, strides)
+      ]
+  )
+  return 2 * int(np.prod(shape[: -nd - 1])) * int(pairs) * shape[-1] * module.features
 
 
 def forward_flops_per_sequence(model: nn.Module) -> float:

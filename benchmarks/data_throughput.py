@@ -10,7 +10,8 @@ area resize, gamma, Farneback flow, crop, normalise) plus the float16 conversion
 
 Prints tables and writes JSON (machine, date, versions, every number). The machine is shared, so the
 modes are measured in alternation within each round (a load change hits them all), each rate is the
-best of `--repeats` rounds, and process CPU time per frame is reported beside wall-clock rates: it is
+best of `--repeats` rounds, and process CPU time per frame is reported beside wall-clock rates: it
+is
 far less sensitive to other jobs than frames/s.
 """
 
@@ -35,13 +36,20 @@ from mouseflax import build_data
 from mouseflax import preprocess
 from mouseflax import video
 
-REAL_VIDEO = pathlib.Path(__file__).resolve().parents[2] / "shared/data/real/openfield_mouse_m3v1.mp4"
+REAL_VIDEO = (
+    pathlib.Path(__file__).resolve().parents[2] / "shared/data/real/openfield_mouse_m3v1.mp4"
+)
 SYNTHETIC_HW = (240, 320)
 SYNTHETIC_FPS = 30.0
 # name -> (fourcc, suffix): MPEG-1 program stream like the Jhuang data; MPEG-4 part 2 in AVI.
-SYNTHETIC_FORMATS = {"synthetic_320x240_mpeg1": ("PIM1", ".mpg"),
-                     "synthetic_320x240_mpeg4": ("mp4v", ".avi")}
-FRAMES = {"quick": 300, "full": 1800}  # Synthetic video length; the real video is cut to it in quick.
+SYNTHETIC_FORMATS = {
+    "synthetic_320x240_mpeg1": ("PIM1", ".mpg"),
+    "synthetic_320x240_mpeg4": ("mp4v", ".avi"),
+}
+FRAMES = {
+    "quick": 300,
+    "full": 1800,
+}  # Synthetic video length; the real video is cut to it in quick.
 LONG_FRAMES = {"quick": 2000, "full": 9000}
 STAGE_FRAMES = 200  # Frames held in memory for the per-stage costs.
 STAGE_REPEATS = 3
@@ -60,7 +68,9 @@ MODE_NOTES = {
     "decode_bgr": "decode only, BGR -> gray",
     "records_area": "decode -> records, one cv2.resize INTER_AREA call (resize_method='area')",
     "records": "decode -> records, default config (two-pass area resize)",
-    "records_decode_thread": f"as records, decoding in a second thread (decode_ahead={DECODE_AHEAD})",
+    "records_decode_thread": (
+        f"as records, decoding in a second thread (decode_ahead={DECODE_AHEAD})"
+    ),
 }
 
 
@@ -69,8 +79,9 @@ def write_synthetic(path: pathlib.Path, num_frames: int, fourcc: str = "mp4v") -
   height, width = SYNTHETIC_HW
   rng = np.random.default_rng(SEED)
   background = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (9, 9), 3)
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), SYNTHETIC_FPS,
-                           (width, height))
+  writer = cv2.VideoWriter(
+      str(path), cv2.VideoWriter_fourcc(*fourcc), SYNTHETIC_FPS, (width, height)
+  )
   if not writer.isOpened():
     raise RuntimeError(f"OpenCV cannot open a {fourcc} writer for {path}.")
   span = width - 2 * BLOB_RADIUS
@@ -144,8 +155,9 @@ def measure_rates(path: pathlib.Path, repeats: int, stop: int | None = None) -> 
   for mode in MODES[2:]:
     result[f"{mode}_over_decode"] = result[f"{mode}_fps"] / result["decode_fps"]
     # Single-threaded modes: the CPU-time ratio is the load-independent version of the same ratio.
-    result[f"{mode}_over_decode_cpu"] = (result["decode_cpu_us_per_frame"]
-                                         / result[f"{mode}_cpu_us_per_frame"])
+    result[f"{mode}_over_decode_cpu"] = (
+        result["decode_cpu_us_per_frame"] / result[f"{mode}_cpu_us_per_frame"]
+    )
   return result
 
 
@@ -171,9 +183,13 @@ def measure_two_processes(path: pathlib.Path, repeats: int, stop: int | None = N
       one_runs.append(_timed(lambda: _records(path, 0, n), n))
       two_runs.append(_timed(two_processes, n)[0])
   one, two = n / min(wall for wall, _ in one_runs), n / min(two_runs)
-  return {"one_process_fps": one, "two_processes_fps": two, "speedup": two / one,
-          "round_speedups": [o / t for (o, _), t in zip(one_runs, two_runs)],
-          "speedup_cpu_estimate": min(cpu for _, cpu in one_runs) / min(worker_cpus)}
+  return {
+      "one_process_fps": one,
+      "two_processes_fps": two,
+      "speedup": two / one,
+      "round_speedups": [o / t for (o, _), t in zip(one_runs, two_runs)],
+      "speedup_cpu_estimate": min(cpu for _, cpu in one_runs) / min(worker_cpus),
+  }
 
 
 def _cpu_us_per_item(fn, items: list, repeats: int = STAGE_REPEATS) -> float:
@@ -198,15 +214,20 @@ def measure_stages(path: pathlib.Path) -> dict:
   small = [pre.process_frame(f) for f in frames]
   pairs = list(zip(small[:-1], small[1:]))
   flows = [pre._flow(a, b) for a, b in pairs]  # pylint: disable=protected-access
-  rows, cols = preprocess._crop_slices(cfg.resize_hw, cfg.crop_hw)  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  rows, cols = preprocess._crop_slices(cfg.resize_hw, cfg.crop_hw)
   stages = {
       "resize_area_one_call": _cpu_us_per_item(lambda f: preprocess.area_resize(f, area), frames),
       "resize_two_pass": _cpu_us_per_item(lambda f: preprocess.area_resize(f, two_pass), frames),
       "gamma_lut": _cpu_us_per_item(lambda s: cv2.LUT(s, lut), small),
-      "farneback": _cpu_us_per_item(lambda p: pre._flow(*p), pairs),  # pylint: disable=protected-access
+      # pylint: disable=protected-access
+      "farneback": _cpu_us_per_item(lambda p: pre._flow(*p), pairs),
       "crop_normalise_float16": _cpu_us_per_item(
           lambda d: preprocess.normalise_flow(d[rows, cols], cfg.flow_max_disp).astype(
-              build_data.FLOW_DTYPE), flows),
+              build_data.FLOW_DTYPE
+          ),
+          flows,
+      ),
       "frame_preprocessor_call": _cpu_us_per_item(pre, frames),
   }
   return {"resize_passes": [list(p) for p in two_pass], **stages}
@@ -243,47 +264,70 @@ def measure_rss(path: pathlib.Path) -> dict:
   frames, rss = np.array(result["samples"], dtype=np.float64).T
   # Fit after the first sample (imports and first allocations are a one-off cost, not growth).
   slope = float(np.polyfit(frames[1:], rss[1:], 1)[0])
-  return {"frames": int(frames[-1]), "rss_first_mb": rss[0], "rss_last_mb": rss[-1],
-          "peak_rss_mb": result["peak_rss_mb"], "growth_mb_per_1000_frames": slope * 1000,
-          "extrapolated_one_hour_mb": rss[-1] + slope * (ONE_HOUR_FRAMES - frames[-1])}
+  return {
+      "frames": int(frames[-1]),
+      "rss_first_mb": rss[0],
+      "rss_last_mb": rss[-1],
+      "peak_rss_mb": result["peak_rss_mb"],
+      "growth_mb_per_1000_frames": slope * 1000,
+      "extrapolated_one_hour_mb": rss[-1] + slope * (ONE_HOUR_FRAMES - frames[-1]),
+  }
 
 
 def _versions() -> dict:
-  return {"python": sys.version.split()[0], "opencv": cv2.__version__, "numpy": np.__version__,
-          "platform": platform.platform(), "cpus": os.cpu_count(),
-          "opencv_threads": cv2.getNumThreads(),
-          "load_average_at_start": list(os.getloadavg())}
+  return {
+      "python": sys.version.split()[0],
+      "opencv": cv2.__version__,
+      "numpy": np.__version__,
+      "platform": platform.platform(),
+      "cpus": os.cpu_count(),
+      "opencv_threads": cv2.getNumThreads(),
+      "load_average_at_start": list(os.getloadavg()),
+  }
 
 
 def run(quick: bool, repeats: int, workdir: pathlib.Path) -> dict:
   """All measurements; returns the JSON-ready results."""
   size = "quick" if quick else "full"
-  videos = {name: write_synthetic(workdir / f"{name}{suffix}", FRAMES[size], fourcc)
-            for name, (fourcc, suffix) in SYNTHETIC_FORMATS.items()}
+  videos = {
+      name: write_synthetic(workdir / f"{name}{suffix}", FRAMES[size], fourcc)
+      for name, (fourcc, suffix) in SYNTHETIC_FORMATS.items()
+  }
   if REAL_VIDEO.is_file():
     videos["real_640x480_h264"] = REAL_VIDEO
   else:
     print(f"Real video absent ({REAL_VIDEO}): skipped.")
   stop = FRAMES[size] if quick else None
-  results = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": quick,
-             "repeats": repeats, "machine": _versions(), "modes": MODE_NOTES, "videos": {}}
+  results = {
+      "date": datetime.datetime.now().isoformat(timespec="seconds"),
+      "quick": quick,
+      "repeats": repeats,
+      "machine": _versions(),
+      "modes": MODE_NOTES,
+      "videos": {},
+  }
   for name, path in videos.items():
-    results["videos"][name] = {**measure_rates(path, repeats, stop),
-                               **measure_two_processes(path, repeats, stop),
-                               "stages_cpu_us": measure_stages(path)}
+    results["videos"][name] = {
+        **measure_rates(path, repeats, stop),
+        **measure_two_processes(path, repeats, stop),
+        "stages_cpu_us": measure_stages(path),
+    }
   long_video = write_synthetic(workdir / "long.mpg", LONG_FRAMES[size], "PIM1")
   results["rss_long_synthetic_320x240"] = measure_rss(long_video)
   # Scoring rate (mouseflax.score; section owned by the scoring engineer): score_throughput.py.
   if REAL_VIDEO.is_file():
     from benchmarks import score_throughput  # pylint: disable=g-import-not-at-top  # Loads JAX.
+
     results["scoring_real_640x480"] = score_throughput.measure(REAL_VIDEO, quick=quick)
   return results
 
 
 def _rates_table(results: dict) -> list[str]:
-  header = ("| video | frames | gray mode | decode f/s | records f/s (ratio) | records, area resize "
-            "f/s (ratio) | records + decode thread f/s (ratio) | CPU us/frame decode / records "
-            "(ratio) | 2 processes: speed-up, CPU estimate |")
+  header = (
+      "| video | frames | gray mode | decode f/s | records f/s (ratio) | records, area resize "
+      "f/s (ratio) | records + decode thread f/s (ratio) | CPU us/frame decode / records "
+      "(ratio) | 2 processes: speed-up, CPU estimate |"
+  )
   lines = [header, "|---" * (header.count("|") - 1) + "|"]
   for name, r in results["videos"].items():
     lines.append(
@@ -293,19 +337,28 @@ def _rates_table(results: dict) -> list[str]:
         f"{r['records_decode_thread_fps']:.0f} ({r['records_decode_thread_over_decode']:.0%}) | "
         f"{r['decode_cpu_us_per_frame']:.0f} / {r['records_cpu_us_per_frame']:.0f} "
         f"({r['records_over_decode_cpu']:.0%}) | {r['speedup']:.2f}x, "
-        f"{r['speedup_cpu_estimate']:.2f}x |")
+        f"{r['speedup_cpu_estimate']:.2f}x |"
+    )
   return lines
 
 
 def _stages_table(results: dict) -> list[str]:
   names = list(next(iter(results["videos"].values()))["stages_cpu_us"])[1:]
   header = "| video | decode | " + " | ".join(names) + " |"
-  lines = ["", "CPU microseconds per frame, by stage (frames in memory):", "", header,
-           "|---" * (header.count("|") - 1) + "|"]
+  lines = [
+      "",
+      "CPU microseconds per frame, by stage (frames in memory):",
+      "",
+      header,
+      "|---" * (header.count("|") - 1) + "|",
+  ]
   for name, r in results["videos"].items():
     stages = r["stages_cpu_us"]
-    lines.append(f"| {name} | {r['decode_cpu_us_per_frame']:.0f} | "
-                 + " | ".join(f"{stages[s]:.0f}" for s in names) + " |")
+    lines.append(
+        f"| {name} | {r['decode_cpu_us_per_frame']:.0f} | "
+        + " | ".join(f"{stages[s]:.0f}" for s in names)
+        + " |"
+    )
   return lines
 
 
@@ -313,13 +366,16 @@ def format_table(results: dict) -> str:
   """Markdown tables of the rates and stage costs, and a line on memory."""
   lines = _rates_table(results) + _stages_table(results)
   m = results["rss_long_synthetic_320x240"]
-  lines.append(f"\nRSS, full preprocessing of a {m['frames']}-frame 320x240 video in a fresh process: "
-               f"{m['rss_first_mb']:.0f} MB after the first frame, {m['rss_last_mb']:.0f} MB at the "
-               f"end (peak {m['peak_rss_mb']:.0f} MB), growth {m['growth_mb_per_1000_frames']:.2f} "
-               f"MB / 1000 frames -> {m['extrapolated_one_hour_mb']:.0f} MB extrapolated to one hour "
-               "at 30 fps.")
+  lines.append(
+      f"\nRSS, full preprocessing of a {m['frames']}-frame 320x240 video in a fresh process: "
+      f"{m['rss_first_mb']:.0f} MB after the first frame, {m['rss_last_mb']:.0f} MB at the "
+      f"end (peak {m['peak_rss_mb']:.0f} MB), growth {m['growth_mb_per_1000_frames']:.2f} "
+      f"MB / 1000 frames -> {m['extrapolated_one_hour_mb']:.0f} MB extrapolated to one hour "
+      "at 30 fps."
+  )
   if "scoring_real_640x480" in results:  # Scoring section: benchmarks/score_throughput.py.
     from benchmarks import score_throughput  # pylint: disable=g-import-not-at-top
+
     lines.append("\n" + score_throughput.format_result(results["scoring_real_640x480"]))
   return "\n".join(lines)
 
@@ -335,7 +391,9 @@ def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--output", type=pathlib.Path, default=None, help="JSON file to write.")
   parser.add_argument("--quick", action="store_true", help="Short videos (smoke run, ~1 min).")
-  parser.add_argument("--repeats", type=int, default=3, help="Rounds; the best of each mode is kept.")
+  parser.add_argument(
+      "--repeats", type=int, default=3, help="Rounds; the best of each mode is kept."
+  )
   args = parser.parse_args(argv)
   with tempfile.TemporaryDirectory(prefix="data_throughput_") as workdir:
     results = run(args.quick, args.repeats, pathlib.Path(workdir))

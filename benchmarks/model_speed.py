@@ -2,7 +2,8 @@
 
   python -m benchmarks.model_speed [--quick] [--output=/tmp/model_speed.json]
 
-For each model and batch size, native and fast are timed alternately in the same process (the machine
+For each model and batch size, native and fast are timed alternately in the same process (the
+machine
 is shared, so only ratios measured side by side mean anything); compile time is reported separately.
 The train step is a plain jitted MSE + Adam step (Table 1 optimiser) on random inputs, not
 mouseflax.train's step. Prints a table, writes JSON (temp file + rename).
@@ -45,8 +46,10 @@ def _make_fns(name: str, impl: str, batch: int):
   """(forward, train_step, params, opt_state, inputs) for one model/formulation/batch."""
   model = models.create_model(stats.model_config(name, conv_impl=impl))
   keys = jax.random.split(jax.random.PRNGKey(0), 2)
-  inputs = {"gray": jax.random.uniform(keys[0], (batch, *stats.SEQUENCE_SHAPE, 1)),
-            "flow": jax.random.uniform(keys[1], (batch, *stats.SEQUENCE_SHAPE, 2))}
+  inputs = {
+      "gray": jax.random.uniform(keys[0], (batch, *stats.SEQUENCE_SHAPE, 1)),
+      "flow": jax.random.uniform(keys[1], (batch, *stats.SEQUENCE_SHAPE, 2)),
+  }
   params = model.init(jax.random.PRNGKey(0), inputs)
   tx = optax.adam(LEARNING_RATE, b1=B1)
 
@@ -90,16 +93,26 @@ def _write_json(path: str, data: dict) -> None:
 def main(argv) -> None:
   del argv
   repeats = QUICK_REPEATS if _QUICK.value else REPEATS
-  rows = {"backend": jax.default_backend(), "xla_flags": os.environ.get("XLA_FLAGS", ""), "runs": []}
-  print(f"{'model':<11}{'batch':>6} | {'fwd native':>10} {'fwd fast':>9} {'ratio':>6} | "
-        f"{'step native':>11} {'step fast':>9} {'ratio':>6}  (seconds, medians)")
+  rows = {
+      "backend": jax.default_backend(),
+      "xla_flags": os.environ.get("XLA_FLAGS", ""),
+      "runs": [],
+  }
+  print(
+      f"{'model':<11}{'batch':>6} | {'fwd native':>10} {'fwd fast':>9} {'ratio':>6} | "
+      f"{'step native':>11} {'step fast':>9} {'ratio':>6}  (seconds, medians)"
+  )
   for name in _MODELS.value:
     for batch in ((QUICK_BATCH,) if _QUICK.value else BATCHES[name]):
       r = bench(name, batch, repeats)
       n, f = r["native"], r["fast"]
-      print(f"{name:<11}{batch:>6} | {n['forward']:>10.3f} {f['forward']:>9.3f} "
-            f"{n['forward'] / f['forward']:>5.1f}x | {n['train_step']:>11.3f} {f['train_step']:>9.3f} "
-            f"{n['train_step'] / f['train_step']:>5.1f}x", flush=True)
+      print(
+          f"{name:<11}{batch:>6} | {n['forward']:>10.3f} {f['forward']:>9.3f} "
+          f"{n['forward'] / f['forward']:>5.1f}x | {n['train_step']:>11.3f} "
+          f"{f['train_step']:>9.3f} "
+          f"{n['train_step'] / f['train_step']:>5.1f}x",
+          flush=True,
+      )
       rows["runs"].append({"model": name, "batch": batch, **r})
   _write_json(_OUTPUT.value, rows)
   print(f"wrote {_OUTPUT.value}")

@@ -9,7 +9,8 @@ absent, then a synthetic 640x480 video is written instead), in one process and o
   (compile time reported apart); frames/s = windows * 8 / seconds (each frame is in one window);
 - end to end: `score.score_video` (decode, preprocess and the model in overlapping stages).
 The model is the demo's dual-stream CAE (configs/demo.py; `--width=32` gives the paper-sized one),
-randomly initialised: its speed does not depend on training. Targets (issue 5): end to end >= 10x real time, and >= 70% of
+randomly initialised: its speed does not depend on training. Targets (issue 5): end to end >= 10x
+real time, and >= 70% of
 min(decode-only, model-only). Also called from `benchmarks.data_throughput`.
 """
 
@@ -40,8 +41,9 @@ TARGET_REAL_TIME = 10.0
 TARGET_OF_SLOWEST = 0.7
 
 
-def demo_run(workdir: pathlib.Path, batch_size: int | None = None,
-             width: int | None = None) -> score.ScoringRun:
+def demo_run(
+    workdir: pathlib.Path, batch_size: int | None = None, width: int | None = None
+) -> score.ScoringRun:
   """A ScoringRun of the demo CAE (the target's model) with initialised parameters (no workdir)."""
   config = runpy.run_path(str(REPO / "configs" / "demo.py"))["get_config"]()
   if batch_size:
@@ -55,12 +57,21 @@ def demo_run(workdir: pathlib.Path, batch_size: int | None = None,
   cfg = preprocess.PreprocessConfig()
   model = models.create_model(config.model)
   h, w = cfg.crop_hw
-  example = {s: np.zeros((1, score.SEQUENCE_LENGTH, h, w, c), np.float32)
-             for s, c in score.STREAM_CHANNELS.items()}
+  example = {
+      s: np.zeros((1, score.SEQUENCE_LENGTH, h, w, c), np.float32)
+      for s, c in score.STREAM_CHANNELS.items()
+  }
   params = jax.jit(model.init)(jax.random.PRNGKey(0), example)["params"]
-  return score.ScoringRun(workdir=workdir, config=ml_collections.ConfigDict(config), preprocess=cfg,
-                          model=model, params=params, step=0, streams=("gray", "flow"),
-                          stored_threshold=None)
+  return score.ScoringRun(
+      workdir=workdir,
+      config=ml_collections.ConfigDict(config),
+      preprocess=cfg,
+      model=model,
+      params=params,
+      step=0,
+      streams=("gray", "flow"),
+      stored_threshold=None,
+  )
 
 
 def _decode_rate(path: pathlib.Path) -> tuple[float, int]:
@@ -72,7 +83,8 @@ def _decode_rate(path: pathlib.Path) -> tuple[float, int]:
 
 def _model_rate(run: score.ScoringRun, errors_fn, repeats: int) -> tuple[float, float]:
   """(frames/s, compile seconds) of the error function on one full batch."""
-  batch = score._empty_batch(run.preprocess, run.config.eval.batch_size)  # pylint: disable=protected-access
+  # pylint: disable=protected-access
+  batch = score._empty_batch(run.preprocess, run.config.eval.batch_size)
   start = time.perf_counter()
   jax.block_until_ready(errors_fn(batch.gray, batch.flow))
   compile_s = time.perf_counter() - start
@@ -86,18 +98,25 @@ def _model_rate(run: score.ScoringRun, errors_fn, repeats: int) -> tuple[float, 
 def _trimmed(path: pathlib.Path, num_frames: int, workdir: pathlib.Path) -> pathlib.Path:
   """The first `num_frames` frames of `path` re-encoded (for --quick)."""
   import cv2  # pylint: disable=g-import-not-at-top
+
   info = video.probe(path)
   out = workdir / "trimmed.avi"
-  writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), info.fps,
-                           (info.width, info.height))
+  writer = cv2.VideoWriter(
+      str(out), cv2.VideoWriter_fourcc(*"MJPG"), info.fps, (info.width, info.height)
+  )
   for gray in video.iter_gray_frames(path, 0, num_frames):
     writer.write(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
   writer.release()
   return out
 
 
-def measure(path: pathlib.Path, *, quick: bool = False, batch_size: int | None = None,
-            width: int | None = None) -> dict:
+def measure(
+    path: pathlib.Path,
+    *,
+    quick: bool = False,
+    batch_size: int | None = None,
+    width: int | None = None,
+) -> dict:
   """Decode-only, model-only and end-to-end rates on `path`, in this order, in one process."""
   with tempfile.TemporaryDirectory(prefix="score_throughput_") as tmp:
     tmp = pathlib.Path(tmp)
@@ -112,22 +131,36 @@ def measure(path: pathlib.Path, *, quick: bool = False, batch_size: int | None =
     scores = score.score_video(run, path, errors_fn=errors_fn, progress=False)
     e2e_fps = len(scores.score) / (time.perf_counter() - start)
   slowest = min(decode_fps, model_fps)
-  return {"video": str(path), "frames": frames, "width": info.width, "height": info.height,
-          "fps": info.fps, "batch_windows": run.config.eval.batch_size,
-          "model_width": run.config.model.width,
-          "backend": jax.default_backend(), "compile_s": compile_s, "decode_fps": decode_fps,
-          "model_fps": model_fps, "end_to_end_fps": e2e_fps,
-          "real_time_factor": e2e_fps / info.fps, "of_slowest_stage": e2e_fps / slowest,
-          "meets_targets": bool(e2e_fps / info.fps >= TARGET_REAL_TIME
-                                and e2e_fps / slowest >= TARGET_OF_SLOWEST)}
+  return {
+      "video": str(path),
+      "frames": frames,
+      "width": info.width,
+      "height": info.height,
+      "fps": info.fps,
+      "batch_windows": run.config.eval.batch_size,
+      "model_width": run.config.model.width,
+      "backend": jax.default_backend(),
+      "compile_s": compile_s,
+      "decode_fps": decode_fps,
+      "model_fps": model_fps,
+      "end_to_end_fps": e2e_fps,
+      "real_time_factor": e2e_fps / info.fps,
+      "of_slowest_stage": e2e_fps / slowest,
+      "meets_targets": bool(
+          e2e_fps / info.fps >= TARGET_REAL_TIME and e2e_fps / slowest >= TARGET_OF_SLOWEST
+      ),
+  }
 
 
 def format_result(r: dict) -> str:
-  return (f"scoring {r['width']}x{r['height']} {r['fps']:g} fps, {r['frames']} frames, CAE width {r['model_width']}, "
-          f"batch {r['batch_windows']} windows: decode-only {r['decode_fps']:.0f} f/s, model-only "
-          f"{r['model_fps']:.0f} f/s (compile {r['compile_s']:.1f} s), end to end "
-          f"{r['end_to_end_fps']:.0f} f/s = {r['real_time_factor']:.1f}x real time, "
-          f"{r['of_slowest_stage']:.0%} of the slowest stage")
+  return (
+      f"scoring {r['width']}x{r['height']} {r['fps']:g} fps, {r['frames']} frames, CAE width "
+      f"{r['model_width']}, "
+      f"batch {r['batch_windows']} windows: decode-only {r['decode_fps']:.0f} f/s, model-only "
+      f"{r['model_fps']:.0f} f/s (compile {r['compile_s']:.1f} s), end to end "
+      f"{r['end_to_end_fps']:.0f} f/s = {r['real_time_factor']:.1f}x real time, "
+      f"{r['of_slowest_stage']:.0%} of the slowest stage"
+  )
 
 
 def main(argv=None) -> None:

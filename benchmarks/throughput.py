@@ -7,19 +7,23 @@ Ours: the REAL train step (`train.train_step` through `train.make_multi_step`: s
 training split device-resident and gathered per step, random flips on) with the config of
 configs/<model>_hang.py. Variants: `fast` (`conv_impl=fast`, one step per compiled call, the CPU
 default), `native` (`lax.conv_general_dilated` as autodiff gives it), `<impl>_scan<K>` (K steps per
-call, the accelerator form). Peers (`pip install -e .[bench]`, benchmarks/peers/torch_models.py, same
+call, the accelerator form). Peers (`pip install -e .[bench]`, benchmarks/peers/torch_models.py,
+same
 parameter count asserted): `eager_cl` (channels-last, PyTorch's fastest on the CPU), `eager_nchw`,
 `compile_cl` (`torch.compile`). Without torch the benchmark runs ours alone.
 
 The machine may be shared: the variants are timed step by step in turn (round robin) in this one
 process, and the ratio to the fastest PyTorch variant is the median over repeats of the ratios taken
 in the same repeat.
-Compile time (ours: lower + compile; torch.compile: first step) is reported apart. FLOPs per sequence:
-`benchmarks.conv_flops` (the model's conv arithmetic from its layer shapes, whatever formulation runs);
+Compile time (ours: lower + compile; torch.compile: first step) is reported apart. FLOPs per
+sequence:
+`benchmarks.conv_flops` (the model's conv arithmetic from its layer shapes, whatever formulation
+runs);
 a training step counts 3x the forward.
 JSON: a list of rows (see `ROW_KEYS`). `--profile` instead times every conv layer of ours alone
 (forward, and forward + both gradients, at the model's shapes and batch) to see which ops bound the
-step; the sum beside the whole step's time shows what the convs leave to the rest (Adam, elementwise).
+step; the sum beside the whole step's time shows what the convs leave to the rest (Adam,
+elementwise).
 With `--peers=torch` each layer's PyTorch channels-last peer is timed beside it (same shapes and
 loss), which points at the layers where the gap is. Layers alone pay page faults on their fresh
 outputs that a whole step partly avoids (benchmarks/README.md): compare layers within one run.
@@ -28,9 +32,11 @@ outputs that a whole step partly avoids (benchmarks/README.md): compare layers w
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import dataclasses
 import datetime
 import functools
+import importlib.util
 import json
 import os
 import pathlib
@@ -39,7 +45,10 @@ import runpy
 import statistics
 import sys
 import time
-from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 
 # Importing mouseflax first sets its XLA:CPU flags before jax starts its backend.
 from benchmarks import conv_flops  # pylint: disable=g-bad-import-order
@@ -47,9 +56,6 @@ from mouseflax import input_pipeline
 from mouseflax import models
 from mouseflax import train
 from mouseflax.models import layers
-import jax
-import jax.numpy as jnp
-import numpy as np
 
 CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 MODELS = ("cae", "rae", "cae_single")
@@ -58,23 +64,54 @@ TORCH_VARIANTS = ("eager_cl", "eager_nchw", "compile_cl")
 QUICK_TORCH_VARIANTS = ("eager_cl",)
 SEQUENCE_SHAPE = conv_flops.SEQUENCE_SHAPE
 STREAM_CHANNELS = conv_flops.STREAM_CHANNELS
-DATA_BATCHES = 4  # Device-resident synthetic split = this many batches (gathered per step like training).
+DATA_BATCHES = (
+    4  # Device-resident synthetic split = this many batches (gathered per step like training).
+)
 # Quick is a smoke run (CI): width 8 keeps it under a minute; its rates say little. batch 0 and
 # width 0 mean the config's (Table 1, width 32).
-DEFAULTS = {"quick": {"batch": 2, "steps": 2, "repeats": 1, "width": 8},
-            "full": {"batch": 0, "steps": 5, "repeats": 3, "width": 0}}
+DEFAULTS = {
+    "quick": {"batch": 2, "steps": 2, "repeats": 1, "width": 8},
+    "full": {"batch": 0, "steps": 5, "repeats": 3, "width": 0},
+}
 GRAY_LEVELS = 256
-ROW_KEYS = ("model", "framework", "variant", "device", "batch", "params", "compile_s",
-            "train_seq_per_s", "infer_frames_per_s", "train_s_per_step", "train_ratio_vs_fastest_torch",
-            "fwd_gflops_per_seq", "train_gflop_per_s", "train_seq_per_s_repeats", "machine", "date",
-            "versions")
-TABLE_COLUMNS = ("model", "framework", "variant", "batch", "params", "compile_s", "train_seq_per_s",
-                 "infer_frames_per_s", "train_gflop_per_s", "train_ratio_vs_fastest_torch")
+ROW_KEYS = (
+    "model",
+    "framework",
+    "variant",
+    "device",
+    "batch",
+    "params",
+    "compile_s",
+    "train_seq_per_s",
+    "infer_frames_per_s",
+    "train_s_per_step",
+    "train_ratio_vs_fastest_torch",
+    "fwd_gflops_per_seq",
+    "train_gflop_per_s",
+    "train_seq_per_s_repeats",
+    "machine",
+    "date",
+    "versions",
+)
+TABLE_COLUMNS = (
+    "model",
+    "framework",
+    "variant",
+    "batch",
+    "params",
+    "compile_s",
+    "train_seq_per_s",
+    "infer_frames_per_s",
+    "train_gflop_per_s",
+    "train_ratio_vs_fastest_torch",
+)
 
 
 @dataclasses.dataclass
 class Runner:
-  """One (model, framework, variant): `train(n)` runs n steps, `infer(n)` n forward passes; both block."""
+  """One (model, framework, variant): `train(n)` runs n steps, `infer(n)` n forward passes; both
+  block."""
+
   framework: str
   variant: str
   device: str
@@ -100,9 +137,12 @@ def synthetic_split(num: int, seed: int) -> dict[str, np.ndarray]:
   """Random records in the stored dtypes (ARCHITECTURE.md): what the trainer holds on the device."""
   rng = np.random.default_rng(seed)
   t, h, w = SEQUENCE_SHAPE
-  split = {"gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
-           "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16)}
-  # Per-frame labels (behavior, anomaly, ...) the train step may read: zeros, unused by autoencoders.
+  split = {
+      "gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
+      "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16),
+  }
+  # Per-frame labels (behavior, anomaly, ...) the train step may read: zeros, unused by
+  # autoencoders.
   split.update({k: np.zeros((num, t), np.int64) for k in train.TRAIN_FIELDS if k not in split})
   return split
 
@@ -111,8 +151,9 @@ def parse_jax_variant(variant: str) -> tuple[str, int]:
   """'fast' -> ('fast', 1); 'native_scan4' -> ('native', 4)."""
   impl, _, scan = variant.partition("_scan")
   if impl not in layers.CONV_IMPLS or (scan and not scan.isdigit()):
-    raise ValueError(f"--jax_variants: {variant!r} is not <impl>[_scan<K>] with impl in "
-                     f"{layers.CONV_IMPLS}.")
+    raise ValueError(
+        f"--jax_variants: {variant!r} is not <impl>[_scan<K>] with impl in " f"{layers.CONV_IMPLS}."
+    )
   return impl, int(scan) if scan else 1
 
 
@@ -127,8 +168,9 @@ def jax_runner(config, variant: str, seed: int) -> Runner:
   example = input_pipeline.to_model_inputs({k: v[:batch] for k, v in split.items()})
   state = train.create_train_state(model, train.create_optimizer(config.optim), example, seed, mesh)
   data = jax.device_put({k: split[k] for k in train.TRAIN_FIELDS})
-  step = functools.partial(train.train_step, loss_weights=dict(config.train.loss_weights),
-                           hflip=config.data.hflip)
+  step = functools.partial(
+      train.train_step, loss_weights=dict(config.train.loss_weights), hflip=config.data.hflip
+  )
   order = np.random.default_rng(seed).permutation(batch * DATA_BATCHES)
   idx = [np.resize(np.roll(order, i * batch), (steps_per_call, batch)) for i in range(DATA_BATCHES)]
   start = time.perf_counter()
@@ -155,15 +197,20 @@ def jax_runner(config, variant: str, seed: int) -> Runner:
 
 
 def torch_runner(config, variant: str, seed: int) -> Runner:
-  """The PyTorch peer: Adam with the same hyperparameters, the same weighted MSE, one fixed batch."""
+  """The PyTorch peer: Adam with the same hyperparameters, the same weighted MSE, one fixed
+  batch."""
   import torch  # pylint: disable=g-import-not-at-top
+
   from benchmarks.peers import torch_models  # pylint: disable=g-import-not-at-top
+
   torch.manual_seed(seed)
   mc, oc, batch = config.model, config.optim, config.train.batch_size
   model = torch_models.create(mc.name, mc.width, channels_last=variant.endswith("_cl"))
   opt = torch.optim.Adam(model.parameters(), lr=oc.learning_rate, betas=(oc.b1, oc.b2))
   gen = torch.Generator().manual_seed(seed)
-  inputs = {s: torch.rand((batch, *SEQUENCE_SHAPE, c), generator=gen) for s, c in STREAM_CHANNELS.items()}
+  inputs = {
+      s: torch.rand((batch, *SEQUENCE_SHAPE, c), generator=gen) for s, c in STREAM_CHANNELS.items()
+  }
   forward = torch.compile(model) if variant.startswith("compile") else model
   weights = dict(config.train.loss_weights)
 
@@ -188,15 +235,17 @@ def torch_runner(config, variant: str, seed: int) -> Runner:
         forward(inputs)
 
   run_infer(1)
-  return Runner("torch", variant, "cpu", torch_models.param_count(model), compile_s, run_train,
-                run_infer)
+  return Runner(
+      "torch", variant, "cpu", torch_models.param_count(model), compile_s, run_train, run_infer
+  )
 
 
 def try_torch_runner(config, variant: str, seed: int) -> Runner | None:
   """torch_runner, or None (with a message) where torch.compile does not work on this machine."""
   try:
     return torch_runner(config, variant, seed)
-  except Exception as e:  # pylint: disable=broad-except  torch.compile's errors have no common type.
+  # pylint: disable=broad-except  torch.compile's errors have no common type.
+  except Exception as e:
     if not variant.startswith("compile"):
       raise
     print(f"{config.model.name}: torch {variant} skipped: {type(e).__name__}: {e}", file=sys.stderr)
@@ -237,30 +286,33 @@ def measure(runners: list[Runner], batch: int, steps: int, repeats: int) -> list
       train_s[i].append(sums[0, i] / steps)
       infer_s[i].append(sums[1, i] / steps)
   frames = SEQUENCE_SHAPE[0]
-  return [{"train_seq_per_s_repeats": [batch / s for s in train_s[i]],
-           "train_seq_per_s": batch / statistics.median(train_s[i]),
-           "train_s_per_step": statistics.median(train_s[i]),
-           "infer_frames_per_s": batch * frames / statistics.median(infer_s[i])}
-          for i in range(len(runners))]
+  return [
+      {
+          "train_seq_per_s_repeats": [batch / s for s in train_s[i]],
+          "train_seq_per_s": batch / statistics.median(train_s[i]),
+          "train_s_per_step": statistics.median(train_s[i]),
+          "infer_frames_per_s": batch * frames / statistics.median(infer_s[i]),
+      }
+      for i in range(len(runners))
+  ]
 
 
 def ratios_vs_fastest_torch(results: list[dict], runners: list[Runner]) -> list[float | None]:
-  """Per row: median over repeats of (row rate / fastest PyTorch variant's rate in the same repeat)."""
+  """Per row: median over repeats of (row rate / fastest PyTorch variant's rate in the same
+  repeat)."""
   torch_rows = [i for i, r in enumerate(runners) if r.framework == "torch"]
   if not torch_rows:
     return [None] * len(runners)
   best = max(torch_rows, key=lambda i: results[i]["train_seq_per_s"])
   ref = results[best]["train_seq_per_s_repeats"]
-  return [statistics.median(a / b for a, b in zip(res["train_seq_per_s_repeats"], ref))
-          for res in results]
+  return [
+      statistics.median(a / b for a, b in zip(res["train_seq_per_s_repeats"], ref))
+      for res in results
+  ]
 
 
 def torch_available() -> bool:
-  try:
-    import torch  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    return False
-  return True
+  return importlib.util.find_spec("torch") is not None
 
 
 def machine_info() -> str:
@@ -276,10 +328,14 @@ def machine_info() -> str:
 
 
 def versions(with_torch: bool) -> dict[str, str]:
-  out = {"jax": jax.__version__, "python": platform.python_version(),
-         "xla_flags": os.environ.get("XLA_FLAGS", "")}
+  out = {
+      "jax": jax.__version__,
+      "python": platform.python_version(),
+      "xla_flags": os.environ.get("XLA_FLAGS", ""),
+  }
   if with_torch:
     import torch  # pylint: disable=g-import-not-at-top
+
     out["torch"] = torch.__version__
   return out
 
@@ -287,26 +343,47 @@ def versions(with_torch: bool) -> dict[str, str]:
 def benchmark_model(name: str, args: argparse.Namespace, with_torch: bool) -> list[dict]:
   """All variants of one model, measured alternately; returns finished JSON rows."""
   config = load_config(name, args.batch, args.width, args.dtype)
-  runners = [jax_runner(config.copy_and_resolve_references(), v, args.seed) for v in args.jax_variants]
+  runners = [
+      jax_runner(config.copy_and_resolve_references(), v, args.seed) for v in args.jax_variants
+  ]
   if with_torch:
-    runners += [r for r in (try_torch_runner(config, v, args.seed) for v in args.torch_variants) if r]
+    runners += [
+        r for r in (try_torch_runner(config, v, args.seed) for v in args.torch_variants) if r
+    ]
   params = {r.params for r in runners}
   if len(params) != 1:
-    raise AssertionError(f"{name}: parameter counts differ between implementations: "
-                         f"{[(r.framework, r.variant, r.params) for r in runners]}")
+    raise AssertionError(
+        f"{name}: parameter counts differ between implementations: "
+        f"{[(r.framework, r.variant, r.params) for r in runners]}"
+    )
   batch = config.train.batch_size
   results = measure(runners, batch, args.steps, args.repeats)
   ratios = ratios_vs_fastest_torch(results, runners)
   fwd_flops = conv_flops.forward_flops_per_sequence(models.create_model(config.model))
-  stamp = {"machine": machine_info(), "date": datetime.date.today().isoformat(),
-           "versions": versions(with_torch)}
+  stamp = {
+      "machine": machine_info(),
+      "date": datetime.date.today().isoformat(),
+      "versions": versions(with_torch),
+  }
   rows = []
   for r, res, ratio in zip(runners, results, ratios):
     train_flops = conv_flops.TRAIN_FLOPS_PER_FORWARD * fwd_flops * res["train_seq_per_s"]
-    rows.append({"model": name, "framework": r.framework, "variant": r.variant, "device": r.device,
-                 "batch": batch, "params": r.params, "compile_s": r.compile_s, **res,
-                 "train_ratio_vs_fastest_torch": ratio, "fwd_gflops_per_seq": fwd_flops / 1e9,
-                 "train_gflop_per_s": train_flops / 1e9, **stamp})
+    rows.append(
+        {
+            "model": name,
+            "framework": r.framework,
+            "variant": r.variant,
+            "device": r.device,
+            "batch": batch,
+            "params": r.params,
+            "compile_s": r.compile_s,
+            **res,
+            "train_ratio_vs_fastest_torch": ratio,
+            "fwd_gflops_per_seq": fwd_flops / 1e9,
+            "train_gflop_per_s": train_flops / 1e9,
+            **stamp,
+        }
+    )
   return rows
 
 
@@ -325,7 +402,7 @@ def table(rows: list[dict]) -> str:
   return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # --profile: which conv layers bound our step.
 
 
@@ -340,15 +417,25 @@ def profile_layer(module: layers.Conv, shape: tuple[int, ...], steps: int) -> tu
   return fwd_s, grad_s
 
 
-def profile_torch_layer(module: layers.Conv, shape: tuple[int, ...], steps: int) -> tuple[float, float]:
+def profile_torch_layer(
+    module: layers.Conv, shape: tuple[int, ...], steps: int
+) -> tuple[float, float]:
   """profile_layer for the layer's PyTorch channels-last peer (same shapes, same loss)."""
   import torch  # pylint: disable=g-import-not-at-top
+
   from benchmarks.peers import torch_models  # pylint: disable=g-import-not-at-top
+
   nd = len(module.kernel_size)
-  layer, fmt = torch_models.conv_layer(shape[-1], module.features, module.kernel_size,
-                                       module.strides or (1,) * nd, module.dilation, module.transpose)
+  layer, fmt = torch_models.conv_layer(
+      shape[-1],
+      module.features,
+      module.kernel_size,
+      module.strides or (1,) * nd,
+      module.dilation,
+      module.transpose,
+  )
   # Our [..., *spatial, C] with the leading axes merged is channels-last [N, C, *spatial] permuted.
-  x = torch.ones((int(np.prod(shape[:-nd - 1])), shape[-1], *shape[-nd - 1:-1]))
+  x = torch.ones((int(np.prod(shape[: -nd - 1])), shape[-1], *shape[-nd - 1 : -1]))
   x = x.contiguous(memory_format=fmt).requires_grad_(True)
 
   def fwd(n: int) -> None:
@@ -377,18 +464,30 @@ def profile_model(name: str, args: argparse.Namespace, with_torch: bool) -> dict
     kind = ("convT " if module.transpose else "conv ") + "x".join(map(str, module.kernel_size))
     strides = "x".join(map(str, module.strides or (1,) * len(module.kernel_size)))
     flops = conv_flops.conv_flops(module, shape)
-    row = {"layer": path, "op": f"{kind} s{strides} d{module.dilation}",
-           "in": f"{shape[-1]}->{module.features}", "fwd_ms": 1e3 * fwd_s,
-           "fwd_bwd_ms": 1e3 * grad_s, "fwd_gflop_per_s": flops / fwd_s / 1e9,
-           "fwd_bwd_gflop_per_s": conv_flops.TRAIN_FLOPS_PER_FORWARD * flops / grad_s / 1e9}
+    row = {
+        "layer": path,
+        "op": f"{kind} s{strides} d{module.dilation}",
+        "in": f"{shape[-1]}->{module.features}",
+        "fwd_ms": 1e3 * fwd_s,
+        "fwd_bwd_ms": 1e3 * grad_s,
+        "fwd_gflop_per_s": flops / fwd_s / 1e9,
+        "fwd_bwd_gflop_per_s": conv_flops.TRAIN_FLOPS_PER_FORWARD * flops / grad_s / 1e9,
+    }
     if with_torch:
       torch_fwd_s, torch_grad_s = profile_torch_layer(module, shape, args.steps)
-      row.update(torch_fwd_ms=1e3 * torch_fwd_s, torch_fwd_bwd_ms=1e3 * torch_grad_s,
-                 fwd_bwd_ratio_vs_torch=torch_grad_s / grad_s)
+      row.update(
+          torch_fwd_ms=1e3 * torch_fwd_s,
+          torch_fwd_bwd_ms=1e3 * torch_grad_s,
+          fwd_bwd_ratio_vs_torch=torch_grad_s / grad_s,
+      )
     rows.append(row)
   rows.sort(key=lambda r: -r["fwd_bwd_ms"])
-  prof = {"model": name, "batch": config.train.batch_size, "layers": rows,
-          "sum_fwd_bwd_ms": sum(r["fwd_bwd_ms"] for r in rows)}
+  prof = {
+      "model": name,
+      "batch": config.train.batch_size,
+      "layers": rows,
+      "sum_fwd_bwd_ms": sum(r["fwd_bwd_ms"] for r in rows),
+  }
   if with_torch:
     prof["torch_sum_fwd_bwd_ms"] = sum(r["torch_fwd_bwd_ms"] for r in rows)
   return prof
@@ -406,15 +505,19 @@ def print_profile(prof: dict) -> None:
   print(header)
   print("|" + "---|" * (header.count("|") - 1))
   for r in prof["layers"]:
-    line = (f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} | "
-            f"{r['fwd_gflop_per_s']:.1f} | {r['fwd_bwd_gflop_per_s']:.1f} |")
+    line = (
+        f"| {r['layer']} | {r['op']} | {r['in']} | {r['fwd_ms']:.1f} | {r['fwd_bwd_ms']:.1f} | "
+        f"{r['fwd_gflop_per_s']:.1f} | {r['fwd_bwd_gflop_per_s']:.1f} |"
+    )
     if with_torch:
-      line += (f" {r['torch_fwd_ms']:.1f} | {r['torch_fwd_bwd_ms']:.1f} | "
-               f"{r['fwd_bwd_ratio_vs_torch']:.2f}x |")
+      line += (
+          f" {r['torch_fwd_ms']:.1f} | {r['torch_fwd_bwd_ms']:.1f} | "
+          f"{r['fwd_bwd_ratio_vs_torch']:.2f}x |"
+      )
     print(line)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # CLI.
 
 
@@ -424,16 +527,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   p.add_argument("--peers", default="", help="'torch' to add the PyTorch peers (when installed).")
   p.add_argument("--quick", action="store_true", help=f"Smoke run: {DEFAULTS['quick']}.")
   p.add_argument("--output", required=True, help="JSON file written (atomically).")
-  p.add_argument("--batch", type=int, default=None, help="Batch; default: quick 2, else the config's.")
+  p.add_argument(
+      "--batch", type=int, default=None, help="Batch; default: quick 2, else the config's."
+  )
   p.add_argument("--steps", type=int, default=None, help="Timed steps per variant and repeat.")
   p.add_argument("--repeats", type=int, default=None, help="Alternating repeats.")
   p.add_argument("--width", type=int, default=None, help="Model width; default: quick 8, else 32.")
   p.add_argument("--dtype", default="float32", help="Our compute dtype: float32 | bfloat16.")
   p.add_argument("--jax_variants", default=",".join(JAX_VARIANTS), help="<impl>[_scan<K>], ...")
   p.add_argument("--torch_variants", default=None, help=f"Subset of {TORCH_VARIANTS}.")
-  p.add_argument("--profile", action="store_true",
-                 help="Instead: time every conv layer alone (ours; with --peers=torch also its "
-                      "PyTorch peer); --output gets the profiles.")
+  p.add_argument(
+      "--profile",
+      action="store_true",
+      help="Instead: time every conv layer alone (ours; with --peers=torch also its "
+      "PyTorch peer); --output gets the profiles.",
+  )
   p.add_argument("--seed", type=int, default=0)
   args = p.parse_args(argv)
   mode = DEFAULTS["quick" if args.quick else "full"]
@@ -450,7 +558,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
   for v in args.jax_variants:
     parse_jax_variant(v)
   default_torch = QUICK_TORCH_VARIANTS if args.quick else TORCH_VARIANTS
-  args.torch_variants = args.torch_variants.split(",") if args.torch_variants else list(default_torch)
+  args.torch_variants = (
+      args.torch_variants.split(",") if args.torch_variants else list(default_torch)
+  )
   if set(args.torch_variants) - set(TORCH_VARIANTS):
     p.error(f"--torch_variants: expected a subset of {TORCH_VARIANTS}.")
   return args
@@ -467,7 +577,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
   args = parse_args(sys.argv[1:] if argv is None else argv)
   with_torch = args.peers == "torch" and torch_available()
   if args.peers == "torch" and not with_torch:
-    print("torch is not installed (pip install -e .[bench]): benchmarking ours alone.", file=sys.stderr)
+    print(
+        "torch is not installed (pip install -e .[bench]): benchmarking ours alone.",
+        file=sys.stderr,
+    )
   if args.profile:
     profiles = [profile_model(name, args, with_torch) for name in args.models]
     write_json_atomic(pathlib.Path(args.output), profiles)

@@ -3,10 +3,13 @@
   python -m mouseflax.main --config=configs/cae_groom.py --workdir=workdirs/cae_groom \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files) in manual_dir.
+Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
+in manual_dir.
 With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the paper).
-Expected runtime: CAE, 60 epochs at batch 32 (228 steps/epoch on the real data): about 4-5 h on a 2-core CPU (~1.1 s/step), minutes on one GPU
+pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
+paper).
+Expected runtime: CAE, 60 epochs at batch 32 (228 steps/epoch on the real data): about 4-5 h on a
+2-core CPU (~1.1 s/step), minutes on one GPU
 (estimates from measured step times, not measured end to end).
 Paper: groom AUC 'marginally better than random' (Figure 3; no exact number given).
 """

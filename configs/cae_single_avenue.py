@@ -1,12 +1,16 @@
 """Single-stream (grayscale) CAE on CUHK Avenue (section 3.1).
 
-  python -m mouseflax.main --config=configs/cae_single_avenue.py --workdir=workdirs/cae_single_avenue \
+  python -m mouseflax.main --config=configs/cae_single_avenue.py
+  --workdir=workdirs/cae_single_avenue \
       --config.data.manual_dir='/path/to/Avenue Dataset'
 
-Data: CUHK Avenue ('Avenue Dataset/' with training_videos/, testing_videos/, ground_truth_demo/) in manual_dir.
+Data: CUHK Avenue ('Avenue Dataset/' with training_videos/, testing_videos/, ground_truth_demo/) in
+manual_dir.
 With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the paper).
-Expected runtime: CAE, 60 epochs at batch 32 (~480 steps/epoch on the real data): about 5 h on a 2-core CPU (~1.1 s/step), minutes on one GPU
+pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
+paper).
+Expected runtime: CAE, 60 epochs at batch 32 (~480 steps/epoch on the real data): about 5 h on a
+2-core CPU (~1.1 s/step), minutes on one GPU
 (estimates from measured step times, not measured end to end).
 Paper: Avenue AUC 0.784 (Table 2).
 """

@@ -3,10 +3,13 @@
   python -m mouseflax.main --config=configs/cae_single_hang.py --workdir=workdirs/cae_single_hang \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files) in manual_dir.
+Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
+in manual_dir.
 With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the paper).
-Expected runtime: CAE, 60 epochs at batch 32 (299 steps/epoch on the real data): about 3-4 h on a 2-core CPU (~1.1 s/step), minutes on one GPU
+pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
+paper).
+Expected runtime: CAE, 60 epochs at batch 32 (299 steps/epoch on the real data): about 3-4 h on a
+2-core CPU (~1.1 s/step), minutes on one GPU
 (estimates from measured step times, not measured end to end).
 Paper: hang AUC 0.959 (section 3.4).
 """

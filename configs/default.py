@@ -14,22 +14,44 @@ def get_config() -> ml_collections.ConfigDict:
 
   # Data: owned by mouseflax/input_pipeline.py and the builders in data_builders/.
   config.data = ml_collections.ConfigDict()
-  config.data.dataset = "mouse_behavior/hang"  # TFDS name/config: mouse_behavior/<held-out>, cuhk_avenue.
-  config.data.data_dir = ""  # Where records live; "" -> $MOUSEFLAX_DATA_DIR or ~/.cache/mouseflax/data.
-  config.data.manual_dir = ""  # Raw recordings (real layout); "" -> synthetic recordings made on demand.
+  config.data.dataset = (
+      "mouse_behavior/hang"  # TFDS name/config: mouse_behavior/<held-out>, cuhk_avenue.
+  )
+  config.data.data_dir = (
+      ""  # Where records live; "" -> $MOUSEFLAX_DATA_DIR or ~/.cache/mouseflax/data.
+  )
+  config.data.manual_dir = (
+      ""  # Raw recordings (real layout); "" -> synthetic recordings made on demand.
+  )
   config.data.synthetic_videos = 8  # Synthetic default: recordings written (avenue: per split).
-  config.data.synthetic_frames = 4500  # Synthetic home cage: frames per recording (30 fps, 320x240).
-  config.data.synthetic_avenue_frames = 240  # Synthetic avenue: frames per recording (25 fps, 640x360).
-  config.data.hflip = True  # Random horizontal flips of whole sequences (flow x negated), training only.
+  config.data.synthetic_frames = (
+      4500  # Synthetic home cage: frames per recording (30 fps, 320x240).
+  )
+  config.data.synthetic_avenue_frames = (
+      240  # Synthetic avenue: frames per recording (25 fps, 640x360).
+  )
+  config.data.hflip = (
+      True  # Random horizontal flips of whole sequences (flow x negated), training only.
+  )
   config.data.device_resident = True  # Hold the training split on the device when it fits.
   config.data.build_workers = 2  # Processes used to preprocess videos when building records.
-  config.data.device_max_mb = 1024  # Largest split (MB as stored) device_resident puts on the device.
+  config.data.device_max_mb = (
+      1024  # Largest split (MB as stored) device_resident puts on the device.
+  )
   config.data.stride = 5  # Training sequences take every 5th frame, without overlap (paper).
-  config.data.validation_fraction = 0.2  # Share of training sequences for validation (paper: 80/20).
+  config.data.validation_fraction = (
+      0.2  # Share of training sequences for validation (paper: 80/20).
+  )
   config.data.num_train_videos = 6  # mouse: videos for train + validation (paper: 6 of 12).
-  config.data.train_videos = ""  # mouse: comma-separated stems; "" -> first num_train_videos by name.
-  config.data.test_video = ""  # mouse: stem; "" -> the video with the most behaviours, then longest.
-  config.data.test_fraction = 0.5  # mouse: leading share of the test video used, every frame (paper).
+  config.data.train_videos = (
+      ""  # mouse: comma-separated stems; "" -> first num_train_videos by name.
+  )
+  config.data.test_video = (
+      ""  # mouse: stem; "" -> the video with the most behaviours, then longest.
+  )
+  config.data.test_fraction = (
+      0.5  # mouse: leading share of the test video used, every frame (paper).
+  )
   config.data.train_hop = 0  # avenue: frames between training sequence starts; 0 -> no overlap.
 
   # Model: owned by mouseflax/models/.
@@ -40,9 +62,20 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 32  # Channels of the first stage; doubled at every stride-2 layer/stage.
   config.model.kernels = (5, 5, 3, 3, 3)  # CAE encoder kernel size per layer (non-homogeneous).
   config.model.strides = (1, 2, 2, 1, 1)  # CAE encoder stride per layer (1 or 2).
-  config.model.dilations = (1, 1, 1, 2, 2)  # CAE encoder dilation per layer (Table 1: 2 in the last two).
-  config.model.time_strides = (1, 2)  # RAE: temporal stride of each downsampling stage (spatial is 2).
-  config.model.res_blocks = 1  # RAE: residual blocks after every stage of encoders, fusion and decoders.
+  config.model.dilations = (
+      1,
+      1,
+      1,
+      2,
+      2,
+  )  # CAE encoder dilation per layer (Table 1: 2 in the last two).
+  config.model.time_strides = (
+      1,
+      2,
+  )  # RAE: temporal stride of each downsampling stage (spatial is 2).
+  config.model.res_blocks = (
+      1  # RAE: residual blocks after every stage of encoders, fusion and decoders.
+  )
   config.model.num_classes = 2  # Supervised: 2 (held-out behaviour vs rest) or 8 (all behaviours).
   config.model.classifier_hidden = 64  # Supervised: units of the hidden fully connected layer.
 
@@ -52,7 +85,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.optim.learning_rate = 2e-4
   config.optim.b1 = 0.5  # The paper's "momentum" for Adam.
   config.optim.b2 = 0.999
-  config.optim.momentum = 0.0  # SGD only (the supervised baseline): heavy-ball momentum, 0 = plain SGD.
+  config.optim.momentum = (
+      0.0  # SGD only (the supervised baseline): heavy-ball momentum, 0 = plain SGD.
+  )
 
   # Training (Table 1: CAE 60 epochs, batch 32, loss weights gray 1.0 / flow 1.0).
   config.train = ml_collections.ConfigDict()

@@ -5,12 +5,15 @@
   python -m mouseflax.score --workdir=workdirs/my_cage --video=/path/to/new.mp4 --output_dir=scored
 
 Data: every video in `data.video_dir` (subfolders too), no annotations; the last
-`data.validation_fraction` of each video's used part (by time) is held out for validation and for the
-threshold (`eval.false_alarm_rate` of those frames flagged). `data.video_fraction` < 1 leaves the end
+`data.validation_fraction` of each video's used part (by time) is held out for validation and for
+the
+threshold (`eval.false_alarm_rate` of those frames flagged). `data.video_fraction` < 1 leaves the
+end
 of every video out of training, to score it afterwards. Protocol: data_builders/own_videos/.
 Expected runtime: the dual-stream CAE on a 2-core CPU trains at roughly 30 sequences/s (1.1 s per
 step of 32): with stride 5, one hour of 30 fps video gives about 2,200 training sequences, about
-1.2 min per epoch, so about 70 min for the 60 epochs below (an estimate from step times, not measured
+1.2 min per epoch, so about 70 min for the 60 epochs below (an estimate from step times, not
+measured
 end to end); minutes on one GPU. There are no labels, so the AUCs in results.json are None.
 """
 

@@ -3,10 +3,13 @@
   python -m mouseflax.main --config=configs/rae_avenue.py --workdir=workdirs/rae_avenue \
       --config.data.manual_dir='/path/to/Avenue Dataset'
 
-Data: CUHK Avenue ('Avenue Dataset/' with training_videos/, testing_videos/, ground_truth_demo/) in manual_dir.
+Data: CUHK Avenue ('Avenue Dataset/' with training_videos/, testing_videos/, ground_truth_demo/) in
+manual_dir.
 With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the paper).
-Expected runtime: RAE, 120 epochs at batch 64: many hours on a 2-core CPU (3D convolutions, slower than the CAE), tens of minutes on one GPU
+pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
+paper).
+Expected runtime: RAE, 120 epochs at batch 64: many hours on a 2-core CPU (3D convolutions, slower
+than the CAE), tens of minutes on one GPU
 (estimates from measured step times, not measured end to end).
 Paper: Avenue AUC 0.826 (Table 2).
 """

@@ -3,10 +3,13 @@
   python -m mouseflax.main --config=configs/rae_hang.py --workdir=workdirs/rae_hang \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files) in manual_dir.
+Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
+in manual_dir.
 With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the paper).
-Expected runtime: RAE, 120 epochs at batch 64: many hours on a 2-core CPU (3D convolutions, slower than the CAE), tens of minutes on one GPU
+pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
+paper).
+Expected runtime: RAE, 120 epochs at batch 64: many hours on a 2-core CPU (3D convolutions, slower
+than the CAE), tens of minutes on one GPU
 (estimates from measured step times, not measured end to end).
 Paper: hang AUC 'over 0.9' (Figure 4).
 """

@@ -3,9 +3,11 @@
   python -m mouseflax.main --config=configs/supervised_hang.py --workdir=workdirs/supervised_hang \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files) in manual_dir.
+Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
+in manual_dir.
 With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the paper).
+pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
+paper).
 Expected runtime: supervised (CAE encoder + dense head), 120 epochs SGD: about 2x the CAE run
 (estimates from measured step times, not measured end to end).
 Paper: hang AUC 0.99 (section 3.4).

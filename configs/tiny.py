@@ -2,8 +2,10 @@
 
   python -m mouseflax.main --config=configs/tiny.py --workdir=/tmp/mouseflax_tiny
 
-Data: always synthetic (`data.manual_dir` empty), a few short recordings. Expected runtime: well under
-a minute on a 2-core CPU once the records exist. Its AUC means nothing; it exercises every code path.
+Data: always synthetic (`data.manual_dir` empty), a few short recordings. Expected runtime: well
+under
+a minute on a 2-core CPU once the records exist. Its AUC means nothing; it exercises every code
+path.
 """
 
 import pathlib

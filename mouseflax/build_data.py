@@ -14,6 +14,7 @@ complete.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 import contextlib
 import dataclasses
 import hashlib
@@ -24,7 +25,6 @@ import os
 import pathlib
 import shutil
 import time
-from collections.abc import Iterator, Sequence
 from typing import Any
 from unittest import mock
 
@@ -65,6 +65,7 @@ class StaleRecordsError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class VideoJob:
   """One video to preprocess: frames [start, stop) of `path`, stored under `name`."""
+
   name: str
   path: str
   start: int = 0
@@ -102,15 +103,18 @@ class _NpyStreamWriter:
       self._flush()
 
   def _flush(self) -> None:
-    self._raw.write(self._buffer[:self._filled].data)  # A contiguous view: no copy.
+    self._raw.write(self._buffer[: self._filled].data)  # A contiguous view: no copy.
     self._filled = 0
 
   def close(self) -> None:
     """Writes `path` (header + frames) atomically; call only after at least one frame."""
     self._flush()
     self._raw.close()
-    header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-              "shape": (self.count, *self._buffer.shape[1:])}
+    header = {
+        "descr": np.lib.format.dtype_to_descr(self.dtype),
+        "fortran_order": False,
+        "shape": (self.count, *self._buffer.shape[1:]),
+    }
     tmp = self.path.with_name(self.path.name + ".tmp")
     with open(tmp, "wb") as out, open(self._raw_path, "rb") as raw:
       np.lib.format.write_array_header_1_0(out, header)
@@ -131,12 +135,15 @@ def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, in
   recording no longer sits in Python lists; see benchmarks/README.md, "Data throughput").
   """
   from mouseflax import preprocess  # pylint: disable=g-import-not-at-top  # Imported in the worker.
+
   job, cfg_dict, cache_dir = args
   started = time.perf_counter()
   cfg = preprocess.PreprocessConfig.from_dict(cfg_dict)
   cache_dir = pathlib.Path(cache_dir)
-  writers = (_NpyStreamWriter(cache_dir / (job.name + GRAY_SUFFIX), np.uint8),
-             _NpyStreamWriter(cache_dir / (job.name + FLOW_SUFFIX), FLOW_DTYPE))
+  writers = (
+      _NpyStreamWriter(cache_dir / (job.name + GRAY_SUFFIX), np.uint8),
+      _NpyStreamWriter(cache_dir / (job.name + FLOW_SUFFIX), FLOW_DTYPE),
+  )
   try:
     for _, gray, flow in preprocess.preprocess_video(job.path, cfg, start=job.start, stop=job.stop):
       writers[0].append(gray)
@@ -152,8 +159,12 @@ def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, in
 
 
 def preprocess_videos(
-    jobs: Sequence[VideoJob], preprocess_config: dict[str, Any], *, cache_dir: str | os.PathLike,
-    num_workers: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    jobs: Sequence[VideoJob],
+    preprocess_config: dict[str, Any],
+    *,
+    cache_dir: str | os.PathLike,
+    num_workers: int = 1,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """Preprocesses whole videos in parallel; returns name -> (gray uint8, flow float16) memmaps.
 
   Args:
@@ -171,10 +182,16 @@ def preprocess_videos(
   args = [(job, preprocess_config, str(cache_dir)) for job in jobs]
   started = time.perf_counter()
   for done, (name, frames, seconds) in enumerate(_run_jobs(args, num_workers), start=1):
-    logging.info("Preprocessed %d/%d videos: %s (%d frames in %.1f s, %.0f frames/s); "
-                 "%.0f s so far.",
-                 done, len(jobs), name, frames, seconds, frames / max(seconds, 1e-9),
-                 time.perf_counter() - started)
+    logging.info(
+        "Preprocessed %d/%d videos: %s (%d frames in %.1f s, %.0f frames/s); " "%.0f s so far.",
+        done,
+        len(jobs),
+        name,
+        frames,
+        seconds,
+        frames / max(seconds, 1e-9),
+        time.perf_counter() - started,
+    )
   return {name: _load_arrays(cache_dir, name) for name in names}
 
 
@@ -209,8 +226,9 @@ def deterministic_serialization() -> Iterator[None]:
   def serialize_example(self, example):
     return self.get_tf_example(example).SerializeToString(deterministic=True)
 
-  with mock.patch.object(example_serializer.ExampleSerializer, "serialize_example",
-                         serialize_example):
+  with mock.patch.object(
+      example_serializer.ExampleSerializer, "serialize_example", serialize_example
+  ):
     yield
 
 
@@ -225,16 +243,20 @@ def manual_dir_or_raise(dl_manager: Any, instructions: str) -> pathlib.Path:
 def sequence_features(length: int, preprocess_config: dict[str, Any]):
   """One example = one sequence of `length` frames (ARCHITECTURE.md tensor conventions)."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow: only here.
+
   from mouseflax import preprocess  # pylint: disable=g-import-not-at-top
+
   height, width = preprocess.PreprocessConfig.from_dict(preprocess_config).crop_hw
-  return tfds.features.FeaturesDict({
-      "gray": tfds.features.Tensor(shape=(length, height, width, 1), dtype=np.uint8),
-      "flow": tfds.features.Tensor(shape=(length, height, width, 2), dtype=FLOW_DTYPE),
-      "behavior": tfds.features.Tensor(shape=(length,), dtype=np.int64),
-      "anomaly": tfds.features.Tensor(shape=(length,), dtype=np.int64),
-      "frame_index": tfds.features.Tensor(shape=(length,), dtype=np.int64),
-      "video": np.int64,
-  })
+  return tfds.features.FeaturesDict(
+      {
+          "gray": tfds.features.Tensor(shape=(length, height, width, 1), dtype=np.uint8),
+          "flow": tfds.features.Tensor(shape=(length, height, width, 2), dtype=FLOW_DTYPE),
+          "behavior": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+          "anomaly": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+          "frame_index": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+          "video": np.int64,
+      }
+  )
 
 
 def protocol_hash(protocol: dict[str, Any]) -> str:
@@ -273,8 +295,9 @@ def covering_windows(num_frames: int, *, length: int) -> np.ndarray:
   return np.asarray(starts, np.int64)[:, None] + np.arange(length, dtype=np.int64)[None, :]
 
 
-def split_train_validation(num_examples: int, *, validation_fraction: float,
-                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_train_validation(
+    num_examples: int, *, validation_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
   """A deterministic split of range(num_examples): (train, validation) sorted index arrays."""
   if not 0.0 <= validation_fraction < 1.0:
     raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
@@ -288,7 +311,9 @@ def check_not_empty(splits: dict[str, list], dataset: str, fix: str) -> None:
   sizes = {split: len(windows) for split, windows in splits.items()}
   empty = sorted(split for split, size in sizes.items() if not size)
   if empty:
-    raise ValueError(f"{dataset}: splits {empty} would be empty (sequences per split: {sizes}). {fix}")
+    raise ValueError(
+        f"{dataset}: splits {empty} would be empty (sequences per split: {sizes}). {fix}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -308,8 +333,14 @@ def parse_dataset(dataset: str) -> tuple[str, str | None]:
   return name, (config or None)
 
 
-def build(dataset: str, *, manual_dir: str | os.PathLike, data_dir: str | os.PathLike,
-          num_workers: int = 1, config: Any = None):
+def build(
+    dataset: str,
+    *,
+    manual_dir: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    num_workers: int = 1,
+    config: Any = None,
+):
   """Builds `dataset` ('name' or 'name/config') from `manual_dir` into `data_dir`.
 
   Args:
@@ -323,18 +354,25 @@ def build(dataset: str, *, manual_dir: str | os.PathLike, data_dir: str | os.Pat
     The prepared builder; an already complete build is reused, not rebuilt.
   """
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow: only here.
+
   name, config_name = parse_dataset(dataset)
   cls = builder_module(name).Builder
   manual_dir = pathlib.Path(manual_dir).expanduser()
   if not manual_dir.is_dir():
     raise MissingDataError(
-        f"manual_dir {manual_dir} does not exist.\n{cls.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        f"manual_dir {manual_dir} does not exist.\n{cls.MANUAL_DOWNLOAD_INSTRUCTIONS}"
+    )
   if config is not None and config.name in cls.builder_configs:
     config = config.name  # TFDS refuses a second config object under a registered name.
-  builder = cls(config=config or config_name, data_dir=os.fspath(data_dir), file_format=FILE_FORMAT,
-                num_workers=num_workers)
+  builder = cls(
+      config=config or config_name,
+      data_dir=os.fspath(data_dir),
+      file_format=FILE_FORMAT,
+      num_workers=num_workers,
+  )
   builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir)))
+      download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir))
+  )
   check_not_stale(builder)
   return builder
 
@@ -355,12 +393,16 @@ def check_not_stale(builder: Any) -> None:
   stored = _json_roundtrip(builder.info.metadata.get("protocol"))
   expected = _json_roundtrip(config.protocol())
   if stored != expected:
-    changed = sorted(key for key in set(stored or {}) | set(expected)
-                     if (stored or {}).get(key) != expected.get(key))
+    changed = sorted(
+        key
+        for key in set(stored or {}) | set(expected)
+        if (stored or {}).get(key) != expected.get(key)
+    )
     raise StaleRecordsError(
         f"Records in {builder.data_dir} were built with protocol {stored}, but the config asks "
         f"for {expected} (differing: {changed}). Delete that folder to rebuild it, or build into "
-        "another data_dir (config.data.data_dir / --data_dir).")
+        "another data_dir (config.data.data_dir / --data_dir)."
+    )
 
 
 def _define_flags() -> None:
@@ -381,9 +423,11 @@ def _config_from_flags(flag_values: flags.FlagValues) -> Any:
   if name != "mouse_behavior":
     raise app.UsageError("--test_video/--train_videos apply to mouse_behavior only.")
   module = builder_module(name)
-  return module.make_config(held_out=config_name or module.DEFAULT_HELD_OUT,
-                            test_video=flag_values.test_video,
-                            train_videos=tuple(flag_values.train_videos))
+  return module.make_config(
+      held_out=config_name or module.DEFAULT_HELD_OUT,
+      test_video=flag_values.test_video,
+      train_videos=tuple(flag_values.train_videos),
+  )
 
 
 def main(argv: Sequence[str]) -> None:
@@ -392,11 +436,18 @@ def main(argv: Sequence[str]) -> None:
   flag_values = flags.FLAGS
   if not flag_values.manual_dir or not flag_values.data_dir:
     raise app.UsageError("--manual_dir and --data_dir are required.")
-  builder = build(flag_values.dataset, manual_dir=flag_values.manual_dir,
-                  data_dir=flag_values.data_dir, num_workers=flag_values.num_workers,
-                  config=_config_from_flags(flag_values))
-  logging.info("Records in %s: %s", builder.data_dir,
-               {split: info.num_examples for split, info in builder.info.splits.items()})
+  builder = build(
+      flag_values.dataset,
+      manual_dir=flag_values.manual_dir,
+      data_dir=flag_values.data_dir,
+      num_workers=flag_values.num_workers,
+      config=_config_from_flags(flag_values),
+  )
+  logging.info(
+      "Records in %s: %s",
+      builder.data_dir,
+      {split: info.num_examples for split, info in builder.info.splits.items()},
+  )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Orbax checkpoints of the train state: the last N, plus the best N by validation loss.
 
 Each checkpoint holds the train state (parameters, optimiser state, step, RNG key) and a small JSON
-`progress` record (epoch, step within the epoch, steps per epoch) so a rerun resumes at the same data
+`progress` record (epoch, step within the epoch, steps per epoch) so a rerun resumes at the same
+data
 position. Restoring places every array with the caller's sharding, so a checkpoint written by an
 n-device run restores on m devices.
 """
@@ -40,42 +41,67 @@ def _val_loss(metrics: dict[str, float]) -> float:
   return metrics[VAL_LOSS_KEY]
 
 
-def create_manager(workdir: str | os.PathLike,
-                   ckpt_config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
+def create_manager(
+    workdir: str | os.PathLike, ckpt_config: ml_collections.ConfigDict
+) -> ocp.CheckpointManager:
   """A manager keeping `keep_last` latest and `keep_best` lowest-validation-loss checkpoints."""
   if ckpt_config.keep_last < 1 or ckpt_config.keep_best < 0:
     raise ValueError(
         f"config.ckpt.keep_last must be >= 1 and config.ckpt.keep_best >= 0, got "
-        f"{ckpt_config.keep_last} and {ckpt_config.keep_best}.")
-  policy = checkpoint_managers.AnyPreservationPolicy([
-      checkpoint_managers.LatestN(n=ckpt_config.keep_last),
-      # reverse=True sorts descending, so the n kept at the end are the lowest losses.
-      checkpoint_managers.BestN(get_metric_fn=_val_loss, reverse=True,
-                                n=ckpt_config.keep_best,
-                                keep_checkpoints_without_metrics=False),
-  ])
+        f"{ckpt_config.keep_last} and {ckpt_config.keep_best}."
+    )
+  policy = checkpoint_managers.AnyPreservationPolicy(
+      [
+          checkpoint_managers.LatestN(n=ckpt_config.keep_last),
+          # reverse=True sorts descending, so the n kept at the end are the lowest losses.
+          checkpoint_managers.BestN(
+              get_metric_fn=_val_loss,
+              reverse=True,
+              n=ckpt_config.keep_best,
+              keep_checkpoints_without_metrics=False,
+          ),
+      ]
+  )
   options = ocp.CheckpointManagerOptions(
-      best_fn=_val_loss, best_mode="min", preservation_policy=policy,
+      best_fn=_val_loss,
+      best_mode="min",
+      preservation_policy=policy,
       # Synchronous saves: a killed run never leaves a checkpoint half-written behind its back.
-      enable_async_checkpointing=False, create=True)
+      enable_async_checkpointing=False,
+      create=True,
+  )
   directory = pathlib.Path(workdir).resolve() / CHECKPOINT_DIR
-  return ocp.CheckpointManager(directory, options=options,
-                               item_names=("state", "progress"))
+  return ocp.CheckpointManager(directory, options=options, item_names=("state", "progress"))
 
 
-def save(manager: ocp.CheckpointManager, step: int, state: Any, progress: dict[str, int],
-         val_loss: float | None = None) -> None:
+def save(
+    manager: ocp.CheckpointManager,
+    step: int,
+    state: Any,
+    progress: dict[str, int],
+    val_loss: float | None = None,
+) -> None:
   """Saves state + progress at `step`; `val_loss` ranks it among the best (None: latest only)."""
   metrics = None if val_loss is None else {VAL_LOSS_KEY: float(val_loss)}
-  manager.save(step, args=ocp.args.Composite(
-      state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)),
-      metrics=metrics, force=True)
+  manager.save(
+      step,
+      args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)
+      ),
+      metrics=metrics,
+      force=True,
+  )
   manager.wait_until_finished()
 
 
 def restore(manager: ocp.CheckpointManager, step: int, target_state: Any) -> tuple[Any, dict]:
-  """Restores (state, progress) at `step`, placed like `target_state` (shapes, dtypes, shardings)."""
+  """Restores (state, progress) at `step`, placed like `target_state` (shapes, dtypes,
+  shardings)."""
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
-  restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()))
+  restored = manager.restore(
+      step,
+      args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()
+      ),
+  )
   return restored["state"], dict(restored["progress"])

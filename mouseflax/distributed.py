@@ -3,7 +3,8 @@
 One process runs per host (or per accelerator group); all of them run the same program on one global
 `data` mesh. Start-up comes from flags or the environment:
 
-  JAX_COORDINATOR_ADDRESS=10.0.0.1:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python -m mouseflax.main ...
+  JAX_COORDINATOR_ADDRESS=10.0.0.1:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 python -m
+  mouseflax.main ...
 
 With one process every helper here is a no-op (or the plain single-host operation), so the trainer
 has a single code path. Each process ships only its rows of each global batch
@@ -13,9 +14,9 @@ test batches) become global arrays with `host_to_global`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import jax
@@ -39,6 +40,7 @@ class DistributedConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class ProcessSettings:
   """How this process joins the run: `num_processes == 1` means no coordination at all."""
+
   coordinator_address: str = ""
   num_processes: int = 1
   process_id: int = 0
@@ -53,8 +55,11 @@ def _env_int(name: str, default: int) -> int:
   return int(text)
 
 
-def resolve_settings(coordinator_address: str | None = None, num_processes: int | None = None,
-                     process_id: int | None = None) -> ProcessSettings:
+def resolve_settings(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+) -> ProcessSettings:
   """Settings from the arguments (flags), falling back to $JAX_COORDINATOR_ADDRESS etc.
 
   Raises:
@@ -67,11 +72,13 @@ def resolve_settings(coordinator_address: str | None = None, num_processes: int 
     raise DistributedConfigError(
         f"num_processes={count}, process_id={index}: need num_processes >= 1 and "
         f"0 <= process_id < num_processes (--num_processes/--process_id or ${NUM_PROCESSES_ENV}/"
-        f"${PROCESS_ID_ENV}).")
+        f"${PROCESS_ID_ENV})."
+    )
   if count > 1 and ":" not in address:
     raise DistributedConfigError(
         f"num_processes={count} needs the coordinator as host:port (process 0's address), got "
-        f"{address!r}: pass --coordinator_address or set ${COORDINATOR_ENV}.")
+        f"{address!r}: pass --coordinator_address or set ${COORDINATOR_ENV}."
+    )
   return ProcessSettings(address, count, index)
 
 
@@ -82,10 +89,12 @@ def initialize(settings: ProcessSettings) -> None:
   """
   if settings.num_processes == 1:
     return
-  jax.distributed.initialize(coordinator_address=settings.coordinator_address,
-                             num_processes=settings.num_processes,
-                             process_id=settings.process_id,
-                             initialization_timeout=INITIALIZATION_TIMEOUT_S)
+  jax.distributed.initialize(
+      coordinator_address=settings.coordinator_address,
+      num_processes=settings.num_processes,
+      process_id=settings.process_id,
+      initialization_timeout=INITIALIZATION_TIMEOUT_S,
+  )
 
 
 def is_primary() -> bool:
@@ -109,8 +118,7 @@ def primary_first(fn: Callable[[], T], name: str) -> T:
   return fn()
 
 
-def local_rows(sharding: jax.sharding.Sharding, global_shape: tuple[int, ...],
-               axis: int) -> slice:
+def local_rows(sharding: jax.sharding.Sharding, global_shape: tuple[int, ...], axis: int) -> slice:
   """The contiguous range along `axis` that this process's devices hold under `sharding`."""
   index_map = sharding.addressable_devices_indices_map(global_shape)
   ranges = [index[axis].indices(global_shape[axis]) for index in index_map.values()]
@@ -121,16 +129,23 @@ def local_rows(sharding: jax.sharding.Sharding, global_shape: tuple[int, ...],
   return slice(start, stop)
 
 
-def global_from_local(sharding: jax.sharding.Sharding, local: Mapping[str, np.ndarray],
-                      global_shape: Callable[[np.ndarray], tuple[int, ...]]) -> dict[str, Any]:
+def global_from_local(
+    sharding: jax.sharding.Sharding,
+    local: Mapping[str, np.ndarray],
+    global_shape: Callable[[np.ndarray], tuple[int, ...]],
+) -> dict[str, Any]:
   """Global arrays assembled from each process's rows (`local`: this process's slice only)."""
-  return {k: jax.make_array_from_process_local_data(sharding, v, global_shape(v))
-          for k, v in local.items()}
+  return {
+      k: jax.make_array_from_process_local_data(sharding, v, global_shape(v))
+      for k, v in local.items()
+  }
 
 
 def host_to_global(sharding: jax.sharding.Sharding, tree: T) -> T:
   """Global arrays from numpy arrays that every process holds whole (each device takes its part)."""
+
   def to_global(value):
     value = np.asarray(value)
     return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])
+
   return jax.tree.map(to_global, tree)

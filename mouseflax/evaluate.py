@@ -1,34 +1,41 @@
 """Reconstruction errors -> per-frame anomaly scores -> frame-level ROC AUCs, score CSVs and plots.
 
 The paper (section 2.5) scores a frame by the reconstruction MSE of each stream, averaged across the
-streams, turns it into a regularity score and reports the frame-level ROC AUC. Definitions used here:
+streams, turns it into a regularity score and reports the frame-level ROC AUC. Definitions used
+here:
 
-- e_s(t): mean over H, W, C of (x - x_hat)^2 for stream s (`gray`, `flow`) of frame t, inputs in [0,1].
-  Test windows may overlap (the last window of a video), so a frame seen in several windows gets the mean
+- e_s(t): mean over H, W, C of (x - x_hat)^2 for stream s (`gray`, `flow`) of frame t, inputs in
+[0,1].
+  Test windows may overlap (the last window of a video), so a frame seen in several windows gets
+  the mean
   over those windows.
 - score(t), `config.eval.stream_normalisation`:
   'none' (the paper): unweighted mean of e_s(t) over the streams the model reconstructs
   (single-stream: e_gray);
-  'validation' (ours, opt-in): unweighted mean of z_s(t) = (e_s(t) - mean_s) / std_s, with mean_s and
+  'validation' (ours, opt-in): unweighted mean of z_s(t) = (e_s(t) - mean_s) / std_s, with mean_s
+  and
   std_s the mean and standard deviation of stream s's e_s over the NORMAL validation frames
   (`stream_statistics`, computed by the trainer; never test-set statistics). On the mouse data the
   flow error varies far more than the gray error over normal frames, so the raw mean is mostly the
   flow error; z-scoring weights the streams by how unusual each error is for that stream.
   `auc_paper_average` always reports the paper's raw mean, so both are visible.
-  The supervised baseline has no reconstruction: score(t) = softmax probability of the held-out class.
-- regularity s(t) = 1 - (score(t) - min score) / (max score - min score) within one video (Hasan et al.
+  The supervised baseline has no reconstruction: score(t) = softmax probability of the held-out
+  class.
+- regularity s(t) = 1 - (score(t) - min score) / (max score - min score) within one video (Hasan et
+al.
   2016); reported in the CSVs and plotted, not used by the headline AUC.
-- `auc`, the headline: ROC AUC of score against the anomaly label, every test frame pooled, no test-set
+- `auc`, the headline: ROC AUC of score against the anomaly label, every test frame pooled, no
+test-set
   normalisation. Variants used by peers are named and described in `metrics_notes`.
 """
 
+from collections.abc import Callable, Mapping, Sequence
 import csv
 import dataclasses
 import io
 import os
 import pathlib
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ml_collections
@@ -65,24 +72,34 @@ VIDEO_SUFFIXES = own_videos.VIDEO_SUFFIXES
 NAME_SEPARATOR = "__"
 
 METRICS_NOTES = {
-    "auc": "headline: frame-level ROC AUC of score, all test frames pooled, no test-set normalisation",
-    "auc_macro": "mean of per-video AUCs over videos holding both classes (others listed as skipped)",
+    "auc": (
+        "headline: frame-level ROC AUC of score, all test frames pooled, no test-set "
+        "normalisation"
+    ),
+    "auc_macro": (
+        "mean of per-video AUCs over videos holding both classes (others listed as skipped)"
+    ),
     "auc_minmax_per_video": "pooled AUC after min-max normalising score inside each test video "
-                            "(USES TEST-SET INFORMATION; common in peers' Avenue code)",
-    "auc_smoothed": "pooled AUC of score smoothed in time per video by a Gaussian, sigma = {sigma:g} "
-                    "frames (scipy gaussian_filter1d, mode nearest)",
+    "(USES TEST-SET INFORMATION; common in peers' Avenue code)",
+    "auc_smoothed": "pooled AUC of score smoothed in time per video by a Gaussian, sigma = "
+    "{sigma:g} "
+    "frames (scipy gaussian_filter1d, mode nearest)",
     "auc_paper_average": "pooled AUC of the paper's score, the unweighted mean of the raw "
-                         "per-stream errors (equals auc when stream_normalisation is 'none'; None "
-                         "for the supervised model)",
+    "per-stream errors (equals auc when stream_normalisation is 'none'; None "
+    "for the supervised model)",
     "auc_gray": "pooled AUC of the grayscale reconstruction error alone",
     "auc_flow": "pooled AUC of the optical-flow reconstruction error alone",
     "score": "{score}",
 }
-SCORE_NOTE_AE = "mean over the model's streams of per-frame MSE (mean over H,W,C; mean over windows)"
+SCORE_NOTE_AE = (
+    "mean over the model's streams of per-frame MSE (mean over H,W,C; mean over windows)"
+)
 SCORE_NOTE_AE_VALIDATION = (
-    "mean over the model's streams of z_s = (e_s - mean_s) / std_s, e_s the per-frame MSE (mean over "
+    "mean over the model's streams of z_s = (e_s - mean_s) / std_s, e_s the per-frame MSE (mean "
+    "over "
     "H,W,C; mean over windows), mean_s and std_s over the normal validation frames (stream_stats; "
-    "config.eval.stream_normalisation='validation', not the paper's rule)")
+    "config.eval.stream_normalisation='validation', not the paper's rule)"
+)
 SCORE_NOTE_SUPERVISED = "softmax probability of the held-out class (mean over windows)"
 
 
@@ -99,6 +116,7 @@ class FrameTable:
     error_flow: float64 [N] flow MSE, NaN when the model does not reconstruct flow.
     score: float64 [N] anomaly score, higher = more anomalous.
   """
+
   video: np.ndarray
   frame_index: np.ndarray
   label: np.ndarray
@@ -122,6 +140,7 @@ class FrameTable:
 def _default_inputs_fn() -> InputsFn:
   # Imported on use: jax is not needed by report-only users. (steps, not input_pipeline: no TFDS.)
   from mouseflax import steps  # pylint: disable=g-import-not-at-top
+
   return steps.to_model_inputs
 
 
@@ -129,17 +148,21 @@ def _check_arrays(arrays: Mapping[str, np.ndarray]) -> int:
   """Validates the split's fields and returns its number of sequences."""
   missing = [k for k in REQUIRED_FIELDS if k not in arrays]
   if missing:
-    raise ValueError(f"evaluation arrays lack fields {missing}; pass the split as loaded by "
-                     f"DatasetHandle.load (fields {list(REQUIRED_FIELDS)})")
+    raise ValueError(
+        f"evaluation arrays lack fields {missing}; pass the split as loaded by "
+        f"DatasetHandle.load (fields {list(REQUIRED_FIELDS)})"
+    )
   num = arrays["gray"].shape[0]
   if num == 0:
     raise ValueError("evaluation split is empty: build the dataset's test split first")
   return num
 
 
-def _padded_batch(arrays: Mapping[str, np.ndarray], start: int,
-                  batch_size: int) -> dict[str, np.ndarray]:
-  """Model streams of sequences [start, start + batch_size), the last one repeated to fill the batch.
+def _padded_batch(
+    arrays: Mapping[str, np.ndarray], start: int, batch_size: int
+) -> dict[str, np.ndarray]:
+  """Model streams of sequences [start, start + batch_size), the last one repeated to fill the
+  batch.
 
   A constant batch shape means a jitted predict_fn compiles once.
   """
@@ -148,24 +171,36 @@ def _padded_batch(arrays: Mapping[str, np.ndarray], start: int,
   return {k: np.asarray(arrays[k][index]) for k in STREAMS}
 
 
-def _window_outputs(outputs: Mapping[str, Any], inputs: Mapping[str, Any],
-                    anomaly_class: int | None) -> dict[str, np.ndarray]:
+def _window_outputs(
+    outputs: Mapping[str, Any], inputs: Mapping[str, Any], anomaly_class: int | None
+) -> dict[str, np.ndarray]:
   """Per-window per-frame values [B, T]: stream errors, or the held-out class probability."""
   if LOGITS_KEY in outputs:
     if anomaly_class is None:
-      raise ValueError("predict_fn returned logits (supervised model): pass anomaly_class, the "
-                       "behaviour id held out (raw_formats.BEHAVIORS.index(name))")
+      raise ValueError(
+          "predict_fn returned logits (supervised model): pass anomaly_class, the "
+          "behaviour id held out (raw_formats.BEHAVIORS.index(name))"
+      )
     logits = np.asarray(outputs[LOGITS_KEY], np.float64)
     if not 0 <= anomaly_class < logits.shape[-1]:
-      raise ValueError(f"anomaly_class={anomaly_class} but the model outputs {logits.shape[-1]} "
-                       f"classes: set config.model.num_classes to the number of behaviours")
+      raise ValueError(
+          f"anomaly_class={anomaly_class} but the model outputs {logits.shape[-1]} "
+          f"classes: set config.model.num_classes to the number of behaviours"
+      )
     return {"prob": special.softmax(logits, axis=-1)[..., anomaly_class]}
   streams = [s for s in STREAMS if s in outputs]
   if not streams:
-    raise ValueError(f"predict_fn returned keys {sorted(outputs)}; expected reconstructions "
-                     f"{list(STREAMS)} or {LOGITS_KEY!r}")
-  return {s: np.mean((np.asarray(inputs[s], np.float64) - np.asarray(outputs[s], np.float64)) ** 2,
-                     axis=ERROR_AXES) for s in streams}
+    raise ValueError(
+        f"predict_fn returned keys {sorted(outputs)}; expected reconstructions "
+        f"{list(STREAMS)} or {LOGITS_KEY!r}"
+    )
+  return {
+      s: np.mean(
+          (np.asarray(inputs[s], np.float64) - np.asarray(outputs[s], np.float64)) ** 2,
+          axis=ERROR_AXES,
+      )
+      for s in streams
+  }
 
 
 def _group_mean(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -177,30 +212,49 @@ def _aggregate(per_window: dict[str, np.ndarray], arrays: Mapping[str, np.ndarra
   seq_len = arrays["frame_index"].shape[1]
   video = np.repeat(np.asarray(arrays["video"], np.int64).reshape(-1), seq_len)
   frame = np.asarray(arrays["frame_index"], np.int64).reshape(-1)
-  keys, first, inverse = np.unique(np.stack([video, frame], axis=1), axis=0, return_index=True,
-                                   return_inverse=True)
+  keys, first, inverse = np.unique(
+      np.stack([video, frame], axis=1), axis=0, return_index=True, return_inverse=True
+  )
   inverse = inverse.reshape(-1)
   counts = np.bincount(inverse).astype(np.float64)
   label = np.asarray(arrays["anomaly"], np.int64).reshape(-1)
   if not np.array_equal(_group_mean(label, inverse, counts)[inverse], label):
-    raise ValueError("a frame has different `anomaly` labels in two overlapping windows: the test "
-                     "records are inconsistent; rebuild the dataset")
+    raise ValueError(
+        "a frame has different `anomaly` labels in two overlapping windows: the test "
+        "records are inconsistent; rebuild the dataset"
+    )
   nan = np.full(keys.shape[0], np.nan)
-  errors = {s: _group_mean(per_window[s].reshape(-1), inverse, counts) if s in per_window else nan
-            for s in STREAMS}
+  errors = {
+      s: _group_mean(per_window[s].reshape(-1), inverse, counts) if s in per_window else nan
+      for s in STREAMS
+  }
   if "prob" in per_window:
     score = _group_mean(per_window["prob"].reshape(-1), inverse, counts)
   else:
     score = combine_streams({s: errors[s] for s in STREAMS if s in per_window})
   if not np.all(np.isfinite(score)):
-    raise FloatingPointError("non-finite anomaly scores: the model's outputs hold NaN/inf (diverged?)")
-  return FrameTable(video=keys[:, 0], frame_index=keys[:, 1], label=label[first],
-                    behavior=np.asarray(arrays["behavior"], np.int64).reshape(-1)[first],
-                    error_gray=errors["gray"], error_flow=errors["flow"], score=score)
+    raise FloatingPointError(
+        "non-finite anomaly scores: the model's outputs hold NaN/inf (diverged?)"
+    )
+  return FrameTable(
+      video=keys[:, 0],
+      frame_index=keys[:, 1],
+      label=label[first],
+      behavior=np.asarray(arrays["behavior"], np.int64).reshape(-1)[first],
+      error_gray=errors["gray"],
+      error_flow=errors["flow"],
+      score=score,
+  )
 
 
-def frame_errors(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], batch_size: int, *,
-                 anomaly_class: int | None = None, inputs_fn: InputsFn | None = None) -> FrameTable:
+def frame_errors(
+    predict_fn: PredictFn,
+    arrays: Mapping[str, np.ndarray],
+    batch_size: int,
+    *,
+    anomaly_class: int | None = None,
+    inputs_fn: InputsFn | None = None,
+) -> FrameTable:
   """Runs the model over a split and returns per-frame errors and scores (see the module docstring).
 
   Args:
@@ -224,7 +278,7 @@ def frame_errors(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], batch_
     inputs = inputs_fn(_padded_batch(arrays, start, batch_size))
     values = _window_outputs(predict_fn(dict(inputs)), inputs, anomaly_class)
     for key, value in values.items():
-      chunks.setdefault(key, []).append(value[:num - start])
+      chunks.setdefault(key, []).append(value[: num - start])
   per_window = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
   return _aggregate(per_window, arrays)
 
@@ -233,9 +287,11 @@ def frame_errors(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], batch_
 # Streams -> score: the paper's raw mean, or the mean of z-scores from normal validation frames.
 
 
-def combine_streams(errors: Mapping[str, np.ndarray],
-                    stream_stats: StreamStats | None = None) -> np.ndarray:
-  """The score from per-stream errors {stream: [N]}: their mean, or (with stats) their z-scores' mean.
+def combine_streams(
+    errors: Mapping[str, np.ndarray], stream_stats: StreamStats | None = None
+) -> np.ndarray:
+  """The score from per-stream errors {stream: [N]}: their mean, or (with stats) their z-scores'
+  mean.
 
   The one definition the evaluator and mouseflax.score share (see the module docstring).
   """
@@ -243,10 +299,13 @@ def combine_streams(errors: Mapping[str, np.ndarray],
     return np.mean([errors[s] for s in errors], axis=0)
   missing = sorted(set(errors) - set(stream_stats))
   if missing:
-    raise ValueError(f"stream statistics lack streams {missing} (have {sorted(stream_stats)}): "
-                     "compute them with stream_statistics on the same model's validation frames")
-  return np.mean([(errors[s] - stream_stats[s]["mean"]) / stream_stats[s]["std"] for s in errors],
-                 axis=0)
+    raise ValueError(
+        f"stream statistics lack streams {missing} (have {sorted(stream_stats)}): "
+        "compute them with stream_statistics on the same model's validation frames"
+    )
+  return np.mean(
+      [(errors[s] - stream_stats[s]["mean"]) / stream_stats[s]["std"] for s in errors], axis=0
+  )
 
 
 def table_streams(table: FrameTable) -> list[str]:
@@ -271,11 +330,16 @@ def stream_statistics(table: FrameTable) -> dict[str, dict[str, float]]:
   for stream, errors in _stream_errors(table).items():
     std = float(np.std(errors[normal]))
     if not std > 0:
-      raise ValueError(f"the {stream} error is constant over the {int(normal.sum())} normal "
-                       "validation frames, so it cannot be standardised: set "
-                       "config.eval.stream_normalisation='none'")
-    stats[stream] = {"mean": float(np.mean(errors[normal])), "std": std,
-                     "n_frames": int(normal.sum())}
+      raise ValueError(
+          f"the {stream} error is constant over the {int(normal.sum())} normal "
+          "validation frames, so it cannot be standardised: set "
+          "config.eval.stream_normalisation='none'"
+      )
+    stats[stream] = {
+        "mean": float(np.mean(errors[normal])),
+        "std": std,
+        "n_frames": int(normal.sum()),
+    }
   return stats
 
 
@@ -283,13 +347,15 @@ def normalisation_rule(eval_config: Mapping[str, Any]) -> str:
   """`config.eval.stream_normalisation` ('none' when absent: runs made before the field existed)."""
   rule = eval_config.get("stream_normalisation", NORMALISATION_NONE)
   if rule not in NORMALISATIONS:
-    raise ValueError(f"config.eval.stream_normalisation={rule!r}: expected one of "
-                     f"{list(NORMALISATIONS)}")
+    raise ValueError(
+        f"config.eval.stream_normalisation={rule!r}: expected one of " f"{list(NORMALISATIONS)}"
+    )
   return rule
 
 
-def scored_table(table: FrameTable, eval_config: Mapping[str, Any],
-                 stream_stats: StreamStats | None = None) -> FrameTable:
+def scored_table(
+    table: FrameTable, eval_config: Mapping[str, Any], stream_stats: StreamStats | None = None
+) -> FrameTable:
   """The table with `score` under the configured rule (idempotent: recomputed from the errors).
 
   'validation' needs `stream_stats` (from `stream_statistics` on the validation table); the
@@ -299,8 +365,10 @@ def scored_table(table: FrameTable, eval_config: Mapping[str, Any],
   if normalisation_rule(eval_config) == NORMALISATION_NONE or not streams:
     return table
   if stream_stats is None:
-    raise ValueError("config.eval.stream_normalisation='validation' needs stream_stats: "
-                     "evaluate.stream_statistics of the normal validation frames")
+    raise ValueError(
+        "config.eval.stream_normalisation='validation' needs stream_stats: "
+        "evaluate.stream_statistics of the normal validation frames"
+    )
   return dataclasses.replace(table, score=combine_streams(streams, stream_stats))
 
 
@@ -321,8 +389,9 @@ def _minmax(values: np.ndarray) -> np.ndarray:
   return (values - np.min(values)) / span if span > 0 else np.zeros_like(values, np.float64)
 
 
-def per_video(table: FrameTable, fn: Callable[[np.ndarray], np.ndarray],
-              values: np.ndarray | None = None) -> np.ndarray:
+def per_video(
+    table: FrameTable, fn: Callable[[np.ndarray], np.ndarray], values: np.ndarray | None = None
+) -> np.ndarray:
   """Applies `fn` to `values` (default: the score) inside each video separately."""
   values = table.score if values is None else values
   out = np.empty_like(values, dtype=np.float64)
@@ -332,7 +401,8 @@ def per_video(table: FrameTable, fn: Callable[[np.ndarray], np.ndarray],
 
 
 def regularity(table: FrameTable) -> np.ndarray:
-  """Regularity s(t) = 1 - (e - min e) / (max e - min e) within each video (1 where e is constant)."""
+  """Regularity s(t) = 1 - (e - min e) / (max e - min e) within each video (1 where e is
+  constant)."""
   return 1.0 - per_video(table, _minmax)
 
 
@@ -350,7 +420,9 @@ def smooth_scores(table: FrameTable, sigma: float) -> np.ndarray:
   return per_video(table, lambda v: ndimage.gaussian_filter1d(v, sigma, mode="nearest"))
 
 
-def _macro_auc(table: FrameTable, video_names: Sequence[str] | None) -> tuple[float | None, list[str]]:
+def _macro_auc(
+    table: FrameTable, video_names: Sequence[str] | None
+) -> tuple[float | None, list[str]]:
   aucs, skipped = [], []
   for video, rows in video_slices(table):
     auc = roc_auc(table.label[rows], table.score[rows])
@@ -367,9 +439,12 @@ def _score_note(table: FrameTable, rule: str) -> str:
   return SCORE_NOTE_AE_VALIDATION if rule == NORMALISATION_VALIDATION else SCORE_NOTE_AE
 
 
-def compute_metrics(table: FrameTable, eval_config: ml_collections.ConfigDict,
-                    video_names: Sequence[str] | None = None,
-                    stream_stats: StreamStats | None = None) -> dict[str, Any]:
+def compute_metrics(
+    table: FrameTable,
+    eval_config: ml_collections.ConfigDict,
+    video_names: Sequence[str] | None = None,
+    stream_stats: StreamStats | None = None,
+) -> dict[str, Any]:
   """Returns the metrics dict (JSON-serialisable; undefined AUCs are None), notes included.
 
   The score is recomputed under `config.eval.stream_normalisation` (`scored_table`; 'validation'
@@ -446,8 +521,10 @@ def video_name(video: int, video_names: Sequence[str] | None) -> str:
   if video_names is None:
     return f"video_{video:03d}"
   if not 0 <= video < len(video_names):
-    raise ValueError(f"test record names video {video}, but the dataset's video_names has "
-                     f"{len(video_names)} entries: the records and the metadata disagree")
+    raise ValueError(
+        f"test record names video {video}, but the dataset's video_names has "
+        f"{len(video_names)} entries: the records and the metadata disagree"
+    )
   name = pathlib.PurePath(str(video_names[video]))
   if name.suffix.lower() in VIDEO_SUFFIXES:
     name = name.with_suffix("")
@@ -460,9 +537,17 @@ def _csv_text(table: FrameTable, reg: np.ndarray) -> str:
   writer.writerow(CSV_COLUMNS)
   fmt = CSV_FLOAT_FORMAT.format
   for i in range(len(table)):
-    writer.writerow([int(table.frame_index[i]), int(table.label[i]), int(table.behavior[i]),
-                     fmt(table.error_gray[i]), fmt(table.error_flow[i]), fmt(table.score[i]),
-                     fmt(reg[i])])
+    writer.writerow(
+        [
+            int(table.frame_index[i]),
+            int(table.label[i]),
+            int(table.behavior[i]),
+            fmt(table.error_gray[i]),
+            fmt(table.error_flow[i]),
+            fmt(table.score[i]),
+            fmt(reg[i]),
+        ]
+    )
   return buf.getvalue()
 
 
@@ -472,16 +557,22 @@ def _csv_names(table: FrameTable, video_names: Sequence[str] | None) -> dict[int
   by_name: dict[str, list[int]] = {}
   for video, name in names.items():
     by_name.setdefault(name, []).append(video)
-  clashes = {name: [v if video_names is None else str(video_names[v]) for v in ids]
-             for name, ids in by_name.items() if len(ids) > 1}
+  clashes = {
+      name: [v if video_names is None else str(video_names[v]) for v in ids]
+      for name, ids in by_name.items()
+      if len(ids) > 1
+  }
   if clashes:
-    raise ValueError(f"videos would write the same score CSV {clashes}: their names differ only by "
-                     f"the container suffix or by {NAME_SEPARATOR!r} versus a folder; rename them")
+    raise ValueError(
+        f"videos would write the same score CSV {clashes}: their names differ only by "
+        f"the container suffix or by {NAME_SEPARATOR!r} versus a folder; rename them"
+    )
   return names
 
 
-def write_score_csvs(table: FrameTable, workdir: str | os.PathLike[str],
-                     video_names: Sequence[str] | None = None) -> list[pathlib.Path]:
+def write_score_csvs(
+    table: FrameTable, workdir: str | os.PathLike[str], video_names: Sequence[str] | None = None
+) -> list[pathlib.Path]:
   """Writes `scores/<video_name>.csv` per video (columns `CSV_COLUMNS`); returns the paths.
 
   Raises ValueError, before writing anything, when two videos would write the same file.
@@ -508,27 +599,48 @@ def read_score_csv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
   return {c: np.array([int(r[c]) if c in ints else float(r[c]) for r in rows]) for c in CSV_COLUMNS}
 
 
-def write_plots(table: FrameTable, eval_config: ml_collections.ConfigDict,
-                workdir: str | os.PathLike[str], video_names: Sequence[str] | None = None) -> None:
-  """Writes `roc.png` (score, per-stream, smoothed) and `timeline.png` (regularity, truth shaded)."""
-  curves = {"score (headline)": (table.label, table.score),
-            f"smoothed, sigma {eval_config.smoothing_sigma:g}": (
-                table.label, smooth_scores(table, eval_config.smoothing_sigma))}
+def write_plots(
+    table: FrameTable,
+    eval_config: ml_collections.ConfigDict,
+    workdir: str | os.PathLike[str],
+    video_names: Sequence[str] | None = None,
+) -> None:
+  """Writes `roc.png` (score, per-stream, smoothed) and `timeline.png` (regularity, truth
+  shaded)."""
+  curves = {
+      "score (headline)": (table.label, table.score),
+      f"smoothed, sigma {eval_config.smoothing_sigma:g}": (
+          table.label,
+          smooth_scores(table, eval_config.smoothing_sigma),
+      ),
+  }
   for stream, errors in _stream_errors(table).items():
     curves[f"{stream} error"] = (table.label, errors)
   plots.plot_roc(curves, pathlib.Path(workdir) / ROC_FILE)
   reg = regularity(table)
-  panels = [plots.TimelinePanel(title=video_name(video, video_names), frame=table.frame_index[rows],
-                                value=reg[rows], label=table.label[rows])
-            for video, rows in video_slices(table)[:eval_config.timeline_max_videos]]
+  panels = [
+      plots.TimelinePanel(
+          title=video_name(video, video_names),
+          frame=table.frame_index[rows],
+          value=reg[rows],
+          label=table.label[rows],
+      )
+      for video, rows in video_slices(table)[: eval_config.timeline_max_videos]
+  ]
   plots.plot_timelines(panels, pathlib.Path(workdir) / TIMELINE_FILE)
 
 
-def evaluate(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], *,
-             eval_config: ml_collections.ConfigDict, workdir: str | os.PathLike[str],
-             video_names: Sequence[str] | None = None, anomaly_class: int | None = None,
-             inputs_fn: InputsFn | None = None,
-             stream_stats: StreamStats | None = None) -> dict[str, Any]:
+def evaluate(
+    predict_fn: PredictFn,
+    arrays: Mapping[str, np.ndarray],
+    *,
+    eval_config: ml_collections.ConfigDict,
+    workdir: str | os.PathLike[str],
+    video_names: Sequence[str] | None = None,
+    anomaly_class: int | None = None,
+    inputs_fn: InputsFn | None = None,
+    stream_stats: StreamStats | None = None,
+) -> dict[str, Any]:
   """Scores a test split, writes CSVs and plots into `workdir`, returns the metrics dict.
 
   Args:
@@ -545,8 +657,9 @@ def evaluate(predict_fn: PredictFn, arrays: Mapping[str, np.ndarray], *,
   Returns:
     `compute_metrics(...)`: JSON-serialisable, for the trainer to merge into results.json.
   """
-  table = frame_errors(predict_fn, arrays, eval_config.batch_size, anomaly_class=anomaly_class,
-                       inputs_fn=inputs_fn)
+  table = frame_errors(
+      predict_fn, arrays, eval_config.batch_size, anomaly_class=anomaly_class, inputs_fn=inputs_fn
+  )
   table = scored_table(table, eval_config, stream_stats)  # CSVs and plots show the headline score.
   results = compute_metrics(table, eval_config, video_names, stream_stats)
   write_score_csvs(table, workdir, video_names)

@@ -21,12 +21,12 @@ preprocessing default changed) raises `StaleRecordsError` (`build_data.check_not
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 import dataclasses
 import hashlib
 import json
 import os
 import pathlib
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 from absl import logging
@@ -59,6 +59,7 @@ StaleRecordsError = build_data.StaleRecordsError
 @dataclasses.dataclass(frozen=True)
 class DatasetHandle:
   """A built dataset: `.load(split)` gives its arrays; `.info` its TFDS info (metadata inside)."""
+
   builder: Any  # tfds.core.DatasetBuilder, read-only.
   preprocess: preprocess.PreprocessConfig
   # Open data sources by split: `read` is called every step in a multi-host run.
@@ -86,8 +87,9 @@ class DatasetHandle:
     """Examples in `split` (without reading them)."""
     return len(self._source(split))
 
-  def read(self, split: str, indices: np.ndarray,
-           keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+  def read(
+      self, split: str, indices: np.ndarray, keys: tuple[str, ...] | None = None
+  ) -> dict[str, np.ndarray]:
     """Only the examples at `indices` of `split` (in that order), stacked; `keys`: fields kept.
 
     Random access into the array_record files: a process of a multi-host run reads its own rows of
@@ -99,8 +101,9 @@ class DatasetHandle:
 
   def _source(self, split: str) -> Any:
     if split not in self.info.splits:
-      raise ValueError(f"Unknown split {split!r}; {self.info.full_name} has "
-                       f"{sorted(self.info.splits)}.")
+      raise ValueError(
+          f"Unknown split {split!r}; {self.info.full_name} has " f"{sorted(self.info.splits)}."
+      )
     if split not in self._sources:
       self._sources[split] = self.builder.as_data_source(split=split)
     return self._sources[split]
@@ -122,17 +125,23 @@ def builder_config(data_config: Mapping[str, Any]) -> Any:
   module = build_data.builder_module(name)
   if name in FOLDER_FIELDS:  # Reads its own data.* fields (data_builders/own_videos).
     return module.config_from_data(data_config)
-  protocol = {"stride": data_config["stride"],
-              "validation_fraction": data_config["validation_fraction"]}
+  protocol = {
+      "stride": data_config["stride"],
+      "validation_fraction": data_config["validation_fraction"],
+  }
   if name == "mouse_behavior":
-    protocol |= {"num_train_videos": data_config["num_train_videos"],
-                 "test_fraction": data_config["test_fraction"],
-                 "test_video": data_config["test_video"],
-                 "train_videos": tuple(v for v in data_config["train_videos"].split(",") if v)}
+    protocol |= {
+        "num_train_videos": data_config["num_train_videos"],
+        "test_fraction": data_config["test_fraction"],
+        "test_video": data_config["test_video"],
+        "train_videos": tuple(v for v in data_config["train_videos"].split(",") if v),
+    }
     return module.make_config(held_out=config_name or module.DEFAULT_HELD_OUT, **protocol)
   if config_name not in (None, module.DEFAULT_CONFIG):
-    raise ValueError(f"data.dataset={data_config['dataset']!r}: {name} has no config "
-                     f"{config_name!r}; use {name!r} and the data.* protocol fields.")
+    raise ValueError(
+        f"data.dataset={data_config['dataset']!r}: {name} has no config "
+        f"{config_name!r}; use {name!r} and the data.* protocol fields."
+    )
   return module.make_config(train_hop=data_config["train_hop"], **protocol)
 
 
@@ -142,15 +151,19 @@ def is_synthetic(data_config: Mapping[str, Any]) -> bool:
   return name not in FOLDER_FIELDS and not data_config["manual_dir"]
 
 
-def _synthetic_dirs(name: str, data_config: Mapping[str, Any],
-                    seed: int) -> tuple[str, pathlib.Path]:
+def _synthetic_dirs(
+    name: str, data_config: Mapping[str, Any], seed: int
+) -> tuple[str, pathlib.Path]:
   """(kind, folder) of the synthetic recordings and records for `name`."""
   from mouseflax import synthetic  # pylint: disable=g-import-not-at-top  # Only for the default.
+
   kind = SYNTHETIC_KINDS[name]
   sizes = synthetic_sizes(kind, data_config)
   # The generator version is hashed too: records from older synthetic recordings are never reused.
-  text = json.dumps({"kind": kind, "seed": seed, "generator": synthetic.GENERATOR_VERSION, **sizes},
-                    sort_keys=True)
+  text = json.dumps(
+      {"kind": kind, "seed": seed, "generator": synthetic.GENERATOR_VERSION, **sizes},
+      sort_keys=True,
+  )
   digest = hashlib.sha256(text.encode()).hexdigest()[:SYNTHETIC_HASH_CHARS]
   return kind, resolve_data_dir(data_config) / f"synthetic-{kind}-{digest}"
 
@@ -158,11 +171,16 @@ def _synthetic_dirs(name: str, data_config: Mapping[str, Any],
 def synthetic_sizes(kind: str, data_config: Mapping[str, Any]) -> dict[str, int]:
   """The size arguments of `synthetic.ensure_synthetic` for `kind` from `data_config`."""
   if kind == "home_cage":
-    return {"num_videos": data_config["synthetic_videos"],
-            "frames_per_video": data_config["synthetic_frames"]}
+    return {
+        "num_videos": data_config["synthetic_videos"],
+        "frames_per_video": data_config["synthetic_frames"],
+    }
   # Avenue has its own length (640x360 frames; `synthetic_frames` is sized for the home cage).
-  return {"num_train": data_config["synthetic_videos"], "num_test": data_config["synthetic_videos"],
-          "frames_per_video": data_config["synthetic_avenue_frames"]}
+  return {
+      "num_train": data_config["synthetic_videos"],
+      "num_test": data_config["synthetic_videos"],
+      "frames_per_video": data_config["synthetic_avenue_frames"],
+  }
 
 
 def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
@@ -182,12 +200,22 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
     data_dir = resolve_data_dir(data_config)
   else:
     from mouseflax import synthetic  # pylint: disable=g-import-not-at-top  # Only for the default.
+
     kind, data_dir = _synthetic_dirs(name, data_config, seed)
-    manual_dir = synthetic.ensure_synthetic(kind, data_dir / "raw", seed=seed,
-                                            num_workers=data_config["build_workers"],
-                                            **synthetic_sizes(kind, data_config))
-  builder = build_data.build(name, manual_dir=manual_dir, data_dir=data_dir,
-                             num_workers=data_config["build_workers"], config=config)
+    manual_dir = synthetic.ensure_synthetic(
+        kind,
+        data_dir / "raw",
+        seed=seed,
+        num_workers=data_config["build_workers"],
+        **synthetic_sizes(kind, data_config),
+    )
+  builder = build_data.build(
+      name,
+      manual_dir=manual_dir,
+      data_dir=data_dir,
+      num_workers=data_config["build_workers"],
+      config=config,
+  )
   cfg = preprocess.PreprocessConfig.from_dict(builder.info.metadata["preprocess"])
   return DatasetHandle(builder=builder, preprocess=cfg)
 
@@ -201,19 +229,27 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
   return np.random.default_rng([seed, epoch]).permutation(num_examples)
 
 
-def iterate_batches(arrays: Mapping[str, Any], *, batch_size: int, seed: int, epoch: int,
-                    shuffle: bool = True, drop_remainder: bool = True) -> Iterator[dict[str, Any]]:
+def iterate_batches(
+    arrays: Mapping[str, Any],
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    shuffle: bool = True,
+    drop_remainder: bool = True,
+) -> Iterator[dict[str, Any]]:
   """Batches of `arrays` (numpy or device arrays) in `epoch_permutation` order (or in order)."""
   num_examples = len(next(iter(arrays.values())))
   order = epoch_permutation(num_examples, seed, epoch) if shuffle else np.arange(num_examples)
   stop = num_examples - num_examples % batch_size if drop_remainder else num_examples
   for start in range(0, stop, batch_size):
-    indices = order[start:start + batch_size]
+    indices = order[start : start + batch_size]
     yield {key: value[indices] for key, value in arrays.items()}
 
 
-def maybe_to_device(arrays: Mapping[str, np.ndarray],
-                    data_config: Mapping[str, Any]) -> Mapping[str, Any]:
+def maybe_to_device(
+    arrays: Mapping[str, np.ndarray], data_config: Mapping[str, Any]
+) -> Mapping[str, Any]:
   """`arrays` on the default device when `data.device_resident` and they fit in `device_max_mb`."""
   num_bytes = sum(value.nbytes for value in arrays.values())
   if not data_config["device_resident"] or num_bytes > data_config["device_max_mb"] * BYTES_PER_MB:

@@ -1,14 +1,16 @@
 """Scalar metrics to JSON lines (`metrics.jsonl`) and TensorBoard event files, without TensorFlow.
 
-TensorBoard events come from tensorboardX (pure Python + protobuf). On resume, records past the restored
-step are dropped from `metrics.jsonl` so the file reads as one uninterrupted run. A line that does not
+TensorBoard events come from tensorboardX (pure Python + protobuf). On resume, records past the
+restored
+step are dropped from `metrics.jsonl` so the file reads as one uninterrupted run. A line that does
+not
 parse (a run killed mid-append) is skipped with a warning, and dropped on resume.
 """
 
+from collections.abc import Mapping
 import json
 import os
 import pathlib
-from typing import Mapping
 
 from absl import logging
 import tensorboardX
@@ -28,8 +30,12 @@ def _read_records(path: pathlib.Path) -> list[tuple[str, dict]]:
     except json.JSONDecodeError as e:
       record = e
     if not isinstance(record, dict) or "step" not in record:
-      logging.warning("%s line %d is not a JSON record with a step (%s; a run killed "
-                      "mid-write?): skipped.", path, number, record)
+      logging.warning(
+          "%s line %d is not a JSON record with a step (%s; a run killed " "mid-write?): skipped.",
+          path,
+          number,
+          record,
+      )
       continue
     records.append((line, record))
   return records

@@ -1,14 +1,15 @@
 """Figures of the evaluation: ROC curves and score timelines with the ground truth shaded.
 
-Used by `mouseflax.evaluate` (per-run `roc.png`, `timeline.png`) and `mouseflax.report` (the analogue of
+Used by `mouseflax.evaluate` (per-run `roc.png`, `timeline.png`) and `mouseflax.report` (the
+analogue of
 the paper's Figures 3-4). Matplotlib runs headless (Agg) and every figure is written atomically.
 """
 
+from collections.abc import Mapping, Sequence
 import dataclasses
 import os
 import pathlib
 import tempfile
-from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -35,6 +36,7 @@ class TimelinePanel:
     label: int [N] ground truth, 1 = anomalous frame.
     ylabel: Y axis label.
   """
+
   title: str
   frame: np.ndarray
   value: np.ndarray
@@ -77,8 +79,13 @@ def draw_timeline(ax: plt.Axes, panel: TimelinePanel) -> None:
   ax.set_ylabel(panel.ylabel)
 
 
-def plot_timelines(panels: Sequence[TimelinePanel | None], path: str | os.PathLike[str], *,
-                   ncols: int = 1, suptitle: str = "") -> pathlib.Path:
+def plot_timelines(
+    panels: Sequence[TimelinePanel | None],
+    path: str | os.PathLike[str],
+    *,
+    ncols: int = 1,
+    suptitle: str = "",
+) -> pathlib.Path:
   """Writes a grid of timeline panels (row-major); a `None` panel says "no run" in its place."""
   if not panels:
     raise ValueError(f"no timeline panels to plot into {path}")
@@ -91,7 +98,7 @@ def plot_timelines(panels: Sequence[TimelinePanel | None], path: str | os.PathLi
       ax.set_axis_off()
     else:
       draw_timeline(ax, panel)
-  for ax in list(axes.flat)[len(panels):]:
+  for ax in list(axes.flat)[len(panels) :]:
     ax.set_axis_off()
   if suptitle:
     fig.suptitle(suptitle)
@@ -99,8 +106,12 @@ def plot_timelines(panels: Sequence[TimelinePanel | None], path: str | os.PathLi
   return save_figure(fig, path)
 
 
-def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | os.PathLike[str], *,
-             title: str = "Frame-level ROC") -> pathlib.Path:
+def plot_roc(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "Frame-level ROC",
+) -> pathlib.Path:
   """Writes ROC curves, one per name -> (labels, scores); curves with a single class are skipped."""
   fig, ax = plt.subplots(figsize=ROC_SIZE_INCHES)
   for name, (labels, scores) in curves.items():

@@ -3,46 +3,55 @@
 Order of operations, per decoded grayscale frame (uint8 [height, width]):
 
 1. resize to `resize_hw` (32x32) with `cv2.INTER_AREA` (area averaging: no aliasing when shrinking).
-   `resize_method="area_two_pass"` (default) shrinks the axis whose factor is an integer first (OpenCV's
+   `resize_method="area_two_pass"` (default) shrinks the axis whose factor is an integer first
+   (OpenCV's
    fast integer-factor path), then the other axis on the much smaller intermediate: 320x240 -> 32x32
-   takes ~0.05 ms instead of ~0.13 ms. The intermediate is rounded to uint8, so the result differs from
+   takes ~0.05 ms instead of ~0.13 ms. The intermediate is rounded to uint8, so the result differs
+   from
    one `cv2.resize` call by at most 1 grey level (on ~6-8% of pixels; tested). When both factors are
    integers (640x480) or neither is, one call is made and the result is OpenCV's exactly.
    `resize_method="area"` always makes one call;
 2. gamma correction that brightens: out = 255 * (in / 255) ** (1 / gamma), gamma > 1 brightens,
    gamma = 1 is the identity; applied with a 256-entry uint8 lookup table;
 3. dense Farneback optical flow (`cv2.calcOpticalFlowFarneback`, every parameter in the config)
-   between the previous and the current *processed* (resized, gamma-corrected) 32x32 frames: the flow
+   between the previous and the current *processed* (resized, gamma-corrected) 32x32 frames: the
+   flow
    of frame t is the displacement from frame t-1 to frame t, in pixels of the 32x32 frame, channel 0
    = x (right positive), channel 1 = y (down positive). Frame 0 of a video (or after `reset()`) has
    no predecessor and gets zero motion;
-4. centre crop of both streams to `crop_hw` (24x32): the paper computes flow at 32x32, then crops, so
+4. centre crop of both streams to `crop_hw` (24x32): the paper computes flow at 32x32, then crops,
+so
    the flow at the crop border still sees the rows outside it;
 5. normalisation (ARCHITECTURE.md): gray stays uint8 (the input pipeline divides by 255); a flow
    displacement d is clipped to [-flow_max_disp, flow_max_disp] and mapped to
    (d / flow_max_disp + 1) / 2 in [0, 1], so 0.5 is "no motion".
 
-Horizontal-flip augmentation happens at read time (`hflip`), on the normalised arrays: it mirrors the
+Horizontal-flip augmentation happens at read time (`hflip`), on the normalised arrays: it mirrors
+the
 width axis and maps the flow's x channel to 1 - x (negates the displacement).
 
 `preprocess_video(path, cfg, start, stop)` decodes frame start - 1 too when start > 0, so a video
-processed in pieces (parallel workers) gives exactly the arrays of one pass over the whole video. With
+processed in pieces (parallel workers) gives exactly the arrays of one pass over the whole video.
+With
 `decode_ahead > 0` it decodes in a background thread, up to that many frames ahead (a bounded queue:
-memory stays constant), while this thread preprocesses; OpenCV releases the GIL in both, so decode and
+memory stays constant), while this thread preprocesses; OpenCV releases the GIL in both, so decode
+and
 preprocessing overlap on two cores. The arrays are the same either way (tested).
 
-Farneback at 32x32: OpenCV stops building the pyramid below 32 pixels (`min_size` in optflowgf.cpp), so
-at resize_hw = (32, 32) `farneback_levels` has no effect (levels 1 and 3 give identical flow) and costs
+Farneback at 32x32: OpenCV stops building the pyramid below 32 pixels (`min_size` in
+optflowgf.cpp), so
+at resize_hw = (32, 32) `farneback_levels` has no effect (levels 1 and 3 give identical flow) and
+costs
 nothing; the other defaults are OpenCV's documented example values, kept as the paper-like pipeline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 import dataclasses
 import pathlib
 import queue
 import threading
-from collections.abc import Iterator, Mapping
 from typing import Any
 
 import cv2
@@ -74,7 +83,8 @@ class PreprocessConfig:
   # out = 255 * (in / 255) ** (1 / gamma); > 1 brightens. The paper gives no value.
   gamma: float = 1.5
   # Flow displacement (pixels at resize_hw) mapped to 0 / 1; larger is clipped. Measured on the real
-  # 640x480 open-field video at 32x32: |d| 99.9th percentile 0.48 px, max 0.62 px; the Jhuang 320x240
+  # 640x480 open-field video at 32x32: |d| 99.9th percentile 0.48 px, max 0.62 px; the Jhuang
+  # 320x240
   # videos shrink half as much, so about twice that. 1 px keeps motion over most of [0, 1] and clips
   # only the fastest moves (4 px would squeeze all motion into 0.5 +- 0.08).
   flow_max_disp: float = 1.0
@@ -91,14 +101,19 @@ class PreprocessConfig:
     for name in ("resize_hw", "crop_hw"):
       value = tuple(int(v) for v in getattr(self, name))
       if len(value) != 2 or min(value) <= 0:
-        raise ValueError(f"PreprocessConfig.{name}={value}: need two positive ints (height, width).")
+        raise ValueError(
+            f"PreprocessConfig.{name}={value}: need two positive ints (height, width)."
+        )
       object.__setattr__(self, name, value)  # Lists from JSON become tuples (hashable, comparable).
     if any(c > r for c, r in zip(self.crop_hw, self.resize_hw)):
-      raise ValueError(f"PreprocessConfig.crop_hw={self.crop_hw} must fit inside "
-                       f"resize_hw={self.resize_hw}.")
+      raise ValueError(
+          f"PreprocessConfig.crop_hw={self.crop_hw} must fit inside " f"resize_hw={self.resize_hw}."
+      )
     if self.resize_method not in RESIZE_METHODS:
-      raise ValueError(f"PreprocessConfig.resize_method={self.resize_method!r}: choose one of "
-                       f"{RESIZE_METHODS}.")
+      raise ValueError(
+          f"PreprocessConfig.resize_method={self.resize_method!r}: choose one of "
+          f"{RESIZE_METHODS}."
+      )
     if self.gamma <= 0:
       raise ValueError(f"PreprocessConfig.gamma={self.gamma} must be > 0 (> 1 brightens).")
     if self.flow_max_disp <= 0:
@@ -114,8 +129,10 @@ class PreprocessConfig:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
-      raise ValueError(f"Unknown PreprocessConfig keys {unknown}; valid keys: {sorted(known)}. "
-                       "Remove them or regenerate the file with this version of mouseflax.")
+      raise ValueError(
+          f"Unknown PreprocessConfig keys {unknown}; valid keys: {sorted(known)}. "
+          "Remove them or regenerate the file with this version of mouseflax."
+      )
     return cls(**dict(d))
 
 
@@ -131,11 +148,13 @@ def _crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[
   return slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1])
 
 
-def area_resize_passes(src_hw: tuple[int, int], dst_hw: tuple[int, int],
-                       method: str = RESIZE_AREA_TWO_PASS) -> tuple[tuple[int, int], ...]:
+def area_resize_passes(
+    src_hw: tuple[int, int], dst_hw: tuple[int, int], method: str = RESIZE_AREA_TWO_PASS
+) -> tuple[tuple[int, int], ...]:
   """The cv2 dsizes (width, height) of the INTER_AREA passes taking src_hw to dst_hw.
 
-  Two passes only when shrinking both axes and exactly one factor is an integer: that axis goes first
+  Two passes only when shrinking both axes and exactly one factor is an integer: that axis goes
+  first
   (OpenCV's fast integer-factor path), so the slow fractional pass runs on a small intermediate.
   """
   (src_h, src_w), (dst_h, dst_w) = src_hw, dst_hw
@@ -186,8 +205,10 @@ class FramePreprocessor:
   def process_frame(self, frame: np.ndarray) -> np.ndarray:
     """Resize + gamma of one uint8 [H, W] frame -> uint8 resize_hw (before crop)."""
     if frame.dtype != np.uint8 or frame.ndim != 2:
-      raise ValueError(f"FramePreprocessor expects a uint8 [height, width] frame, got "
-                       f"{frame.dtype} {frame.shape}.")
+      raise ValueError(
+          f"FramePreprocessor expects a uint8 [height, width] frame, got "
+          f"{frame.dtype} {frame.shape}."
+      )
     passes = self._passes.get(frame.shape)
     if passes is None:
       passes = area_resize_passes(frame.shape, self.cfg.resize_hw, self.cfg.resize_method)
@@ -197,8 +218,17 @@ class FramePreprocessor:
   def _flow(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     c = self.cfg
     return cv2.calcOpticalFlowFarneback(
-        previous, current, None, c.farneback_pyr_scale, c.farneback_levels, c.farneback_winsize,
-        c.farneback_iterations, c.farneback_poly_n, c.farneback_poly_sigma, c.farneback_flags)
+        previous,
+        current,
+        None,
+        c.farneback_pyr_scale,
+        c.farneback_levels,
+        c.farneback_winsize,
+        c.farneback_iterations,
+        c.farneback_poly_n,
+        c.farneback_poly_sigma,
+        c.farneback_flags,
+    )
 
   def raw_flow(self, current: np.ndarray) -> np.ndarray:
     """Displacement (pixels) from the previous processed frame to `current`, zero for the first."""
@@ -207,7 +237,8 @@ class FramePreprocessor:
     return self._flow(self._previous, current)
 
   def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 [H, W] frame -> (gray uint8 [h, w, 1], flow float32 [h, w, 2] in [0, 1]), h, w = crop."""
+    """uint8 [H, W] frame -> (gray uint8 [h, w, 1], flow float32 [h, w, 2] in [0, 1]), h, w =
+    crop."""
     current = self.process_frame(frame)
     displacement = self.raw_flow(current)
     self._previous = current
@@ -226,8 +257,9 @@ class _Failure:
 _END = object()  # Marks the end of the decoded frames in the queue.
 
 
-def _decode_in_thread(frames: Iterator[np.ndarray], items: queue.Queue,
-                      stopped: threading.Event) -> None:
+def _decode_in_thread(
+    frames: Iterator[np.ndarray], items: queue.Queue, stopped: threading.Event
+) -> None:
   """Producer: puts frames (then _END, or a _Failure) in `items` until done or `stopped`."""
 
   def put(item) -> bool:
@@ -257,8 +289,9 @@ def decode_ahead_frames(frames: Iterator[np.ndarray], max_ahead: int) -> Iterato
   """
   items: queue.Queue = queue.Queue(maxsize=max_ahead)
   stopped = threading.Event()
-  thread = threading.Thread(target=_decode_in_thread, args=(frames, items, stopped),
-                            name="mouseflax-decode", daemon=True)
+  thread = threading.Thread(
+      target=_decode_in_thread, args=(frames, items, stopped), name="mouseflax-decode", daemon=True
+  )
   thread.start()
   try:
     while (item := items.get()) is not _END:
@@ -270,9 +303,14 @@ def decode_ahead_frames(frames: Iterator[np.ndarray], max_ahead: int) -> Iterato
     thread.join()
 
 
-def preprocess_video(path: str | pathlib.Path, cfg: PreprocessConfig, start: int = 0,
-                     stop: int | None = None, *,
-                     decode_ahead: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+def preprocess_video(
+    path: str | pathlib.Path,
+    cfg: PreprocessConfig,
+    start: int = 0,
+    stop: int | None = None,
+    *,
+    decode_ahead: int = 0,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
   """Yields (frame_index, gray, flow) for frames start..stop-1, streaming.
 
   Frame start - 1 is decoded (not yielded) when start > 0 so that the flow of frame `start` is the

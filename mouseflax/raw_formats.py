@@ -1,17 +1,21 @@
 """Readers for the raw on-disk layouts of the datasets (see ../shared/DATA_FORMATS.md).
 
-Mouse home-cage (Jhuang et al. 2010, "full database"): videos (`.mpg`, or any `VIDEO_EXTENSIONS`) with
+Mouse home-cage (Jhuang et al. 2010, "full database"): videos (`.mpg`, or any `VIDEO_EXTENSIONS`)
+with
 one annotation file per video in `Annotator_group_1/<video stem>.txt` beside it. Each non-blank line
 is one run of frames, `<prefix>: <start>-<end> <label>`, 1-based, with free spacing or fixed,
 zero-padded columns (both parse the same way). Whether `end` is inclusive is unclear, so the next
 run's start is the boundary: run i covers frames start_i .. min(end_i, start_{i+1} - 1). A gap
-(end_i + 1 < start_{i+1}) leaves its frames unlabelled (-1) and an overlap (end_i >= start_{i+1}, beyond
+(end_i + 1 < start_{i+1}) leaves its frames unlabelled (-1) and an overlap (end_i >= start_{i+1},
+beyond
 the one-frame inclusive/exclusive ambiguity) keeps the next run's start; both are logged with
-file:line. A run past the video's last frame raises, except end = last + 1, which is an exclusive end.
+file:line. A run past the video's last frame raises, except end = last + 1, which is an exclusive
+end.
 
 CUHK Avenue (Lu et al. 2013): `training_videos/`, `testing_videos/` and
 `ground_truth_demo/testing_label_mask/<N>_label.mat` (N without leading zero) holding `volLabel`, a
-1xT cell array of per-frame masks; a frame is anomalous when its mask has a nonzero pixel. The root may
+1xT cell array of per-frame masks; a frame is anomalous when its mask has a nonzero pixel. The root
+may
 be the dataset folder itself or a folder containing `Avenue Dataset/`.
 """
 
@@ -52,7 +56,8 @@ AVENUE_TEST_DIR = "testing_videos"
 AVENUE_LABEL_DIR = pathlib.Path("ground_truth_demo", "testing_label_mask")
 AVENUE_LABEL_KEY = "volLabel"
 
-# `<prefix>: <start>-<end> <label>`; the prefix is optional, spacing free, numbers maybe zero-padded.
+# `<prefix>: <start>-<end> <label>`; the prefix is optional, spacing free, numbers maybe
+# zero-padded.
 _RUN_LINE = re.compile(r"^\s*(?:[^:]*:)?\s*(\d+)\s*-\s*(\d+)\s+(\S.*?)\s*$")
 
 
@@ -69,8 +74,10 @@ def behavior_id(name: str, where: str) -> int:
   key = name.strip().lower()
   key = BEHAVIOR_ALIASES.get(key, key)
   if key not in BEHAVIORS:
-    raise ValueError(f"{where}: unknown behaviour label {name!r}. Known: {list(BEHAVIORS)}, aliases: "
-                     f"{sorted(BEHAVIOR_ALIASES)}. Fix the file or add the alias to BEHAVIOR_ALIASES.")
+    raise ValueError(
+        f"{where}: unknown behaviour label {name!r}. Known: {list(BEHAVIORS)}, aliases: "
+        f"{sorted(BEHAVIOR_ALIASES)}. Fix the file or add the alias to BEHAVIOR_ALIASES."
+    )
   return BEHAVIORS.index(key)
 
 
@@ -84,13 +91,17 @@ def _parse_runs(path: pathlib.Path) -> list[_Run]:
     where = f"{path}:{number}"
     match = _RUN_LINE.match(line)
     if match is None:
-      raise ValueError(f"{where}: cannot parse {line!r}; expected '<prefix>: <start>-<end> <label>'.")
+      raise ValueError(
+          f"{where}: cannot parse {line!r}; expected '<prefix>: <start>-<end> <label>'."
+      )
     start, end = int(match[1]), int(match[2])
     if start < 1 or end < start:
       raise ValueError(f"{where}: invalid run {start}-{end} (1-based, start <= end).")
     if runs and start <= runs[-1].start:
-      raise ValueError(f"{where}: run starts at {start}, not after the previous run's start "
-                       f"{runs[-1].start}; runs must be in frame order.")
+      raise ValueError(
+          f"{where}: run starts at {start}, not after the previous run's start "
+          f"{runs[-1].start}; runs must be in frame order."
+      )
     runs.append(_Run(start, end, behavior_id(match[3], where), number))
   if not runs:
     raise ValueError(f"{path}: empty annotation file (no '<prefix>: <start>-<end> <label>' lines).")
@@ -102,11 +113,21 @@ def _report_gaps(path: pathlib.Path, runs: list[_Run]) -> None:
     _LOG.warning("%s:%d: frames 1-%d have no label.", path, runs[0].line, runs[0].start - 1)
   for previous, current in zip(runs, runs[1:]):
     if previous.end + 1 < current.start:
-      _LOG.warning("%s:%d: gap, frames %d-%d have no label.", path, current.line,
-                      previous.end + 1, current.start - 1)
+      _LOG.warning(
+          "%s:%d: gap, frames %d-%d have no label.",
+          path,
+          current.line,
+          previous.end + 1,
+          current.start - 1,
+      )
     elif previous.end > current.start:
-      _LOG.warning("%s:%d: overlap, previous run ends at %d after this run's start %d; the "
-                      "start wins.", path, current.line, previous.end, current.start)
+      _LOG.warning(
+          "%s:%d: overlap, previous run ends at %d after this run's start %d; the " "start wins.",
+          path,
+          current.line,
+          previous.end,
+          current.start,
+      )
 
 
 def parse_jhuang_annotation(path: str | pathlib.Path, num_frames: int | None = None) -> np.ndarray:
@@ -129,13 +150,15 @@ def parse_jhuang_annotation(path: str | pathlib.Path, num_frames: int | None = N
   for run in runs:
     # end = length + 1 is an exclusive end at the last frame; anything further is a mismatch.
     if run.start > length or run.end > length + 1:
-      raise ValueError(f"{path}:{run.line}: run {run.start}-{run.end} goes past the video's last "
-                       f"frame {length}: wrong annotation file for this video, or a truncated video.")
+      raise ValueError(
+          f"{path}:{run.line}: run {run.start}-{run.end} goes past the video's last "
+          f"frame {length}: wrong annotation file for this video, or a truncated video."
+      )
   labels = np.full(length, NO_LABEL, np.int64)
   next_starts = [run.start for run in runs[1:]] + [length + 1]
   for run, next_start in zip(runs, next_starts):
     last = min(run.end, next_start - 1, length)  # 1-based inclusive.
-    labels[run.start - 1:last] = run.behavior
+    labels[run.start - 1 : last] = run.behavior
   if runs[-1].end < length:
     _LOG.warning("%s: frames %d-%d (end of video) have no label.", path, runs[-1].end + 1, length)
   return labels
@@ -143,34 +166,48 @@ def parse_jhuang_annotation(path: str | pathlib.Path, num_frames: int | None = N
 
 def _is_video(path: pathlib.Path) -> bool:
   # Skip hidden files such as macOS "._x.mpg" resource forks.
-  return (path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS
-          and not path.name.startswith("."))
+  return (
+      path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
+  )
 
 
-def find_jhuang_recordings(manual_dir: str | pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:
+def find_jhuang_recordings(
+    manual_dir: str | pathlib.Path,
+) -> list[tuple[pathlib.Path, pathlib.Path]]:
   """(video, annotation) pairs under `manual_dir` (searched recursively), sorted by video path.
 
   Raises:
-    FileNotFoundError: no video found, or videos without `Annotator_group_1/<stem>.txt` (all listed).
+    FileNotFoundError: no video found, or videos without `Annotator_group_1/<stem>.txt` (all
+    listed).
   """
   root = pathlib.Path(manual_dir)
   if not root.is_dir():
     raise FileNotFoundError(f"manual_dir {root} is not a directory.")
-  videos = sorted(p for p in root.rglob("*") if _is_video(p)
-                  and not any(part.startswith("Annotator_group") for part in p.parts))
+  videos = sorted(
+      p
+      for p in root.rglob("*")
+      if _is_video(p) and not any(part.startswith("Annotator_group") for part in p.parts)
+  )
   if not videos:
     raise FileNotFoundError(
         f"No videos ({', '.join(VIDEO_EXTENSIONS)}) under {root}. Expected the Jhuang layout: "
-        f"<dir>/<name>.mpg with <dir>/{JHUANG_ANNOTATION_DIR}/<name>{JHUANG_ANNOTATION_SUFFIX}.")
-  pairs = [(v, v.parent / JHUANG_ANNOTATION_DIR / (v.stem + JHUANG_ANNOTATION_SUFFIX)) for v in videos]
+        f"<dir>/<name>.mpg with <dir>/{JHUANG_ANNOTATION_DIR}/<name>{JHUANG_ANNOTATION_SUFFIX}."
+    )
+  pairs = [
+      (v, v.parent / JHUANG_ANNOTATION_DIR / (v.stem + JHUANG_ANNOTATION_SUFFIX)) for v in videos
+  ]
   missing = [str(a) for _, a in pairs if not a.is_file()]
   if missing:
-    raise FileNotFoundError(f"Videos without annotation under {root}; expected files: {missing}. "
-                            "Add them, or move unannotated videos out of manual_dir.")
+    raise FileNotFoundError(
+        f"Videos without annotation under {root}; expected files: {missing}. "
+        "Add them, or move unannotated videos out of manual_dir."
+    )
   return pairs
 
 
-def read_avenue_frame_labels(mat_path: str | pathlib.Path, num_frames: int | None = None) -> np.ndarray:
+def read_avenue_frame_labels(
+    mat_path: str | pathlib.Path, num_frames: int | None = None
+) -> np.ndarray:
   """int64 [T] 0/1 per frame from an Avenue `<N>_label.mat` (`volLabel`, 1xT cell of masks).
 
   Args:
@@ -186,13 +223,17 @@ def read_avenue_frame_labels(mat_path: str | pathlib.Path, num_frames: int | Non
     raise ValueError(f"{mat_path}: cannot read as a MATLAB v5 .mat file ({e}).") from e
   if AVENUE_LABEL_KEY not in contents:
     found = sorted(k for k in contents if not k.startswith("__"))
-    raise ValueError(f"{mat_path}: no '{AVENUE_LABEL_KEY}' variable (found {found}); expected the "
-                     f"ground_truth_demo/testing_label_mask files of the Avenue dataset.")
+    raise ValueError(
+        f"{mat_path}: no '{AVENUE_LABEL_KEY}' variable (found {found}); expected the "
+        f"ground_truth_demo/testing_label_mask files of the Avenue dataset."
+    )
   masks = np.asarray(contents[AVENUE_LABEL_KEY]).ravel()
   labels = np.array([int(np.any(np.asarray(m))) for m in masks], np.int64)
   if num_frames is not None and len(labels) != num_frames:
-    raise ValueError(f"{mat_path}: {len(labels)} label masks but the video has {num_frames} frames; "
-                     "the label file does not belong to this video.")
+    raise ValueError(
+        f"{mat_path}: {len(labels)} label masks but the video has {num_frames} frames; "
+        "the label file does not belong to this video."
+    )
   return labels
 
 
@@ -201,8 +242,10 @@ def _avenue_root(root: pathlib.Path) -> pathlib.Path:
     if (candidate / AVENUE_TRAIN_DIR).is_dir() and (candidate / AVENUE_TEST_DIR).is_dir():
       return candidate
   raise FileNotFoundError(
-      f"No Avenue dataset at {root}: expected {root}/[{AVENUE_SUBDIR}/]{AVENUE_TRAIN_DIR}/01.avi..., "
-      f"{AVENUE_TEST_DIR}/01.avi... and {AVENUE_LABEL_DIR}/1_label.mat....")
+      f"No Avenue dataset at {root}: expected "
+      f"{root}/[{AVENUE_SUBDIR}/]{AVENUE_TRAIN_DIR}/01.avi..., "
+      f"{AVENUE_TEST_DIR}/01.avi... and {AVENUE_LABEL_DIR}/1_label.mat...."
+  )
 
 
 def _videos_in(directory: pathlib.Path) -> list[pathlib.Path]:
@@ -214,13 +257,17 @@ def _videos_in(directory: pathlib.Path) -> list[pathlib.Path]:
 
 def _avenue_label_path(root: pathlib.Path, video: pathlib.Path) -> pathlib.Path:
   if not video.stem.isdigit():
-    raise ValueError(f"Avenue test video {video} is not named <number>.avi; cannot find its labels.")
+    raise ValueError(
+        f"Avenue test video {video} is not named <number>.avi; cannot find its labels."
+    )
   return root / AVENUE_LABEL_DIR / f"{int(video.stem)}_label.mat"
 
 
 def find_avenue_recordings(
-    root: str | pathlib.Path) -> tuple[list[pathlib.Path], list[tuple[pathlib.Path, pathlib.Path]]]:
-  """(training videos, [(test video, label .mat)]), sorted; every test video must have its labels."""
+    root: str | pathlib.Path,
+) -> tuple[list[pathlib.Path], list[tuple[pathlib.Path, pathlib.Path]]]:
+  """(training videos, [(test video, label .mat)]), sorted; every test video must have its
+  labels."""
   root = _avenue_root(pathlib.Path(root))
   train = _videos_in(root / AVENUE_TRAIN_DIR)
   test = [(v, _avenue_label_path(root, v)) for v in _videos_in(root / AVENUE_TEST_DIR)]

@@ -1,18 +1,21 @@
-"""The paper-style report: our AUCs beside Nwokedi et al. 2021 (Table 2, section 3), and Figures 3-4.
+"""The paper-style report: our AUCs beside Nwokedi et al. 2021 (Table 2, section 3), and Figures
+3-4.
 
   python -m mouseflax.report --workdirs='workdirs/*' --output=report.md --figure=figures34.png
 
-Reads each run's `results.json` (falling back to `config.json` for fields it lacks), prints a markdown
+Reads each run's `results.json` (falling back to `config.json` for fields it lacks), prints a
+markdown
 table that names the AUC variant, the data (real or SYNTHETIC) and the epochs run, writes it to
-`--output`, and draws the regularity timelines of the two-stream models on groom and hang side by side
+`--output`, and draws the regularity timelines of the two-stream models on groom and hang side by
+side
 (`--figure`, from each run's `scores/*.csv`).
 """
 
+from collections.abc import Sequence
 import dataclasses
 import glob
 import json
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
 from absl import app
@@ -22,7 +25,9 @@ from mouseflax import evaluate
 from mouseflax import plots
 
 _WORKDIRS = flags.DEFINE_list("workdirs", None, "Run folders (or globs), comma-separated.")
-_OUTPUT = flags.DEFINE_string("output", "", "Markdown file to write the report to ('' = print only).")
+_OUTPUT = flags.DEFINE_string(
+    "output", "", "Markdown file to write the report to ('' = print only)."
+)
 _FIGURE = flags.DEFINE_string("figure", "", "PNG for the Figures 3-4 analogue ('' = none).")
 
 RESULTS_FILE = "results.json"
@@ -51,18 +56,24 @@ MODEL_LABELS = {
     "cae_single": "single-stream CAE (spatial only)",
     "supervised": "supervised (CAE encoder + FC)",
 }
-DATASET_LABELS = {AVENUE: "CUHK Avenue", GROOM: "mouse, groom held out", HANG: "mouse, hang held out"}
+DATASET_LABELS = {
+    AVENUE: "CUHK Avenue",
+    GROOM: "mouse, groom held out",
+    HANG: "mouse, hang held out",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class PaperResult:
   """One number reported by the paper: `relation` is '=' for a stated AUC, '>' for a lower bound."""
+
   auc: float
   relation: str
   source: str
 
 
-# Nwokedi et al. 2021 (paper text: shared/paper/). The paper gives no exact two-stream numbers on the
+# Nwokedi et al. 2021 (paper text: shared/paper/). The paper gives no exact two-stream numbers on
+# the
 # mouse data: hang is "over 0.9", groom "marginally better than random" (a lower bound of 0.5).
 PAPER_RESULTS: dict[tuple[str, str], PaperResult] = {
     (AVENUE, "cae_single"): PaperResult(0.784, "=", "Table 2 (section 3.1)"),
@@ -72,21 +83,30 @@ PAPER_RESULTS: dict[tuple[str, str], PaperResult] = {
     (HANG, "rae"): PaperResult(0.9, ">", "section 3.3, Figure 4 ('over 0.9')"),
     (HANG, "supervised"): PaperResult(0.99, "=", "section 3.4"),
     (HANG, "cae_single"): PaperResult(0.959, "=", "section 3.4"),
-    (GROOM, "cae"): PaperResult(0.5, ">", "section 3.2, Figure 3 ('marginally better than random')"),
-    (GROOM, "rae"): PaperResult(0.5, ">", "section 3.2, Figure 3 ('marginally better than random')"),
+    (GROOM, "cae"): PaperResult(
+        0.5, ">", "section 3.2, Figure 3 ('marginally better than random')"
+    ),
+    (GROOM, "rae"): PaperResult(
+        0.5, ">", "section 3.2, Figure 3 ('marginally better than random')"
+    ),
     (GROOM, "supervised"): PaperResult(0.66, "=", "section 3.4"),
     (GROOM, "cae_single"): PaperResult(0.644, "=", "section 3.4"),
 }
 # Peers' Avenue AUCs quoted in the paper's Table 2, for context.
 PAPER_AVENUE_PEERS = (
-    ("2D CAE", 0.702), ("Detection at 150 FPS", 0.809), ("Two-stream 3D Conv AE", 0.866),
-    ("STAE (spatial only)", 0.771), ("STAE (optical flow only)", 0.809), ("DSTN", 0.879),
+    ("2D CAE", 0.702),
+    ("Detection at 150 FPS", 0.809),
+    ("Two-stream 3D Conv AE", 0.866),
+    ("STAE (spatial only)", 0.771),
+    ("STAE (optical flow only)", 0.809),
+    ("DSTN", 0.879),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
   """What the report needs from one run folder."""
+
   workdir: pathlib.Path
   dataset: str
   model: str
@@ -113,8 +133,10 @@ def load_run(workdir: str | pathlib.Path) -> RunResult:
   workdir = pathlib.Path(workdir)
   results_path = workdir / RESULTS_FILE
   if not results_path.is_file():
-    raise FileNotFoundError(f"{results_path} not found: the run has not finished its evaluation "
-                            f"(train it to the end, or drop {workdir} from --workdirs)")
+    raise FileNotFoundError(
+        f"{results_path} not found: the run has not finished its evaluation "
+        f"(train it to the end, or drop {workdir} from --workdirs)"
+    )
   results = _read_json(results_path)
   config = results.get("config")
   if config is None and (workdir / CONFIG_FILE).is_file():
@@ -125,13 +147,16 @@ def load_run(workdir: str | pathlib.Path) -> RunResult:
   synthetic = results.get("synthetic")  # Written by the trainer; older runs: from the config.
   if synthetic is None and "manual_dir" in data:
     from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top  # Old runs only.
+
     synthetic = input_pipeline.is_synthetic({**data, "dataset": dataset})
   return RunResult(
       workdir=workdir,
       dataset=_dataset_key(dataset),
       model=str(results.get("model", model.get("name", UNKNOWN))),
       epochs=results.get("epochs", config.get("train", {}).get("epochs", UNKNOWN)),
-      synthetic=synthetic, metrics=results)
+      synthetic=synthetic,
+      metrics=results,
+  )
 
 
 def expand_workdirs(patterns: Sequence[str]) -> list[pathlib.Path]:
@@ -168,8 +193,12 @@ def _data_label(run: RunResult) -> str:
 
 def _row(run: RunResult) -> str:
   paper_auc, source = _fmt_paper(run)
-  cells = [DATASET_LABELS.get(run.dataset, run.dataset), _data_label(run),
-           MODEL_LABELS.get(run.model, run.model), str(run.epochs)]
+  cells = [
+      DATASET_LABELS.get(run.dataset, run.dataset),
+      _data_label(run),
+      MODEL_LABELS.get(run.model, run.model),
+      str(run.epochs),
+  ]
   cells += [_fmt_auc(run.metrics, key) for key in AUC_COLUMNS]
   cells += [str(run.metrics.get("n_test_frames", UNKNOWN)), paper_auc, source, run.workdir.name]
   return "| " + " | ".join(cells) + " |"
@@ -180,26 +209,44 @@ def _notes(runs: Sequence[RunResult]) -> list[str]:
   notes = next((r.metrics["metrics_notes"] for r in runs if "metrics_notes" in r.metrics), {})
   lines = ["", "AUC variants (frame level, ROC):"]
   lines += [f"- `{key}`: {notes[key]}" for key in ("score", *AUC_COLUMNS) if key in notes]
-  lines.append("- `*` uses test-set information (per-video normalisation): not comparable with `auc`.")
-  lines.append(f"- `{UNDEFINED}`: undefined for that run; `{UNKNOWN}`: not in the run's results.json.")
+  lines.append(
+      "- `*` uses test-set information (per-video normalisation): not comparable with `auc`."
+  )
+  lines.append(
+      f"- `{UNDEFINED}`: undefined for that run; `{UNKNOWN}`: not in the run's results.json."
+  )
   if any(r.synthetic for r in runs):
-    lines.append("- **SYNTHETIC** rows ran on generated recordings: they test the pipeline and say "
-                 "nothing about the paper's numbers.")
+    lines.append(
+        "- **SYNTHETIC** rows ran on generated recordings: they test the pipeline and say "
+        "nothing about the paper's numbers."
+    )
   return lines
 
 
 def _peer_table() -> list[str]:
-  lines = ["", "Peers on CUHK Avenue as quoted in the paper's Table 2 (their own protocols):", "",
-           "| Method | AUC |", "|---|---|"]
+  lines = [
+      "",
+      "Peers on CUHK Avenue as quoted in the paper's Table 2 (their own protocols):",
+      "",
+      "| Method | AUC |",
+      "|---|---|",
+  ]
   return lines + [f"| {name} | {auc:.{AUC_DIGITS}f} |" for name, auc in PAPER_AVENUE_PEERS]
 
 
 def build_table(runs: Sequence[RunResult]) -> str:
   """Markdown report: one row per run (sorted by dataset, model), our AUCs beside the paper's."""
-  header = (["Dataset", "Data", "Model", "Epochs"] + list(AUC_COLUMNS.values())
-            + ["Test frames", "Paper AUC", "Paper source", "Run"])
-  lines = ["# Results beside Nwokedi et al. 2021", "",
-           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  header = (
+      ["Dataset", "Data", "Model", "Epochs"]
+      + list(AUC_COLUMNS.values())
+      + ["Test frames", "Paper AUC", "Paper source", "Run"]
+  )
+  lines = [
+      "# Results beside Nwokedi et al. 2021",
+      "",
+      "| " + " | ".join(header) + " |",
+      "|" + "---|" * len(header),
+  ]
   lines += [_row(r) for r in sorted(runs, key=lambda r: (r.dataset, r.model, str(r.workdir)))]
   lines += _notes(runs)
   if any(r.dataset == AVENUE for r in runs):
@@ -213,13 +260,18 @@ def _figure_panel(run: RunResult | None, dataset: str, model: str) -> plots.Time
     return None
   csvs = sorted((run.workdir / evaluate.SCORES_DIR).glob("*.csv"))
   if not csvs:
-    raise FileNotFoundError(f"no score CSVs in {run.workdir / evaluate.SCORES_DIR}: the run's "
-                            f"evaluation did not finish; rerun it")
+    raise FileNotFoundError(
+        f"no score CSVs in {run.workdir / evaluate.SCORES_DIR}: the run's "
+        f"evaluation did not finish; rerun it"
+    )
   columns = evaluate.read_score_csv(csvs[0])
-  title = (f"{MODEL_LABELS.get(model, model)} on {dataset.split('/')[-1]} "
-           f"(AUC {_fmt_auc(run.metrics, 'auc')}, {_data_label(run).strip('*').lower()})")
-  return plots.TimelinePanel(title=title, frame=columns["frame"], value=columns["regularity"],
-                             label=columns["label"])
+  title = (
+      f"{MODEL_LABELS.get(model, model)} on {dataset.split('/')[-1]} "
+      f"(AUC {_fmt_auc(run.metrics, 'auc')}, {_data_label(run).strip('*').lower()})"
+  )
+  return plots.TimelinePanel(
+      title=title, frame=columns["frame"], value=columns["regularity"], label=columns["label"]
+  )
 
 
 def plot_paper_figure(runs: Sequence[RunResult], path: str | pathlib.Path) -> pathlib.Path:
@@ -228,12 +280,20 @@ def plot_paper_figure(runs: Sequence[RunResult], path: str | pathlib.Path) -> pa
   When several runs match a panel, the last one in `runs` is drawn.
   """
   chosen = {(r.dataset, r.model): r for r in runs}
-  panels = [_figure_panel(chosen.get((d, m)), d, m) for d in MOUSE_DATASETS for m in TWO_STREAM_MODELS]
+  panels = [
+      _figure_panel(chosen.get((d, m)), d, m) for d in MOUSE_DATASETS for m in TWO_STREAM_MODELS
+  ]
   if all(p is None for p in panels):
-    raise ValueError("none of the runs is a two-stream model (rae, cae) on mouse_behavior/groom or "
-                     "/hang: nothing to draw for --figure")
-  return plots.plot_timelines(panels, path, ncols=len(TWO_STREAM_MODELS),
-                              suptitle="Regularity s(t); held-out behaviour shaded (cf. paper Figs 3-4)")
+    raise ValueError(
+        "none of the runs is a two-stream model (rae, cae) on mouse_behavior/groom or "
+        "/hang: nothing to draw for --figure"
+    )
+  return plots.plot_timelines(
+      panels,
+      path,
+      ncols=len(TWO_STREAM_MODELS),
+      suptitle="Regularity s(t); held-out behaviour shaded (cf. paper Figs 3-4)",
+  )
 
 
 def main(argv: Sequence[str]) -> None:

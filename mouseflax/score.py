@@ -13,15 +13,19 @@ For each video `<stem>` it writes into O:
   get a red frame and bar.
 
 What is computed (the same as the evaluator's test split, mouseflax.evaluate):
-- Preprocessing: the run's own `preprocess.json` (resize, gamma, Farneback, crop), any input size and
+- Preprocessing: the run's own `preprocess.json` (resize, gamma, Farneback, crop), any input size
+and
   frame rate; flow stored as float16 like the training records.
 - Windows: consecutive non-overlapping windows of T = 8 frames (0-7, 8-15, ...); when the number of
-  frames N is not a multiple of T, one more window aligned to the end (N-8 .. N-1), so the first frames
-  of that window are seen twice and get the mean of their two errors (`build_data.covering_windows`).
+  frames N is not a multiple of T, one more window aligned to the end (N-8 .. N-1), so the first
+  frames
+  of that window are seen twice and get the mean of their two errors
+  (`build_data.covering_windows`).
   A video shorter than T frames cannot be scored (`VideoTooShortError`).
 - e_s(t) = mean over H, W, C of (x - x_hat)^2 per stream, computed in float32 inside the jitted step
   (the evaluator uses float64 on the host: ~1e-7 relative difference); score(t) combines the streams
-  by the run's `config.eval.stream_normalisation` (`evaluate.combine_streams`): 'none', the unweighted
+  by the run's `config.eval.stream_normalisation` (`evaluate.combine_streams`): 'none', the
+  unweighted
   mean (single-stream models: error_gray, error_flow empty); 'validation', the mean of per-stream
   z-scores with the validation statistics stored in threshold.json (`stream_stats`), so the score is
   the one the threshold was calibrated on.
@@ -29,14 +33,16 @@ What is computed (the same as the evaluator's test split, mouseflax.evaluate):
   the training records: its error_flow measures how well the model reproduces "no motion", not the
   animal's motion, and can be high for a clip that starts mid-movement.
 - Threshold: flagged = score > threshold. Default: `<workdir>/threshold.json`, written by training
-  from the validation (normal) frames at `config.eval.false_alarm_rate`. `--threshold=X` overrides it;
+  from the validation (normal) frames at `config.eval.false_alarm_rate`. `--threshold=X` overrides
+  it;
   `--false_alarm_rate=r` (another rate) recalibrates from the run's validation scores, computed once
   from the run's validation split and cached in `<workdir>/validation_scores_step<S>_<rule>.npy`
   (S the checkpoint step scored, rule `config.eval.stream_normalisation`: a resumed run's new
   checkpoint gets its own scores).
 
 Speed and memory: decoding, preprocessing and the model run in three overlapping stages (two threads
-plus the caller's; OpenCV and XLA release the GIL), joined by bounded queues, so memory does not grow
+plus the caller's; OpenCV and XLA release the GIL), joined by bounded queues, so memory does not
+grow
 with the length of the video (beyond a few numbers per frame) and the pipeline runs near the rate of
 its slowest stage. The model call is dispatched asynchronously, so the host prepares the next batch
 while the previous one computes.
@@ -45,6 +51,7 @@ while the previous one computes.
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable, Iterator, Sequence
 import csv
 import dataclasses
 import io
@@ -56,7 +63,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from absl import app
@@ -135,6 +141,7 @@ class OutputDirError(PermissionError):
 @dataclasses.dataclass(frozen=True)
 class Threshold:
   """The flagging rule: score > value; `source` says where the value came from."""
+
   value: float
   false_alarm_rate: float | None
   source: str
@@ -143,6 +150,7 @@ class Threshold:
 @dataclasses.dataclass(frozen=True)
 class ScoringRun:
   """What scoring needs from a run's workdir."""
+
   workdir: pathlib.Path
   config: ml_collections.ConfigDict
   preprocess: preprocess.PreprocessConfig
@@ -155,28 +163,38 @@ class ScoringRun:
 
 def _read_json(path: pathlib.Path, what: str) -> Any:
   if not path.is_file():
-    raise RunNotFoundError(f"{path} not found: {path.parent} is not a finished training run ({what}). "
-                           "Train first: python -m mouseflax.main --config=... --workdir=DIR.")
+    raise RunNotFoundError(
+        f"{path} not found: {path.parent} is not a finished training run ({what}). "
+        "Train first: python -m mouseflax.main --config=... --workdir=DIR."
+    )
   return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _restore(config: ml_collections.ConfigDict, workdir: pathlib.Path,
-             crop_hw: tuple[int, int]) -> tuple[Any, Any, int, tuple[str, ...]]:
-  """(model, params, step, streams) of the checkpoint training evaluated (best or latest, as the config)."""
+def _restore(
+    config: ml_collections.ConfigDict, workdir: pathlib.Path, crop_hw: tuple[int, int]
+) -> tuple[Any, Any, int, tuple[str, ...]]:
+  """(model, params, step, streams) of the checkpoint training evaluated (best or latest, as the
+  config)."""
   from mouseflax import models  # pylint: disable=g-import-not-at-top  # Heavy imports.
   from mouseflax import train  # pylint: disable=g-import-not-at-top
+
   if not any((workdir / checkpointing.CHECKPOINT_DIR).glob("*")):
-    raise RunNotFoundError(f"No checkpoint in {workdir / checkpointing.CHECKPOINT_DIR}: train the "
-                           f"run first (python -m mouseflax.main ... --workdir={workdir}).")
+    raise RunNotFoundError(
+        f"No checkpoint in {workdir / checkpointing.CHECKPOINT_DIR}: train the "
+        f"run first (python -m mouseflax.main ... --workdir={workdir})."
+    )
   model = models.create_model(config.model)
   if config.model.name == "supervised":
-    raise ValueError(f"{workdir}: config.model.name='supervised' has no reconstruction error; "
-                     "score a run of an autoencoder (cae, rae, cae_single).")
+    raise ValueError(
+        f"{workdir}: config.model.name='supervised' has no reconstruction error; "
+        "score a run of an autoencoder (cae, rae, cae_single)."
+    )
   mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
   h, w = crop_hw
   example = {s: jnp.zeros((1, SEQUENCE_LENGTH, h, w, c)) for s, c in STREAM_CHANNELS.items()}
-  state = train.create_train_state(model, train.create_optimizer(config.optim), example,
-                                   config.seed, mesh)
+  state = train.create_train_state(
+      model, train.create_optimizer(config.optim), example, config.seed, mesh
+  )
   manager = checkpointing.create_manager(workdir, config.ckpt)
   step = manager.latest_step()
   if config.eval.use_best_checkpoint and manager.best_step() is not None:
@@ -190,30 +208,44 @@ def _restore(config: ml_collections.ConfigDict, workdir: pathlib.Path,
 
 
 def load_run(workdir: str | pathlib.Path) -> ScoringRun:
-  """Reads config.json, preprocess.json, threshold.json and the evaluated checkpoint of `workdir`."""
+  """Reads config.json, preprocess.json, threshold.json and the evaluated checkpoint of
+  `workdir`."""
   workdir = pathlib.Path(workdir).expanduser()
   if not workdir.is_dir():
     raise RunNotFoundError(f"--workdir={workdir} does not exist: pass the folder of a trained run.")
   config = ml_collections.ConfigDict(_read_json(workdir / CONFIG_FILE, "no config"))
   cfg = preprocess.PreprocessConfig.from_dict(
-      _read_json(workdir / PREPROCESS_FILE, "no preprocessing record"))
+      _read_json(workdir / PREPROCESS_FILE, "no preprocessing record")
+  )
   model, params, step, streams = _restore(config, workdir, cfg.crop_hw)
   threshold_path = workdir / THRESHOLD_FILE
   stored = json.loads(threshold_path.read_text()) if threshold_path.is_file() else None
-  run = ScoringRun(workdir=workdir, config=config, preprocess=cfg, model=model, params=params,
-                   step=step, streams=streams, stored_threshold=stored)
+  run = ScoringRun(
+      workdir=workdir,
+      config=config,
+      preprocess=cfg,
+      model=model,
+      params=params,
+      step=step,
+      streams=streams,
+      stored_threshold=stored,
+  )
   stream_stats(run)  # A normalised run without its statistics fails here, before any video.
   return run
 
 
 def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray], dict]:
   """Jitted (gray uint8 [B,T,H,W,1], flow [B,T,H,W,2]) -> {stream: float32 [B,T] errors}."""
+
   @jax.jit
   def window_errors(params, gray, flow):
     inputs = {"gray": gray.astype(jnp.float32) / GRAY_SCALE, "flow": flow.astype(jnp.float32)}
     outputs = run.model.apply({"params": params}, inputs, train=False)
-    return {s: jnp.mean((outputs[s].astype(jnp.float32) - inputs[s]) ** 2, axis=(2, 3, 4))
-            for s in run.streams}
+    return {
+        s: jnp.mean((outputs[s].astype(jnp.float32) - inputs[s]) ** 2, axis=(2, 3, 4))
+        for s in run.streams
+    }
+
   return lambda gray, flow: window_errors(run.params, gray, flow)
 
 
@@ -230,7 +262,8 @@ def stream_stats(run: ScoringRun) -> dict[str, Any] | None:
     raise RunNotFoundError(
         f"{run.workdir / THRESHOLD_FILE} lacks the stream_stats that config.eval."
         "stream_normalisation='validation' scores with: finish the run's training and evaluation "
-        f"(python -m mouseflax.main ... --workdir={run.workdir}).")
+        f"(python -m mouseflax.main ... --workdir={run.workdir})."
+    )
   return stats
 
 
@@ -258,34 +291,47 @@ def validation_scores(run: ScoringRun) -> np.ndarray:
   if cache.is_file():
     return np.load(cache)
   from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top  # Loads TFDS.
+
   try:
     handle = input_pipeline.prepare(run.config.data, seed=run.config.seed)
     arrays = handle.load(run.config.train.val_split)
   except (FileNotFoundError, ValueError) as e:
-    raise ValueError(f"Cannot recalibrate: the validation records of {run.workdir} are not "
-                     f"available ({e}). Pass --threshold=X instead.") from e
+    raise ValueError(
+        f"Cannot recalibrate: the validation records of {run.workdir} are not "
+        f"available ({e}). Pass --threshold=X instead."
+    ) from e
   apply = jax.jit(lambda params, inputs: run.model.apply({"params": params}, inputs, train=False))
-  table = evaluate.frame_errors(lambda inputs: jax.tree.map(np.asarray, apply(run.params, inputs)),
-                                arrays, run.config.eval.batch_size)
+  table = evaluate.frame_errors(
+      lambda inputs: jax.tree.map(np.asarray, apply(run.params, inputs)),
+      arrays,
+      run.config.eval.batch_size,
+  )
   table = evaluate.scored_table(table, run.config.eval, stream_stats(run))
   scores = table.score[table.label == 0]
   _save_npy_atomic(cache, scores)
   return scores
 
 
-def resolve_threshold(run: ScoringRun, threshold: float | None = None,
-                      false_alarm_rate: float | None = None) -> Threshold:
+def resolve_threshold(
+    run: ScoringRun, threshold: float | None = None, false_alarm_rate: float | None = None
+) -> Threshold:
   """--threshold, else the stored threshold (same rate), else a recalibration for the new rate."""
   if threshold is not None:
     return Threshold(float(threshold), None, "--threshold")
   stored = run.stored_threshold
-  if stored is not None and (false_alarm_rate is None
-                             or np.isclose(false_alarm_rate, stored["false_alarm_rate"])):
-    return Threshold(float(stored["threshold"]), float(stored["false_alarm_rate"]),
-                     str(run.workdir / THRESHOLD_FILE))
+  if stored is not None and (
+      false_alarm_rate is None or np.isclose(false_alarm_rate, stored["false_alarm_rate"])
+  ):
+    return Threshold(
+        float(stored["threshold"]),
+        float(stored["false_alarm_rate"]),
+        str(run.workdir / THRESHOLD_FILE),
+    )
   if false_alarm_rate is None:
-    raise RunNotFoundError(f"{run.workdir / THRESHOLD_FILE} not found (training did not finish its "
-                           "evaluation): pass --threshold=X or --false_alarm_rate=R.")
+    raise RunNotFoundError(
+        f"{run.workdir / THRESHOLD_FILE} not found (training did not finish its "
+        "evaluation): pass --threshold=X or --false_alarm_rate=R."
+    )
   value = evaluate.calibrate_threshold(validation_scores(run), false_alarm_rate)
   return Threshold(value, float(false_alarm_rate), "recalibrated on the validation split")
 
@@ -302,8 +348,9 @@ class _Failure:
 _END = object()
 
 
-def _background(make_iter: Callable[[], Iterator[Any]], maxsize: int,
-                stop: threading.Event) -> Iterator[Any]:
+def _background(
+    make_iter: Callable[[], Iterator[Any]], maxsize: int, stop: threading.Event
+) -> Iterator[Any]:
   """Runs `make_iter()` in a thread, yielding its items through a bounded queue.
 
   Exceptions in the thread are re-raised here; when the consumer stops early, `stop` tells every
@@ -347,7 +394,9 @@ def _background(make_iter: Callable[[], Iterator[Any]], maxsize: int,
 
 @dataclasses.dataclass
 class WindowBatch:
-  """`count` windows (rows beyond it are padding): gray [B,T,H,W,1] uint8, flow float16, starts [B]."""
+  """`count` windows (rows beyond it are padding): gray [B,T,H,W,1] uint8, flow float16, starts
+  [B]."""
+
   gray: np.ndarray
   flow: np.ndarray
   starts: np.ndarray
@@ -356,13 +405,20 @@ class WindowBatch:
 
 def _empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatch:
   h, w = cfg.crop_hw
-  return WindowBatch(gray=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 1), np.uint8),
-                     flow=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 2), build_data.FLOW_DTYPE),
-                     starts=np.zeros(batch_size, np.int64), count=0)
+  return WindowBatch(
+      gray=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 1), np.uint8),
+      flow=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 2), build_data.FLOW_DTYPE),
+      starts=np.zeros(batch_size, np.int64),
+      count=0,
+  )
 
 
-def window_batches(frames: Iterator[np.ndarray], cfg: preprocess.PreprocessConfig,
-                   batch_size: int, path: pathlib.Path | str = "") -> Iterator[WindowBatch]:
+def window_batches(
+    frames: Iterator[np.ndarray],
+    cfg: preprocess.PreprocessConfig,
+    batch_size: int,
+    path: pathlib.Path | str = "",
+) -> Iterator[WindowBatch]:
   """Preprocesses decoded frames and packs them into batches of windows (the module docstring).
 
   Windows: consecutive, non-overlapping, plus one aligned to the end when N % T != 0; only the last
@@ -387,8 +443,10 @@ def window_batches(frames: Iterator[np.ndarray], cfg: preprocess.PreprocessConfi
         yield batch
         batch = _empty_batch(cfg, batch_size)
   if num_frames < SEQUENCE_LENGTH:
-    raise VideoTooShortError(f"{path} has {num_frames} frames, fewer than one model window of "
-                             f"{SEQUENCE_LENGTH}: score a longer recording.")
+    raise VideoTooShortError(
+        f"{path} has {num_frames} frames, fewer than one model window of "
+        f"{SEQUENCE_LENGTH}: score a longer recording."
+    )
   if num_frames % SEQUENCE_LENGTH:
     add_window()  # The end-aligned window: `recent` holds the last T frames.
   if batch.count:
@@ -427,6 +485,7 @@ class _FrameSums:
 @dataclasses.dataclass(frozen=True)
 class VideoScores:
   """Per-frame results of one video (arrays [N]); error_flow is NaN for a single-stream model."""
+
   path: pathlib.Path
   fps: float
   error_gray: np.ndarray
@@ -444,12 +503,25 @@ class VideoScores:
 
 def _progress_bar(total: int, path: pathlib.Path, enabled: bool):
   from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top  # Only when drawn.
-  return tqdm_auto.tqdm(total=total, desc=path.name, unit="frame", disable=not enabled,
-                        file=sys.stderr, dynamic_ncols=True)
+
+  return tqdm_auto.tqdm(
+      total=total,
+      desc=path.name,
+      unit="frame",
+      disable=not enabled,
+      file=sys.stderr,
+      dynamic_ncols=True,
+  )
 
 
-def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | None = None,
-                errors_fn: Callable | None = None, progress: bool = True) -> VideoScores:
+def score_video(
+    run: ScoringRun,
+    path: str | pathlib.Path,
+    *,
+    batch_size: int | None = None,
+    errors_fn: Callable | None = None,
+    progress: bool = True,
+) -> VideoScores:
   """Streams `path` through decode -> preprocessing -> model; returns per-frame errors and scores.
 
   Args:
@@ -469,8 +541,9 @@ def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | 
   mode = video.gray_mode(path)
   stop = threading.Event()
   frames = _background(lambda: video.iter_gray_frames(path, mode=mode), QUEUE_FRAMES, stop)
-  batches = _background(lambda: window_batches(frames, run.preprocess, batch_size, path),
-                        QUEUE_BATCHES, stop)
+  batches = _background(
+      lambda: window_batches(frames, run.preprocess, batch_size, path), QUEUE_BATCHES, stop
+  )
   sums = _FrameSums(run.streams, info.num_frames)
   pending = None
   with _progress_bar(info.num_frames, path, progress) as bar:
@@ -478,25 +551,39 @@ def score_video(run: ScoringRun, path: str | pathlib.Path, *, batch_size: int | 
       result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
       if pending is not None:  # Collect the previous batch while this one computes.
         errors, done = pending
-        sums.add(done.starts[:done.count], {s: np.asarray(v)[:done.count] for s, v in errors.items()})
+        sums.add(
+            done.starts[: done.count], {s: np.asarray(v)[: done.count] for s, v in errors.items()}
+        )
         bar.update(sums.num_frames - bar.n)
       pending = result
   return _video_scores(path, info, sums, run.streams, stream_stats(run))
 
 
-def _video_scores(path: pathlib.Path, info: video.VideoInfo, sums: _FrameSums,
-                  streams: Sequence[str], stats: dict[str, Any] | None = None) -> VideoScores:
+def _video_scores(
+    path: pathlib.Path,
+    info: video.VideoInfo,
+    sums: _FrameSums,
+    streams: Sequence[str],
+    stats: dict[str, Any] | None = None,
+) -> VideoScores:
   means = sums.means()
   nan = np.full(sums.num_frames, np.nan)
   fps = info.fps
   if not fps > 0:
-    logging.warning("%s: the container gives no frame rate; times assume %g fps.", path, FALLBACK_FPS)
+    logging.warning(
+        "%s: the container gives no frame rate; times assume %g fps.", path, FALLBACK_FPS
+    )
     fps = FALLBACK_FPS
   score = evaluate.combine_streams({s: means[s] for s in streams}, stats)
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
-  return VideoScores(path=path, fps=fps, error_gray=means.get("gray", nan),
-                     error_flow=means.get("flow", nan), score=score)
+  return VideoScores(
+      path=path,
+      fps=fps,
+      error_gray=means.get("gray", nan),
+      error_flow=means.get("flow", nan),
+      score=score,
+  )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -523,32 +610,62 @@ def _num(value: float) -> str:
 def scores_csv(scores: VideoScores, threshold: float) -> str:
   """The `<stem>_scores.csv` text (SCORE_COLUMNS; error_flow empty for single-stream models)."""
   flagged = scores.score > threshold
-  return _csv(SCORE_COLUMNS, (
-      (i, TIME_FORMAT.format(t), _num(g), _num(f), _num(s), int(x)) for i, t, g, f, s, x in zip(
-          scores.frame, scores.time_s, scores.error_gray, scores.error_flow, scores.score, flagged)))
+  return _csv(
+      SCORE_COLUMNS,
+      (
+          (i, TIME_FORMAT.format(t), _num(g), _num(f), _num(s), int(x))
+          for i, t, g, f, s, x in zip(
+              scores.frame,
+              scores.time_s,
+              scores.error_gray,
+              scores.error_flow,
+              scores.score,
+              flagged,
+          )
+      ),
+  )
 
 
 def segments_csv(scores: VideoScores, threshold: float) -> str:
-  """The `<stem>_segments.csv` text (SEGMENT_COLUMNS; frames inclusive, end_s = end of last frame)."""
-  return _csv(SEGMENT_COLUMNS, (
-      (a, b, TIME_FORMAT.format(a / scores.fps), TIME_FORMAT.format((b + 1) / scores.fps),
-       _num(scores.score[a:b + 1].max())) for a, b in segments(scores, threshold)))
+  """The `<stem>_segments.csv` text (SEGMENT_COLUMNS; frames inclusive, end_s = end of last
+  frame)."""
+  return _csv(
+      SEGMENT_COLUMNS,
+      (
+          (
+              a,
+              b,
+              TIME_FORMAT.format(a / scores.fps),
+              TIME_FORMAT.format((b + 1) / scores.fps),
+              _num(scores.score[a : b + 1].max()),
+          )
+          for a, b in segments(scores, threshold)
+      ),
+  )
 
 
 def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path) -> pathlib.Path:
   """Score over time, the threshold as a dashed line, flagged segments shaded."""
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top  # plots set the backend.
+
   fig, ax = plt.subplots(figsize=TIMELINE_SIZE_INCHES)
   frame_s = 1.0 / scores.fps
   for a, b in segments(scores, threshold.value):
     ax.axvspan(a * frame_s, (b + 1) * frame_s, **plots.ANOMALY_SHADE)
   ax.plot(scores.time_s, scores.score, linewidth=plots.LINE_WIDTH, color="tab:blue", label="score")
   rate = "" if threshold.false_alarm_rate is None else f", {threshold.false_alarm_rate:.1%} FA"
-  ax.axhline(threshold.value, color="black", linestyle="--", linewidth=plots.LINE_WIDTH,
-             label=f"threshold {threshold.value:.4g}{rate}")
+  ax.axhline(
+      threshold.value,
+      color="black",
+      linestyle="--",
+      linewidth=plots.LINE_WIDTH,
+      label=f"threshold {threshold.value:.4g}{rate}",
+  )
   flagged = int(np.sum(scores.score > threshold.value))
-  ax.set_title(f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged "
-               f"(shaded)", fontsize="small")
+  ax.set_title(
+      f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged " f"(shaded)",
+      fontsize="small",
+  )
   ax.set_xlabel("time (s)")
   ax.set_ylabel("anomaly score")
   ax.set_xlim(0, len(scores.score) * frame_s)
@@ -569,24 +686,36 @@ def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarr
   cv2.rectangle(frame, (0, height - bar_h), (width - 1, height - 1), COLOR_BAR_BACKGROUND, FILLED)
   cv2.rectangle(frame, (0, height - bar_h), (fill, height - 1), color, FILLED)
   mark = int(width / BAR_FULL_SCALE)  # Where the threshold lies on the bar.
-  cv2.line(frame, (mark, height - bar_h), (mark, height - 1), COLOR_THRESHOLD_MARK,
-           THRESHOLD_MARK_PX)
-  cv2.putText(frame, f"score {score:.4g}", (TEXT_MARGIN_X_PX, height - bar_h - TEXT_GAP_ABOVE_BAR_PX),
-              cv2.FONT_HERSHEY_SIMPLEX, TEXT_SCALE, color, TEXT_THICKNESS_PX, cv2.LINE_AA)
+  cv2.line(
+      frame, (mark, height - bar_h), (mark, height - 1), COLOR_THRESHOLD_MARK, THRESHOLD_MARK_PX
+  )
+  cv2.putText(
+      frame,
+      f"score {score:.4g}",
+      (TEXT_MARGIN_X_PX, height - bar_h - TEXT_GAP_ABOVE_BAR_PX),
+      cv2.FONT_HERSHEY_SIMPLEX,
+      TEXT_SCALE,
+      color,
+      TEXT_THICKNESS_PX,
+      cv2.LINE_AA,
+  )
   if flagged:
     cv2.rectangle(frame, (0, 0), (width - 1, height - 1), COLOR_FLAGGED, FLAGGED_BORDER_PX)
   return frame
 
 
-def write_annotated_video(scores: VideoScores, threshold: float, path: pathlib.Path) -> pathlib.Path:
+def write_annotated_video(
+    scores: VideoScores, threshold: float, path: pathlib.Path
+) -> pathlib.Path:
   """Writes the recording (colour) with the overlay of `_draw_overlay`, through a temporary file."""
   cap = cv2.VideoCapture(str(scores.path), cv2.CAP_FFMPEG)
   if not cap.isOpened():
     raise video.VideoError(f"Cannot reopen {scores.path} to write the annotated video.")
   width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
   tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # The suffix picks the container.
-  writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*ANNOTATED_FOURCC), scores.fps,
-                           (width, height))
+  writer = cv2.VideoWriter(
+      str(tmp), cv2.VideoWriter_fourcc(*ANNOTATED_FOURCC), scores.fps, (width, height)
+  )
   try:
     try:
       if not writer.isOpened():
@@ -609,6 +738,7 @@ def write_annotated_video(scores: VideoScores, threshold: float, path: pathlib.P
 @dataclasses.dataclass(frozen=True)
 class ScoredVideo:
   """The result of one video: its scores, the files written, and the timing."""
+
   scores: VideoScores
   files: dict[str, pathlib.Path]
   seconds: float
@@ -618,19 +748,27 @@ class ScoredVideo:
     return len(self.scores.score) / self.seconds
 
 
-def write_outputs(scores: VideoScores, threshold: Threshold, output_dir: pathlib.Path, stem: str,
-                  annotated_video: bool = False) -> dict[str, pathlib.Path]:
+def write_outputs(
+    scores: VideoScores,
+    threshold: Threshold,
+    output_dir: pathlib.Path,
+    stem: str,
+    annotated_video: bool = False,
+) -> dict[str, pathlib.Path]:
   """Writes the CSVs, the timeline (and the annotated video) of one video; returns their paths."""
   files = {
-      "scores": evaluate.write_text_atomic(output_dir / f"{stem}{SCORES_SUFFIX}",
-                                           scores_csv(scores, threshold.value)),
-      "segments": evaluate.write_text_atomic(output_dir / f"{stem}{SEGMENTS_SUFFIX}",
-                                             segments_csv(scores, threshold.value)),
+      "scores": evaluate.write_text_atomic(
+          output_dir / f"{stem}{SCORES_SUFFIX}", scores_csv(scores, threshold.value)
+      ),
+      "segments": evaluate.write_text_atomic(
+          output_dir / f"{stem}{SEGMENTS_SUFFIX}", segments_csv(scores, threshold.value)
+      ),
       "timeline": plot_timeline(scores, threshold, output_dir / f"{stem}{TIMELINE_SUFFIX}"),
   }
   if annotated_video:
-    files["annotated"] = write_annotated_video(scores, threshold.value,
-                                               output_dir / f"{stem}{ANNOTATED_SUFFIX}")
+    files["annotated"] = write_annotated_video(
+        scores, threshold.value, output_dir / f"{stem}{ANNOTATED_SUFFIX}"
+    )
   return files
 
 
@@ -646,8 +784,10 @@ def check_output_dir(output_dir: str | pathlib.Path) -> pathlib.Path:
     with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-test-"):
       pass
   except OSError as e:
-    raise OutputDirError(f"--output_dir={output_dir} cannot be written ({e.strerror or e}): choose "
-                         "a folder you can write to.") from e
+    raise OutputDirError(
+        f"--output_dir={output_dir} cannot be written ({e.strerror or e}): choose "
+        "a folder you can write to."
+    ) from e
   return output_dir
 
 
@@ -656,8 +796,10 @@ def output_stems(videos: Sequence[str | pathlib.Path]) -> list[str]:
   stems = [pathlib.Path(v).stem for v in videos]
   duplicates = sorted({s for s in stems if stems.count(s) > 1})
   if duplicates:
-    raise ValueError(f"Videos with the same file stem {duplicates} would write the same outputs: "
-                     "rename them or score them in separate calls with different --output_dir.")
+    raise ValueError(
+        f"Videos with the same file stem {duplicates} would write the same outputs: "
+        "rename them or score them in separate calls with different --output_dir."
+    )
   return stems
 
 
@@ -665,10 +807,16 @@ def output_stems(videos: Sequence[str | pathlib.Path]) -> list[str]:
 VIDEO_ERRORS = (video.VideoError, OSError, ValueError, FloatingPointError)
 
 
-def score_videos(run: ScoringRun, videos: Sequence[str | pathlib.Path],
-                 output_dir: str | pathlib.Path, threshold: Threshold, *,
-                 batch_size: int | None = None, annotated_video: bool = False,
-                 progress: bool = True) -> dict[str, ScoredVideo | BaseException]:
+def score_videos(
+    run: ScoringRun,
+    videos: Sequence[str | pathlib.Path],
+    output_dir: str | pathlib.Path,
+    threshold: Threshold,
+    *,
+    batch_size: int | None = None,
+    annotated_video: bool = False,
+    progress: bool = True,
+) -> dict[str, ScoredVideo | BaseException]:
   """Scores each video and writes its outputs; a failing video is reported, the others go on.
 
   Returns:
@@ -680,8 +828,7 @@ def score_videos(run: ScoringRun, videos: Sequence[str | pathlib.Path],
   for path, stem in zip(videos, output_stems(videos)):
     started = time.perf_counter()
     try:
-      scores = score_video(run, path, batch_size=batch_size, errors_fn=errors_fn,
-                           progress=progress)
+      scores = score_video(run, path, batch_size=batch_size, errors_fn=errors_fn, progress=progress)
       files = write_outputs(scores, threshold, output_dir, stem, annotated_video)
     except VIDEO_ERRORS as e:
       logging.error("%s: %s", path, e)
@@ -699,10 +846,12 @@ def summary(results: dict[str, ScoredVideo | BaseException], threshold: Threshol
       lines.append(f"FAILED {path}: {type(result).__name__}: {result}")
       continue
     s = result.scores
-    lines.append(f"ok {path}: {len(s.score)} frames, {int(np.sum(s.score > threshold.value))} "
-                 f"flagged in {len(segments(s, threshold.value))} segments, "
-                 f"{result.frames_per_second:.0f} frames/s "
-                 f"({result.frames_per_second / s.fps:.1f}x real time) -> {result.files['scores']}")
+    lines.append(
+        f"ok {path}: {len(s.score)} frames, {int(np.sum(s.score > threshold.value))} "
+        f"flagged in {len(segments(s, threshold.value))} segments, "
+        f"{result.frames_per_second:.0f} frames/s "
+        f"({result.frames_per_second / s.fps:.1f}x real time) -> {result.files['scores']}"
+    )
   failed = sum(isinstance(r, BaseException) for r in results.values())
   lines.append(f"{len(results) - failed} of {len(results)} videos scored, {failed} failed.")
   return "\n".join(lines)
@@ -719,11 +868,16 @@ def _define_flags() -> None:
   flags.DEFINE_string("output_dir", None, "Folder the outputs are written to.")
   flags.DEFINE_float("threshold", None, "Flag frames with score > this (overrides the stored one).")
   flags.DEFINE_float(
-      "false_alarm_rate", None, "Share of normal validation frames flagged; default: the rate "
+      "false_alarm_rate",
+      None,
+      "Share of normal validation frames flagged; default: the rate "
       "threshold.json was calibrated for (config.eval.false_alarm_rate, 1%). Another rate "
-      "recalibrates on the run's validation split.")
+      "recalibrates on the run's validation split.",
+  )
   flags.DEFINE_bool("annotated_video", False, "Also write <stem>_annotated.mp4.")
-  flags.DEFINE_integer("batch_size", None, "Windows per model call (default config.eval.batch_size).")
+  flags.DEFINE_integer(
+      "batch_size", None, "Windows per model call (default config.eval.batch_size)."
+  )
   flags.DEFINE_bool("progress", True, "Show a progress bar per video.")
 
 
@@ -731,10 +885,17 @@ EXIT_SOME_FAILED = 1
 EXIT_NO_RUN = 2
 
 
-def run_cli(workdir: str, videos: Sequence[str], output_dir: str, *,
-            threshold: float | None = None, false_alarm_rate: float | None = None,
-            annotated_video: bool = False, batch_size: int | None = None,
-            progress: bool = True) -> int:
+def run_cli(
+    workdir: str,
+    videos: Sequence[str],
+    output_dir: str,
+    *,
+    threshold: float | None = None,
+    false_alarm_rate: float | None = None,
+    annotated_video: bool = False,
+    batch_size: int | None = None,
+    progress: bool = True,
+) -> int:
   """The command line's work; returns its exit status (0, EXIT_SOME_FAILED or EXIT_NO_RUN)."""
   try:
     output_stems(videos)
@@ -744,10 +905,23 @@ def run_cli(workdir: str, videos: Sequence[str], output_dir: str, *,
   except (OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_NO_RUN
-  logging.info("Run %s (step %d, streams %s), threshold %.6g (%s).", run.workdir, run.step,
-               run.streams, rule.value, rule.source)
-  results = score_videos(run, videos, out, rule, batch_size=batch_size,
-                         annotated_video=annotated_video, progress=progress)
+  logging.info(
+      "Run %s (step %d, streams %s), threshold %.6g (%s).",
+      run.workdir,
+      run.step,
+      run.streams,
+      rule.value,
+      rule.source,
+  )
+  results = score_videos(
+      run,
+      videos,
+      out,
+      rule,
+      batch_size=batch_size,
+      annotated_video=annotated_video,
+      progress=progress,
+  )
   print(summary(results, rule))
   return EXIT_SOME_FAILED if any(isinstance(r, BaseException) for r in results.values()) else 0
 
@@ -759,9 +933,18 @@ def main(argv: Sequence[str]) -> None:
   f = flags.FLAGS
   if not f.workdir or not f.video or not f.output_dir:
     raise app.UsageError("--workdir, --video (one or more) and --output_dir are required.")
-  sys.exit(run_cli(f.workdir, f.video, f.output_dir, threshold=f.threshold,
-                   false_alarm_rate=f.false_alarm_rate, annotated_video=f.annotated_video,
-                   batch_size=f.batch_size, progress=f.progress))
+  sys.exit(
+      run_cli(
+          f.workdir,
+          f.video,
+          f.output_dir,
+          threshold=f.threshold,
+          false_alarm_rate=f.false_alarm_rate,
+          annotated_video=f.annotated_video,
+          batch_size=f.batch_size,
+          progress=f.progress,
+      )
+  )
 
 
 if __name__ == "__main__":

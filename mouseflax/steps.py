@@ -1,8 +1,10 @@
 """The pure training pieces: model inputs, flips, optimiser, train state, losses and jitted steps.
 
 Everything here depends only on jax, flax, optax, numpy and the light mouseflax modules (preprocess,
-distributed): not on tensorflow_datasets, ml_collections or grain. `mouseflax.train` (the epoch loop)
-and the benchmarks (benchmarks/gpu_paper_schedule.py runs where those packages are absent) import the
+distributed): not on tensorflow_datasets, ml_collections or grain. `mouseflax.train` (the epoch
+loop)
+and the benchmarks (benchmarks/gpu_paper_schedule.py runs where those packages are absent) import
+the
 same functions from here, so a benchmark times the real step. Configs are read as plain mappings
 (`config.optim`, a ConfigDict, or a dict with the same keys).
 """
@@ -37,6 +39,7 @@ OPTIMIZERS = ("adam", "sgd")
 
 class TrainState(train_state.TrainState):
   """Flax TrainState plus the base RNG key (per-step keys are fold_in(rng, step))."""
+
   rng: jax.Array
 
 
@@ -46,8 +49,10 @@ class TrainState(train_state.TrainState):
 
 def to_model_inputs(batch: Mapping[str, Any]) -> dict[str, jax.Array]:
   """{'gray': float32 [B,T,H,W,1], 'flow': float32 [B,T,H,W,2]} in [0, 1]; jax-traceable."""
-  return {"gray": jnp.asarray(batch["gray"], jnp.float32) / GRAY_SCALE,
-          "flow": jnp.asarray(batch["flow"], jnp.float32)}
+  return {
+      "gray": jnp.asarray(batch["gray"], jnp.float32) / GRAY_SCALE,
+      "flow": jnp.asarray(batch["flow"], jnp.float32),
+  }
 
 
 def random_hflip(batch: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
@@ -59,8 +64,11 @@ def random_hflip(batch: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
   flip = jax.random.bernoulli(rng, HFLIP_PROBABILITY, (gray.shape[0],))
   flipped_gray, flipped_flow = preprocess.hflip(gray, flow)
   expand = (slice(None),) + (None,) * (gray.ndim - 1)
-  return {**batch, "gray": jnp.where(flip[expand], flipped_gray, gray),
-          "flow": jnp.where(flip[expand], flipped_flow, flow)}
+  return {
+      **batch,
+      "gray": jnp.where(flip[expand], flipped_gray, gray),
+      "flow": jnp.where(flip[expand], flipped_flow, flow),
+  }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -73,11 +81,15 @@ def make_mesh(mesh_config: Mapping[str, Any]) -> jax.sharding.Mesh:
   wanted = mesh_config["data_parallelism"]
   n = len(devices) if wanted == -1 else wanted
   if not 1 <= n <= len(devices):
-    raise ValueError(f"config.mesh.data_parallelism={wanted}: must be -1 "
-                     f"(all) or between 1 and the {len(devices)} visible devices.")
+    raise ValueError(
+        f"config.mesh.data_parallelism={wanted}: must be -1 "
+        f"(all) or between 1 and the {len(devices)} visible devices."
+    )
   if jax.process_count() > 1 and n != len(devices):
-    raise ValueError(f"config.mesh.data_parallelism={wanted}: a run of "
-                     f"{jax.process_count()} processes uses all {len(devices)} devices; set -1.")
+    raise ValueError(
+        f"config.mesh.data_parallelism={wanted}: a run of "
+        f"{jax.process_count()} processes uses all {len(devices)} devices; set -1."
+    )
   return jax.sharding.Mesh(np.asarray(devices[:n]), (DATA_AXIS,))
 
 
@@ -113,20 +125,29 @@ def create_optimizer(optim_config: Mapping[str, Any]) -> optax.GradientTransform
   raise ValueError(f"config.optim.name={name!r}: expected one of {list(OPTIMIZERS)}.")
 
 
-def create_train_state(model: flax.linen.Module, tx: optax.GradientTransformation,
-                       example_inputs: Mapping[str, jax.Array], seed: int,
-                       mesh: jax.sharding.Mesh) -> TrainState:
+def create_train_state(
+    model: flax.linen.Module,
+    tx: optax.GradientTransformation,
+    example_inputs: Mapping[str, jax.Array],
+    seed: int,
+    mesh: jax.sharding.Mesh,
+) -> TrainState:
   """Initialises parameters from `seed` and replicates the state over the mesh."""
+
   def init(init_rng, state_rng):
     params = model.init(init_rng, example_inputs, train=False)["params"]
     return TrainState.create(apply_fn=model.apply, params=params, tx=tx, rng=state_rng)
+
   init_rng = jax.random.key(seed, impl=INIT_RNG_IMPL)
   return jax.jit(init, out_shardings=replicated(mesh))(init_rng, jax.random.PRNGKey(seed))
 
 
-def per_example_losses(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
-                       inputs: Mapping[str, jax.Array],
-                       loss_weights: Mapping[str, float]) -> dict[str, jax.Array]:
+def per_example_losses(
+    outputs: Mapping[str, jax.Array],
+    batch: Mapping[str, jax.Array],
+    inputs: Mapping[str, jax.Array],
+    loss_weights: Mapping[str, float],
+) -> dict[str, jax.Array]:
   """Per-example losses [B]: weighted per-stream MSE (autoencoders) or masked cross-entropy."""
   if "logits" in outputs:
     logits = outputs["logits"].astype(jnp.float32)
@@ -143,8 +164,13 @@ def per_example_losses(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax
   return losses
 
 
-def train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
-               loss_weights: Mapping[str, float], hflip: bool) -> tuple[TrainState, dict]:
+def train_step(
+    state: TrainState,
+    batch: Mapping[str, jax.Array],
+    *,
+    loss_weights: Mapping[str, float],
+    hflip: bool,
+) -> tuple[TrainState, dict]:
   """One optimiser step on one (global) batch; returns the new state and scalar metrics."""
   step_rng = jax.random.fold_in(state.rng, state.step)
   flip_rng, dropout_rng = jax.random.split(step_rng)
@@ -153,8 +179,7 @@ def train_step(state: TrainState, batch: Mapping[str, jax.Array], *,
     inputs = random_hflip(inputs, flip_rng)
 
   def loss_fn(params):
-    outputs = state.apply_fn({"params": params}, inputs, train=True,
-                             rngs={"dropout": dropout_rng})
+    outputs = state.apply_fn({"params": params}, inputs, train=True, rngs={"dropout": dropout_rng})
     losses = per_example_losses(outputs, batch, inputs, loss_weights)
     losses = {k: v.mean() for k, v in losses.items()}
     return losses["loss"], losses
@@ -181,11 +206,13 @@ def make_multi_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
 
   `data` is the replicated training split (device-resident mode). The state is donated.
   """
+
   def multi_step(state, data, idx):
     def body(state, batch_idx):
       batch = jax.tree.map(lambda a: a[batch_idx], data)
       batch = jax.lax.with_sharding_constraint(batch, batch_sharded(mesh))
       return step_fn(state, batch)
+
     return run_steps(body, state, idx)
 
   rep = replicated(mesh)
@@ -198,8 +225,12 @@ def make_batches_step(mesh: jax.sharding.Mesh, step_fn: Callable) -> Callable:
   The host-resident (and multi-host) form: each process supplies only its rows of each batch.
   """
   rep = replicated(mesh)
-  return jax.jit(lambda state, batches: run_steps(step_fn, state, batches), donate_argnums=0,
-                 in_shardings=(rep, steps_sharded(mesh)), out_shardings=(rep, rep))
+  return jax.jit(
+      lambda state, batches: run_steps(step_fn, state, batches),
+      donate_argnums=0,
+      in_shardings=(rep, steps_sharded(mesh)),
+      out_shardings=(rep, rep),
+  )
 
 
 def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -> Callable:
@@ -207,12 +238,15 @@ def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -
 
   Every process passes the whole numpy batch; each device takes its rows.
   """
+
   def eval_step(state, batch, mask):
     inputs = to_model_inputs(batch)
     outputs = state.apply_fn({"params": state.params}, inputs, train=False)
     losses = per_example_losses(outputs, batch, inputs, loss_weights)
     return {k: jnp.where(mask, v, 0.0).sum() for k, v in losses.items()}
+
   sharded = batch_sharded(mesh)
-  step = jax.jit(eval_step, in_shardings=(replicated(mesh), sharded, sharded),
-                 out_shardings=replicated(mesh))
+  step = jax.jit(
+      eval_step, in_shardings=(replicated(mesh), sharded, sharded), out_shardings=replicated(mesh)
+  )
   return lambda state, batch, mask: step(state, *distributed.host_to_global(sharded, (batch, mask)))

@@ -1,6 +1,7 @@
 """Training: the epoch loop over jitted data-parallel steps, checkpoints and the final evaluation.
 
-`train_and_evaluate(config, workdir)` is the whole job. The training split is held on the device when it
+`train_and_evaluate(config, workdir)` is the whole job. The training split is held on the device
+when it
 fits and batches are gathered there; `config.train.steps_per_call` steps run per compiled call (a
 `lax.scan` when > 1). On XLA:CPU a scan loses the fast convolution path (8.7x slower per step, see
 shared/notes/xla_cpu_convs.md), so `auto` means 1 step per call on the CPU and many elsewhere.
@@ -11,6 +12,7 @@ each process reads only its rows of each global batch, and only the primary proc
 jitted steps are in `mouseflax.steps` (re-exported here), which benchmarks import without TFDS.
 """
 
+from collections.abc import Callable, Mapping
 import dataclasses
 import functools
 import json
@@ -18,7 +20,7 @@ import os
 import pathlib
 import subprocess
 import time
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from absl import logging
 import flax
@@ -66,7 +68,9 @@ def resolve_steps_per_call(value: str) -> int:
   if value == "auto":
     return 1 if jax.default_backend() == "cpu" else AUTO_ACCELERATOR_STEPS_PER_CALL
   if not str(value).isdigit() or int(value) < 1:
-    raise ValueError(f"config.train.steps_per_call={value!r}: expected 'auto' or a positive integer.")
+    raise ValueError(
+        f"config.train.steps_per_call={value!r}: expected 'auto' or a positive integer."
+    )
   return int(value)
 
 
@@ -76,13 +80,16 @@ def _eval_batches(data: Mapping[str, np.ndarray], batch_size: int):
   for start in range(0, n, batch_size):
     stop = min(start + batch_size, n)
     pad = batch_size - (stop - start)
-    batch = {k: np.concatenate([v[start:stop], np.zeros((pad, *v.shape[1:]), v.dtype)])
-             for k, v in data.items()}
+    batch = {
+        k: np.concatenate([v[start:stop], np.zeros((pad, *v.shape[1:]), v.dtype)])
+        for k, v in data.items()
+    }
     yield batch, np.arange(batch_size) < (stop - start)
 
 
-def validation_losses(eval_step: Callable, state: TrainState, data: Mapping[str, np.ndarray],
-                      batch_size: int) -> dict[str, float]:
+def validation_losses(
+    eval_step: Callable, state: TrainState, data: Mapping[str, np.ndarray], batch_size: int
+) -> dict[str, float]:
   """Mean per-example validation losses, prefixed `val_`."""
   totals, n = {}, 0
   for batch, mask in _eval_batches(data, batch_size):
@@ -94,13 +101,15 @@ def validation_losses(eval_step: Callable, state: TrainState, data: Mapping[str,
 
 
 def _check_finite(metrics: Mapping[str, np.ndarray], first_step: int) -> None:
-  """Raises TrainingDivergedError naming the first step whose loss or gradient norm is not finite."""
+  """Raises TrainingDivergedError naming the first step whose loss or gradient norm is not
+  finite."""
   for key in ("loss", "grad_norm"):
     bad = np.flatnonzero(~np.isfinite(metrics[key]))
     if bad.size:
       raise TrainingDivergedError(
           f"{key} is {metrics[key][bad[0]]} at step {first_step + bad[0] + 1}: training diverged. "
-          "Lower config.optim.learning_rate or check the data; the last good checkpoint is kept.")
+          "Lower config.optim.learning_rate or check the data; the last good checkpoint is kept."
+      )
 
 
 def _atomic_write_json(path: pathlib.Path, content: Any) -> None:
@@ -110,7 +119,8 @@ def _atomic_write_json(path: pathlib.Path, content: Any) -> None:
 
 
 def _keep_on_device(data: Mapping[str, np.ndarray], data_config: ml_collections.ConfigDict) -> bool:
-  """`data.device_resident` and the split fits under `data.device_max_mb` (per device: replicated)."""
+  """`data.device_resident` and the split fits under `data.device_max_mb` (per device:
+  replicated)."""
   num_bytes = sum(v.nbytes for v in data.values())
   return data_config.device_resident and num_bytes <= data_config.device_max_mb * BYTES_PER_MB
 
@@ -122,6 +132,7 @@ class TrainRecords:
   One process loads the split whole (`arrays`, which device-resident mode puts on the device); a
   process of a multi-host run reads only its rows of each batch from the records (`arrays` None).
   """
+
   num_examples: int
   take: Callable[[np.ndarray], dict[str, np.ndarray]]
   arrays: Mapping[str, np.ndarray] | None = None
@@ -131,45 +142,57 @@ def train_records(handle: Any, split: str) -> TrainRecords:
   """The split loaded whole (one process) or read by index (several processes)."""
   if jax.process_count() == 1:
     arrays = {k: v for k, v in handle.load(split).items() if k in TRAIN_FIELDS}
-    return TrainRecords(len(arrays["gray"]), lambda idx: {k: v[idx] for k, v in arrays.items()},
-                        arrays)
-  return TrainRecords(handle.num_examples(split),
-                      lambda idx: handle.read(split, idx, TRAIN_FIELDS))
+    return TrainRecords(
+        len(arrays["gray"]), lambda idx: {k: v[idx] for k, v in arrays.items()}, arrays
+    )
+  return TrainRecords(handle.num_examples(split), lambda idx: handle.read(split, idx, TRAIN_FIELDS))
 
 
 class _Trainer:
   """Holds what the epoch loop needs: data, compiled steps, the mesh and the schedule."""
 
-  def __init__(self, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,
-               train: TrainRecords, val: Mapping[str, np.ndarray]):
+  def __init__(
+      self,
+      config: ml_collections.ConfigDict,
+      mesh: jax.sharding.Mesh,
+      train: TrainRecords,
+      val: Mapping[str, np.ndarray],
+  ):
     self.config = config
     self.mesh = mesh
     tc = config.train
     if tc.epochs < 1:
       raise ValueError(f"config.train.epochs must be >= 1, got {tc.epochs}.")
     if tc.batch_size < 1 or tc.batch_size % mesh.size:
-      raise ValueError(f"config.train.batch_size={tc.batch_size} must be a positive multiple of "
-                       f"the {mesh.size} devices on the mesh.")
+      raise ValueError(
+          f"config.train.batch_size={tc.batch_size} must be a positive multiple of "
+          f"the {mesh.size} devices on the mesh."
+      )
     self.num_examples = train.num_examples
     self.steps_per_epoch = self.num_examples // tc.batch_size
     if self.steps_per_epoch < 1:
-      raise ValueError(f"The training split has {self.num_examples} sequences, fewer than "
-                       f"config.train.batch_size={tc.batch_size}: lower the batch size.")
+      raise ValueError(
+          f"The training split has {self.num_examples} sequences, fewer than "
+          f"config.train.batch_size={tc.batch_size}: lower the batch size."
+      )
     self.total_steps = tc.epochs * self.steps_per_epoch
     self.steps_per_call = resolve_steps_per_call(tc.steps_per_call)
     self.records = train
     self.on_device = train.arrays is not None and _keep_on_device(train.arrays, config.data)
-    self.device_data = (jax.device_put(train.arrays, _replicated(mesh)) if self.on_device
-                        else None)
+    self.device_data = jax.device_put(train.arrays, _replicated(mesh)) if self.on_device else None
     self.val = {k: val[k] for k in TRAIN_FIELDS}
     weights = dict(tc.loss_weights)
     step = functools.partial(train_step, loss_weights=weights, hflip=config.data.hflip)
     self.multi_step = make_multi_step(mesh, step)
     self.batches_step = make_batches_step(mesh, step)
     self.eval_step = make_eval_step(mesh, weights)
-    logging.info("Training on %d sequences, %d steps/epoch, %d steps/call, data on %s.",
-                 self.num_examples, self.steps_per_epoch, self.steps_per_call,
-                 "device" if self.on_device else "host")
+    logging.info(
+        "Training on %d sequences, %d steps/epoch, %d steps/call, data on %s.",
+        self.num_examples,
+        self.steps_per_epoch,
+        self.steps_per_call,
+        "device" if self.on_device else "host",
+    )
 
   def run_chunk(self, state: TrainState, idx: np.ndarray) -> tuple[TrainState, dict]:
     """Runs idx.shape[0] steps on the global batches idx[K, B].
@@ -181,10 +204,13 @@ class _Trainer:
     sharding = _steps_sharded(self.mesh)
     rows = distributed.local_rows(sharding, idx.shape, axis=1)
     local_idx = idx[:, rows]
-    local = {k: v.reshape(*local_idx.shape, *v.shape[1:])
-             for k, v in self.records.take(local_idx.ravel()).items()}
+    local = {
+        k: v.reshape(*local_idx.shape, *v.shape[1:])
+        for k, v in self.records.take(local_idx.ravel()).items()
+    }
     batches = distributed.global_from_local(
-        sharding, local, lambda v: (*idx.shape, *v.shape[len(idx.shape):]))
+        sharding, local, lambda v: (*idx.shape, *v.shape[len(idx.shape) :])
+    )
     return self.batches_step(state, batches)
 
   def epoch_order(self, epoch: int) -> np.ndarray:
@@ -199,10 +225,14 @@ class _Trainer:
 
 def _progress(trainer: _Trainer, step: int, train_seconds: float) -> dict[str, Any]:
   epoch, step_in_epoch = divmod(step, trainer.steps_per_epoch)
-  return {"epoch": epoch, "step_in_epoch": step_in_epoch,
-          "steps_per_epoch": trainer.steps_per_epoch,
-          "batch_size": trainer.config.train.batch_size,
-          "num_train_examples": trainer.num_examples, "train_seconds": train_seconds}
+  return {
+      "epoch": epoch,
+      "step_in_epoch": step_in_epoch,
+      "steps_per_epoch": trainer.steps_per_epoch,
+      "batch_size": trainer.config.train.batch_size,
+      "num_train_examples": trainer.num_examples,
+      "train_seconds": train_seconds,
+  }
 
 
 def _check_resumable(saved: Mapping[str, Any], trainer: _Trainer, workdir: pathlib.Path) -> None:
@@ -212,7 +242,8 @@ def _check_resumable(saved: Mapping[str, Any], trainer: _Trainer, workdir: pathl
     if saved[key] != expected[key]:
       raise ValueError(
           f"Checkpoint in {workdir / checkpointing.CHECKPOINT_DIR} was written with {key}="
-          f"{saved[key]}, this run has {expected[key]}: use a new --workdir or the same config.")
+          f"{saved[key]}, this run has {expected[key]}: use a new --workdir or the same config."
+      )
 
 
 class _ProgressLog:
@@ -239,15 +270,22 @@ class _ProgressLog:
     eta = (self.trainer.total_steps - step) * self.trainer.config.train.batch_size / rate
     means = {f"train_{k}": v / self.count for k, v in self.sums.items()}
     self.writer.write_scalars(step, {**means, "sequences_per_second": rate})
-    logging.info("step %d/%d epoch %d: loss %.5f, %.1f sequences/s, ETA %.0f s", step,
-                 self.trainer.total_steps, step // self.trainer.steps_per_epoch,
-                 means["train_loss"], rate, eta)
+    logging.info(
+        "step %d/%d epoch %d: loss %.5f, %.1f sequences/s, ETA %.0f s",
+        step,
+        self.trainer.total_steps,
+        step // self.trainer.steps_per_epoch,
+        means["train_loss"],
+        rate,
+        eta,
+    )
     self.last_step, self.last_time, self.sums, self.count = step, now, {}, 0
     return means
 
 
-def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_seconds: float
-                ) -> tuple[TrainState, dict[str, float], float, bool]:
+def _train_loop(
+    trainer: _Trainer, state: TrainState, manager, writer, train_seconds: float
+) -> tuple[TrainState, dict[str, float], float, bool]:
   """Runs the remaining epochs; returns (state, last epoch's metrics, seconds, finished)."""
   tc, spe = trainer.config.train, trainer.steps_per_epoch
   step = int(state.step)
@@ -257,7 +295,7 @@ def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_sec
   while step < min(stop_step, trainer.total_steps):
     epoch, pos = divmod(step, spe)
     k = min(trainer.steps_per_call, spe - pos, stop_step - step)
-    state, metrics = trainer.run_chunk(state, trainer.epoch_order(epoch)[pos:pos + k])
+    state, metrics = trainer.run_chunk(state, trainer.epoch_order(epoch)[pos : pos + k])
     metrics = jax.tree.map(np.asarray, metrics)
     _check_finite(metrics, step)
     log.add(step + k, metrics)
@@ -271,8 +309,9 @@ def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_sec
       epoch_metrics.update(trainer.validate(state), epoch=step // spe)
       writer.write_scalars(step, epoch_metrics)
       logging.info("epoch %d: %s", step // spe, epoch_metrics)
-      checkpointing.save(manager, step, state, _progress(trainer, step, seconds),
-                         epoch_metrics["val_loss"])
+      checkpointing.save(
+          manager, step, state, _progress(trainer, step, seconds), epoch_metrics["val_loss"]
+      )
       epoch_sums, epoch_steps = {}, 0
     elif step == stop_step:
       checkpointing.save(manager, step, state, _progress(trainer, step, seconds))
@@ -284,10 +323,14 @@ def _train_loop(trainer: _Trainer, state: TrainState, manager, writer, train_sec
 def make_predict_fn(state: TrainState, mesh: jax.sharding.Mesh) -> Callable:
   """Model inputs (numpy, batch sharded over the mesh) -> numpy outputs, for mouseflax.evaluate."""
   sharded = _batch_sharded(mesh)
-  apply = jax.jit(lambda params, inputs: state.apply_fn({"params": params}, inputs, train=False),
-                  in_shardings=(_replicated(mesh), sharded), out_shardings=_replicated(mesh))
+  apply = jax.jit(
+      lambda params, inputs: state.apply_fn({"params": params}, inputs, train=False),
+      in_shardings=(_replicated(mesh), sharded),
+      out_shardings=_replicated(mesh),
+  )
   return lambda inputs: jax.tree.map(
-      np.asarray, apply(state.params, distributed.host_to_global(sharded, inputs)))
+      np.asarray, apply(state.params, distributed.host_to_global(sharded, inputs))
+  )
 
 
 def _score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
@@ -305,70 +348,104 @@ def _score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
     raise ValueError(
         f"config.model.num_classes={config.model.num_classes} scores the held-out behaviour, but "
         f"data.dataset={config.data.dataset!r} holds out none: use a mouse_behavior dataset or "
-        f"config.model.num_classes={BINARY_CLASSES}.")
+        f"config.model.num_classes={BINARY_CLASSES}."
+    )
   from mouseflax import raw_formats  # pylint: disable=g-import-not-at-top
+
   return raw_formats.behavior_id(held_out, f"the held_out metadata of {config.data.dataset!r}")
 
 
-def evaluate_and_calibrate(config: ml_collections.ConfigDict, state: TrainState,
-                           mesh: jax.sharding.Mesh, handle: Any, val: Mapping[str, np.ndarray],
-                           workdir: pathlib.Path) -> dict[str, Any]:
+def evaluate_and_calibrate(
+    config: ml_collections.ConfigDict,
+    state: TrainState,
+    mesh: jax.sharding.Mesh,
+    handle: Any,
+    val: Mapping[str, np.ndarray],
+    workdir: pathlib.Path,
+) -> dict[str, Any]:
   """Scores the test split (CSVs, plots, AUCs) and writes threshold.json from the validation split.
 
   The validation split is predicted once: its frame errors give the per-stream statistics of
   `config.eval.stream_normalisation='validation'` and the threshold (on the same score as the test).
   """
   from mouseflax import evaluate  # pylint: disable=g-import-not-at-top
+
   ec = config.eval
   if ec.batch_size % mesh.size:
-    raise ValueError(f"config.eval.batch_size={ec.batch_size} must be a multiple of the "
-                     f"{mesh.size} devices on the mesh.")
+    raise ValueError(
+        f"config.eval.batch_size={ec.batch_size} must be a multiple of the "
+        f"{mesh.size} devices on the mesh."
+    )
   rule = evaluate.normalisation_rule(ec)
   predict_fn = make_predict_fn(state, mesh)
   anomaly_class = _score_class(config, handle)
   # Every process makes the same predict calls in the same order (they are collectives).
   normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
-  stats = (evaluate.stream_statistics(normal) if rule == evaluate.NORMALISATION_VALIDATION
-           else None)
+  stats = evaluate.stream_statistics(normal) if rule == evaluate.NORMALISATION_VALIDATION else None
   test = handle.load(ec.test_split)
   if not distributed.is_primary():  # The same predict calls, without writing anything.
     evaluate.frame_errors(predict_fn, test, ec.batch_size, anomaly_class=anomaly_class)
     return {}
-  results = evaluate.evaluate(predict_fn, test, eval_config=ec, workdir=workdir,
-                              video_names=handle.video_names, anomaly_class=anomaly_class,
-                              stream_stats=stats)
+  results = evaluate.evaluate(
+      predict_fn,
+      test,
+      eval_config=ec,
+      workdir=workdir,
+      video_names=handle.video_names,
+      anomaly_class=anomaly_class,
+      stream_stats=stats,
+  )
   normal = evaluate.scored_table(normal, ec, stats)
   threshold = evaluate.calibrate_threshold(normal.score[normal.label == 0], ec.false_alarm_rate)
-  _atomic_write_json(workdir / "threshold.json", {
-      "threshold": threshold, "false_alarm_rate": ec.false_alarm_rate,
-      "calibration_split": config.train.val_split, "n_calibration_frames": int(
-          np.sum(normal.label == 0)),
-      "stream_normalisation": rule, "stream_stats": results["stream_stats"],
-      "rule": "flag a frame when score > threshold (score: see results.json metrics_notes)"})
+  _atomic_write_json(
+      workdir / "threshold.json",
+      {
+          "threshold": threshold,
+          "false_alarm_rate": ec.false_alarm_rate,
+          "calibration_split": config.train.val_split,
+          "n_calibration_frames": int(np.sum(normal.label == 0)),
+          "stream_normalisation": rule,
+          "stream_stats": results["stream_stats"],
+          "rule": "flag a frame when score > threshold (score: see results.json metrics_notes)",
+      },
+  )
   return results
 
 
 def _versions() -> dict[str, str]:
   import orbax.checkpoint  # pylint: disable=g-import-not-at-top
-  return {"jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
-          "orbax_checkpoint": orbax.checkpoint.__version__, "numpy": np.__version__}
+
+  return {
+      "jax": jax.__version__,
+      "flax": flax.__version__,
+      "optax": optax.__version__,
+      "orbax_checkpoint": orbax.checkpoint.__version__,
+      "numpy": np.__version__,
+  }
 
 
 def _git_commit() -> str:
   """The source tree's commit (with '-dirty' when modified), or 'unknown' outside a git clone."""
   repo = pathlib.Path(__file__).resolve().parents[1]
   try:
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
-                            text=True, check=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                           capture_output=True, text=True, check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
   except (OSError, subprocess.CalledProcessError):
     return "unknown"
   return commit + ("-dirty" if dirty else "")
 
 
-def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh
-                     ) -> tuple[TrainState, float]:
+def _restore_or_init(
+    config, trainer, manager, workdir, model, tx, mesh
+) -> tuple[TrainState, float]:
   """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
   example = steps.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
   state = create_train_state(model, tx, example, config.seed, mesh)
@@ -377,8 +454,12 @@ def _restore_or_init(config, trainer, manager, workdir, model, tx, mesh
     return state, 0.0
   state, progress = checkpointing.restore(manager, step, state)
   _check_resumable(progress, trainer, workdir)
-  logging.info("Resumed from step %d (epoch %d, step %d in the epoch).", step,
-               progress["epoch"], progress["step_in_epoch"])
+  logging.info(
+      "Resumed from step %d (epoch %d, step %d in the epoch).",
+      step,
+      progress["epoch"],
+      progress["step_in_epoch"],
+  )
   return state, float(progress["train_seconds"])
 
 
@@ -426,7 +507,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   tx = create_optimizer(config.optim)
   # The primary builds the records if needed; the others then open the same (shared) data_dir.
   handle = distributed.primary_first(
-      lambda: input_pipeline.prepare(config.data, seed=config.seed), "prepare_data")
+      lambda: input_pipeline.prepare(config.data, seed=config.seed), "prepare_data"
+  )
   _score_class(config, handle)  # Fails here, not after training, when nothing can be scored.
   _write_run_files(config, handle, workdir)
   train = train_records(handle, config.train.train_split)
@@ -434,8 +516,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   trainer = _Trainer(config, mesh, train, val)
   manager = checkpointing.create_manager(workdir, config.ckpt)
   state, seconds = _restore_or_init(config, trainer, manager, workdir, model, tx, mesh)
-  writer = (metric_writers.MetricWriter(workdir, resume_step=int(state.step))
-            if distributed.is_primary() else _NullWriter())
+  writer = (
+      metric_writers.MetricWriter(workdir, resume_step=int(state.step))
+      if distributed.is_primary()
+      else _NullWriter()
+  )
   try:
     state, last, seconds, finished = _train_loop(trainer, state, manager, writer, seconds)
   finally:
@@ -449,16 +534,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     state, _ = checkpointing.restore(manager, manager.best_step(), state)
   results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
   results.update(
-      final_train_loss=last.get("epoch_train_loss"), final_val_loss=last["val_loss"],
-      num_devices=mesh.size, config=json.loads(config.to_json_best_effort()),
-      dataset=config.data.dataset, model=config.model.name,
-      synthetic=input_pipeline.is_synthetic(config.data), train_seconds=seconds,
-      epochs=num_steps // trainer.steps_per_epoch, steps=num_steps, versions=_versions(),
+      final_train_loss=last.get("epoch_train_loss"),
+      final_val_loss=last["val_loss"],
+      num_devices=mesh.size,
+      config=json.loads(config.to_json_best_effort()),
+      dataset=config.data.dataset,
+      model=config.model.name,
+      synthetic=input_pipeline.is_synthetic(config.data),
+      train_seconds=seconds,
+      epochs=num_steps // trainer.steps_per_epoch,
+      steps=num_steps,
+      versions=_versions(),
       git_commit=_git_commit(),
-      num_processes=jax.process_count())
+      num_processes=jax.process_count(),
+  )
   if distributed.is_primary():
     _atomic_write_json(workdir / "results.json", results)
   manager.close()
-  logging.info("AUC %s (frame level, pooled) on %s; results in %s", results.get("auc"),
-               config.data.dataset, workdir / "results.json")
+  logging.info(
+      "AUC %s (frame level, pooled) on %s; results in %s",
+      results.get("auc"),
+      config.data.dataset,
+      workdir / "results.json",
+  )
   return results

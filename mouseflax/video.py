@@ -1,12 +1,16 @@
 """Streaming grayscale video decoding with OpenCV's FFmpeg backend.
 
-`iter_gray_frames` yields one uint8 [height, width] frame at a time, so memory does not grow with the
+`iter_gray_frames` yields one uint8 [height, width] frame at a time, so memory does not grow with
+the
 length of a recording (a one-hour home-cage video never sits in memory).
 
 Grayscale comes straight from the decoded luma (Y) plane when possible: with
-`CAP_PROP_CONVERT_RGB=0`, OpenCV 5.0's FFmpeg backend returns the first plane of a planar YUV frame as
-8UC1 instead of converting it to BGR, which skips the YUV->BGR conversion and the BGR->gray step. (In
-5.0, `CAP_PROP_FORMAT=-1` returns the *undecoded* packet, not raw planes, so it is not used.) The Y plane
+`CAP_PROP_CONVERT_RGB=0`, OpenCV 5.0's FFmpeg backend returns the first plane of a planar YUV frame
+as
+8UC1 instead of converting it to BGR, which skips the YUV->BGR conversion and the BGR->gray step.
+(In
+5.0, `CAP_PROP_FORMAT=-1` returns the *undecoded* packet, not raw planes, so it is not used.) The Y
+plane
 is not always what BGR->gray gives:
 
 - limited-range ("TV", Y in [16, 235]) streams are expanded to [0, 255] with a LUT, as the BGR
@@ -14,13 +18,16 @@ is not always what BGR->gray gives:
 - streams that are not planar YUV (FFV1 as BGRA, 16-bit gray, ...) cannot be read this way.
 
 Which case applies is not reliably exposed by OpenCV (MJPEG reports `I420` like MPEG-4), so
-`gray_mode(path)` decides it from the data: it decodes frame 0 both ways and keeps the luma variant that
+`gray_mode(path)` decides it from the data: it decodes frame 0 both ways and keeps the luma variant
+that
 matches BGR->gray within `LUMA_MATCH_TOLERANCE` grey levels, else falls back to BGR->gray.
 
 Frame counts: the container's count (`CAP_PROP_FRAME_COUNT`) is an estimate for some containers:
 on MPEG-1 program streams written by OpenCV ('PIM1' .mpg) it is one to ten frames short (119 for 120
-decodable frames, 890 for 900). So `iter_gray_frames` never stops at that count: it decodes to the end
-of the stream (or to `stop`), and `probe` counts frames by demuxing them (`grab()`, ~30,000 frames/s at
+decodable frames, 890 for 900). So `iter_gray_frames` never stops at that count: it decodes to the
+end
+of the stream (or to `stop`), and `probe` counts frames by demuxing them (`grab()`, ~30,000
+frames/s at
 160x120) for the containers in `ESTIMATED_COUNT_SUFFIXES` and whenever no count is stored.
 
 Truncated or corrupt files: when decoding ends FEWER frames than the container claims, a few missing
@@ -31,11 +38,11 @@ frames than claimed is not an error (the estimate was short).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 import contextlib
 import dataclasses
 import logging
 import pathlib
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -51,7 +58,8 @@ LIMITED_RANGE_WHITE = 235
 # Missing trailing frames tolerated (warning, not error): container counts can be estimates.
 MAX_MISSING_FRAMES = 3
 MAX_MISSING_FRACTION = 0.005
-# Containers whose stored frame count is an estimate (MPEG program/transport streams): `probe` counts
+# Containers whose stored frame count is an estimate (MPEG program/transport streams): `probe`
+# counts
 # their frames by demuxing them instead.
 ESTIMATED_COUNT_SUFFIXES = frozenset({".mpg", ".mpeg", ".vob", ".ts"})
 
@@ -179,8 +187,10 @@ def gray_mode(path: str | pathlib.Path) -> str:
     return GRAY_MODE_BGR  # Not planar 8-bit YUV (e.g. BGRA, 16-bit gray).
   reference = reference.astype(np.float32)
   candidates = {GRAY_MODE_LUMA: luma, GRAY_MODE_LUMA_LIMITED: cv2.LUT(luma, _LIMITED_TO_FULL)}
-  errors = {mode: float(np.mean(np.abs(y.astype(np.float32) - reference)))
-            for mode, y in candidates.items()}
+  errors = {
+      mode: float(np.mean(np.abs(y.astype(np.float32) - reference)))
+      for mode, y in candidates.items()
+  }
   best = min(errors, key=errors.get)
   return best if errors[best] <= LUMA_MATCH_TOLERANCE else GRAY_MODE_BGR
 
@@ -215,15 +225,18 @@ def _check_missing(path: pathlib.Path, end: int, claimed_end: int) -> None:
   if end == 0:
     raise VideoError(f"No frame of {path} can be decoded: {_FIX_HINT}.")
   allowed = max(MAX_MISSING_FRAMES, int(MAX_MISSING_FRACTION * claimed_end))
-  message = (f"{path}: the container claims frames up to {claimed_end - 1} but decoding stopped "
-             f"after frame {end - 1} ({missing} missing)")
+  message = (
+      f"{path}: the container claims frames up to {claimed_end - 1} but decoding stopped "
+      f"after frame {end - 1} ({missing} missing)"
+  )
   if missing > allowed:
     raise VideoError(f"{message}: the file is truncated or corrupt; {_FIX_HINT} or re-encode it.")
   _LOG.warning("%s; using the %d decodable frames.", message, end)
 
 
-def iter_gray_frames(path: str | pathlib.Path, start: int = 0,
-                     stop: int | None = None, *, mode: str | None = None) -> Iterator[np.ndarray]:
+def iter_gray_frames(
+    path: str | pathlib.Path, start: int = 0, stop: int | None = None, *, mode: str | None = None
+) -> Iterator[np.ndarray]:
   """Yields uint8 [height, width] grayscale frames start..stop-1 of `path`, one at a time.
 
   Decoding goes on to the end of the stream (or `stop`), past the container's frame count when that

@@ -5,6 +5,7 @@ Tiny sizes (width 4, batch 2, one or two steps): these check that the benchmarks
 they measured consistently, not the speed.
 """
 
+import importlib.util
 import json
 import pathlib
 import subprocess
@@ -27,27 +28,38 @@ BLOCKED_ON_GPU_IMAGE = ("tensorflow_datasets", "ml_collections", "grain")
 
 
 def torch_importable() -> bool:
-  try:
-    import torch  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    return False
-  return True
+  return importlib.util.find_spec("torch") is not None
 
 
 def parse_table(stdout: str) -> list[dict[str, str]]:
   """The rows of the printed markdown table, keyed by its header."""
-  lines = [l for l in stdout.splitlines() if l.startswith("| ")]
+  lines = [line for line in stdout.splitlines() if line.startswith("| ")]
   header = [c.strip() for c in lines[0].strip("|").split("|")]
-  return [dict(zip(header, (c.strip() for c in l.strip("|").split("|")))) for l in lines[1:]]
+  return [dict(zip(header, (c.strip() for c in line.strip("|").split("|")))) for line in lines[1:]]
 
 
 def test_throughput_quick_cli_json_and_table_agree(tmp_path):
-  """`--quick` in a subprocess (as CI smoke-runs it): JSON schema, equal parameters, table == JSON."""
+  """`--quick` in a subprocess (as CI smoke-runs it): JSON schema, equal parameters, table ==
+  JSON."""
   out = tmp_path / "throughput.json"
   peers = ["--peers=torch"] if torch_importable() else []
   proc = subprocess.run(
-      [sys.executable, "-m", "benchmarks.throughput", "--quick", "--models=cae_single", *TINY, *peers,
-       f"--output={out}"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+      [
+          sys.executable,
+          "-m",
+          "benchmarks.throughput",
+          "--quick",
+          "--models=cae_single",
+          *TINY,
+          *peers,
+          f"--output={out}",
+      ],
+      cwd=REPO_ROOT,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   rows = json.loads(out.read_text())
   assert [r["framework"] for r in rows] == ["jax"] + (["torch"] if peers else [])
@@ -69,8 +81,9 @@ def test_throughput_quick_cli_json_and_table_agree(tmp_path):
 
 def test_throughput_runs_ours_alone_without_torch(tmp_path, monkeypatch, capsys):
   monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError.
-  rows = throughput.main(["--quick", "--models=cae_single", *TINY, "--peers=torch",
-                          f"--output={tmp_path / 't.json'}"])
+  rows = throughput.main(
+      ["--quick", "--models=cae_single", *TINY, "--peers=torch", f"--output={tmp_path / 't.json'}"]
+  )
   assert [r["framework"] for r in rows] == ["jax"]
   assert "torch is not installed" in capsys.readouterr().err
 
@@ -86,8 +99,15 @@ def test_profile_lists_every_conv_layer_with_its_peer(tmp_path, capsys):
   """`--profile`: one row per conv call of the model, printed as in the JSON; PyTorch's peer layer
   beside each when torch is installed."""
   with_torch = torch_importable()
-  profiles = throughput.main(["--profile", "--models=cae_single", *TINY, f"--output={tmp_path / 'p.json'}",
-                              *(["--peers=torch"] if with_torch else [])])
+  profiles = throughput.main(
+      [
+          "--profile",
+          "--models=cae_single",
+          *TINY,
+          f"--output={tmp_path / 'p.json'}",
+          *(["--peers=torch"] if with_torch else []),
+      ]
+  )
   assert json.loads((tmp_path / "p.json").read_text()) == profiles
   (prof,) = profiles
   model = models.create_model(throughput.load_config("cae_single", 2, 4, "float32").model)
@@ -96,8 +116,10 @@ def test_profile_lists_every_conv_layer_with_its_peer(tmp_path, capsys):
   assert all(r["fwd_ms"] > 0 and r["fwd_bwd_ms"] > 0 for r in prof["layers"])
   assert ("torch_sum_fwd_bwd_ms" in prof) == with_torch
   if with_torch:
-    assert all(r["fwd_bwd_ratio_vs_torch"] == pytest.approx(r["torch_fwd_bwd_ms"] / r["fwd_bwd_ms"])
-               for r in prof["layers"])
+    assert all(
+        r["fwd_bwd_ratio_vs_torch"] == pytest.approx(r["torch_fwd_bwd_ms"] / r["fwd_bwd_ms"])
+        for r in prof["layers"]
+    )
   printed = parse_table(capsys.readouterr().out)
   assert [p["layer"] for p in printed] == [r["layer"] for r in prof["layers"]]
 
@@ -106,12 +128,15 @@ def test_profile_lists_every_conv_layer_with_its_peer(tmp_path, capsys):
 def test_torch_peers_match_our_parameter_counts_and_shapes(name):
   torch = pytest.importorskip("torch")
   from benchmarks.peers import torch_models  # pylint: disable=g-import-not-at-top
+
   model = models.get_model(name)()
   shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), conv_flops.example_inputs(1))
   ours = sum(x.size for x in jax.tree.leaves(shapes))
   peer = torch_models.create(name, channels_last=False)
   assert torch_models.param_count(peer) == ours
-  x = {s: torch.rand(1, *conv_flops.SEQUENCE_SHAPE, c) for s, c in conv_flops.STREAM_CHANNELS.items()}
+  x = {
+      s: torch.rand(1, *conv_flops.SEQUENCE_SHAPE, c) for s, c in conv_flops.STREAM_CHANNELS.items()
+  }
   out = peer(x)
   expected = ("gray",) if name == "cae_single" else ("gray", "flow")
   assert {k: tuple(v.shape) for k, v in out.items()} == {k: tuple(x[k].shape) for k in expected}
@@ -129,15 +154,24 @@ def test_conv_flops_matches_xla_count_of_native_forward():
 
 def test_steps_imports_without_tfds_ml_collections_grain():
   """mouseflax.steps (the real step the GPU benchmark times) imports with those modules blocked."""
-  code = "\n".join([
-      "import sys",
-      *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
-      "from mouseflax import steps",
-      "assert callable(steps.train_step) and callable(steps.make_multi_step)",
-      "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in sys.modules",
-  ])
-  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                        timeout=600, check=False)
+  code = "\n".join(
+      [
+          "import sys",
+          *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
+          "from mouseflax import steps",
+          "assert callable(steps.train_step) and callable(steps.make_multi_step)",
+          "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in "
+          "sys.modules",
+      ]
+  )
+  proc = subprocess.run(
+      [sys.executable, "-c", code],
+      cwd=REPO_ROOT,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -151,15 +185,25 @@ def test_gpu_schedule_times_the_trainers_step():
 def test_gpu_schedule_runs_without_tfds_ml_collections_grain(tmp_path):
   """Imports and runs (tiny, CPU) with the modules absent from the GPU image blocked."""
   out = tmp_path / "schedule.json"
-  code = "\n".join([
-      "import sys",
-      *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
-      "from benchmarks import gpu_paper_schedule",
-      f"gpu_paper_schedule.main(['--quick', '--schedules=cae', '--epochs=1', '--output={out}'])",
-      "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in sys.modules",
-  ])
-  proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                        timeout=600, check=False)
+  code = "\n".join(
+      [
+          "import sys",
+          *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
+          "from benchmarks import gpu_paper_schedule",
+          f"gpu_paper_schedule.main(['--quick', '--schedules=cae', '--epochs=1', "
+          f"'--output={out}'])",
+          "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in "
+          "sys.modules",
+      ]
+  )
+  proc = subprocess.run(
+      [sys.executable, "-c", code],
+      cwd=REPO_ROOT,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   (row,) = json.loads(out.read_text())
   quick = gpu_paper_schedule.QUICK

@@ -22,8 +22,9 @@ def test_strided_windows_take_every_stride_th_frame_without_overlap():
   np.testing.assert_array_equal(windows[:, 0], [0, 40])  # 80 + 35 > 99: no third window.
   assert (np.diff(windows, axis=1) == 5).all()
   assert build_data.strided_windows(35, length=8, stride=5, hop=40).shape == (0, 8)
-  np.testing.assert_array_equal(build_data.strided_windows(36, length=8, stride=5, hop=40),
-                                [np.arange(0, 36, 5)])
+  np.testing.assert_array_equal(
+      build_data.strided_windows(36, length=8, stride=5, hop=40), [np.arange(0, 36, 5)]
+  )
   with pytest.raises(ValueError, match="stride"):
     build_data.strided_windows(100, length=8, stride=0, hop=40)
 
@@ -76,8 +77,9 @@ def test_preprocess_videos_keeps_every_frame_of_an_mpeg1_stream(tmp_path):
   num_frames = 120
   path = write_mpeg1(tmp_path / "cage.mpg", num_frames)
   cfg = preprocess.PreprocessConfig()
-  arrays = build_data.preprocess_videos([build_data.VideoJob("cage", str(path))], cfg.to_dict(),
-                                        cache_dir=tmp_path / "cache")
+  arrays = build_data.preprocess_videos(
+      [build_data.VideoJob("cage", str(path))], cfg.to_dict(), cache_dir=tmp_path / "cache"
+  )
   gray, flow = arrays["cage"]
   assert gray.shape == (num_frames, 24, 32, 1) and flow.shape == (num_frames, 24, 32, 2)
   assert flow.dtype == build_data.FLOW_DTYPE
@@ -85,7 +87,9 @@ def test_preprocess_videos_keeps_every_frame_of_an_mpeg1_stream(tmp_path):
   np.testing.assert_array_equal(gray, np.stack([g for _, g, _ in expected]))
   np.testing.assert_array_equal(flow, np.stack([f for _, _, f in expected]).astype(np.float16))
   assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
-      "cage" + build_data.FLOW_SUFFIX, "cage" + build_data.GRAY_SUFFIX]  # No temporary left.
+      "cage" + build_data.FLOW_SUFFIX,
+      "cage" + build_data.GRAY_SUFFIX,
+  ]  # No temporary left.
 
 
 def test_preprocessing_memory_does_not_grow_with_the_video(tmp_path, monkeypatch):
@@ -95,8 +99,11 @@ def test_preprocessing_memory_does_not_grow_with_the_video(tmp_path, monkeypatch
   path = write_mpeg1(tmp_path / "long.mpg", num_frames)
   monkeypatch.setattr(build_data, "WRITE_CHUNK_FRAMES", chunk)
   monkeypatch.setattr(build_data, "COPY_BUFFER_BYTES", chunk * 2**10)
-  job = (build_data.VideoJob("long", str(path)), preprocess.PreprocessConfig().to_dict(),
-         str(tmp_path))
+  job = (
+      build_data.VideoJob("long", str(path)),
+      preprocess.PreprocessConfig().to_dict(),
+      str(tmp_path),
+  )
   tracemalloc.start()
   try:
     _, frames, _ = build_data._preprocess_job(job)  # pylint: disable=protected-access
@@ -104,36 +111,53 @@ def test_preprocessing_memory_does_not_grow_with_the_video(tmp_path, monkeypatch
   finally:
     tracemalloc.stop()
   assert frames == num_frames
-  stored = sum((tmp_path / ("long" + suffix)).stat().st_size
-               for suffix in (build_data.GRAY_SUFFIX, build_data.FLOW_SUFFIX))
+  stored = sum(
+      (tmp_path / ("long" + suffix)).stat().st_size
+      for suffix in (build_data.GRAY_SUFFIX, build_data.FLOW_SUFFIX)
+  )
   assert peak < stored / 4, f"peak {peak} B while preprocessing {stored} B of arrays"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-m", "mouseflax.build_data", *args],
-                        capture_output=True, text=True, check=False)
+  return subprocess.run(
+      [sys.executable, "-m", "mouseflax.build_data", *args],
+      capture_output=True,
+      text=True,
+      check=False,
+  )
 
 
 def test_cli_missing_manual_dir_names_expected_files(tmp_path):
-  result = run_cli("--dataset=mouse_behavior/hang", f"--manual_dir={tmp_path / 'nowhere'}",
-                   f"--data_dir={tmp_path / 'data'}")
+  result = run_cli(
+      "--dataset=mouse_behavior/hang",
+      f"--manual_dir={tmp_path / 'nowhere'}",
+      f"--data_dir={tmp_path / 'data'}",
+  )
   assert result.returncode != 0
   assert "Annotator_group_1" in result.stderr and "nowhere" in result.stderr
 
 
 def test_cli_parallel_build_equals_in_process_build(tmp_path):
-  raw = synthetic.write_home_cage(tmp_path / "raw", seed=0, num_videos=3, frames_per_video=120,
-                                  width=160, height=120)
+  raw = synthetic.write_home_cage(
+      tmp_path / "raw", seed=0, num_videos=3, frames_per_video=120, width=160, height=120
+  )
   # Video overrides on the command line give a hashed config; the same one is built in process.
-  result = run_cli("--dataset=mouse_behavior/groom", f"--manual_dir={raw}",
-                   f"--data_dir={tmp_path / 'cli'}", "--num_workers=2",
-                   "--test_video=synth_cage_03", "--train_videos=synth_cage_01,synth_cage_02")
+  result = run_cli(
+      "--dataset=mouse_behavior/groom",
+      f"--manual_dir={raw}",
+      f"--data_dir={tmp_path / 'cli'}",
+      "--num_workers=2",
+      "--test_video=synth_cage_03",
+      "--train_videos=synth_cage_01,synth_cage_02",
+  )
   assert result.returncode == 0, result.stderr[-2000:]
   assert "Preprocessed 3/3 videos" in result.stderr  # The progress log.
-  config = mb.make_config("groom", test_video="synth_cage_03",
-                          train_videos=("synth_cage_01", "synth_cage_02"))
-  builder = build_data.build("mouse_behavior", manual_dir=raw, data_dir=tmp_path / "local",
-                             config=config)
+  config = mb.make_config(
+      "groom", test_video="synth_cage_03", train_videos=("synth_cage_01", "synth_cage_02")
+  )
+  builder = build_data.build(
+      "mouse_behavior", manual_dir=raw, data_dir=tmp_path / "local", config=config
+  )
   assert builder.info.metadata["test_video"] == "synth_cage_03"
   local = sorted(pathlib.Path(builder.data_dir).glob("*.array_record*"))
   cli_dir = tmp_path / "cli" / "mouse_behavior" / config.name / str(mb.Builder.VERSION)

@@ -1,8 +1,10 @@
 """Every configs/*.py loads, documents itself, runs a step, and has no key the code never reads.
 
 Reads are recorded by wrapping `ConfigDict.__getitem__` (attribute access goes through it) for the
-config's own nodes while the real training code runs on random arrays. `config.data` keys are read by
-the input pipeline and builders, which the fake data skips: those are checked by name in their source.
+config's own nodes while the real training code runs on random arrays. `config.data` keys are read
+by
+the input pipeline and builders, which the fake data skips: those are checked by name in their
+source.
 """
 
 import pathlib
@@ -10,20 +12,36 @@ import runpy
 
 import ml_collections
 import pytest
+import test_train  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 
 from mouseflax import input_pipeline
 from mouseflax import train
-import test_train  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
-from test_train import compilation_cache  # pylint: disable=unused-import  # Autouse fixture.
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_FILES = sorted((REPO / "configs").glob("*.py"))
-EXPERIMENTS = ("cae_hang", "cae_groom", "rae_hang", "rae_groom", "cae_single_hang",
-               "cae_single_groom", "supervised_hang", "supervised_groom", "cae_avenue",
-               "rae_avenue", "cae_single_avenue", "demo", "tiny")
+EXPERIMENTS = (
+    "cae_hang",
+    "cae_groom",
+    "rae_hang",
+    "rae_groom",
+    "cae_single_hang",
+    "cae_single_groom",
+    "supervised_hang",
+    "supervised_groom",
+    "cae_avenue",
+    "rae_avenue",
+    "cae_single_avenue",
+    "demo",
+    "tiny",
+)
 # Shrinks any config to one cheap step on the fake data.
-TINY_OVERRIDES = {("model", "width"): 4, ("train", "batch_size"): 4, ("train", "epochs"): 1,
-                  ("train", "stop_after_steps"): 1, ("eval", "batch_size"): 16}
+TINY_OVERRIDES = {
+    ("model", "width"): 4,
+    ("train", "batch_size"): 4,
+    ("train", "epochs"): 1,
+    ("train", "stop_after_steps"): 1,
+    ("eval", "batch_size"): 16,
+}
 DATA_READERS = ("mouseflax/input_pipeline.py", "mouseflax/build_data.py", "data_builders")
 
 
@@ -52,6 +70,7 @@ class ReadRecorder:
       if id(node) in self.nodes:
         self.read.add(self.nodes[id(node)] + str(key))
       return original(node, key)
+
     monkeypatch.setattr(ml_collections.ConfigDict, "__getitem__", getitem)
 
   def track(self, config: ml_collections.ConfigDict, prefix: str = "") -> None:
@@ -84,8 +103,9 @@ def test_config_loads_and_documents_itself(path):
 
 
 def test_paper_hyperparameters():
-  rae, cae, sup = (load(REPO / "configs" / f"{n}.py") for n in ("rae_hang", "cae_hang",
-                                                                 "supervised_hang"))
+  rae, cae, sup = (
+      load(REPO / "configs" / f"{n}.py") for n in ("rae_hang", "cae_hang", "supervised_hang")
+  )
   assert (rae.train.epochs, rae.train.batch_size, rae.train.loss_weights.gray) == (120, 64, 0.75)
   assert (cae.train.epochs, cae.train.batch_size, cae.train.loss_weights.gray) == (60, 32, 1.0)
   assert (cae.optim.name, cae.optim.learning_rate, cae.optim.b1) == ("adam", 2e-4, 0.5)
@@ -95,8 +115,9 @@ def test_paper_hyperparameters():
 
 def test_every_key_is_read(monkeypatch, tmp_path):
   """One step of every config (plus a full tiny run, for eval keys) reads every non-data key."""
-  monkeypatch.setattr(input_pipeline, "prepare",
-                      lambda data_config, seed=0: test_train.FakeHandle())
+  monkeypatch.setattr(
+      input_pipeline, "prepare", lambda data_config, seed=0: test_train.FakeHandle()
+  )
   recorder = ReadRecorder(monkeypatch)
   unread = {}
   configs = {p.stem: shrink(load(p)) for p in CONFIG_FILES}
@@ -107,9 +128,15 @@ def test_every_key_is_read(monkeypatch, tmp_path):
     assert "auc" in result or result == {"stopped_at_step": 1}, name
     unread[name] = leaf_paths(config)
   data_source = "".join(
-      p.read_text() for d in DATA_READERS for p in ([REPO / d] if d.endswith(".py")
-                                                     else (REPO / d).rglob("*.py")))
-  missing = {f"{name}: {path}" for name, paths in unread.items() for path in paths
-             if path not in recorder.read
-             and not (path.startswith("data.") and f'"{path[len("data."):]}"' in data_source)}
+      p.read_text()
+      for d in DATA_READERS
+      for p in ([REPO / d] if d.endswith(".py") else (REPO / d).rglob("*.py"))
+  )
+  missing = {
+      f"{name}: {path}"
+      for name, paths in unread.items()
+      for path in paths
+      if path not in recorder.read
+      and not (path.startswith("data.") and f'"{path[len("data."):]}"' in data_source)
+  }
   assert not missing, f"config keys never read by the code: {sorted(missing)}"

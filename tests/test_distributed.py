@@ -13,8 +13,11 @@ from mouseflax import distributed
 
 @pytest.fixture
 def no_env(monkeypatch):
-  for name in (distributed.COORDINATOR_ENV, distributed.NUM_PROCESSES_ENV,
-               distributed.PROCESS_ID_ENV):
+  for name in (
+      distributed.COORDINATOR_ENV,
+      distributed.NUM_PROCESSES_ENV,
+      distributed.PROCESS_ID_ENV,
+  ):
     monkeypatch.delenv(name, raising=False)
   return monkeypatch
 
@@ -41,12 +44,15 @@ def test_settings_come_from_the_environment_and_flags_win(no_env):
   assert distributed.resolve_settings("h:1", 2, 1) == distributed.ProcessSettings("h:1", 2, 1)
 
 
-@pytest.mark.parametrize("address, count, index, message", [
-    ("h:1", 2, 2, "process_id"),
-    ("h:1", 0, 0, "num_processes"),
-    ("", 2, 0, "coordinator"),
-    ("hostonly", 2, 1, "host:port"),
-])
+@pytest.mark.parametrize(
+    "address, count, index, message",
+    [
+        ("h:1", 2, 2, "process_id"),
+        ("h:1", 0, 0, "num_processes"),
+        ("", 2, 0, "coordinator"),
+        ("hostonly", 2, 1, "host:port"),
+    ],
+)
 def test_bad_settings_raise(no_env, address, count, index, message):
   with pytest.raises(distributed.DistributedConfigError, match=message):
     distributed.resolve_settings(address, count, index)

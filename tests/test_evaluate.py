@@ -1,10 +1,15 @@
-"""Evaluator checks against a fake model whose per-frame errors, scores and AUCs are worked out by hand.
+"""Evaluator checks against a fake model whose per-frame errors, scores and AUCs are worked out by
+hand.
 
-Fixture (T = 4, frames 2 x 2): video 0 has frames 0..5 in two windows (starts 0 and 2, overlapping on
+Fixture (T = 4, frames 2 x 2): video 0 has frames 0..5 in two windows (starts 0 and 2, overlapping
+on
 frames 2-3), video 1 has frames 0..3 in one window and no anomaly (so its macro AUC is undefined).
-Gray inputs are all zero and the fake model reconstructs gray as -OFFSETS[t] at window position t, so
-e_gray = OFFSETS[t]^2 averaged over windows; it reconstructs flow as 0.5, so e_flow = (flow - 0.5)^2.
-All values are dyadic fractions, so every tie below is exact. Values in comments are in 1/128 (score).
+Gray inputs are all zero and the fake model reconstructs gray as -OFFSETS[t] at window position t,
+so
+e_gray = OFFSETS[t]^2 averaged over windows; it reconstructs flow as 0.5, so e_flow = (flow -
+0.5)^2.
+All values are dyadic fractions, so every tie below is exact. Values in comments are in 1/128
+(score).
 """
 
 import dataclasses
@@ -46,12 +51,16 @@ def _fake_split() -> dict[str, np.ndarray]:
   for i, (v, f) in enumerate(zip(video, frame_index)):
     flow[i] += np.take(FLOW_DEV[v], f)[:, None, None, None].astype(np.float16)
   behavior = frame_index + 10 * video[:, None]  # Distinct per frame, to check the CSV column.
-  return dict(gray=gray, flow=flow, video=video, frame_index=frame_index, anomaly=anomaly,
-              behavior=behavior)
+  return dict(
+      gray=gray, flow=flow, video=video, frame_index=frame_index, anomaly=anomaly, behavior=behavior
+  )
 
 
 def _inputs_fn(batch):
-  return {"gray": batch["gray"].astype(np.float32) / 255.0, "flow": batch["flow"].astype(np.float32)}
+  return {
+      "gray": batch["gray"].astype(np.float32) / 255.0,
+      "flow": batch["flow"].astype(np.float32),
+  }
 
 
 def _two_stream_predict(inputs):
@@ -164,8 +173,14 @@ def test_missing_field_and_diverged_model_raise():
 
 
 def test_evaluate_writes_csvs_and_plots(tmp_path):
-  m = evaluate.evaluate(_two_stream_predict, _fake_split(), eval_config=_eval_config(),
-                        workdir=tmp_path, video_names=VIDEO_NAMES, inputs_fn=_inputs_fn)
+  m = evaluate.evaluate(
+      _two_stream_predict,
+      _fake_split(),
+      eval_config=_eval_config(),
+      workdir=tmp_path,
+      video_names=VIDEO_NAMES,
+      inputs_fn=_inputs_fn,
+  )
   assert m["auc"] == pytest.approx(EXPECTED_AUC)
   assert sorted(p.name for p in (tmp_path / "scores").iterdir()) == ["clip_a.csv", "clip_b.csv"]
   a = evaluate.read_score_csv(tmp_path / "scores" / "clip_a.csv")
@@ -197,8 +212,14 @@ def test_csv_names_keep_folders_and_every_builder_suffix(tmp_path):
 
 def test_video_names_must_cover_the_records(tmp_path):
   with pytest.raises(ValueError, match="video_names"):
-    evaluate.evaluate(_two_stream_predict, _fake_split(), eval_config=_eval_config(),
-                      workdir=tmp_path, video_names=["only_one"], inputs_fn=_inputs_fn)
+    evaluate.evaluate(
+        _two_stream_predict,
+        _fake_split(),
+        eval_config=_eval_config(),
+        workdir=tmp_path,
+        video_names=["only_one"],
+        inputs_fn=_inputs_fn,
+    )
 
 
 def test_calibrate_threshold_quantile_rule():
@@ -231,15 +252,23 @@ def test_default_inputs_fn_is_the_input_pipelines():
 def _table(gray, flow, label) -> evaluate.FrameTable:
   n = len(label)
   gray, flow = np.asarray(gray, np.float64), np.asarray(flow, np.float64)
-  return evaluate.FrameTable(video=np.zeros(n, np.int64), frame_index=np.arange(n),
-                             label=np.asarray(label), behavior=np.zeros(n, np.int64),
-                             error_gray=gray, error_flow=flow, score=(gray + flow) / 2)
+  return evaluate.FrameTable(
+      video=np.zeros(n, np.int64),
+      frame_index=np.arange(n),
+      label=np.asarray(label),
+      behavior=np.zeros(n, np.int64),
+      error_gray=gray,
+      error_flow=flow,
+      score=(gray + flow) / 2,
+  )
 
 
 VAL_TABLE = _table([1.0, 3.0, 100.0], [10.0, 50.0, 1000.0], [0, 0, 1])
 TEST_TABLE = _table([2.0, 2.0, 5.0, 4.0], [70.0, 10.0, 30.0, 50.0], [0, 0, 1, 1])
-HAND_STATS = {"gray": {"mean": 2.0, "std": 1.0, "n_frames": 2},
-              "flow": {"mean": 30.0, "std": 20.0, "n_frames": 2}}
+HAND_STATS = {
+    "gray": {"mean": 2.0, "std": 1.0, "n_frames": 2},
+    "flow": {"mean": 30.0, "std": 20.0, "n_frames": 2},
+}
 
 
 def test_stream_statistics_use_normal_frames_only():
@@ -259,8 +288,9 @@ def test_validation_normalisation_matches_hand_computed_scores_and_aucs():
   np.testing.assert_allclose(scored.score, [1.0, -0.5, 1.5, 1.5], atol=1e-12)
   # Idempotent (recomputed from the error columns), and 'none' leaves the paper's mean.
   np.testing.assert_array_equal(evaluate.scored_table(scored, cfg, stats).score, scored.score)
-  np.testing.assert_array_equal(evaluate.scored_table(TEST_TABLE, _eval_config()).score,
-                                [36.0, 6.0, 17.5, 27.0])
+  np.testing.assert_array_equal(
+      evaluate.scored_table(TEST_TABLE, _eval_config()).score, [36.0, 6.0, 17.5, 27.0]
+  )
   m = evaluate.compute_metrics(TEST_TABLE, cfg, stream_stats=stats)
   assert m["auc"] == pytest.approx(1.0)
   assert m["auc_paper_average"] == pytest.approx(0.5)
@@ -279,18 +309,24 @@ def test_normalisation_config_errors():
   with pytest.raises(ValueError, match="config.eval.stream_normalisation='zscore'"):
     evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="zscore"))
   with pytest.raises(ValueError, match="lack streams"):
-    evaluate.combine_streams({"gray": np.ones(2), "flow": np.ones(2)},
-                             {"gray": HAND_STATS["gray"]})
+    evaluate.combine_streams({"gray": np.ones(2), "flow": np.ones(2)}, {"gray": HAND_STATS["gray"]})
 
 
 def test_evaluate_writes_normalised_scores(tmp_path):
   # z_gray = 16 e_gray, z_flow = 64 e_flow: score = (G + F) / 2 with G in 1/16, F in 1/64 (fixture).
-  stats = {"gray": {"mean": 0.0, "std": 1 / 16, "n_frames": 1},
-           "flow": {"mean": 0.0, "std": 1 / 64, "n_frames": 1}}
-  m = evaluate.evaluate(_two_stream_predict, _fake_split(),
-                        eval_config=_eval_config(stream_normalisation="validation"),
-                        workdir=tmp_path, video_names=VIDEO_NAMES, inputs_fn=_inputs_fn,
-                        stream_stats=stats)
+  stats = {
+      "gray": {"mean": 0.0, "std": 1 / 16, "n_frames": 1},
+      "flow": {"mean": 0.0, "std": 1 / 64, "n_frames": 1},
+  }
+  m = evaluate.evaluate(
+      _two_stream_predict,
+      _fake_split(),
+      eval_config=_eval_config(stream_normalisation="validation"),
+      workdir=tmp_path,
+      video_names=VIDEO_NAMES,
+      inputs_fn=_inputs_fn,
+      stream_stats=stats,
+  )
   expected = np.array([0, 1, 1, 2.5, 10, 5, 2, 0.5, 2.5, 0.5])
   assert m["auc"] == pytest.approx(1.0)  # 10 and 5 above every normal frame.
   assert m["auc_paper_average"] == pytest.approx(EXPECTED_AUC)

@@ -29,9 +29,11 @@ def tiny_data_config(data_dir: pathlib.Path):
 
 def fake_arrays(num: int = NUM_EXAMPLES) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(0)
-  return {"gray": rng.integers(0, 256, (num, 8, 24, 32, 1), dtype=np.uint8),
-          "flow": rng.random((num, 8, 24, 32, 2)).astype(np.float16),
-          "video": np.arange(num, dtype=np.int64)}
+  return {
+      "gray": rng.integers(0, 256, (num, 8, 24, 32, 1), dtype=np.uint8),
+      "flow": rng.random((num, 8, 24, 32, 2)).astype(np.float16),
+      "video": np.arange(num, dtype=np.int64),
+  }
 
 
 def test_epoch_permutation_is_a_pure_function_of_seed_and_epoch():
@@ -48,11 +50,15 @@ def test_iterate_batches_follows_the_epoch_order():
   assert len(batches) == NUM_EXAMPLES // BATCH
   order = input_pipeline.epoch_permutation(NUM_EXAMPLES, seed=1, epoch=0)
   seen = np.concatenate([b["video"] for b in batches])
-  np.testing.assert_array_equal(seen, order[:len(seen)])
-  everything = list(input_pipeline.iterate_batches(arrays, batch_size=BATCH, seed=1, epoch=0,
-                                                   shuffle=False, drop_remainder=False))
-  np.testing.assert_array_equal(np.concatenate([b["video"] for b in everything]),
-                                np.arange(NUM_EXAMPLES))
+  np.testing.assert_array_equal(seen, order[: len(seen)])
+  everything = list(
+      input_pipeline.iterate_batches(
+          arrays, batch_size=BATCH, seed=1, epoch=0, shuffle=False, drop_remainder=False
+      )
+  )
+  np.testing.assert_array_equal(
+      np.concatenate([b["video"] for b in everything]), np.arange(NUM_EXAMPLES)
+  )
 
 
 def test_to_model_inputs_scales_to_unit_float32():
@@ -67,8 +73,10 @@ def test_random_hflip_mirrors_chosen_sequences_and_negates_flow_x():
   batch = input_pipeline.to_model_inputs(fake_arrays())
   flipped = jax.jit(input_pipeline.random_hflip)(batch, jax.random.key(0))
   gray, flow = np.asarray(batch["gray"]), np.asarray(batch["flow"])
-  mirrored = [np.array_equal(np.asarray(flipped["gray"][i]), gray[i, ..., ::-1, :])
-              for i in range(NUM_EXAMPLES)]
+  mirrored = [
+      np.array_equal(np.asarray(flipped["gray"][i]), gray[i, ..., ::-1, :])
+      for i in range(NUM_EXAMPLES)
+  ]
   kept = [np.array_equal(np.asarray(flipped["gray"][i]), gray[i]) for i in range(NUM_EXAMPLES)]
   assert any(mirrored) and any(kept) and all(m or k for m, k in zip(mirrored, kept))
   for i in range(NUM_EXAMPLES):

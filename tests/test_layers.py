@@ -53,9 +53,11 @@ def test_fast_conv_equals_lax_conv(case):
   kernel_shape, strides, spatial = CONV_CASES[case]
   x, kernel = _random((2, *spatial, kernel_shape[-2]), 0), _random(kernel_shape, 1)
   reference = lambda x, k: jax.lax.conv_general_dilated(
-      x, k, strides, "SAME", dimension_numbers=layers._DIMENSION_NUMBERS[len(strides)])
+      x, k, strides, "SAME", dimension_numbers=layers._DIMENSION_NUMBERS[len(strides)]
+  )
   _assert_same_function_and_gradients(
-      lambda x, k: layers.conv(x, k, strides, 1, "fast"), reference, x, kernel)
+      lambda x, k: layers.conv(x, k, strides, 1, "fast"), reference, x, kernel
+  )
 
 
 @pytest.mark.parametrize("case", sorted(TRANSPOSE_CASES))
@@ -64,7 +66,10 @@ def test_fast_conv_transpose_equals_native(case):
   y, kernel = _random((2, *spatial, kernel_shape[-2]), 0), _random(kernel_shape, 1)
   _assert_same_function_and_gradients(
       lambda y, k: layers.conv_transpose(y, k, strides, "fast"),
-      lambda y, k: layers.native_conv_transpose(y, k, strides), y, kernel)
+      lambda y, k: layers.native_conv_transpose(y, k, strides),
+      y,
+      kernel,
+  )
 
 
 @pytest.mark.parametrize("case", ["2d_transposed_k3", "2d_transposed_k5", "3d_transposed_222"])
@@ -73,8 +78,12 @@ def test_native_conv_transpose_is_adjoint_of_strided_lax_conv(case):
   y, kernel = _random((2, *spatial, kernel_shape[-2]), 0), _random(kernel_shape, 1)
   out_shape = (2, *(n * s for n, s in zip(spatial, strides)), kernel_shape[-1])
   forward = lambda z: jax.lax.conv_general_dilated(
-      z, kernel.swapaxes(-1, -2), strides, "SAME",
-      dimension_numbers=layers._DIMENSION_NUMBERS[len(strides)])
+      z,
+      kernel.swapaxes(-1, -2),
+      strides,
+      "SAME",
+      dimension_numbers=layers._DIMENSION_NUMBERS[len(strides)],
+  )
   with jax.default_matmul_precision("highest"):
     adjoint = jax.linear_transpose(forward, jax.ShapeDtypeStruct(out_shape, jnp.float32))(y)[0]
     native = layers.native_conv_transpose(y, kernel, strides)
@@ -85,17 +94,23 @@ def test_few_output_dilated_conv_equals_native():
   x, kernel = _random((2, 9, 11, 5), 0), _random((3, 3, 5, 2), 1)
   _assert_same_function_and_gradients(
       lambda x, k: layers.conv(x, k, (1, 1), 2, "fast"),
-      lambda x, k: layers.native_conv(x, k, (1, 1), 2), x, kernel)
+      lambda x, k: layers.native_conv(x, k, (1, 1), 2),
+      x,
+      kernel,
+  )
 
 
 def test_dilated_conv_fast_equals_native():
   x, kernel = _random((2, 6, 8, 3), 0), _random((3, 3, 3, 4), 1)
-  np.testing.assert_array_equal(layers.conv(x, kernel, (1, 1), 2, "fast"),
-                                layers.native_conv(x, kernel, (1, 1), 2))
+  np.testing.assert_array_equal(
+      layers.conv(x, kernel, (1, 1), 2, "fast"), layers.native_conv(x, kernel, (1, 1), 2)
+  )
 
 
 def test_auto_resolves_to_fast_on_cpu_and_rejects_unknown():
-  assert layers.resolve_conv_impl("auto") == ("fast" if jax.default_backend() == "cpu" else "native")
+  assert layers.resolve_conv_impl("auto") == (
+      "fast" if jax.default_backend() == "cpu" else "native"
+  )
   with pytest.raises(ValueError, match="conv_impl"):
     layers.resolve_conv_impl("winograd")
 

@@ -22,10 +22,24 @@ def data_dir(tmp_path_factory):
 
 
 def run_main(workdir: pathlib.Path, data_dir: pathlib.Path, *overrides: str):
-  cmd = [sys.executable, "-m", "mouseflax.main", f"--config={REPO / 'configs' / 'tiny.py'}",
-         f"--workdir={workdir}", f"--config.data.data_dir={data_dir}", *overrides]
-  return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-                        env={**os.environ, "JAX_PLATFORMS": "cpu"}, check=False)
+  cmd = [
+      sys.executable,
+      "-m",
+      "mouseflax.main",
+      f"--config={REPO / 'configs' / 'tiny.py'}",
+      f"--workdir={workdir}",
+      f"--config.data.data_dir={data_dir}",
+      *overrides,
+  ]
+  return subprocess.run(
+      cmd,
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=RUN_TIMEOUT_S,
+      env={**os.environ, "JAX_PLATFORMS": "cpu"},
+      check=False,
+  )
 
 
 def test_main_trains_evaluates_and_resumes(tmp_path, data_dir):

@@ -1,4 +1,5 @@
-"""Models: shapes, [0,1] outputs, documented parameter counts, real fusion, gradients, determinism."""
+"""Models: shapes, [0,1] outputs, documented parameter counts, real fusion, gradients,
+determinism."""
 
 import pathlib
 import re
@@ -18,8 +19,10 @@ BATCH = 2
 
 def _inputs(seed: int = 0) -> dict:
   gray_key, flow_key = jax.random.split(jax.random.PRNGKey(seed))
-  return {"gray": jax.random.uniform(gray_key, (BATCH, *stats.SEQUENCE_SHAPE, 1)),
-          "flow": jax.random.uniform(flow_key, (BATCH, *stats.SEQUENCE_SHAPE, 2))}
+  return {
+      "gray": jax.random.uniform(gray_key, (BATCH, *stats.SEQUENCE_SHAPE, 1)),
+      "flow": jax.random.uniform(flow_key, (BATCH, *stats.SEQUENCE_SHAPE, 2)),
+  }
 
 
 # Initialisers drawn with threefry compile 5-8x slower on XLA:CPU than with rbg (as in train.py).
@@ -79,8 +82,11 @@ def test_gradients_reach_both_encoders(name):
 
   grads = jax.jit(jax.grad(loss))(params)["params"]
   for stream in ("gray", "flow"):
-    stream_grads = [g for k, g in grads.items() if k.startswith(f"{stream}_") and "decoder" not in k
-                    and "_up" not in k and "_out" not in k]
+    stream_grads = [
+        g
+        for k, g in grads.items()
+        if k.startswith(f"{stream}_") and "decoder" not in k and "_up" not in k and "_out" not in k
+    ]
     assert stream_grads, f"no {stream} encoder parameters"
     assert sum(float(jnp.sum(jnp.abs(x))) for x in jax.tree.leaves(stream_grads)) > 0.0
 
@@ -90,7 +96,9 @@ def test_native_and_fast_share_parameters_and_outputs(name):
   native, params = _tiny(name, conv_impl="native")
   fast, fast_params = _tiny(name, conv_impl="fast")
   assert jax.tree.structure(params) == jax.tree.structure(fast_params)
-  assert [x.shape for x in jax.tree.leaves(params)] == [x.shape for x in jax.tree.leaves(fast_params)]
+  assert [x.shape for x in jax.tree.leaves(params)] == [
+      x.shape for x in jax.tree.leaves(fast_params)
+  ]
   inputs = _inputs()
   with jax.default_matmul_precision("highest"):
     a, b = jax.jit(native.apply)(params, inputs), jax.jit(fast.apply)(params, inputs)
@@ -102,8 +110,9 @@ def test_deterministic_for_a_fixed_seed():
   model, params = _tiny("cae")
   _, params_again = _tiny("cae")
   jax.tree.map(np.testing.assert_array_equal, params, params_again)
-  np.testing.assert_array_equal(model.apply(params, _inputs())["gray"],
-                                model.apply(params_again, _inputs())["gray"])
+  np.testing.assert_array_equal(
+      model.apply(params, _inputs())["gray"], model.apply(params_again, _inputs())["gray"]
+  )
 
 
 def test_bfloat16_compute_keeps_float32_parameters():
@@ -116,8 +125,9 @@ def test_bfloat16_compute_keeps_float32_parameters():
 def test_supervised_encoder_matches_cae_parameter_names():
   _, cae_params = _tiny("cae")
   _, sup_params = _tiny("supervised", num_classes=8)
-  assert (jax.tree.structure(cae_params["params"]["gray_encoder"])
-          == jax.tree.structure(sup_params["params"]["gray_encoder"]))
+  assert jax.tree.structure(cae_params["params"]["gray_encoder"]) == jax.tree.structure(
+      sup_params["params"]["gray_encoder"]
+  )
   assert sup_params["params"]["logits"]["kernel"].shape[-1] == 8
 
 

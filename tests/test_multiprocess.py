@@ -2,7 +2,8 @@
 
 Each process calls `train_and_evaluate` twice: the first call stops after a few steps (checkpoint
 written by both processes), the second resumes from that checkpoint and finishes the epoch (restore
-across processes, evaluation); one launch saves a second start-up of JAX and the coordinator. Its loss
+across processes, evaluation); one launch saves a second start-up of JAX and the coordinator. Its
+loss
 trajectory and final parameters must match a single-process run with the same global batch, and
 only process 0 writes files. Records are random arrays (test_train.FakeHandle) read by index, the
 way a process of a multi-host run reads its rows of each batch.
@@ -16,8 +17,8 @@ import subprocess
 import sys
 
 import numpy as np
-
 import test_train
+
 from mouseflax import input_pipeline
 from mouseflax import train
 
@@ -62,20 +63,38 @@ def _free_port() -> int:
     return sock.getsockname()[1]
 
 
-def _launch(workdir: pathlib.Path, stop: int,
-            cache_dir: pathlib.Path) -> list[tuple[str, str]]:
+def _launch(workdir: pathlib.Path, stop: int, cache_dir: pathlib.Path) -> list[tuple[str, str]]:
   """Runs the job as NUM_PROCESSES processes of one CPU device each; returns (stdout, stderr)s."""
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "",
-         "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
-         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  env = {
+      **os.environ,
+      "JAX_PLATFORMS": "cpu",
+      "XLA_FLAGS": "",
+      "JAX_COMPILATION_CACHE_DIR": str(cache_dir),
+      "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+      "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+  }
   address = f"{LOOPBACK}:{_free_port()}"
-  procs = [subprocess.Popen(
-      [sys.executable, "-c", _PROCESS.format(tests=str(TESTS), address=address,
-                                             num_processes=NUM_PROCESSES, process_id=i,
-                                             stop=stop, workdir=str(workdir))],
-      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-      for i in range(NUM_PROCESSES)]
+  procs = [
+      subprocess.Popen(
+          [
+              sys.executable,
+              "-c",
+              _PROCESS.format(
+                  tests=str(TESTS),
+                  address=address,
+                  num_processes=NUM_PROCESSES,
+                  process_id=i,
+                  stop=stop,
+                  workdir=str(workdir),
+              ),
+          ],
+          env=env,
+          stdout=subprocess.PIPE,
+          stderr=subprocess.PIPE,
+          text=True,
+      )
+      for i in range(NUM_PROCESSES)
+  ]
   outputs = []
   try:
     for i, proc in enumerate(procs):
@@ -100,8 +119,7 @@ def test_two_processes_match_one_and_resume_from_their_checkpoint(tmp_path, monk
   # Only process 0 evaluates into files and returns the metrics.
   assert "'auc'" in outputs[0][0] and "'auc'" not in outputs[1][0]
 
-  monkeypatch.setattr(input_pipeline, "prepare",
-                      lambda data_config, seed=0: ReadableFakeHandle())
+  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: ReadableFakeHandle())
   config = test_train.tiny_config(mesh__data_parallelism=1)
   train.train_and_evaluate(config, tmp_path / "one_process")
 
@@ -109,8 +127,10 @@ def test_two_processes_match_one_and_resume_from_their_checkpoint(tmp_path, monk
   assert len(two) == len(one) == test_train.SPLIT_SIZES["train"] // config.train.batch_size
   np.testing.assert_allclose(two, one, atol=1e-5, rtol=0)
   # The 2-process checkpoint restores in this single process and holds the same parameters.
-  test_train.assert_trees_close(test_train.final_params(workdir, config),
-                                test_train.final_params(tmp_path / "one_process", config),
-                                atol=1e-5)
+  test_train.assert_trees_close(
+      test_train.final_params(workdir, config),
+      test_train.final_params(tmp_path / "one_process", config),
+      atol=1e-5,
+  )
   results = json.loads((workdir / "results.json").read_text())
   assert results["num_processes"] == NUM_PROCESSES and results["num_devices"] == NUM_PROCESSES

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from data_builders.own_videos import own_videos_dataset_builder as own
-from mouseflax import build_data
 from mouseflax import input_pipeline
 from mouseflax import score
 from mouseflax import train
@@ -25,17 +24,22 @@ ANOMALY = (80, 112)  # Frames [start, stop) where the square flashes.
 FLOW_SPILL_FRAMES = 2
 
 
-def write_scene(path: pathlib.Path, num_frames: int, *, phase: int = 0,
-                anomaly: tuple[int, int] | None = None) -> pathlib.Path:
+def write_scene(
+    path: pathlib.Path, num_frames: int, *, phase: int = 0, anomaly: tuple[int, int] | None = None
+) -> pathlib.Path:
   """A fixed textured cage floor with a grey 'mouse' moving slowly in a loop."""
   width, height = SIZE
   background = cv2.GaussianBlur(
-      np.random.default_rng(0).integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 3)
+      np.random.default_rng(0).integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 3
+  )
   background = (background // 2 + 40).astype(np.uint8)
   writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
   for t in range(phase, phase + num_frames):
     frame = background.copy()
-    center = (int(width / 2 + width / 4 * np.sin(t / 20)), int(height / 2 + height / 5 * np.cos(t / 27)))
+    center = (
+        int(width / 2 + width / 4 * np.sin(t / 20)),
+        int(height / 2 + height / 5 * np.cos(t / 27)),
+    )
     cv2.ellipse(frame, center, (8, 5), (2 * t) % 180, 0, 360, 110, -1)
     if anomaly and anomaly[0] <= t - phase < anomaly[1] and t % 4 < 2:
       corner = ((7 * t) % (width - 16), (5 * t) % (height - 16))
@@ -123,10 +127,10 @@ def test_trained_run_flags_an_injected_anomaly(trained):
   assert len(scores.score) == 150 and np.all(np.isfinite(scores.score))
   flagged = scores.score > threshold.value
   inside = np.zeros(150, bool)
-  inside[ANOMALY[0]:ANOMALY[1]] = True
+  inside[ANOMALY[0] : ANOMALY[1]] = True
   assert flagged[inside].mean() > 0.5, scores.score[inside]
   assert flagged[~inside].mean() < 0.2
   # The frame after a flash carries its flow (motion from t-1 to t): leave it out of "outside".
   outside = ~inside
-  outside[ANOMALY[1]:ANOMALY[1] + FLOW_SPILL_FRAMES] = False
+  outside[ANOMALY[1] : ANOMALY[1] + FLOW_SPILL_FRAMES] = False
   assert scores.score[inside].max() > 3 * scores.score[outside].max()

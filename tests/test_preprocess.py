@@ -22,7 +22,7 @@ def square_frame(left: int, top: int = 12, size: int = SIZE) -> np.ndarray:
   """32x32 frame with a textured bright square (texture gives Farneback a gradient inside it)."""
   frame = np.full((size, size), BACKGROUND, np.uint8)
   yy, xx = np.mgrid[0:SQUARE, 0:SQUARE]
-  frame[top:top + SQUARE, left:left + SQUARE] = FOREGROUND - 6 * ((xx + yy) % 4)
+  frame[top : top + SQUARE, left : left + SQUARE] = FOREGROUND - 6 * ((xx + yy) % 4)
   return frame
 
 
@@ -55,7 +55,7 @@ def test_translating_square_flow():
     pre(square_frame(left))
   current = pre.process_frame(square_frame(lefts[-1]))
   displacement = pre.raw_flow(current)
-  inside = displacement[12:12 + SQUARE, lefts[-1]:lefts[-1] + SQUARE]
+  inside = displacement[12 : 12 + SQUARE, lefts[-1] : lefts[-1] + SQUARE]
   assert inside[..., 0].mean() == pytest.approx(STEP, abs=0.3)
   assert abs(inside[..., 1].mean()) < 0.2
 
@@ -95,20 +95,23 @@ def test_hflip_mirrors_and_negates_x(xp):
   np.testing.assert_allclose(fflow[..., 0], 1.0 - flow[..., ::-1, 0], atol=1e-7)
   np.testing.assert_array_equal(fflow[..., 1], flow[..., ::-1, 1])
   # Flipping twice is the identity; a rightward move (x > 0.5) becomes leftward (x < 0.5).
-  np.testing.assert_allclose(np.asarray(preprocess.hflip(*preprocess.hflip(gray, flow))[1]), flow,
-                             atol=1e-6)
+  np.testing.assert_allclose(
+      np.asarray(preprocess.hflip(*preprocess.hflip(gray, flow))[1]), flow, atol=1e-6
+  )
   assert np.all((fflow[..., 0] < 0.5) == (flow[..., ::-1, 0] > 0.5))
 
 
 def test_preprocess_video_pieces_equal_one_pass(tmp_path):
   from tests.test_video import write_video  # pylint: disable=import-outside-toplevel
+
   frames = [square_frame(2 + t, size=64) for t in range(12)]
   path = write_video(tmp_path / "sq.avi", frames)
   cfg = preprocess.PreprocessConfig()
   whole = list(preprocess.preprocess_video(path, cfg))
   assert inspect.isgenerator(preprocess.preprocess_video(path, cfg))
   pieces = list(preprocess.preprocess_video(path, cfg, 0, 5)) + list(
-      preprocess.preprocess_video(path, cfg, 5))
+      preprocess.preprocess_video(path, cfg, 5)
+  )
   assert [i for i, _, _ in whole] == list(range(12)) == [i for i, _, _ in pieces]
   for (_, g1, f1), (_, g2, f2) in zip(whole, pieces):
     np.testing.assert_array_equal(g1, g2)
@@ -116,8 +119,10 @@ def test_preprocess_video_pieces_equal_one_pass(tmp_path):
   assert np.abs(whole[6][2] - 0.5).max() > 0.05  # The square moves: the flow is not all 0.5.
 
 
-@pytest.mark.parametrize("height,width,num_passes", [(240, 320, 2), (360, 640, 2), (480, 640, 1),
-                                                     (250, 330, 1), (240, 32, 1)])
+@pytest.mark.parametrize(
+    "height,width,num_passes",
+    [(240, 320, 2), (360, 640, 2), (480, 640, 1), (250, 330, 1), (240, 32, 1)],
+)
 def test_two_pass_resize_within_one_grey_level(height, width, num_passes):
   passes = preprocess.area_resize_passes((height, width), (SIZE, SIZE))
   assert len(passes) == num_passes and passes[-1] == (SIZE, SIZE)
@@ -143,11 +148,13 @@ def test_resize_method_is_validated_and_area_is_exact():
 
 
 def test_translating_square_flow_after_two_pass_resize():
-  # 320x240 frames (7.5x / 10x shrink, two passes): a square moving 10 px per frame moves 1 px at 32x32.
+  # 320x240 frames (7.5x / 10x shrink, two passes): a square moving 10 px per frame moves 1 px at
+  # 32x32.
   cfg = preprocess.PreprocessConfig(gamma=1.0, flow_max_disp=4.0)
   pre = preprocess.FramePreprocessor(cfg)
-  big = [cv2.resize(square_frame(4 + t), (320, 240), interpolation=cv2.INTER_NEAREST)
-         for t in range(5)]
+  big = [
+      cv2.resize(square_frame(4 + t), (320, 240), interpolation=cv2.INTER_NEAREST) for t in range(5)
+  ]
   for frame in big[:-1]:
     pre(frame)
   displacement = pre.raw_flow(pre.process_frame(big[-1]))
@@ -170,6 +177,7 @@ def test_farneback_levels_have_no_effect_at_32x32():
 
 def _square_video(tmp_path, num_frames=12):
   from tests.test_video import write_video  # pylint: disable=import-outside-toplevel
+
   return write_video(tmp_path / "sq.avi", [square_frame(2 + t, size=64) for t in range(num_frames)])
 
 
@@ -186,29 +194,48 @@ def test_decode_ahead_gives_identical_arrays(tmp_path):
 
 def test_decode_ahead_errors_and_early_close(tmp_path):
   with pytest.raises(video.VideoNotFoundError, match=r"absent\.avi"):
-    list(preprocess.preprocess_video(tmp_path / "absent.avi", preprocess.PreprocessConfig(),
-                                     decode_ahead=2))
+    list(
+        preprocess.preprocess_video(
+            tmp_path / "absent.avi", preprocess.PreprocessConfig(), decode_ahead=2
+        )
+    )
   before = threading.active_count()
-  frames = preprocess.preprocess_video(_square_video(tmp_path), preprocess.PreprocessConfig(),
-                                       decode_ahead=1)
+  frames = preprocess.preprocess_video(
+      _square_video(tmp_path), preprocess.PreprocessConfig(), decode_ahead=1
+  )
   next(frames)
   frames.close()  # The decode thread, blocked on a full queue, must stop and be joined.
   assert threading.active_count() == before
 
 
 def test_throughput_benchmark_smoke(tmp_path):
-  # Keeps benchmarks/data_throughput.py in step with the library (a benchmark nobody runs goes stale).
+  # Keeps benchmarks/data_throughput.py in step with the library (a benchmark nobody runs goes
+  # stale).
   from benchmarks import data_throughput  # pylint: disable=import-outside-toplevel
+
   path = data_throughput.write_synthetic(tmp_path / "s.mpg", num_frames=10, fourcc="PIM1")
   rates = data_throughput.measure_rates(path, repeats=1)
   assert rates["gray_mode"] == "luma" and rates["frames"] > 0
   assert min(rates[f"{mode}_fps"] for mode in data_throughput.MODES) > 0
   stages = {"resize_passes": [[32, 240], [32, 32]], "farneback": 1.0}
-  results = {"videos": {"s": {**rates, "two_processes_fps": 1.0, "speedup": 1.0,
-                              "speedup_cpu_estimate": 1.0,
-                              "stages_cpu_us": stages}},
-             "rss_long_synthetic_320x240": {
-                 "frames": 10, "rss_first_mb": 1.0, "rss_last_mb": 1.0, "peak_rss_mb": 1.0,
-                 "growth_mb_per_1000_frames": 0.0, "extrapolated_one_hour_mb": 1.0}}
+  results = {
+      "videos": {
+          "s": {
+              **rates,
+              "two_processes_fps": 1.0,
+              "speedup": 1.0,
+              "speedup_cpu_estimate": 1.0,
+              "stages_cpu_us": stages,
+          }
+      },
+      "rss_long_synthetic_320x240": {
+          "frames": 10,
+          "rss_first_mb": 1.0,
+          "rss_last_mb": 1.0,
+          "peak_rss_mb": 1.0,
+          "growth_mb_per_1000_frames": 0.0,
+          "extrapolated_one_hour_mb": 1.0,
+      },
+  }
   table = data_throughput.format_table(results)
   assert f"| s | {rates['frames']} | luma |" in table and "| farneback |" in table

@@ -31,10 +31,12 @@ def test_behavior_ids_are_alphabetical_and_aliases_map():
 
 
 def test_fixed_column_zero_padded(tmp_path):
-  path = _write(tmp_path / "a.txt",
-                "frame : 00000001-00000003 rest\n"
-                "frame : 00000004-00000006 groom\n"
-                "frame : 00000007-00000008 hang\n")
+  path = _write(
+      tmp_path / "a.txt",
+      "frame : 00000001-00000003 rest\n"
+      "frame : 00000004-00000006 groom\n"
+      "frame : 00000007-00000008 hang\n",
+  )
   labels = raw_formats.parse_jhuang_annotation(path, num_frames=8)
   np.testing.assert_array_equal(labels, [REST] * 3 + [GROOM] * 3 + [HANG] * 2)
   assert labels.dtype == np.int64
@@ -65,7 +67,7 @@ def test_overlap_logged_and_next_start_wins(tmp_path, caplog):
 
 def test_unknown_label_names_file_and_line(tmp_path):
   path = _write(tmp_path / "e.txt", "x: 1-2 rest\nx: 3-4 dance\n")
-  with pytest.raises(ValueError, match=rf"e\.txt:2: unknown behaviour label 'dance'"):
+  with pytest.raises(ValueError, match=r"e\.txt:2: unknown behaviour label 'dance'"):
     raw_formats.parse_jhuang_annotation(path)
 
 
@@ -89,7 +91,9 @@ def test_find_jhuang_recordings(tmp_path):
   _write(tmp_path / "cage" / "._a.mpg", "")  # macOS resource fork: ignored.
   pairs = raw_formats.find_jhuang_recordings(tmp_path)
   assert [v.name for v, _ in pairs] == ["a.mpg", "b.mpg"]
-  assert all(a.parent.name == raw_formats.JHUANG_ANNOTATION_DIR and a.stem == v.stem for v, a in pairs)
+  assert all(
+      a.parent.name == raw_formats.JHUANG_ANNOTATION_DIR and a.stem == v.stem for v, a in pairs
+  )
   _write(tmp_path / "cage" / "c.AVI", "")
   with pytest.raises(FileNotFoundError, match=r"c\.txt"):
     raw_formats.find_jhuang_recordings(tmp_path)
@@ -129,7 +133,10 @@ def test_find_avenue_recordings(tmp_path, nested):
   train, test = raw_formats.find_avenue_recordings(tmp_path)
   assert [p.name for p in train] == ["01.avi", "02.avi"]
   assert [(v.name, m.name) for v, m in test] == [
-      ("01.avi", "1_label.mat"), ("02.avi", "2_label.mat"), ("10.avi", "10_label.mat")]
+      ("01.avi", "1_label.mat"),
+      ("02.avi", "2_label.mat"),
+      ("10.avi", "10_label.mat"),
+  ]
   (root / raw_formats.AVENUE_LABEL_DIR / "10_label.mat").unlink()
   with pytest.raises(FileNotFoundError, match="10_label.mat"):
     raw_formats.find_avenue_recordings(tmp_path)

@@ -20,9 +20,14 @@ def _write_scores(workdir: pathlib.Path, seed: int) -> None:
   label = (np.arange(NUM_FRAMES) >= NUM_FRAMES // 2).astype(np.int64)
   error = rng.random(NUM_FRAMES) + label
   table = evaluate.FrameTable(
-      video=np.zeros(NUM_FRAMES, np.int64), frame_index=np.arange(NUM_FRAMES, dtype=np.int64),
-      label=label, behavior=np.full(NUM_FRAMES, 3, np.int64), error_gray=error, error_flow=error,
-      score=error)
+      video=np.zeros(NUM_FRAMES, np.int64),
+      frame_index=np.arange(NUM_FRAMES, dtype=np.int64),
+      label=label,
+      behavior=np.full(NUM_FRAMES, 3, np.int64),
+      error_gray=error,
+      error_flow=error,
+      score=error,
+  )
   evaluate.write_score_csvs(table, workdir, ["test_half.mpg"])
 
 
@@ -40,41 +45,88 @@ def _make_run(root: pathlib.Path, name: str, results: dict, config: dict | None)
 def two_runs(tmp_path) -> list[pathlib.Path]:
   notes = {"auc": "headline: pooled", "score": "mean of the streams' MSE"}
   # Run 1: the trainer's results.json fields; real data (manual_dir given), CAE on hang.
-  cae = _make_run(tmp_path, "cae_hang", {
-      "auc": 0.91234, "auc_macro": 0.9, "auc_smoothed": 0.95, "auc_minmax_per_video": 0.93,
-      "auc_gray": 0.88, "auc_flow": None, "n_test_frames": 56000, "metrics_notes": notes,
-      "dataset": "mouse_behavior/hang", "epochs": 60,
-      "config": {"data": {"manual_dir": "/data/jhuang"}, "model": {"name": "cae"}}}, None)
+  cae = _make_run(
+      tmp_path,
+      "cae_hang",
+      {
+          "auc": 0.91234,
+          "auc_macro": 0.9,
+          "auc_smoothed": 0.95,
+          "auc_minmax_per_video": 0.93,
+          "auc_gray": 0.88,
+          "auc_flow": None,
+          "n_test_frames": 56000,
+          "metrics_notes": notes,
+          "dataset": "mouse_behavior/hang",
+          "epochs": 60,
+          "config": {"data": {"manual_dir": "/data/jhuang"}, "model": {"name": "cae"}},
+      },
+      None,
+  )
   # Run 2: metadata only in config.json (fallback); synthetic data, RAE on groom.
-  rae = _make_run(tmp_path, "rae_groom", {"auc": 0.5612, "n_test_frames": 900}, {
-      "data": {"dataset": "mouse_behavior/groom:1.0.0", "manual_dir": ""},
-      "model": {"name": "rae"}, "train": {"epochs": 2}})
+  rae = _make_run(
+      tmp_path,
+      "rae_groom",
+      {"auc": 0.5612, "n_test_frames": 900},
+      {
+          "data": {"dataset": "mouse_behavior/groom:1.0.0", "manual_dir": ""},
+          "model": {"name": "rae"},
+          "train": {"epochs": 2},
+      },
+  )
   return [cae, rae]
 
 
 def test_load_run_reads_results_and_falls_back_to_config(two_runs):
   cae, rae = (report.load_run(w) for w in two_runs)
-  assert (cae.dataset, cae.model, cae.epochs, cae.synthetic) == ("mouse_behavior/hang", "cae", 60, False)
-  assert (rae.dataset, rae.model, rae.epochs, rae.synthetic) == ("mouse_behavior/groom", "rae", 2, True)
+  assert (cae.dataset, cae.model, cae.epochs, cae.synthetic) == (
+      "mouse_behavior/hang",
+      "cae",
+      60,
+      False,
+  )
+  assert (rae.dataset, rae.model, rae.epochs, rae.synthetic) == (
+      "mouse_behavior/groom",
+      "rae",
+      2,
+      True,
+  )
 
 
 def test_synthetic_is_the_written_field_else_own_videos_is_real(tmp_path):
   # The written field wins over the config (a generated dataset, whatever manual_dir says).
-  written = _make_run(tmp_path, "written", {"auc": 0.7, "synthetic": True, "config": {
-      "data": {"dataset": "mouse_behavior/hang", "manual_dir": "/data"}}}, None)
+  written = _make_run(
+      tmp_path,
+      "written",
+      {
+          "auc": 0.7,
+          "synthetic": True,
+          "config": {"data": {"dataset": "mouse_behavior/hang", "manual_dir": "/data"}},
+      },
+      None,
+  )
   # Older runs without the field: own_videos reads real videos from data.video_dir.
-  own = _make_run(tmp_path, "own", {"auc": 0.7, "dataset": "own_videos"},
-                  {"data": {"dataset": "own_videos", "manual_dir": "", "video_dir": "/videos"}})
+  own = _make_run(
+      tmp_path,
+      "own",
+      {"auc": 0.7, "dataset": "own_videos"},
+      {"data": {"dataset": "own_videos", "manual_dir": "", "video_dir": "/videos"}},
+  )
   assert report.load_run(written).synthetic is True
   assert report.load_run(own).synthetic is False
 
 
 def test_table_puts_our_aucs_beside_the_papers(two_runs):
   table = report.build_table([report.load_run(w) for w in two_runs])
-  rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines()
-          if line.startswith("| mouse")}
+  rows = {
+      line.split(" | ")[0].strip("| "): line
+      for line in table.splitlines()
+      if line.startswith("| mouse")
+  }
   hang, groom = rows["mouse, hang held out"], rows["mouse, groom held out"]
-  assert "| real | two-stream CAE | 60 | 0.912 | 0.900 | 0.950 | 0.930 | 0.880 | n/a | 56000 |" in hang
+  assert (
+      "| real | two-stream CAE | 60 | 0.912 | 0.900 | 0.950 | 0.930 | 0.880 | n/a | 56000 |" in hang
+  )
   assert "> 0.9 | section 3.3" in hang
   assert "| **SYNTHETIC** | two-stream 3D RAE | 2 | 0.561 | ? |" in groom
   assert "> 0.5 | section 3.2" in groom
@@ -84,11 +136,15 @@ def test_table_puts_our_aucs_beside_the_papers(two_runs):
 
 
 def test_paper_constants_cover_every_number_the_paper_states():
-  expected = {("cuhk_avenue", "cae_single"): 0.784, ("cuhk_avenue", "rae"): 0.826,
-              ("cuhk_avenue", "cae"): 0.832, ("mouse_behavior/hang", "supervised"): 0.99,
-              ("mouse_behavior/hang", "cae_single"): 0.959,
-              ("mouse_behavior/groom", "supervised"): 0.66,
-              ("mouse_behavior/groom", "cae_single"): 0.644}
+  expected = {
+      ("cuhk_avenue", "cae_single"): 0.784,
+      ("cuhk_avenue", "rae"): 0.826,
+      ("cuhk_avenue", "cae"): 0.832,
+      ("mouse_behavior/hang", "supervised"): 0.99,
+      ("mouse_behavior/hang", "cae_single"): 0.959,
+      ("mouse_behavior/groom", "supervised"): 0.66,
+      ("mouse_behavior/groom", "cae_single"): 0.644,
+  }
   for key, auc in expected.items():
     assert (report.PAPER_RESULTS[key].auc, report.PAPER_RESULTS[key].relation) == (auc, "=")
   assert all(r.source for r in report.PAPER_RESULTS.values())
@@ -96,8 +152,14 @@ def test_paper_constants_cover_every_number_the_paper_states():
 
 def test_cli_writes_report_and_figure_from_a_glob(two_runs, tmp_path):
   out, fig = tmp_path / "report.md", tmp_path / "fig.png"
-  cmd = [sys.executable, "-m", "mouseflax.report", f"--workdirs={tmp_path}/*_*",
-         f"--output={out}", f"--figure={fig}"]
+  cmd = [
+      sys.executable,
+      "-m",
+      "mouseflax.report",
+      f"--workdirs={tmp_path}/*_*",
+      f"--output={out}",
+      f"--figure={fig}",
+  ]
   proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
   assert proc.returncode == 0, proc.stderr
   text = out.read_text()
@@ -119,4 +181,3 @@ def test_figure_needs_a_two_stream_mouse_run(two_runs, tmp_path):
   assert path.read_bytes().startswith(b"\x89PNG")
   with pytest.raises(ValueError, match="two-stream"):
     report.plot_paper_figure([dataclasses.replace(runs[0], model="supervised")], tmp_path / "g.png")
-

@@ -1,6 +1,7 @@
 """Tests of mouseflax.score on an untrained tiny run (a real checkpoint, no training needed).
 
-The trained workflow (train on normal clips, then flag an injected anomaly) is in test_own_videos.py.
+The trained workflow (train on normal clips, then flag an injected anomaly) is in
+test_own_videos.py.
 """
 
 import csv
@@ -12,7 +13,6 @@ import subprocess
 import sys
 
 import cv2
-import jax
 import ml_collections
 import numpy as np
 import pytest
@@ -51,13 +51,17 @@ def make_workdir(workdir: pathlib.Path, threshold: float = THRESHOLD) -> pathlib
   workdir.mkdir(parents=True)
   (workdir / score.CONFIG_FILE).write_text(config.to_json_best_effort())
   (workdir / score.PREPROCESS_FILE).write_text(json.dumps(preprocess.PreprocessConfig().to_dict()))
-  (workdir / score.THRESHOLD_FILE).write_text(json.dumps(
-      {"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate}))
+  (workdir / score.THRESHOLD_FILE).write_text(
+      json.dumps({"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate})
+  )
   mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
-  example = {"gray": np.zeros((1, T, 24, 32, 1), np.float32),
-             "flow": np.zeros((1, T, 24, 32, 2), np.float32)}
-  state = train.create_train_state(models.create_model(config.model),
-                                   train.create_optimizer(config.optim), example, 0, mesh)
+  example = {
+      "gray": np.zeros((1, T, 24, 32, 1), np.float32),
+      "flow": np.zeros((1, T, 24, 32, 2), np.float32),
+  }
+  state = train.create_train_state(
+      models.create_model(config.model), train.create_optimizer(config.optim), example, 0, mesh
+  )
   manager = checkpointing.create_manager(workdir, config.ckpt)
   checkpointing.save(manager, 1, state, {"epoch": 1}, 0.0)
   manager.close()
@@ -85,7 +89,7 @@ def test_windows_are_the_evaluators_covering_windows(num_frames):
   frames = [rng.integers(0, 256, (40, 50), dtype=np.uint8) for _ in range(num_frames)]
   cfg = preprocess.PreprocessConfig()
   batches = list(score.window_batches(iter(frames), cfg, batch_size=2))
-  starts = np.concatenate([b.starts[:b.count] for b in batches])
+  starts = np.concatenate([b.starts[: b.count] for b in batches])
   np.testing.assert_array_equal(starts, build_data.covering_windows(num_frames, length=T)[:, 0])
   expected = [g for g, _ in (preprocess.FramePreprocessor(cfg)(f) for f in frames)][-T:]
   last = batches[-1]
@@ -117,15 +121,20 @@ def test_scores_match_window_errors_averaged_per_frame(run, errors_fn, tmp_path)
 
 
 def test_validation_normalised_run_scores_with_the_stored_statistics(run, errors_fn, tmp_path):
-  """stream_normalisation='validation': score = mean of z-scores with threshold.json's statistics."""
+  """stream_normalisation='validation': score = mean of z-scores with threshold.json's
+  statistics."""
   config = ml_collections.ConfigDict(run.config.to_dict())
   config.eval.stream_normalisation = "validation"
-  stats = {"gray": {"mean": 0.01, "std": 0.5, "n_frames": 10},
-           "flow": {"mean": 0.02, "std": 0.25, "n_frames": 10}}
-  normalised = dataclasses.replace(run, config=config,
-                                   stored_threshold={**run.stored_threshold, "stream_stats": stats})
-  scores = score.score_video(normalised, write_video(tmp_path / "clip.avi", 13),
-                             errors_fn=errors_fn, progress=False)
+  stats = {
+      "gray": {"mean": 0.01, "std": 0.5, "n_frames": 10},
+      "flow": {"mean": 0.02, "std": 0.25, "n_frames": 10},
+  }
+  normalised = dataclasses.replace(
+      run, config=config, stored_threshold={**run.stored_threshold, "stream_stats": stats}
+  )
+  scores = score.score_video(
+      normalised, write_video(tmp_path / "clip.avi", 13), errors_fn=errors_fn, progress=False
+  )
   expected = ((scores.error_gray - 0.01) / 0.5 + (scores.error_flow - 0.02) / 0.25) / 2
   np.testing.assert_allclose(scores.score, expected, rtol=1e-12)
   without_stats = dataclasses.replace(normalised, stored_threshold=run.stored_threshold)
@@ -136,8 +145,9 @@ def test_validation_normalised_run_scores_with_the_stored_statistics(run, errors
 def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
   path = write_video(tmp_path / "odd_size.mp4", 37, size=(83, 47))
   threshold = score.Threshold(THRESHOLD, None, "test")
-  results = score.score_videos(run, [path], tmp_path / "out", threshold, annotated_video=True,
-                               progress=False)
+  results = score.score_videos(
+      run, [path], tmp_path / "out", threshold, annotated_video=True, progress=False
+  )
   result = results[str(path)]
   assert isinstance(result, score.ScoredVideo), result
   rows = read_csv(result.files["scores"])
@@ -156,8 +166,8 @@ def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
   rebuilt = np.zeros(37, int)
   for seg in segments:
     a, b = int(seg["start_frame"]), int(seg["end_frame"])
-    rebuilt[a:b + 1] = 1
-    assert float(seg["peak_score"]) == pytest.approx(values[a:b + 1].max(), rel=1e-6)
+    rebuilt[a : b + 1] = 1
+    assert float(seg["peak_score"]) == pytest.approx(values[a : b + 1].max(), rel=1e-6)
     assert float(seg["start_s"]) == pytest.approx(a / FPS, abs=1e-4)
   np.testing.assert_array_equal(rebuilt, exact > median.value)
   assert segments and result.files["timeline"].stat().st_size > 0
@@ -173,15 +183,19 @@ def test_bad_videos_fail_alone(run, tmp_path):
   short = write_video(tmp_path / "short.avi", T - 3)
   missing = tmp_path / "missing.avi"
   threshold = score.Threshold(THRESHOLD, None, "test")
-  results = score.score_videos(run, [not_video, good, short, missing], tmp_path / "out", threshold,
-                               progress=False)
+  results = score.score_videos(
+      run, [not_video, good, short, missing], tmp_path / "out", threshold, progress=False
+  )
   assert isinstance(results[str(good)], score.ScoredVideo)
   assert isinstance(results[str(not_video)], score.video.VideoError)
   assert isinstance(results[str(short)], score.VideoTooShortError)
   assert isinstance(results[str(missing)], FileNotFoundError)
   assert "3 failed" in score.summary(results, threshold)
   assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-      "good_scores.csv", "good_segments.csv", "good_timeline.png"]
+      "good_scores.csv",
+      "good_segments.csv",
+      "good_timeline.png",
+  ]
 
 
 def test_unwritable_output_dir_and_duplicate_stems(tmp_path):
@@ -235,6 +249,7 @@ def test_validation_score_cache_is_keyed_by_step_and_rule(run):
 
 
 class _Unsaveable:
+
   def __array__(self, *args, **kwargs):
     raise RuntimeError("cannot convert")
 
@@ -261,8 +276,9 @@ def test_cli_exit_status_and_summary(run, tmp_path, capsys):
   good = write_video(tmp_path / "good.avi", 9)
   bad = tmp_path / "bad.avi"
   bad.write_bytes(b"\x00" * 100)
-  status = score.run_cli(str(run.workdir), [str(good), str(bad)], str(tmp_path / "out"),
-                         progress=False)
+  status = score.run_cli(
+      str(run.workdir), [str(good), str(bad)], str(tmp_path / "out"), progress=False
+  )
   printed = capsys.readouterr().out
   assert status == score.EXIT_SOME_FAILED
   assert f"FAILED {bad}" in printed and f"ok {good}" in printed
@@ -270,8 +286,14 @@ def test_cli_exit_status_and_summary(run, tmp_path, capsys):
 
 
 def test_cli_without_a_trained_run_exits_2(tmp_path):
-  command = [sys.executable, "-m", "mouseflax.score", f"--workdir={tmp_path / 'no_run'}",
-             f"--video={tmp_path / 'any.mp4'}", f"--output_dir={tmp_path / 'out'}"]
+  command = [
+      sys.executable,
+      "-m",
+      "mouseflax.score",
+      f"--workdir={tmp_path / 'no_run'}",
+      f"--video={tmp_path / 'any.mp4'}",
+      f"--output_dir={tmp_path / 'out'}",
+  ]
   out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
   assert out.returncode == score.EXIT_NO_RUN, out.stderr[-2000:]
   assert "is not a finished training run" in out.stderr or "does not exist" in out.stderr

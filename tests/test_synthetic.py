@@ -68,7 +68,7 @@ def _stem(i: int) -> str:
   return synthetic.HOME_CAGE_STEM.format(i)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Home cage.
 
 
@@ -95,8 +95,12 @@ def test_annotation_lines_parse_with_split_rule_and_fixed_columns(home_cage_dir)
 
 def test_videos_decode_with_the_right_count_size_and_grey_content(home_cage_dir):
   frames = _decode(home_cage_dir / f"{_stem(1)}.mpg")
-  assert frames.shape == (HOME_CAGE_SIZE["frames_per_video"], HOME_CAGE_SIZE["height"],
-                          HOME_CAGE_SIZE["width"], 3)
+  assert frames.shape == (
+      HOME_CAGE_SIZE["frames_per_video"],
+      HOME_CAGE_SIZE["height"],
+      HOME_CAGE_SIZE["width"],
+      3,
+  )
   spread = frames.astype(np.int16).max(-1) - frames.astype(np.int16).min(-1)
   assert np.percentile(spread, 99) <= 4  # Grey-looking, written as 3 channels.
   assert frames.std() > 10  # Not a blank video.
@@ -104,8 +108,9 @@ def test_videos_decode_with_the_right_count_size_and_grey_content(home_cage_dir)
 
 @pytest.mark.parametrize("seed", range(6))
 def test_default_length_schedule_has_every_behavior_and_respects_the_chain(seed):
-  schedule = synthetic.sample_behavior_schedule(DEFAULT_FRAMES, DEFAULT_FPS,
-                                                np.random.default_rng(seed))
+  schedule = synthetic.sample_behavior_schedule(
+      DEFAULT_FRAMES, DEFAULT_FPS, np.random.default_rng(seed)
+  )
   behaviors = [b for b, _ in schedule]
   assert sum(n for _, n in schedule) == DEFAULT_FRAMES
   assert set(behaviors) == set(range(len(synthetic.BEHAVIORS)))
@@ -119,12 +124,13 @@ def test_default_length_schedule_has_every_behavior_and_respects_the_chain(seed)
 
 @pytest.mark.parametrize("frames", [synthetic.MIN_FRAMES_PER_VIDEO, 1500, DEFAULT_FRAMES])
 def test_every_behavior_in_each_half_so_any_test_half_holds_it(frames):
-  """The builders' test split is the first half of a video: it must hold every held-out behaviour."""
+  """The builders' test split is the first half of a video: it must hold every held-out
+  behaviour."""
   for seed in range(4):
     schedule = synthetic.sample_behavior_schedule(frames, DEFAULT_FPS, np.random.default_rng(seed))
     labels = np.concatenate([[b] * n for b, n in schedule])
     assert len(labels) == frames
-    for half in (labels[:frames // 2], labels[frames // 2:]):
+    for half in (labels[: frames // 2], labels[frames // 2 :]):
       assert set(half.tolist()) == set(range(len(synthetic.BEHAVIORS))), (frames, seed)
 
 
@@ -138,8 +144,12 @@ def test_transition_matrix_is_stochastic_without_self_transitions():
 
 def _dark_centroid_rows(frames: np.ndarray) -> np.ndarray:
   """Row of the animal's centre (the darkest pixels) in the 32x32 resize the models see."""
-  small = np.stack([cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (32, 32),
-                               interpolation=cv2.INTER_AREA) for f in frames]).astype(np.float32)
+  small = np.stack(
+      [
+          cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+          for f in frames
+      ]
+  ).astype(np.float32)
   dark = small < 80
   rows = np.arange(32)[None, :, None]
   return (dark * rows).sum((1, 2)) / np.maximum(dark.sum((1, 2)), 1)
@@ -148,18 +158,29 @@ def _dark_centroid_rows(frames: np.ndarray) -> np.ndarray:
 def test_hang_is_high_up_and_groom_moves_less_than_walk():
   """Downstream needs: hang conspicuous at 32x32 (under the lid), groom subtle."""
   hold = 30
-  schedule = [(synthetic.WALK, hold), (synthetic.REAR, hold), (synthetic.HANG, hold),
-              (synthetic.MICRO, hold), (synthetic.GROOM, hold), (synthetic.WALK, hold)]
-  frames = np.stack(list(synthetic.render_home_cage_frames(
-      schedule, 160, 120, DEFAULT_FPS, np.random.default_rng(0))))
+  schedule = [
+      (synthetic.WALK, hold),
+      (synthetic.REAR, hold),
+      (synthetic.HANG, hold),
+      (synthetic.MICRO, hold),
+      (synthetic.GROOM, hold),
+      (synthetic.WALK, hold),
+  ]
+  frames = np.stack(
+      list(
+          synthetic.render_home_cage_frames(
+              schedule, 160, 120, DEFAULT_FPS, np.random.default_rng(0)
+          )
+      )
+  )
   rows = _dark_centroid_rows(frames)
   settled = slice(hold // 2, hold)  # Skip the blend from the previous behaviour.
-  hang = rows[2 * hold:][settled]
-  others = np.concatenate([rows[k * hold:][settled] for k in (0, 1, 3, 4)])
+  hang = rows[2 * hold :][settled]
+  others = np.concatenate([rows[k * hold :][settled] for k in (0, 1, 3, 4)])
   assert hang.max() < 12 < others.min()  # Hang in the top part of the 24x32 crop (rows 4..27).
   gray = frames[..., 0].astype(np.float32)
   motion = (np.abs(np.diff(gray, axis=0)) > 25).mean((1, 2))  # Moving pixels, not sensor noise.
-  groom, walk = motion[4 * hold:][settled].mean(), motion[5 * hold:][settled].mean()
+  groom, walk = motion[4 * hold :][settled].mean(), motion[5 * hold :][settled].mean()
   assert groom < 0.5 * walk
 
 
@@ -173,17 +194,30 @@ def _flow_magnitude(frames: np.ndarray) -> np.ndarray:
 def test_hang_moves_under_the_lid_more_than_anything_moves_there():
   """Hand-over-hand travel under the lid: flow up there that no normal behaviour makes."""
   hold = 45
-  order = (synthetic.WALK, synthetic.REAR, synthetic.HANG, synthetic.MICRO, synthetic.GROOM,
-           synthetic.EAT, synthetic.DRINK, synthetic.REST)
-  frames = np.stack(list(synthetic.render_home_cage_frames(
-      [(b, hold) for b in order], 160, 120, DEFAULT_FPS, np.random.default_rng(1))))
+  order = (
+      synthetic.WALK,
+      synthetic.REAR,
+      synthetic.HANG,
+      synthetic.MICRO,
+      synthetic.GROOM,
+      synthetic.EAT,
+      synthetic.DRINK,
+      synthetic.REST,
+  )
+  frames = np.stack(
+      list(
+          synthetic.render_home_cage_frames(
+              [(b, hold) for b in order], 160, 120, DEFAULT_FPS, np.random.default_rng(1)
+          )
+      )
+  )
   top = _flow_magnitude(frames)[:, :8].mean(1)  # Upper third of the crop: under the lid.
-  settled = [top[k * hold + hold // 2:(k + 1) * hold].mean() for k in range(len(order))]
+  settled = [top[k * hold + hold // 2 : (k + 1) * hold].mean() for k in range(len(order))]
   hang = settled[order.index(synthetic.HANG)]
   assert hang > 3 * max(m for b, m in zip(order, settled) if b != synthetic.HANG), settled
   whole = _flow_magnitude(frames).mean(1)
-  walk = whole[hold // 2:hold].mean()
-  hang_whole = whole[2 * hold + hold // 2:3 * hold].mean()
+  walk = whole[hold // 2 : hold].mean()
+  hang_whole = whole[2 * hold + hold // 2 : 3 * hold].mean()
   assert hang_whole > walk  # As vigorous as walking, not a still animal.
 
 
@@ -208,15 +242,14 @@ def test_too_short_or_unknown_sizes_raise_naming_the_argument(tmp_path):
     synthetic.ensure_synthetic("zoo", tmp_path, seed=0)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # ensure_synthetic: reuse and atomicity.
 
 
 def test_ensure_synthetic_reuses_a_complete_folder(home_cage_dir):
   marker = home_cage_dir / synthetic.MARKER_NAME
   before = marker.stat().st_mtime_ns
-  again = synthetic.ensure_synthetic("home_cage", home_cage_dir.parent, seed=SEED,
-                                     **HOME_CAGE_SIZE)
+  again = synthetic.ensure_synthetic("home_cage", home_cage_dir.parent, seed=SEED, **HOME_CAGE_SIZE)
   assert again == home_cage_dir and marker.stat().st_mtime_ns == before
   params = json.loads(marker.read_text())
   assert params == synthetic.synthetic_params("home_cage", seed=SEED, **HOME_CAGE_SIZE)
@@ -229,8 +262,10 @@ def test_failed_generation_leaves_nothing_visible(tmp_path, monkeypatch):
     pathlib.Path(output_dir).mkdir(parents=True)
     (pathlib.Path(output_dir) / "half.mpg").write_bytes(b"partial")
     raise RuntimeError("killed mid-way")
-  monkeypatch.setitem(synthetic._WRITERS, "home_cage",
-                      (failing_writer, synthetic.HOME_CAGE_DEFAULTS))
+
+  monkeypatch.setitem(
+      synthetic._WRITERS, "home_cage", (failing_writer, synthetic.HOME_CAGE_DEFAULTS)
+  )
   with pytest.raises(RuntimeError, match="killed"):
     synthetic.ensure_synthetic("home_cage", tmp_path, seed=0)
   assert list(tmp_path.iterdir()) == []
@@ -239,8 +274,12 @@ def test_failed_generation_leaves_nothing_visible(tmp_path, monkeypatch):
 def test_stale_temp_dir_of_a_killed_run_is_removed_live_one_kept(tmp_path):
   size = {"num_videos": 1, "frames_per_video": 64, "width": 64, "height": 48}
   name = synthetic.synthetic_dir_name(synthetic.synthetic_params("home_cage", seed=0, **size))
-  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                        capture_output=True, text=True, check=True)
+  dead = subprocess.run(
+      [sys.executable, "-c", "import os; print(os.getpid())"],
+      capture_output=True,
+      text=True,
+      check=True,
+  )
   host = socket.gethostname()
   stale = tmp_path / f".{name}.tmp-{host}-{int(dead.stdout)}-deadbeef"
   live = tmp_path / f".{name}.tmp-{host}-{os.getpid()}-cafecafe"
@@ -264,23 +303,41 @@ def test_foreign_folder_in_the_way_is_an_error(tmp_path):
 
 def test_cli_writes_the_layout(tmp_path):
   out = tmp_path / "cli"
-  subprocess.run([sys.executable, "-m", "mouseflax.synthetic", "--kind=home_cage",
-                  f"--output_dir={out}", "--seed=1", "--num_videos=1", "--frames_per_video=64",
-                  "--width=64", "--height=48", "--num_workers=1"], check=True,
-                 capture_output=True)
-  assert _files(out) == {f"{_stem(1)}.mpg", f"Annotator_group_1/{_stem(1)}.txt",
-                         synthetic.MARKER_NAME}
+  subprocess.run(
+      [
+          sys.executable,
+          "-m",
+          "mouseflax.synthetic",
+          "--kind=home_cage",
+          f"--output_dir={out}",
+          "--seed=1",
+          "--num_videos=1",
+          "--frames_per_video=64",
+          "--width=64",
+          "--height=48",
+          "--num_workers=1",
+      ],
+      check=True,
+      capture_output=True,
+  )
+  assert _files(out) == {
+      f"{_stem(1)}.mpg",
+      f"Annotator_group_1/{_stem(1)}.txt",
+      synthetic.MARKER_NAME,
+  }
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Avenue.
 
 
 def test_avenue_layout_is_exactly_the_cuhk_layout(avenue_dir):
   expected = {f"training_videos/{i:02d}.avi" for i in range(1, AVENUE_SIZE["num_train"] + 1)}
   expected |= {f"testing_videos/{i:02d}.avi" for i in range(1, AVENUE_SIZE["num_test"] + 1)}
-  expected |= {f"ground_truth_demo/testing_label_mask/{i}_label.mat"
-               for i in range(1, AVENUE_SIZE["num_test"] + 1)}
+  expected |= {
+      f"ground_truth_demo/testing_label_mask/{i}_label.mat"
+      for i in range(1, AVENUE_SIZE["num_test"] + 1)
+  }
   expected.add(synthetic.MARKER_NAME)
   assert _files(avenue_dir) == expected
 
@@ -290,8 +347,9 @@ def test_avenue_masks_match_frames_and_mark_anomalies(avenue_dir):
   for i in range(1, AVENUE_SIZE["num_test"] + 1):
     frames = _decode(avenue_dir / "testing_videos" / f"{i:02d}.avi")
     assert frames.shape == shape
-    vol = scipy.io.loadmat(avenue_dir / "ground_truth_demo/testing_label_mask" /
-                           f"{i}_label.mat")["volLabel"]
+    vol = scipy.io.loadmat(avenue_dir / "ground_truth_demo/testing_label_mask" / f"{i}_label.mat")[
+        "volLabel"
+    ]
     assert vol.shape == (1, shape[0])
     masks = np.stack([np.asarray(m) for m in vol[0]])
     assert masks.shape == shape[:3] and masks.dtype == np.uint8
@@ -313,7 +371,7 @@ def test_avenue_training_videos_have_no_anomalies_and_test_masks_cover_the_actor
     assert changed[mask > 0].mean() > 0.3
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # The project's readers parse the synthetic output (skipped until mouseflax.raw_formats exists).
 
 
@@ -327,14 +385,17 @@ def test_raw_formats_reads_the_home_cage_output(home_cage_dir):
     assert labels.shape == (HOME_CAGE_SIZE["frames_per_video"],)
     assert labels.min() >= 0 and set(labels.tolist()) == set(range(len(synthetic.BEHAVIORS)))
     first = _split_parse(annotation.read_text().splitlines()[0])
-    assert np.all(labels[:first[1]] == synthetic.BEHAVIORS.index(first[2]))
+    assert np.all(labels[: first[1]] == synthetic.BEHAVIORS.index(first[2]))
 
 
 def test_raw_formats_reads_the_avenue_output(avenue_dir):
   raw_formats = pytest.importorskip("mouseflax.raw_formats")
   train, test = raw_formats.find_avenue_recordings(avenue_dir)
   assert [p.name for p in train] == ["01.avi", "02.avi"]
-  assert [(v.name, m.name) for v, m in test] == [("01.avi", "1_label.mat"), ("02.avi", "2_label.mat")]
+  assert [(v.name, m.name) for v, m in test] == [
+      ("01.avi", "1_label.mat"),
+      ("02.avi", "2_label.mat"),
+  ]
   for _, mat in test:
     labels = raw_formats.read_avenue_frame_labels(mat, AVENUE_SIZE["frames_per_video"])
     assert labels.shape == (AVENUE_SIZE["frames_per_video"],) and labels.sum() > 0

@@ -1,6 +1,7 @@
 """Tests of mouseflax.train: steps, both loop forms, resume, divergence, 1 vs 2 devices, end to end.
 
-Most tests replace `input_pipeline.prepare` with random arrays of the record shapes (fast, no records);
+Most tests replace `input_pipeline.prepare` with random arrays of the record shapes (fast, no
+records);
 the end-to-end test at the bottom runs the real pipeline on tiny synthetic data.
 """
 
@@ -27,11 +28,18 @@ from mouseflax import train
 REPO = pathlib.Path(__file__).resolve().parents[1]
 T, H, W = 8, 24, 32
 _CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
-_CACHE_SETTINGS = {"jax_compilation_cache_dir": None,
-                   "jax_persistent_cache_min_compile_time_secs": 0.0,
-                   "jax_persistent_cache_min_entry_size_bytes": 0}
-SPLIT_SIZES = {"train": 24, "validation": 10, "test": 12, "train_labelled": 24,
-               "validation_labelled": 10}
+_CACHE_SETTINGS = {
+    "jax_compilation_cache_dir": None,
+    "jax_persistent_cache_min_compile_time_secs": 0.0,
+    "jax_persistent_cache_min_entry_size_bytes": 0,
+}
+SPLIT_SIZES = {
+    "train": 24,
+    "validation": 10,
+    "test": 12,
+    "train_labelled": 24,
+    "validation_labelled": 10,
+}
 
 
 def random_split(num: int, seed: int, nan_flow: bool = False) -> dict[str, np.ndarray]:
@@ -40,11 +48,14 @@ def random_split(num: int, seed: int, nan_flow: bool = False) -> dict[str, np.nd
   flow = rng.random((num, T, H, W, 2)).astype(np.float16)
   if nan_flow:
     flow[0, 0, 0, 0, 0] = np.nan
-  return {"gray": rng.integers(0, 256, (num, T, H, W, 1), dtype=np.uint8), "flow": flow,
-          "behavior": rng.integers(0, 8, (num, T)).astype(np.int64),
-          "anomaly": (rng.random((num, T)) < 0.3).astype(np.int64),
-          "frame_index": np.arange(num * T, dtype=np.int64).reshape(num, T),
-          "video": np.repeat(np.arange(2, dtype=np.int64), (num + 1) // 2)[:num]}
+  return {
+      "gray": rng.integers(0, 256, (num, T, H, W, 1), dtype=np.uint8),
+      "flow": flow,
+      "behavior": rng.integers(0, 8, (num, T)).astype(np.int64),
+      "anomaly": (rng.random((num, T)) < 0.3).astype(np.int64),
+      "frame_index": np.arange(num * T, dtype=np.int64).reshape(num, T),
+      "video": np.repeat(np.arange(2, dtype=np.int64), (num + 1) // 2)[:num],
+  }
 
 
 class FakeHandle:
@@ -93,8 +104,9 @@ def final_params(workdir: pathlib.Path, config) -> dict:
   """Parameters of the latest checkpoint in `workdir`, as numpy."""
   mesh = train.make_mesh(config.mesh)
   example = input_pipeline.to_model_inputs(random_split(1, 0))
-  state = train.create_train_state(models.create_model(config.model),
-                                   train.create_optimizer(config.optim), example, 0, mesh)
+  state = train.create_train_state(
+      models.create_model(config.model), train.create_optimizer(config.optim), example, 0, mesh
+  )
   manager = checkpointing.create_manager(workdir, config.ckpt)
   state, _ = checkpointing.restore(manager, manager.latest_step(), state)
   return jax.tree.map(np.asarray, state.params)
@@ -111,14 +123,33 @@ def assert_trees_close(a, b, atol):
 
 def test_run_writes_workdir_files(fake_data, tmp_path):
   results = train.train_and_evaluate(tiny_config(), tmp_path)
-  for name in ("config.json", "preprocess.json", "metrics.jsonl", "results.json", "threshold.json",
-               "roc.png", "timeline.png"):
+  for name in (
+      "config.json",
+      "preprocess.json",
+      "metrics.jsonl",
+      "results.json",
+      "threshold.json",
+      "roc.png",
+      "timeline.png",
+  ):
     assert (tmp_path / name).is_file(), name
   assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
   assert json.loads((tmp_path / "results.json").read_text()) == json.loads(json.dumps(results))
-  for key in ("auc", "auc_macro", "n_test_frames", "n_anomalous_frames", "final_train_loss",
-              "final_val_loss", "num_devices", "config", "dataset", "train_seconds", "epochs",
-              "versions", "git_commit"):
+  for key in (
+      "auc",
+      "auc_macro",
+      "n_test_frames",
+      "n_anomalous_frames",
+      "final_train_loss",
+      "final_val_loss",
+      "num_devices",
+      "config",
+      "dataset",
+      "train_seconds",
+      "epochs",
+      "versions",
+      "git_commit",
+  ):
     assert key in results, key
   assert results["num_devices"] == jax.device_count()
   assert results["n_test_frames"] == SPLIT_SIZES["test"] * T
@@ -129,7 +160,10 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   assert results["auc"] == results["auc_paper_average"]
   assert threshold["stream_normalisation"] == "none" and threshold["stream_stats"] is None
   assert (results["model"], results["synthetic"], results["epochs"]) == (
-      "cae", True, tiny_config().train.epochs)
+      "cae",
+      True,
+      tiny_config().train.epochs,
+  )
   # A rerun of the finished workdir trains nothing but keeps the last epoch's train loss.
   rerun = train.train_and_evaluate(tiny_config(), tmp_path)
   assert rerun["final_train_loss"] == results["final_train_loss"] is not None
@@ -170,16 +204,26 @@ def test_validation_normalisation_stores_statistics_and_scores_with_them(fake_da
   # The test CSVs hold the z-scored score of their raw errors.
   for name in ("video_a", "video_b"):
     csv = evaluate.read_score_csv(tmp_path / "scores" / f"{name}.csv")
-    expected = evaluate.combine_streams({"gray": csv["error_gray"], "flow": csv["error_flow"]},
-                                        stats)
+    expected = evaluate.combine_streams(
+        {"gray": csv["error_gray"], "flow": csv["error_flow"]}, stats
+    )
     np.testing.assert_allclose(csv["score"], expected, rtol=1e-6, atol=1e-6)
   assert results["auc_paper_average"] is not None and "z_s" in results["metrics_notes"]["score"]
 
 
 def test_train_reexports_the_steps_module():
   """train.py's public step names are mouseflax.steps' objects (benchmarks time the same ones)."""
-  for name in ("TrainState", "create_optimizer", "create_train_state", "per_example_losses",
-               "train_step", "make_multi_step", "make_batches_step", "make_eval_step", "make_mesh"):
+  for name in (
+      "TrainState",
+      "create_optimizer",
+      "create_train_state",
+      "per_example_losses",
+      "train_step",
+      "make_multi_step",
+      "make_batches_step",
+      "make_eval_step",
+      "make_mesh",
+  ):
     assert getattr(train, name) is getattr(steps, name), name
   assert input_pipeline.to_model_inputs is steps.to_model_inputs
   assert input_pipeline.random_hflip is steps.random_hflip
@@ -200,11 +244,15 @@ def test_resume_matches_uninterrupted_run(fake_data, tmp_path):
   train.train_and_evaluate(config, tmp_path / "straight")
   # 6 steps per epoch: stop mid-epoch 0, then mid-epoch 1, then finish.
   for stop in (4, 5, 0):
-    result = train.train_and_evaluate(tiny_config(train__epochs=2, train__stop_after_steps=stop),
-                                      tmp_path / "resumed")
+    result = train.train_and_evaluate(
+        tiny_config(train__epochs=2, train__stop_after_steps=stop), tmp_path / "resumed"
+    )
   assert "auc" in result
-  assert_trees_close(final_params(tmp_path / "straight", config),
-                     final_params(tmp_path / "resumed", config), atol=0)
+  assert_trees_close(
+      final_params(tmp_path / "straight", config),
+      final_params(tmp_path / "resumed", config),
+      atol=0,
+  )
   assert train_losses(tmp_path / "straight") == train_losses(tmp_path / "resumed")
 
 
@@ -219,32 +267,40 @@ def test_scan_form_matches_python_loop(fake_data, tmp_path):
   scan = train.train_and_evaluate(tiny_config(train__steps_per_call="3"), tmp_path / "scan")
   assert len(train_losses(tmp_path / "scan")) == len(train_losses(tmp_path / "loop")) // 3
   assert scan["final_train_loss"] == pytest.approx(loop["final_train_loss"], abs=1e-6)
-  assert_trees_close(final_params(tmp_path / "loop", tiny_config()),
-                     final_params(tmp_path / "scan", tiny_config()), atol=1e-5)
+  assert_trees_close(
+      final_params(tmp_path / "loop", tiny_config()),
+      final_params(tmp_path / "scan", tiny_config()),
+      atol=1e-5,
+  )
 
 
 def test_host_resident_matches_device_resident(fake_data, tmp_path):
   train.train_and_evaluate(tiny_config(), tmp_path / "device")
   train.train_and_evaluate(tiny_config(data__device_resident=False), tmp_path / "host")
-  np.testing.assert_allclose(train_losses(tmp_path / "device"), train_losses(tmp_path / "host"),
-                             atol=1e-6, rtol=0)
+  np.testing.assert_allclose(
+      train_losses(tmp_path / "device"), train_losses(tmp_path / "host"), atol=1e-6, rtol=0
+  )
 
 
 def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
-  monkeypatch.setattr(input_pipeline, "prepare",
-                      lambda data_config, seed=0: FakeHandle(nan_flow=True))
+  monkeypatch.setattr(
+      input_pipeline, "prepare", lambda data_config, seed=0: FakeHandle(nan_flow=True)
+  )
   with pytest.raises(train.TrainingDivergedError, match="loss is nan at step"):
     train.train_and_evaluate(tiny_config(data__hflip=False), tmp_path)
 
 
-@pytest.mark.parametrize("group, field, value, message", [
-    ("model", "name", "transformer", "config.model.name"),
-    ("train", "epochs", -1, "config.train.epochs"),
-    ("train", "batch_size", 0, "config.train.batch_size"),
-    ("train", "steps_per_call", "many", "config.train.steps_per_call"),
-    ("optim", "name", "rmsprop", "config.optim.name"),
-    ("mesh", "data_parallelism", 64, "config.mesh.data_parallelism"),
-])
+@pytest.mark.parametrize(
+    "group, field, value, message",
+    [
+        ("model", "name", "transformer", "config.model.name"),
+        ("train", "epochs", -1, "config.train.epochs"),
+        ("train", "batch_size", 0, "config.train.batch_size"),
+        ("train", "steps_per_call", "many", "config.train.steps_per_call"),
+        ("optim", "name", "rmsprop", "config.optim.name"),
+        ("mesh", "data_parallelism", 64, "config.mesh.data_parallelism"),
+    ],
+)
 def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, message):
   config = tiny_config()
   config[group][field] = value
@@ -262,8 +318,9 @@ def test_loss_weights_weight_each_stream():
 
 
 def test_steps_per_call_auto_is_one_on_cpu():
-  assert train.resolve_steps_per_call("auto") == (1 if jax.default_backend() == "cpu" else
-                                                  train.AUTO_ACCELERATOR_STEPS_PER_CALL)
+  assert train.resolve_steps_per_call("auto") == (
+      1 if jax.default_backend() == "cpu" else train.AUTO_ACCELERATOR_STEPS_PER_CALL
+  )
   assert train.resolve_steps_per_call("8") == 8
 
 
@@ -284,35 +341,56 @@ for workdir, stop, devices in {runs!r}:
 
 
 def _run_with_two_devices(runs: list[tuple[str, int, int]]) -> None:
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
-         "JAX_PLATFORMS": "cpu", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  env = {
+      **os.environ,
+      "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+      "JAX_PLATFORMS": "cpu",
+      "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+      "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+  }
   code = _DEVICE_RUN.format(tests=str(REPO / "tests"), runs=runs)
-  proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                        timeout=600, check=False)
+  proc = subprocess.run(
+      [sys.executable, "-c", code],
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_two_devices_match_one_and_checkpoints_cross_device_counts(tmp_path):
   one, two = str(tmp_path / "one"), str(tmp_path / "two")
   cross_12, cross_21 = str(tmp_path / "cross_12"), str(tmp_path / "cross_21")
-  _run_with_two_devices([
-      (one, 0, 1), (two, 0, 2),
-      (cross_12, 5, 1), (cross_12, 0, 2),  # Written on 1 device, resumed on 2,
-      (cross_21, 5, 2), (cross_21, 0, 1)])  # and the other way round.
+  _run_with_two_devices(
+      [
+          (one, 0, 1),
+          (two, 0, 2),
+          (cross_12, 5, 1),
+          (cross_12, 0, 2),  # Written on 1 device, resumed on 2,
+          (cross_21, 5, 2),
+          (cross_21, 0, 1),
+      ]
+  )  # and the other way round.
   np.testing.assert_allclose(train_losses(one), train_losses(two), atol=1e-5, rtol=0)
   config = tiny_config(train__epochs=2)
   reference = final_params(pathlib.Path(one), config)
   for workdir in (two, cross_12, cross_21):
     assert_trees_close(reference, final_params(pathlib.Path(workdir), config), atol=1e-5)
   for workdir, devices in ((one, 1), (two, 2), (cross_12, 2), (cross_21, 1)):
-    assert json.loads((pathlib.Path(workdir) / "results.json").read_text())["num_devices"] == devices
+    assert (
+        json.loads((pathlib.Path(workdir) / "results.json").read_text())["num_devices"] == devices
+    )
 
 
 def test_orbax_info_logs_are_dropped_but_warnings_kept():
   import logging as std_logging  # pylint: disable=g-import-not-at-top
+
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+
   from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top
+
   checkpointing.quiet_orbax_info_logs()
   checkpointing.quiet_orbax_info_logs()  # Idempotent: one filter.
   logger = absl_logging.get_absl_logger()

@@ -15,8 +15,9 @@ WIDTH, HEIGHT, NUM_FRAMES, FPS = 64, 48, 40, 25.0
 LUMA_TOLERANCE = 1.5
 
 
-def write_video(path: pathlib.Path, frames: list[np.ndarray], fourcc: str = "MJPG",
-                fps: float = FPS) -> pathlib.Path:
+def write_video(
+    path: pathlib.Path, frames: list[np.ndarray], fourcc: str = "MJPG", fps: float = FPS
+) -> pathlib.Path:
   """Writes BGR or gray uint8 frames with cv2.VideoWriter."""
   height, width = frames[0].shape[:2]
   writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
@@ -83,8 +84,9 @@ def test_mpeg1_program_stream_frames_are_all_counted_and_decoded(tmp_path):
   assert video.probe(path).num_frames == num_frames
   frames = list(video.iter_gray_frames(path))
   assert len(frames) == num_frames
-  np.testing.assert_array_equal(list(video.iter_gray_frames(path, start=num_frames - 2))[-1],
-                                frames[-1])
+  np.testing.assert_array_equal(
+      list(video.iter_gray_frames(path, start=num_frames - 2))[-1], frames[-1]
+  )
   assert len(list(video.iter_gray_frames(path, start=100, stop=num_frames))) == 20
 
 
@@ -115,7 +117,7 @@ def test_empty_video_raises(tmp_path):
 
 def _truncate(src: pathlib.Path, dst: pathlib.Path, fraction: float) -> pathlib.Path:
   data = src.read_bytes()
-  dst.write_bytes(data[:int(len(data) * fraction)])
+  dst.write_bytes(data[: int(len(data) * fraction)])
   return dst
 
 

@@ -47,18 +47,19 @@ unzip it and pass the `Avenue Dataset` folder as `manual_dir`:
 @dataclasses.dataclass(eq=False)
 class AvenueConfig(tfds.core.BuilderConfig):
   """What changes the bytes on disk."""
+
   sequence_length: int = 8  # Frames per sequence.
   stride: int = 5  # Training windows take every 5th frame (as the mouse protocol).
   train_hop: int = 0  # Frames between training window starts; 0: no overlap.
   validation_fraction: float = 0.2  # Share of training windows held for validation.
   split_seed: int = 0  # Seeds the train/validation permutation.
   preprocess: dict[str, Any] = dataclasses.field(
-      default_factory=lambda: preprocess.PreprocessConfig().to_dict())
+      default_factory=lambda: preprocess.PreprocessConfig().to_dict()
+  )
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
     return video_builder.protocol_of(self)
-
 
 
 def make_config(**protocol: Any) -> AvenueConfig:
@@ -76,8 +77,9 @@ class Builder(video_builder.VideoSequenceBuilder):
   VERSION = tfds.core.Version("1.1.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
-      "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of 1.0.0's "
-               "single INTER_AREA resize); videos are decoded to the end of the stream.",
+      "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of "
+      "1.0.0's "
+      "single INTER_AREA resize); videos are decoded to the end of the stream.",
   }
   BUILDER_CONFIGS = [make_config()]
   DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
@@ -91,19 +93,29 @@ class Builder(video_builder.VideoSequenceBuilder):
     paths = {_name(v): v for v in train_videos} | {_name(v): v for v, _ in test_pairs}
     names = sorted(paths)
     arrays = build_data.preprocess_videos(
-        [build_data.VideoJob(name, str(paths[name])) for name in names], config.preprocess,
-        cache_dir=self._cache_dir, num_workers=self._num_workers)
+        [build_data.VideoJob(name, str(paths[name])) for name in names],
+        config.preprocess,
+        cache_dir=self._cache_dir,
+        num_workers=self._num_workers,
+    )
     labels = {_name(v): np.zeros(len(arrays[_name(v)][0]), np.int64) for v in train_videos}
     labels |= {_name(v): _test_labels(v, mat, len(arrays[_name(v)][0])) for v, mat in test_pairs}
-    splits = _cut_splits(config, [_name(v) for v in train_videos],
-                         [_name(v) for v, _ in test_pairs], labels)
-    build_data.check_not_empty(splits, f"cuhk_avenue/{config.name}",
-                               "Use longer or more training videos, or a smaller stride/train_hop.")
-    self.info.metadata.update(video_names=names, protocol=config.protocol(),
-                              preprocess=config.preprocess)
+    splits = _cut_splits(
+        config, [_name(v) for v in train_videos], [_name(v) for v, _ in test_pairs], labels
+    )
+    build_data.check_not_empty(
+        splits,
+        f"cuhk_avenue/{config.name}",
+        "Use longer or more training videos, or a smaller stride/train_hop.",
+    )
+    self.info.metadata.update(
+        video_names=names, protocol=config.protocol(), preprocess=config.preprocess
+    )
     video_ids = {name: i for i, name in enumerate(names)}
-    return {split: self._generate_examples(windows, arrays, labels, video_ids)
-            for split, windows in splits.items()}
+    return {
+        split: self._generate_examples(windows, arrays, labels, video_ids)
+        for split, windows in splits.items()
+    }
 
   def _generate_examples(self, windows, arrays, labels, video_ids):
     """Yields (key, sequence) for each (video name, frame indices) window."""
@@ -132,7 +144,8 @@ def _find_recordings(root: pathlib.Path):
   if not train_videos or not test_pairs:
     raise build_data.MissingDataError(
         f"Found {len(train_videos)} training and {len(test_pairs)} labelled test videos in {root}; "
-        f"need both.\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
+        f"need both.\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}"
+    )
   return train_videos, test_pairs
 
 
@@ -140,23 +153,43 @@ def _test_labels(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> np.
   """Per-frame anomaly labels, length `num_frames` (decoded frames); a mismatch is logged."""
   labels = np.asarray(raw_formats.read_avenue_frame_labels(mat), np.int64)
   if len(labels) != num_frames:
-    logging.warning("%s: %d decoded frames but %d labels in %s; frames past the labels get none "
-                    "and are dropped.", video, num_frames, len(labels), mat)
+    logging.warning(
+        "%s: %d decoded frames but %d labels in %s; frames past the labels get none "
+        "and are dropped.",
+        video,
+        num_frames,
+        len(labels),
+        mat,
+    )
   return labels[:num_frames]
 
 
 def _cut_splits(config: AvenueConfig, train_names, test_names, labels):
   """Split name -> list of (video name, frame indices) windows, as in the module docstring."""
   hop = config.train_hop or config.sequence_length * config.stride
-  windows = [(name, frames) for name in train_names
-             for frames in build_data.strided_windows(
-                 len(labels[name]), length=config.sequence_length, stride=config.stride, hop=hop)]
+  windows = [
+      (name, frames)
+      for name in train_names
+      for frames in build_data.strided_windows(
+          len(labels[name]), length=config.sequence_length, stride=config.stride, hop=hop
+      )
+  ]
   train, validation = build_data.split_train_validation(
-      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed)
-  test = [(name, frames) for name in test_names
-          for frames in build_data.covering_windows(len(labels[name]),
-                                                    length=config.sequence_length)]
-  logging.info("cuhk_avenue: %d train, %d validation, %d test windows.", len(train),
-               len(validation), len(test))
-  return {"train": [windows[i] for i in train], "validation": [windows[i] for i in validation],
-          "test": test}
+      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed
+  )
+  test = [
+      (name, frames)
+      for name in test_names
+      for frames in build_data.covering_windows(len(labels[name]), length=config.sequence_length)
+  ]
+  logging.info(
+      "cuhk_avenue: %d train, %d validation, %d test windows.",
+      len(train),
+      len(validation),
+      len(test),
+  )
+  return {
+      "train": [windows[i] for i in train],
+      "validation": [windows[i] for i in validation],
+      "test": test,
+  }

@@ -23,9 +23,16 @@ WIDTH, HEIGHT, FPS = 160, 96, 25.0
 
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory) -> pathlib.Path:
-  return synthetic.write_avenue(tmp_path_factory.mktemp("raw"), seed=SEED, num_train=NUM_TRAIN,
-                                num_test=NUM_TEST, frames_per_video=FRAMES, width=WIDTH,
-                                height=HEIGHT, fps=FPS)
+  return synthetic.write_avenue(
+      tmp_path_factory.mktemp("raw"),
+      seed=SEED,
+      num_train=NUM_TRAIN,
+      num_test=NUM_TEST,
+      frames_per_video=FRAMES,
+      width=WIDTH,
+      height=HEIGHT,
+      fps=FPS,
+  )
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,8 @@ def test_splits_shapes_and_disjointness(built):
     assert (split["behavior"] == av.NO_LABEL).all()
   windows_per_video = (FRAMES - 36) // 40 + 1
   assert len(arrays["train"]["video"]) + len(arrays["validation"]["video"]) == (
-      NUM_TRAIN * windows_per_video)
+      NUM_TRAIN * windows_per_video
+  )
   assert len(arrays["validation"]["video"]) == round(0.2 * NUM_TRAIN * windows_per_video)
   train, validation = (mouse_test.frame_set(arrays[s]) for s in ("train", "validation"))
   assert not train & validation
@@ -62,7 +70,8 @@ def test_every_test_frame_covered_with_its_label(built, raw_dir):
     rows = test["video"] == video
     np.testing.assert_array_equal(np.unique(test["frame_index"][rows]), np.arange(FRAMES))
     labels = raw_formats.read_avenue_frame_labels(
-        raw_dir / raw_formats.AVENUE_LABEL_DIR / f"{number}_label.mat")
+        raw_dir / raw_formats.AVENUE_LABEL_DIR / f"{number}_label.mat"
+    )
     np.testing.assert_array_equal(test["anomaly"][rows], labels[test["frame_index"][rows]])
   assert test["anomaly"].any() and not test["anomaly"].all()
 

@@ -7,7 +7,8 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
   the `video` feature indexes it. The test video is `test_video`, or by default the recording whose
   test part (its first `test_fraction` of frames) holds the held-out behaviour, then the most
   distinct behaviours, then the most held-out frames, then comes first by name: the test part holds
-  the held-out behaviour whenever any recording's test part does. The training videos are `train_videos`, or by default the first
+  the held-out behaviour whenever any recording's test part does. The training videos are
+  `train_videos`, or by default the first
   `num_train_videos` recordings by sorted name other than the test video (the same videos for every
   held-out behaviour, as in the paper).
 - Train/validation: in every training video, windows of `sequence_length` frames taking every
@@ -21,7 +22,8 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
   count is a short estimate on MPEG-1 .mpg files), so every annotated frame of a complete video is
   used; a mismatch is logged.
 - Test: frames [0, floor(test_fraction * N)) of the test video (N: its frames used, above), every
-  frame, in consecutive windows of `sequence_length`; a tail shorter than a window is covered by one window aligned to its end
+  frame, in consecutive windows of `sequence_length`; a tail shorter than a window is covered by
+  one window aligned to its end
   (those frames appear twice; the evaluator averages per frame).
 - Flow: computed between successive frames of the video at full frame rate (as the preprocessor
   streams), then subsampled with the frames: the flow of a strided frame is its motion over 1/fps
@@ -31,9 +33,9 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import dataclasses
 import pathlib
-from collections.abc import Sequence
 from typing import Any
 
 from absl import logging
@@ -65,6 +67,7 @@ Each annotation line is `<prefix>: <start>-<end> <label>` (1-based frames, one l
 @dataclasses.dataclass(eq=False)
 class MouseBehaviorConfig(tfds.core.BuilderConfig):
   """What changes the bytes on disk: the held-out behaviour and the protocol's parameters."""
+
   held_out: str = DEFAULT_HELD_OUT  # Behaviour removed from train/validation (the anomaly).
   num_train_videos: int = 6  # Paper: 6 of the 12 videos train + validate.
   train_videos: tuple[str, ...] = ()  # Stems overriding the default rule (module docstring).
@@ -75,12 +78,12 @@ class MouseBehaviorConfig(tfds.core.BuilderConfig):
   validation_fraction: float = 0.2  # Paper: 80/20 train/validation.
   split_seed: int = 0  # Seeds the train/validation permutation.
   preprocess: dict[str, Any] = dataclasses.field(
-      default_factory=lambda: preprocess.PreprocessConfig().to_dict())
+      default_factory=lambda: preprocess.PreprocessConfig().to_dict()
+  )
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
     return video_builder.protocol_of(self, _jsonable)
-
 
 
 def _jsonable(value: Any) -> Any:
@@ -111,12 +114,13 @@ class Builder(video_builder.VideoSequenceBuilder):
   VERSION = tfds.core.Version("1.2.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: the protocol of Nwokedi et al. 2021.",
-      "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of 1.0.0's "
-               "single INTER_AREA resize), and the last frame(s) of .mpg videos, which 1.0.0 "
-               "dropped (short container frame count), are decoded and used.",
+      "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of "
+      "1.0.0's "
+      "single INTER_AREA resize), and the last frame(s) of .mpg videos, which 1.0.0 "
+      "dropped (short container frame count), are decoded and used.",
       "1.2.0": "Default test video ranked on its test part (held-out behaviour present, distinct "
-               "behaviours, held-out frames, name) instead of the whole annotation, so the test "
-               "split holds the held-out behaviour whenever any video's test part does.",
+      "behaviours, held-out frames, name) instead of the whole annotation, so the test "
+      "split holds the held-out behaviour whenever any video's test part does.",
   }
   BUILDER_CONFIGS = [make_config(behavior) for behavior in BEHAVIORS]
   DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
@@ -126,7 +130,8 @@ class Builder(video_builder.VideoSequenceBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: MouseBehaviorConfig = self.builder_config
     recordings = _find_recordings(
-        build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS))
+        build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    )
     names = sorted(recordings)
     test_name = config.test_video or _default_test_video(recordings, config)
     train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
@@ -135,21 +140,33 @@ class Builder(video_builder.VideoSequenceBuilder):
     arrays = build_data.preprocess_videos(
         [build_data.VideoJob(n, str(recordings[n].video)) for n in train_names]
         + [build_data.VideoJob(test_name, str(recordings[test_name].video), 0, test_stop)],
-        config.preprocess, cache_dir=self._cache_dir, num_workers=self._num_workers)
+        config.preprocess,
+        cache_dir=self._cache_dir,
+        num_workers=self._num_workers,
+    )
     labels = {n: recordings[n].labels for n in names}
     splits = _cut_splits(config, arrays, labels, train_names, (test_name, test_stop))
     build_data.check_not_empty(
-        splits, f"mouse_behavior/{config.name}",
+        splits,
+        f"mouse_behavior/{config.name}",
         "Use longer or more training videos (train_videos / num_train_videos), a smaller stride, "
-        "or a held-out behaviour that leaves some sequences.")
+        "or a held-out behaviour that leaves some sequences.",
+    )
     self.info.metadata.update(
-        video_names=names, train_videos=train_names, test_video=test_name,
-        behaviors=list(BEHAVIORS), held_out=config.held_out, protocol=config.protocol(),
-        preprocess=config.preprocess)
+        video_names=names,
+        train_videos=train_names,
+        test_video=test_name,
+        behaviors=list(BEHAVIORS),
+        held_out=config.held_out,
+        protocol=config.protocol(),
+        preprocess=config.preprocess,
+    )
     video_ids = {name: i for i, name in enumerate(names)}
     held_out_id = BEHAVIORS.index(config.held_out)
-    return {split: self._generate_examples(windows, arrays, labels, video_ids, held_out_id)
-            for split, windows in splits.items()}
+    return {
+        split: self._generate_examples(windows, arrays, labels, video_ids, held_out_id)
+        for split, windows in splits.items()
+    }
 
   def _generate_examples(self, windows, arrays, labels, video_ids, held_out_id):
     """Yields (key, sequence) for each (video name, frame indices) window."""
@@ -173,12 +190,12 @@ def _find_recordings(manual_dir: pathlib.Path) -> dict[str, _Recording]:
   except FileNotFoundError as e:
     raise build_data.MissingDataError(f"{e}\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}") from e
   recordings = {}
-  for video, annotation in pairs:
-    name = pathlib.Path(video).stem
+  for video_path, annotation in pairs:
+    name = pathlib.Path(video_path).stem
     if name in recordings:
       raise ValueError(f"Two recordings named {name!r} in {manual_dir}: rename one.")
     labels = np.asarray(raw_formats.parse_jhuang_annotation(annotation), np.int64)
-    recordings[name] = _Recording(name, pathlib.Path(video), labels)
+    recordings[name] = _Recording(name, pathlib.Path(video_path), labels)
   return recordings
 
 
@@ -197,16 +214,18 @@ def _default_test_video(recordings: dict[str, _Recording], config: MouseBehavior
   held_out_id = BEHAVIORS.index(config.held_out)
 
   def rank(name: str) -> tuple[bool, int, int, str]:
-    labels = recordings[name].labels[:_test_stop(recordings[name], config)]
+    labels = recordings[name].labels[: _test_stop(recordings[name], config)]
     held_out_frames = int(np.sum(labels == held_out_id))
     distinct = len(set(labels[labels != NO_LABEL].tolist()))
     return (held_out_frames == 0, -distinct, -held_out_frames, name)
+
   return min(recordings, key=rank)
 
 
-def _default_train_videos(names: Sequence[str], test_name: str,
-                          config: MouseBehaviorConfig) -> list[str]:
-  return [name for name in names if name != test_name][:config.num_train_videos]
+def _default_train_videos(
+    names: Sequence[str], test_name: str, config: MouseBehaviorConfig
+) -> list[str]:
+  return [name for name in names if name != test_name][: config.num_train_videos]
 
 
 def _check_choice(names: Sequence[str], test_name: str, train_names: Sequence[str]) -> None:
@@ -228,26 +247,41 @@ def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_v
   for name in train_names:
     num_frames = _aligned_length(name, arrays[name][0], labels[name])
     for frames in build_data.strided_windows(
-        num_frames, length=config.sequence_length, stride=config.stride,
-        hop=config.sequence_length * config.stride):
+        num_frames,
+        length=config.sequence_length,
+        stride=config.stride,
+        hop=config.sequence_length * config.stride,
+    ):
       held_out = np.any(labels[name][frames] == BEHAVIORS.index(config.held_out))
       (dropped if held_out else kept).append((name, frames))
   train, validation = _split(kept, config)
   train_extra, validation_extra = _split(dropped, config)
   test_name, test_stop = test_video
   test_frames = _aligned_length(test_name, arrays[test_name][0], labels[test_name][:test_stop])
-  test = [(test_name, frames) for frames in
-          build_data.covering_windows(test_frames, length=config.sequence_length)]
-  logging.info("mouse_behavior/%s: %d windows kept, %d dropped (held-out frames), %d test.",
-               config.held_out, len(kept), len(dropped), len(test))
-  return {"train": train, "validation": validation, "test": test,
-          "train_labelled": sorted(train + train_extra, key=_window_key),
-          "validation_labelled": sorted(validation + validation_extra, key=_window_key)}
+  test = [
+      (test_name, frames)
+      for frames in build_data.covering_windows(test_frames, length=config.sequence_length)
+  ]
+  logging.info(
+      "mouse_behavior/%s: %d windows kept, %d dropped (held-out frames), %d test.",
+      config.held_out,
+      len(kept),
+      len(dropped),
+      len(test),
+  )
+  return {
+      "train": train,
+      "validation": validation,
+      "test": test,
+      "train_labelled": sorted(train + train_extra, key=_window_key),
+      "validation_labelled": sorted(validation + validation_extra, key=_window_key),
+  }
 
 
 def _split(windows: list, config: MouseBehaviorConfig) -> tuple[list, list]:
   train, validation = build_data.split_train_validation(
-      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed)
+      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed
+  )
   return [windows[i] for i in train], [windows[i] for i in validation]
 
 
@@ -258,6 +292,11 @@ def _window_key(window: tuple[str, np.ndarray]) -> tuple[str, int]:
 def _aligned_length(name: str, gray: np.ndarray, labels: np.ndarray) -> int:
   """Frames with both pixels (decoded count, exact) and a label; a mismatch is logged."""
   if len(gray) != len(labels):
-    logging.warning("%s: %d decoded frames but %d annotated; using the first %d.", name, len(gray),
-                    len(labels), min(len(gray), len(labels)))
+    logging.warning(
+        "%s: %d decoded frames but %d annotated; using the first %d.",
+        name,
+        len(gray),
+        len(labels),
+        min(len(gray), len(labels)),
+    )
   return min(len(gray), len(labels))

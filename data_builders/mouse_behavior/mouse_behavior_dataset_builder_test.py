@@ -54,8 +54,12 @@ print(json.dumps({"metadata": dict(builder.info.metadata), "tf": "tensorflow" in
 def read_without_tf(data_dir: pathlib.Path, name: str, tmp_dir: pathlib.Path):
   """(split -> key -> array, metadata) as read by a fresh process; asserts TF was never imported."""
   out = tmp_dir / "read.npz"
-  result = subprocess.run([sys.executable, "-c", READ_SCRIPT, str(data_dir), name, str(out)],
-                          capture_output=True, text=True, check=True)
+  result = subprocess.run(
+      [sys.executable, "-c", READ_SCRIPT, str(data_dir), name, str(out)],
+      capture_output=True,
+      text=True,
+      check=True,
+  )
   report = json.loads(result.stdout.strip().splitlines()[-1])
   assert not report["tf"], "reading the records imported TensorFlow"
   arrays = {}
@@ -67,28 +71,40 @@ def read_without_tf(data_dir: pathlib.Path, name: str, tmp_dir: pathlib.Path):
 
 
 def build(manual_dir: pathlib.Path, data_dir: pathlib.Path):
-  return build_data.build("mouse_behavior", manual_dir=manual_dir, data_dir=data_dir,
-                          config=mb.make_config(HELD_OUT, **PROTOCOL))
+  return build_data.build(
+      "mouse_behavior",
+      manual_dir=manual_dir,
+      data_dir=data_dir,
+      config=mb.make_config(HELD_OUT, **PROTOCOL),
+  )
 
 
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory) -> pathlib.Path:
-  return synthetic.write_home_cage(tmp_path_factory.mktemp("raw"), seed=SEED, num_videos=NUM_VIDEOS,
-                                   frames_per_video=FRAMES, width=WIDTH, height=HEIGHT)
+  return synthetic.write_home_cage(
+      tmp_path_factory.mktemp("raw"),
+      seed=SEED,
+      num_videos=NUM_VIDEOS,
+      frames_per_video=FRAMES,
+      width=WIDTH,
+      height=HEIGHT,
+  )
 
 
 @pytest.fixture(scope="module")
 def built(raw_dir, tmp_path_factory):
   data_dir = tmp_path_factory.mktemp("data")
   builder = build(raw_dir, data_dir)
-  arrays, metadata = read_without_tf(data_dir, f"mouse_behavior/{builder.builder_config.name}",
-                                     tmp_path_factory.mktemp("read"))
+  arrays, metadata = read_without_tf(
+      data_dir, f"mouse_behavior/{builder.builder_config.name}", tmp_path_factory.mktemp("read")
+  )
   return builder, arrays, metadata
 
 
 def labels_of(raw_dir: pathlib.Path, name: str) -> np.ndarray:
-  return raw_formats.parse_jhuang_annotation(raw_dir / raw_formats.JHUANG_ANNOTATION_DIR
-                                             / f"{name}.txt")
+  return raw_formats.parse_jhuang_annotation(
+      raw_dir / raw_formats.JHUANG_ANNOTATION_DIR / f"{name}.txt"
+  )
 
 
 def frame_set(split: dict) -> set:
@@ -123,8 +139,10 @@ def test_split_sizes_follow_the_protocol(built, raw_dir):
     kept, dropped = kept + int((~has_hang).sum()), dropped + int(has_hang.sum())
   assert len(arrays["train"]["video"]) + len(arrays["validation"]["video"]) == kept
   assert len(arrays["validation"]["video"]) == round(0.2 * kept)
-  assert len(arrays["train_labelled"]["video"]) + len(
-      arrays["validation_labelled"]["video"]) == kept + dropped
+  assert (
+      len(arrays["train_labelled"]["video"]) + len(arrays["validation_labelled"]["video"])
+      == kept + dropped
+  )
   assert dropped > 0, "fixture has no hang in the training videos: the filter is untested"
   labelled = np.concatenate([arrays[s]["frame_index"] for s in SPLITS[3:]])
   assert labelled.max() == FRAMES - 1  # The last frame of the .mpg files is decoded and used.
@@ -150,8 +168,9 @@ def test_held_out_frames_only_where_allowed(built):
   for split in ("train", "validation"):
     assert not (arrays[split]["behavior"] == hang).any()
     assert not arrays[split]["anomaly"].any()
-  labelled = np.concatenate([arrays["train_labelled"]["behavior"],
-                             arrays["validation_labelled"]["behavior"]])
+  labelled = np.concatenate(
+      [arrays["train_labelled"]["behavior"], arrays["validation_labelled"]["behavior"]]
+  )
   assert (labelled == hang).any()
   for split in arrays.values():
     np.testing.assert_array_equal(split["anomaly"], (split["behavior"] == hang).astype(np.int64))
@@ -175,7 +194,7 @@ def test_every_test_frame_covered_once_per_histogram(built, raw_dir):
   assert (np.diff(test["frame_index"], axis=1) == 1).all()
   # Per-frame histogram (each frame counted once) equals the annotation's over the first half.
   behavior_of = dict(zip(test["frame_index"].ravel().tolist(), test["behavior"].ravel().tolist()))
-  expected = np.bincount(labels_of(raw_dir, metadata["test_video"])[:FRAMES // 2], minlength=8)
+  expected = np.bincount(labels_of(raw_dir, metadata["test_video"])[: FRAMES // 2], minlength=8)
   np.testing.assert_array_equal(np.bincount(list(behavior_of.values()), minlength=8), expected)
 
 
@@ -183,13 +202,16 @@ def test_pixels_match_the_preprocessor(built, raw_dir):
   _, arrays, metadata = built
   name = metadata["test_video"]
   cfg = preprocess.PreprocessConfig.from_dict(metadata["preprocess"])
-  frames = {i: (g, f) for i, g, f in preprocess.preprocess_video(raw_dir / f"{name}.mpg", cfg,
-                                                                   stop=FRAMES // 2)}
+  frames = {
+      i: (g, f)
+      for i, g, f in preprocess.preprocess_video(raw_dir / f"{name}.mpg", cfg, stop=FRAMES // 2)
+  }
   for example in (0, -1):
     for j, index in enumerate(arrays["test"]["frame_index"][example]):
       np.testing.assert_array_equal(arrays["test"]["gray"][example, j], frames[index][0])
-      np.testing.assert_allclose(arrays["test"]["flow"][example, j], frames[index][1],
-                                 atol=FLOW_ATOL)
+      np.testing.assert_allclose(
+          arrays["test"]["flow"][example, j], frames[index][1], atol=FLOW_ATOL
+      )
 
 
 def test_metadata_names_protocol_and_preprocess(built):
@@ -269,8 +291,9 @@ def _recording(name: str, test_part: list[int], rest: list[int]) -> mb._Recordin
 
 def test_default_test_video_ranks_test_parts_held_out_first(monkeypatch):
   # Frame counts come from the annotations here (no video files): the real rule also probes.
-  monkeypatch.setattr(mb, "_test_stop",
-                      lambda recording, config: int(len(recording.labels) * config.test_fraction))
+  monkeypatch.setattr(
+      mb, "_test_stop", lambda recording, config: int(len(recording.labels) * config.test_fraction)
+  )
   hang, walk = raw_formats.BEHAVIORS.index("hang"), raw_formats.BEHAVIORS.index("walk")
   others = [b for b in range(len(raw_formats.BEHAVIORS)) if b != hang]  # 7 behaviours.
   recordings = {

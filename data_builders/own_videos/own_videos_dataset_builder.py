@@ -5,7 +5,8 @@ decoded frames, with its parameters in `OwnVideosConfig`:
 
 - Videos: every file in `video_dir` (subfolders included) whose suffix is in `VIDEO_SUFFIXES`;
   `video_names` (metadata) is their sorted list of paths relative to `video_dir`.
-- Used part: frames [0, U), U = floor(video_fraction * N). `video_fraction` < 1 leaves the end of every
+- Used part: frames [0, U), U = floor(video_fraction * N). `video_fraction` < 1 leaves the end of
+every
   video out of training altogether, e.g. to score it afterwards (the README's worked example).
 - Train: frames [0, V), V = U - round(validation_fraction * U): windows of `sequence_length` frames
   taking every `stride`-th frame, starts `train_hop` frames apart (0: no overlap), as the paper's
@@ -14,7 +15,8 @@ decoded frames, with its parameters in `OwnVideosConfig`:
   plus one aligned to the end (`build_data.covering_windows`): the same windows `mouseflax.score`
   uses, so the threshold calibrated on these frames at the end of training applies to scores
   computed exactly the same way.
-- Test: frames [V, N) in the same windows (the validation frames plus the part left out), so the run's
+- Test: frames [V, N) in the same windows (the validation frames plus the part left out), so the
+run's
   `scores/` and `timeline.png` show the held-out end of every video. There are no labels: `anomaly`
   is 0 and `behavior` -1 everywhere, and the AUCs are undefined (None).
 - Records built from another folder or from changed files never mix: the config name hashes the
@@ -23,10 +25,10 @@ decoded frames, with its parameters in `OwnVideosConfig`:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 import dataclasses
 import hashlib
 import pathlib
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from absl import logging
@@ -59,10 +61,15 @@ def find_videos(video_dir: str | pathlib.Path) -> list[pathlib.Path]:
   """The videos in `video_dir` (recursive), sorted; raises NoVideosError when there are none."""
   root = pathlib.Path(video_dir).expanduser()
   if not root.is_dir():
-    raise NoVideosError(f"config.data.video_dir={str(video_dir)!r} is not a folder.\n"
-                        f"{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
-  videos = sorted(p for p in root.rglob("*")
-                  if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+    raise NoVideosError(
+        f"config.data.video_dir={str(video_dir)!r} is not a folder.\n"
+        f"{_MANUAL_DOWNLOAD_INSTRUCTIONS}"
+    )
+  videos = sorted(
+      p
+      for p in root.rglob("*")
+      if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
+  )
   if not videos:
     raise NoVideosError(f"No video in {root}.\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
   return videos
@@ -71,14 +78,17 @@ def find_videos(video_dir: str | pathlib.Path) -> list[pathlib.Path]:
 def fingerprint(video_dir: str | pathlib.Path) -> str:
   """A hash of the videos' relative paths, sizes and modification times."""
   root = pathlib.Path(video_dir).expanduser()
-  text = "\n".join(f"{p.relative_to(root)}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}"
-                   for p in find_videos(root))
+  text = "\n".join(
+      f"{p.relative_to(root)}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}"
+      for p in find_videos(root)
+  )
   return hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_CHARS]
 
 
 @dataclasses.dataclass(eq=False)
 class OwnVideosConfig(tfds.core.BuilderConfig):
   """What changes the bytes on disk."""
+
   video_dir: str = ""  # Absolute path of the folder of recordings.
   videos_fingerprint: str = ""  # `fingerprint(video_dir)`: changed files mean new records.
   sequence_length: int = 8  # Frames per sequence.
@@ -87,24 +97,27 @@ class OwnVideosConfig(tfds.core.BuilderConfig):
   validation_fraction: float = 0.2  # Share of the used part, at its end, held for validation.
   video_fraction: float = 1.0  # Leading share of every video used for training + validation.
   preprocess: dict[str, Any] = dataclasses.field(
-      default_factory=lambda: preprocess.PreprocessConfig().to_dict())
+      default_factory=lambda: preprocess.PreprocessConfig().to_dict()
+  )
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
     return video_builder.protocol_of(self)
 
 
-
 def make_config(video_dir: str | pathlib.Path, **protocol: Any) -> OwnVideosConfig:
   """The config for the videos now in `video_dir`, named 'own-<hash of the protocol>'."""
   root = pathlib.Path(video_dir).expanduser().resolve()
-  config = OwnVideosConfig(name=CONFIG_PREFIX, video_dir=str(root),
-                           videos_fingerprint=fingerprint(root), **protocol)
+  config = OwnVideosConfig(
+      name=CONFIG_PREFIX, video_dir=str(root), videos_fingerprint=fingerprint(root), **protocol
+  )
   if not 0.0 < config.video_fraction <= 1.0:
     raise ValueError(f"config.data.video_fraction={config.video_fraction}: must be in (0, 1].")
   if not 0.0 < config.validation_fraction < 1.0:
-    raise ValueError(f"config.data.validation_fraction={config.validation_fraction}: must be in "
-                     "(0, 1) for own videos (the threshold is calibrated on the validation frames).")
+    raise ValueError(
+        f"config.data.validation_fraction={config.validation_fraction}: must be in "
+        "(0, 1) for own videos (the threshold is calibrated on the validation frames)."
+    )
   config.name = f"{CONFIG_PREFIX}-{build_data.protocol_hash(config.protocol())}"
   config.description = f"protocol {config.protocol()}"
   return config
@@ -113,12 +126,17 @@ def make_config(video_dir: str | pathlib.Path, **protocol: Any) -> OwnVideosConf
 def config_from_data(data_config: Mapping[str, Any]) -> OwnVideosConfig:
   """The config that `config.data` (configs/own_videos.py) asks for."""
   if not data_config["video_dir"]:
-    raise NoVideosError("config.data.video_dir is empty: pass --config.data.video_dir=DIR, the "
-                        f"folder of your recordings.\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
-  return make_config(data_config["video_dir"], stride=data_config["stride"],
-                     train_hop=data_config["train_hop"],
-                     validation_fraction=data_config["validation_fraction"],
-                     video_fraction=data_config["video_fraction"])
+    raise NoVideosError(
+        "config.data.video_dir is empty: pass --config.data.video_dir=DIR, the "
+        f"folder of your recordings.\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}"
+    )
+  return make_config(
+      data_config["video_dir"],
+      stride=data_config["stride"],
+      train_hop=data_config["train_hop"],
+      validation_fraction=data_config["validation_fraction"],
+      video_fraction=data_config["video_fraction"],
+  )
 
 
 def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, list]:
@@ -132,11 +150,18 @@ def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, 
     raise NoVideosError(
         f"{name}: {num_frames} frames; its training part ({train_end} frames) needs at least "
         f"{(length - 1) * config.stride + 1} and its validation part ({used - train_end}) at least "
-        f"{length}: use a longer video or change data.validation_fraction / video_fraction / stride.")
+        f"{length}: use a longer video or change data.validation_fraction / video_fraction / "
+        f"stride."
+    )
+
   def covering(start: int, stop: int) -> list:
     return [(name, start + w) for w in build_data.covering_windows(stop - start, length=length)]
-  return {"train": [(name, w) for w in train], "validation": covering(train_end, used),
-          "test": covering(train_end, num_frames)}
+
+  return {
+      "train": [(name, w) for w in train],
+      "validation": covering(train_end, used),
+      "test": covering(train_end, num_frames),
+  }
 
 
 class Builder(video_builder.VideoSequenceBuilder):
@@ -154,19 +179,26 @@ class Builder(video_builder.VideoSequenceBuilder):
     paths = {str(p.relative_to(root)): p for p in find_videos(root)}
     names = sorted(paths)
     arrays = build_data.preprocess_videos(
-        [build_data.VideoJob(name, str(paths[name])) for name in names], config.preprocess,
-        cache_dir=self._cache_dir, num_workers=self._num_workers)
+        [build_data.VideoJob(name, str(paths[name])) for name in names],
+        config.preprocess,
+        cache_dir=self._cache_dir,
+        num_workers=self._num_workers,
+    )
     splits = {"train": [], "validation": [], "test": []}
     for name in names:
       for split, windows in cut_video(name, len(arrays[name][0]), config).items():
         splits[split].extend(windows)
-    logging.info("own_videos: %s windows from %d videos.",
-                 {k: len(v) for k, v in splits.items()}, len(names))
-    self.info.metadata.update(video_names=names, protocol=config.protocol(),
-                              preprocess=config.preprocess)
+    logging.info(
+        "own_videos: %s windows from %d videos.", {k: len(v) for k, v in splits.items()}, len(names)
+    )
+    self.info.metadata.update(
+        video_names=names, protocol=config.protocol(), preprocess=config.preprocess
+    )
     video_ids = {name: i for i, name in enumerate(names)}
-    return {split: self._generate_examples(windows, arrays, video_ids)
-            for split, windows in splits.items()}
+    return {
+        split: self._generate_examples(windows, arrays, video_ids)
+        for split, windows in splits.items()
+    }
 
   def _generate_examples(self, windows: Sequence[tuple[str, np.ndarray]], arrays, video_ids):
     """Yields (key, sequence) for each (video name, frame indices) window."""

@@ -1,4 +1,5 @@
-"""Model registry: get_model(name) -> Flax Linen module class; create_model(config.model) -> module."""
+"""Model registry: get_model(name) -> Flax Linen module class; create_model(config.model) ->
+module."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import flax.linen as nn
 
-# Annotation only: benchmarks/gpu_paper_schedule.py must import the models where ml_collections is absent.
+# Annotation only: benchmarks/gpu_paper_schedule.py must import the models where ml_collections is
+# absent.
 if TYPE_CHECKING:
   import ml_collections
 

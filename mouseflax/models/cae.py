@@ -1,8 +1,12 @@
-"""Time-distributed 2D convolutional autoencoders (CAE): dual-stream (gray + flow) and single-stream.
+"""Time-distributed 2D convolutional autoencoders (CAE): dual-stream (gray + flow) and
+single-stream.
 
-Paper section 2.1 / Figure 2: every frame of the 8-frame sequence goes through the same 2D convs; each
-stream has its own encoder with non-homogeneous kernels (5x5 then 3x3) and dilation 2 in the last two
-layers; the streams are concatenated at the bottleneck, pass a shared conv, and split into one decoder
+Paper section 2.1 / Figure 2: every frame of the 8-frame sequence goes through the same 2D convs;
+each
+stream has its own encoder with non-homogeneous kernels (5x5 then 3x3) and dilation 2 in the last
+two
+layers; the streams are concatenated at the bottleneck, pass a shared conv, and split into one
+decoder
 per stream that mirrors its encoder with stride-2 transposed convs. Layer table: README.md.
 """
 
@@ -18,6 +22,7 @@ from mouseflax.models import layers
 
 class CAEEncoder(nn.Module):
   """One stream's encoder: [B,T,H,W,C] -> [B,T,H/4,W/4,width*4] (for two stride-2 layers)."""
+
   width: int
   kernels: tuple[int, ...]
   strides: tuple[int, ...]
@@ -31,14 +36,21 @@ class CAEEncoder(nn.Module):
     for kernel, stride, dilation in zip(self.kernels, self.strides, self.dilations):
       # Channels double whenever the resolution halves, so each layer costs about the same.
       features *= stride
-      x = layers.Conv(features, (kernel, kernel), (stride, stride), dilation,
-                      conv_impl=self.conv_impl, dtype=self.dtype)(x)
+      x = layers.Conv(
+          features,
+          (kernel, kernel),
+          (stride, stride),
+          dilation,
+          conv_impl=self.conv_impl,
+          dtype=self.dtype,
+      )(x)
       x = nn.relu(x)
     return x
 
 
 class CAEDecoder(nn.Module):
   """One stream's decoder: mirrors the encoder's strided layers with stride-2 transposed convs."""
+
   width: int
   kernels: tuple[int, ...]
   strides: tuple[int, ...]
@@ -53,25 +65,35 @@ class CAEDecoder(nn.Module):
       if stride == 1:
         continue
       features //= stride
-      x = layers.Conv(features, (kernel, kernel), (stride, stride), transpose=True,
-                      conv_impl=self.conv_impl, dtype=self.dtype)(x)
+      x = layers.Conv(
+          features,
+          (kernel, kernel),
+          (stride, stride),
+          transpose=True,
+          conv_impl=self.conv_impl,
+          dtype=self.dtype,
+      )(x)
       x = nn.relu(x)
-    x = layers.Conv(self.out_channels, (self.kernels[0],) * 2, conv_impl=self.conv_impl,
-                    dtype=self.dtype)(x)
+    x = layers.Conv(
+        self.out_channels, (self.kernels[0],) * 2, conv_impl=self.conv_impl, dtype=self.dtype
+    )(x)
     return common.to_output(x)
 
 
 def validate_layers(kernels, strides, dilations) -> None:
   """The per-layer tuples must align; strides must be 1 or 2 (2 halves the frame)."""
   if not len(kernels) == len(strides) == len(dilations):
-    raise ValueError(f"config.model.kernels/strides/dilations must have equal lengths; got "
-                     f"{len(kernels)}, {len(strides)}, {len(dilations)}.")
+    raise ValueError(
+        f"config.model.kernels/strides/dilations must have equal lengths; got "
+        f"{len(kernels)}, {len(strides)}, {len(dilations)}."
+    )
   if any(s not in (1, 2) for s in strides):
     raise ValueError(f"config.model.strides={strides}: each stride must be 1 or 2.")
 
 
 class CAE(nn.Module):
   """Dual-stream CAE: gray and flow encoders, fused bottleneck, one decoder per stream."""
+
   width: int = 32
   kernels: tuple[int, ...] = (5, 5, 3, 3, 3)
   strides: tuple[int, ...] = (1, 2, 2, 1, 1)
@@ -89,19 +111,42 @@ class CAE(nn.Module):
     codes = []
     for stream in self.streams:
       x = inputs[stream].astype(dtype)
-      codes.append(CAEEncoder(self.width, self.kernels, self.strides, self.dilations, self.conv_impl,
-                              dtype, name=f"{stream}_encoder")(x))
+      codes.append(
+          CAEEncoder(
+              self.width,
+              self.kernels,
+              self.strides,
+              self.dilations,
+              self.conv_impl,
+              dtype,
+              name=f"{stream}_encoder",
+          )(x)
+      )
     fused = jnp.concatenate(codes, axis=-1)
     # The shared bottleneck layer: each decoder sees both streams' features.
-    fused = layers.Conv(codes[0].shape[-1], (self.kernels[-1],) * 2, conv_impl=self.conv_impl,
-                        dtype=dtype, name="fusion")(fused)
+    fused = layers.Conv(
+        codes[0].shape[-1],
+        (self.kernels[-1],) * 2,
+        conv_impl=self.conv_impl,
+        dtype=dtype,
+        name="fusion",
+    )(fused)
     fused = nn.relu(fused)
-    return {stream: CAEDecoder(self.width, self.kernels, self.strides,
-                               common.STREAM_CHANNELS[stream], self.conv_impl, dtype,
-                               name=f"{stream}_decoder")(fused)
-            for stream in self.streams}
+    return {
+        stream: CAEDecoder(
+            self.width,
+            self.kernels,
+            self.strides,
+            common.STREAM_CHANNELS[stream],
+            self.conv_impl,
+            dtype,
+            name=f"{stream}_decoder",
+        )(fused)
+        for stream in self.streams
+    }
 
 
 class SingleCAE(CAE):
   """The CAE on grayscale only (paper's single-stream baseline)."""
+
   streams: tuple[str, ...] = ("gray",)

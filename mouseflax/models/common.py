@@ -22,8 +22,10 @@ def check_inputs(inputs: dict, streams: tuple[str, ...], spatial_rank: int) -> N
       raise ValueError(f"model inputs lack stream {stream!r}; got keys {sorted(inputs)}.")
     x = inputs[stream]
     if x.ndim != spatial_rank + 2 or x.shape[-1] != STREAM_CHANNELS[stream]:
-      raise ValueError(f"inputs[{stream!r}] has shape {x.shape}; expected [B,T,H,W,"
-                       f"{STREAM_CHANNELS[stream]}].")
+      raise ValueError(
+          f"inputs[{stream!r}] has shape {x.shape}; expected [B,T,H,W,"
+          f"{STREAM_CHANNELS[stream]}]."
+      )
 
 
 def to_output(x: jax.Array) -> jax.Array:

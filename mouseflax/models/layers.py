@@ -1,6 +1,7 @@
 """Convolutions with a fast formulation for XLA:CPU, exactly equal to the native one.
 
-Why (measured in ../shared/notes/xla_cpu_convs.md): on XLA:CPU native 3D convolutions run ~15x slower
+Why (measured in ../shared/notes/xla_cpu_convs.md): on XLA:CPU native 3D convolutions run ~15x
+slower
 than the same work as 2D convolutions, the weight gradient of a transposed conv is a naive loop
 (~0.9 GFLOP/s), and the input gradient of a strided conv (any lowering that inserts zeros into its
 input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3 GFLOP/s). The fast formulation therefore:
@@ -9,19 +10,22 @@ input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3 GFLOP/s). The fast formulation the
   where the conv changes resolution with time stride 1, the fold sits on the low-resolution side
   (the taps become output channels of a strided conv, or input channels of a transposed one);
 - writes a stride-2 transposed conv as one stride-1 conv per output phase (each with only the taps
-  that phase uses), interleaved, with a custom VJP whose gradients use the strided conv's forward and
+  that phase uses), interleaved, with a custom VJP whose gradients use the strided conv's forward
+  and
   weight-gradient paths (a transposed conv is the adjoint of a strided conv);
 - gives the strided conv a custom VJP whose input gradient is that per-phase transposed conv;
 - computes convs with 1-2 output channels (a decoder's last layer) as per-tap matrix products.
 
-Conventions: channels last (NHWC / NDHWC). A conv kernel is [*k, in, out]. A transposed conv kernel is
+Conventions: channels last (NHWC / NDHWC). A conv kernel is [*k, in, out]. A transposed conv kernel
+is
 also [*k, in, out] and the transposed conv is, by definition, the exact adjoint of the SAME-padded
 strided conv whose kernel is the same array with in/out swapped ([*k, out, in]). Padding is always
 SAME (XLA's split: the smaller half before). Parameters are identical whichever formulation runs.
 """
 
+from collections.abc import Sequence
 import functools
-from typing import Any, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -57,17 +61,26 @@ def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[i
   return total // 2, total - total // 2
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Native (reference) formulations: lax.conv_general_dilated.
 
 
-def native_conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int = 1) -> jax.Array:
+def native_conv(
+    x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int = 1
+) -> jax.Array:
   """SAME conv of x [B, *spatial, C] with kernel [*k, C, O]."""
   nd = kernel.ndim - 2
-  pads = [same_pads(n, k, s, dilation) for n, k, s in zip(x.shape[1:-1], kernel.shape[:nd], strides)]
+  pads = [
+      same_pads(n, k, s, dilation) for n, k, s in zip(x.shape[1:-1], kernel.shape[:nd], strides)
+  ]
   return lax.conv_general_dilated(
-      x, kernel, tuple(strides), pads, rhs_dilation=(dilation,) * nd,
-      dimension_numbers=_DIMENSION_NUMBERS[nd])
+      x,
+      kernel,
+      tuple(strides),
+      pads,
+      rhs_dilation=(dilation,) * nd,
+      dimension_numbers=_DIMENSION_NUMBERS[nd],
+  )
 
 
 def native_conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int]) -> jax.Array:
@@ -76,27 +89,39 @@ def native_conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int
   pads = []
   for n, k, s in zip(y.shape[1:-1], kernel.shape[:nd], strides):
     lo, hi = same_pads(n * s, k, s)
-    # The adjoint's padding: the zeros inserted by lhs dilation shift the window by the forward pads.
+    # The adjoint's padding: the zeros inserted by lhs dilation shift the window by the forward
+    # pads.
     pads.append((k - 1 - lo, k - 1 - hi + (n * s + lo + hi - k) % s))
   flipped = jnp.flip(kernel, axis=tuple(range(nd)))
   return lax.conv_general_dilated(
-      y, flipped, (1,) * nd, pads, lhs_dilation=tuple(strides),
-      dimension_numbers=_DIMENSION_NUMBERS[nd])
+      y,
+      flipped,
+      (1,) * nd,
+      pads,
+      lhs_dilation=tuple(strides),
+      dimension_numbers=_DIMENSION_NUMBERS[nd],
+  )
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Fast 2D building blocks: per-phase transposed conv and custom VJPs.
 
 
 def _phase_taps(kernel: int, stride: int, pad_lo: int) -> list[tuple[list[int], int, int]]:
-  """Per output phase: the taps it uses (ordered by input offset), and the lowest and highest offset."""
+  """Per output phase: the taps it uses (ordered by input offset), and the lowest and highest
+  offset."""
   phases = []
   for phase in range(stride):
-    used = sorted((((phase + pad_lo - tap) // stride, tap) for tap in range(kernel)
-                   if (phase + pad_lo - tap) % stride == 0))
+    used = sorted(
+        ((phase + pad_lo - tap) // stride, tap)
+        for tap in range(kernel)
+        if (phase + pad_lo - tap) % stride == 0
+    )
     if not used:
-      raise ValueError(f"A transposed conv with kernel {kernel} < stride {stride} leaves output phase "
-                       f"{phase} without taps; use a kernel at least as large as the stride.")
+      raise ValueError(
+          f"A transposed conv with kernel {kernel} < stride {stride} leaves output phase "
+          f"{phase} without taps; use a kernel at least as large as the stride."
+      )
     phases.append(([tap for _, tap in used], used[0][0], used[-1][0]))
   return phases
 
@@ -113,8 +138,15 @@ def phase_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[in
     row = []
     for taps_w, lo_w, hi_w in phases_w:
       sub = kernel[np.array(taps_h)][:, np.array(taps_w)]
-      row.append(lax.conv_general_dilated(y, sub, (1, 1), [(-lo_h, hi_h), (-lo_w, hi_w)],
-                                          dimension_numbers=_DIMENSION_NUMBERS[2]))
+      row.append(
+          lax.conv_general_dilated(
+              y,
+              sub,
+              (1, 1),
+              [(-lo_h, hi_h), (-lo_w, hi_w)],
+              dimension_numbers=_DIMENSION_NUMBERS[2],
+          )
+      )
     rows.append(jnp.stack(row, axis=3))  # [B, h, w, phase_w, O]
   out = jnp.stack(rows, axis=2)  # [B, h, phase_h, w, phase_w, O]
   return out.reshape(batch, h * sh, w * sw, cout)
@@ -162,7 +194,9 @@ def _conv_transpose2d_bwd(strides, residuals, g):
 conv_transpose2d.defvjp(_conv_transpose2d_fwd, _conv_transpose2d_bwd)
 
 
-def fast_conv2d(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int = 1) -> jax.Array:
+def fast_conv2d(
+    x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int = 1
+) -> jax.Array:
   """2D SAME conv; strided ones get the custom VJP (stride 1 is already fast natively)."""
   if tuple(strides) == (1, 1) or dilation != 1:
     return native_conv(x, kernel, strides, dilation)
@@ -176,7 +210,7 @@ def fast_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[int
   return conv_transpose2d(y, kernel, tuple(strides))
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Shifted windows: each kernel tap's window of the input as a block of channels, and its adjoint.
 
 
@@ -189,24 +223,34 @@ def _im2col(y: jax.Array, kernel_shape: Sequence[int], dilation: int, pads: Pads
   """cols[q, (tap, c)] = pad(y)[q + dilation * tap, c]: [B, *n, C] -> [B, *n, taps * C]."""
   spatial = y.shape[1:-1]
   padded = jnp.pad(y, ((0, 0), *pads, (0, 0)))
-  windows = [padded[(slice(None),
-                     *(slice(dilation * t, dilation * t + n) for t, n in zip(tap, spatial)))]
-             for tap in _taps(kernel_shape)]
+  windows = [
+      padded[(slice(None), *(slice(dilation * t, dilation * t + n) for t, n in zip(tap, spatial)))]
+      for tap in _taps(kernel_shape)
+  ]
   return jnp.concatenate(windows, axis=-1)
 
 
-def _sum_over_taps(z: jax.Array, kernel_shape: Sequence[int], dilation: int, pads: Pads) -> jax.Array:
+def _sum_over_taps(
+    z: jax.Array, kernel_shape: Sequence[int], dilation: int, pads: Pads
+) -> jax.Array:
   """out[p] = sum_tap pad(z)[p + dilation * tap, tap block]: the adjoint of _im2col's windows."""
   spatial, taps = z.shape[1:-1], _taps(kernel_shape)
   channels = z.shape[-1] // len(taps)
   padded = jnp.pad(z, ((0, 0), *pads, (0, 0)))
-  windows = [padded[(slice(None), *(slice(dilation * t, dilation * t + n) for t, n in zip(tap, spatial)),
-                     slice(i * channels, (i + 1) * channels))]
-             for i, tap in enumerate(taps)]
+  windows = [
+      padded[
+          (
+              slice(None),
+              *(slice(dilation * t, dilation * t + n) for t, n in zip(tap, spatial)),
+              slice(i * channels, (i + 1) * channels),
+          )
+      ]
+      for i, tap in enumerate(taps)
+  ]
   return functools.reduce(jnp.add, windows)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Fast 3D: the time axis folded into channels, then the fast 2D paths.
 
 
@@ -216,7 +260,7 @@ def _unfold_time(x: jax.Array, kernel_t: int, stride_t: int) -> jax.Array:
   padded = jnp.pad(x, ((0, 0), (lo, hi), (0, 0), (0, 0), (0, 0)))
   t_out = -(-x.shape[1] // stride_t)
   span = stride_t * (t_out - 1) + 1
-  return jnp.concatenate([padded[:, dt:dt + span:stride_t] for dt in range(kernel_t)], axis=-1)
+  return jnp.concatenate([padded[:, dt : dt + span : stride_t] for dt in range(kernel_t)], axis=-1)
 
 
 def _time_taps(kernel_t: int, pads: tuple[int, int]) -> tuple[tuple[int, ...], Pads]:
@@ -261,7 +305,9 @@ def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int
     window, pads = _time_taps(kt, (hi, lo))
     unfolded = _im2col(y, window, 1, pads)
     kernel2d = jnp.flip(kernel, axis=0).transpose(1, 2, 0, 3, 4).reshape(kh, kw, kt * cin, cout)
-    out = fast_conv_transpose2d(unfolded.reshape(batch * t_in, h, w, kt * cin), kernel2d, strides[1:])
+    out = fast_conv_transpose2d(
+        unfolded.reshape(batch * t_in, h, w, kt * cin), kernel2d, strides[1:]
+    )
     return out.reshape(batch, t_in, *out.shape[1:])
   kernel2d = kernel.transpose(1, 2, 3, 0, 4).reshape(kh, kw, cin, kt * cout)
   frames = fast_conv_transpose2d(y.reshape(batch * t_in, h, w, cin), kernel2d, strides[1:])
@@ -271,7 +317,7 @@ def fast_conv_transpose3d(y: jax.Array, kernel: jax.Array, strides: Sequence[int
   return fold_adjoint(frames)[0]
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Few output channels (a decoder's last conv, 1 or 2 channels): XLA:CPU's conv kernels run such
 # layers at 5-15 GFLOP/s (their GEMM is one or two columns wide). Written with matrix products over
 # the taps instead, measured on the CAE's 5x5 32->2 layer (256 frames of 24x32, forward + both
@@ -319,7 +365,9 @@ def _few_output_conv_bwd(dilation, residuals, g):
 few_output_conv.defvjp(_few_output_conv_fwd, _few_output_conv_bwd)
 
 
-def conv(x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int, impl: str) -> jax.Array:
+def conv(
+    x: jax.Array, kernel: jax.Array, strides: Sequence[int], dilation: int, impl: str
+) -> jax.Array:
   """SAME conv (2D or 3D by the kernel's rank) in the chosen formulation ('native' or 'fast')."""
   if impl == "native" or (kernel.ndim == 5 and dilation != 1):
     return native_conv(x, kernel, strides, dilation)
@@ -339,7 +387,7 @@ def conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int], impl
   return fast_conv_transpose3d(y, kernel, strides)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Flax module.
 
 
@@ -349,6 +397,7 @@ class Conv(nn.Module):
   Parameters (`kernel` [*k, in, out], `bias` [out]) are float32 and the same for every
   formulation, so a checkpoint trained with one loads with the other.
   """
+
   features: int
   kernel_size: tuple[int, ...]
   strides: tuple[int, ...] | None = None
@@ -361,11 +410,15 @@ class Conv(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     nd = len(self.kernel_size)
     strides = self.strides or (1,) * nd
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                        (*self.kernel_size, x.shape[-1], self.features), jnp.float32)
+    kernel = self.param(
+        "kernel",
+        nn.initializers.lecun_normal(),
+        (*self.kernel_size, x.shape[-1], self.features),
+        jnp.float32,
+    )
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
-    lead = x.shape[:-nd - 1]
-    flat = x.reshape(-1, *x.shape[-nd - 1:]).astype(self.dtype)
+    lead = x.shape[: -nd - 1]
+    flat = x.reshape(-1, *x.shape[-nd - 1 :]).astype(self.dtype)
     impl = resolve_conv_impl(self.conv_impl)
     if self.transpose:
       out = conv_transpose(flat, kernel.astype(self.dtype), strides, impl)

@@ -1,9 +1,12 @@
 """Dual-stream 3D residual autoencoder (RAE), paper section 2.1.
 
 Homogeneous 3x3x3 kernels everywhere; a residual block after every stage of both encoders, of the
-fused bottleneck and of both decoders ("residual features are enforced at each stage"). Each stream is
-encoded by strided 3D convs (spatial stride 2, temporal stride from config.model.time_strides), the two
-codes are concatenated and pass shared layers, then one decoder per stream (stride-matched transposed
+fused bottleneck and of both decoders ("residual features are enforced at each stage"). Each stream
+is
+encoded by strided 3D convs (spatial stride 2, temporal stride from config.model.time_strides), the
+two
+codes are concatenated and pass shared layers, then one decoder per stream (stride-matched
+transposed
 3D convs) reconstructs it in [0,1]. Layer table: README.md.
 """
 
@@ -22,6 +25,7 @@ SPATIAL_STRIDE = 2  # Every stage halves height and width.
 
 class ResBlock(nn.Module):
   """relu(x + conv(relu(conv(x)))) with 3x3x3 convs of x's width."""
+
   conv_impl: str
   dtype: Any
 
@@ -34,7 +38,9 @@ class ResBlock(nn.Module):
 
 
 class Stage(nn.Module):
-  """A 3x3x3 conv (strided, or transposed when upsampling) followed by `res_blocks` residual blocks."""
+  """A 3x3x3 conv (strided, or transposed when upsampling) followed by `res_blocks` residual
+  blocks."""
+
   features: int
   strides: tuple[int, int, int]
   res_blocks: int
@@ -44,8 +50,14 @@ class Stage(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    x = layers.Conv(self.features, KERNEL, self.strides, transpose=self.transpose,
-                    conv_impl=self.conv_impl, dtype=self.dtype)(x)
+    x = layers.Conv(
+        self.features,
+        KERNEL,
+        self.strides,
+        transpose=self.transpose,
+        conv_impl=self.conv_impl,
+        dtype=self.dtype,
+    )(x)
     x = nn.relu(x)
     for _ in range(self.res_blocks):
       x = ResBlock(self.conv_impl, self.dtype)(x)
@@ -53,7 +65,9 @@ class Stage(nn.Module):
 
 
 class RAE(nn.Module):
-  """Dual-stream 3D RAE: gray and flow encoders, fused residual bottleneck, one decoder per stream."""
+  """Dual-stream 3D RAE: gray and flow encoders, fused residual bottleneck, one decoder per
+  stream."""
+
   width: int = 32
   time_strides: tuple[int, ...] = (1, 2)
   res_blocks: int = 1
@@ -73,7 +87,8 @@ class RAE(nn.Module):
     dtype = common.compute_dtype(self.dtype)
     strides = self._stage_strides()
     stage = lambda f, s, name, transpose=False: Stage(  # pylint: disable=g-long-lambda
-        f, s, self.res_blocks, self.conv_impl, dtype, transpose, name=name)
+        f, s, self.res_blocks, self.conv_impl, dtype, transpose, name=name
+    )
     codes = []
     for stream in self.streams:
       x = stage(self.width, (1, 1, 1), f"{stream}_stem")(inputs[stream].astype(dtype))
@@ -85,8 +100,13 @@ class RAE(nn.Module):
     for stream in self.streams:
       x = fused
       for i, s in reversed(list(enumerate(strides))):
-        x = stage(self.width * 2 ** i, s, f"{stream}_up{i}", transpose=True)(x)
-      x = layers.Conv(common.STREAM_CHANNELS[stream], KERNEL, conv_impl=self.conv_impl, dtype=dtype,
-                      name=f"{stream}_out")(x)
+        x = stage(self.width * 2**i, s, f"{stream}_up{i}", transpose=True)(x)
+      x = layers.Conv(
+          common.STREAM_CHANNELS[stream],
+          KERNEL,
+          conv_impl=self.conv_impl,
+          dtype=dtype,
+          name=f"{stream}_out",
+      )(x)
       outputs[stream] = common.to_output(x)
     return outputs

@@ -1,6 +1,7 @@
 """Model statistics for models/README.md: layer tables, parameter counts and XLA-counted FLOPs.
 
-`python -m mouseflax.models.stats` prints the markdown that README.md holds; tests compare the README
+`python -m mouseflax.models.stats` prints the markdown that README.md holds; tests compare the
+README
 against `model_stats` so the documented numbers cannot go stale.
 """
 
@@ -19,7 +20,10 @@ MODEL_NAMES = ("cae", "cae_single", "rae", "supervised")
 
 def example_inputs(batch: int) -> dict:
   """Zero inputs of the standard shapes."""
-  return {"gray": jnp.zeros((batch, *SEQUENCE_SHAPE, 1)), "flow": jnp.zeros((batch, *SEQUENCE_SHAPE, 2))}
+  return {
+      "gray": jnp.zeros((batch, *SEQUENCE_SHAPE, 1)),
+      "flow": jnp.zeros((batch, *SEQUENCE_SHAPE, 2)),
+  }
 
 
 def model_config(name: str, **overrides) -> ml_collections.ConfigDict:
@@ -47,7 +51,8 @@ def forward_flops(name: str, conv_impl: str = "native", **overrides) -> float:
 
 
 def layer_table(name: str) -> list[str]:
-  """Markdown rows (module, kernel, stride, dilation, channels, output shape) for every conv/dense."""
+  """Markdown rows (module, kernel, stride, dilation, channels, output shape) for every
+  conv/dense."""
   model = models.create_model(model_config(name))
   rows = []
 
@@ -56,12 +61,16 @@ def layer_table(name: str) -> list[str]:
     mod = context.module
     if context.method_name == "__call__" and isinstance(mod, layers.Conv):
       kind = "convT" if mod.transpose else "conv"
-      rows.append(f"| {'/'.join(mod.path)} | {kind} {'x'.join(map(str, mod.kernel_size))} | "
-                  f"{'x'.join(map(str, mod.strides or (1,) * len(mod.kernel_size)))} | {mod.dilation} | "
-                  f"{args[0].shape[-1]}->{mod.features} | {list(out.shape[1:])} |")
+      rows.append(
+          f"| {'/'.join(mod.path)} | {kind} {'x'.join(map(str, mod.kernel_size))} | "
+          f"{'x'.join(map(str, mod.strides or (1,) * len(mod.kernel_size)))} | {mod.dilation} | "
+          f"{args[0].shape[-1]}->{mod.features} | {list(out.shape[1:])} |"
+      )
     elif context.method_name == "__call__" and isinstance(mod, nn.Dense):
-      rows.append(f"| {'/'.join(mod.path)} | dense | - | - | {args[0].shape[-1]}->{mod.features} | "
-                  f"{list(out.shape[1:])} |")
+      rows.append(
+          f"| {'/'.join(mod.path)} | dense | - | - | {args[0].shape[-1]}->{mod.features} | "
+          f"{list(out.shape[1:])} |"
+      )
     return out
 
   with nn.intercept_methods(record):
@@ -73,8 +82,10 @@ def summary_rows() -> list[str]:
   """Markdown rows: model, parameters, forward GFLOPs (native and fast formulations)."""
   rows = []
   for name in MODEL_NAMES:
-    rows.append(f"| {name} | {param_count(name):,} | {forward_flops(name, 'native') / 1e9:.3f} | "
-                f"{forward_flops(name, 'fast') / 1e9:.3f} |")
+    rows.append(
+        f"| {name} | {param_count(name):,} | {forward_flops(name, 'native') / 1e9:.3f} | "
+        f"{forward_flops(name, 'fast') / 1e9:.3f} |"
+    )
   return rows
 
 

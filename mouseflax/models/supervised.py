@@ -1,8 +1,11 @@
-"""Supervised baseline (paper section 2.1): the CAE's grayscale encoder + a fully connected classifier.
+"""Supervised baseline (paper section 2.1): the CAE's grayscale encoder + a fully connected
+classifier.
 
-Trained with labels (held-out behaviour vs. the rest, or all 8 behaviours); the softmax probability of
+Trained with labels (held-out behaviour vs. the rest, or all 8 behaviours); the softmax probability
+of
 the held-out class is the anomaly score. Logits are per frame, [B,T,num_classes], so frame-level AUC
-works. The encoder has the CAE's parameter names (`gray_encoder`), so it can start from a trained CAE.
+works. The encoder has the CAE's parameter names (`gray_encoder`), so it can start from a trained
+CAE.
 """
 
 import flax.linen as nn
@@ -14,6 +17,7 @@ from mouseflax.models import common
 
 class Supervised(nn.Module):
   """Per-frame classifier on the CAE grayscale encoder."""
+
   num_classes: int = 2
   classifier_hidden: int = 64
   width: int = 32
@@ -31,8 +35,15 @@ class Supervised(nn.Module):
     cae.validate_layers(self.kernels, self.strides, self.dilations)
     common.check_inputs(inputs, ("gray",), spatial_rank=3)
     dtype = common.compute_dtype(self.dtype)
-    x = cae.CAEEncoder(self.width, self.kernels, self.strides, self.dilations, self.conv_impl, dtype,
-                       name="gray_encoder")(inputs["gray"].astype(dtype))
+    x = cae.CAEEncoder(
+        self.width,
+        self.kernels,
+        self.strides,
+        self.dilations,
+        self.conv_impl,
+        dtype,
+        name="gray_encoder",
+    )(inputs["gray"].astype(dtype))
     x = x.reshape(*x.shape[:2], -1)  # [B,T,h*w*c]: one feature vector per frame.
     x = nn.relu(nn.Dense(self.classifier_hidden, dtype=dtype, name="hidden")(x))
     logits = nn.Dense(self.num_classes, dtype=dtype, name="logits")(x)
