@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mouseflax import streams
 from mouseflax.models import common
 from mouseflax.models import layers
 
@@ -137,7 +138,7 @@ class CAE(nn.Module):
             self.width,
             self.kernels,
             self.strides,
-            common.STREAM_CHANNELS[stream],
+            streams.STREAM_CHANNELS[stream],
             self.conv_impl,
             dtype,
             name=f"{stream}_decoder",
