@@ -607,7 +607,7 @@ def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path)
   return plots.save_figure(fig, path)
 
 
-def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarray:
+def draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarray:
   """Draws the score bar (and a red border when flagged) on a BGR frame, in place."""
   height, width = frame.shape[:2]
   flagged = score > threshold
@@ -638,7 +638,7 @@ def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarr
 def write_annotated_video(
     scores: VideoScores, threshold: float, path: pathlib.Path
 ) -> pathlib.Path:
-  """Writes the recording (colour) with the overlay of `_draw_overlay`, through a temporary file."""
+  """Writes the recording (colour) with the overlay of `draw_overlay`, through a temporary file."""
   cap = cv2.VideoCapture(str(scores.path), cv2.CAP_FFMPEG)
   if not cap.isOpened():
     raise video.VideoError(f"Cannot reopen {scores.path} to write the annotated video.")
@@ -655,7 +655,7 @@ def write_annotated_video(
           ok, frame = cap.read()
           if not ok:
             break
-          writer.write(_draw_overlay(frame, float(score), threshold))
+          writer.write(draw_overlay(frame, float(score), threshold))
       finally:
         writer.release()
   finally:

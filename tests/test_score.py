@@ -256,7 +256,7 @@ def test_failed_writes_leave_no_temporary_file(run, tmp_path, monkeypatch):
   def broken_overlay(*args):
     raise RuntimeError("overlay failed")
 
-  monkeypatch.setattr(score, "_draw_overlay", broken_overlay)
+  monkeypatch.setattr(score, "draw_overlay", broken_overlay)
   with pytest.raises(RuntimeError, match="overlay failed"):
     score.write_annotated_video(scores, THRESHOLD, out / "clip_annotated.mp4")
   assert not list(out.iterdir())

@@ -99,7 +99,9 @@ def make_config(held_out: str = DEFAULT_HELD_OUT, **protocol: Any) -> MouseBehav
 
 
 @dataclasses.dataclass(frozen=True)
-class _Recording:
+class Recording:
+  """One annotated video of the Jhuang layout."""
+
   name: str
   video: pathlib.Path
   labels: np.ndarray  # int64 per-frame behaviour ids.
@@ -129,10 +131,10 @@ class Builder(video_builder.VideoSequenceBuilder):
         video_builder.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
     )
     names = sorted(recordings)
-    test_name = config.test_video or _default_test_video(recordings, config)
+    test_name = config.test_video or default_test_video(recordings, config)
     train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
     _check_choice(names, test_name, train_names)
-    test_stop = _test_stop(recordings[test_name], config)
+    test_stop = test_part_stop(recordings[test_name], config)
     arrays = self._preprocess(
         {n: recordings[n].video for n in [*train_names, test_name]}, stops={test_name: test_stop}
     )
@@ -162,7 +164,7 @@ class Builder(video_builder.VideoSequenceBuilder):
     )
 
 
-def _find_recordings(manual_dir: pathlib.Path) -> dict[str, _Recording]:
+def _find_recordings(manual_dir: pathlib.Path) -> dict[str, Recording]:
   """Every (video, annotation) pair in `manual_dir`, by file stem, annotations parsed."""
   try:
     pairs = raw_formats.find_jhuang_recordings(manual_dir)
@@ -174,17 +176,17 @@ def _find_recordings(manual_dir: pathlib.Path) -> dict[str, _Recording]:
     if name in recordings:
       raise ValueError(f"Two recordings named {name!r} in {manual_dir}: rename one.")
     labels = np.asarray(raw_formats.parse_jhuang_annotation(annotation), np.int64)
-    recordings[name] = _Recording(name, pathlib.Path(video_path), labels)
+    recordings[name] = Recording(name, pathlib.Path(video_path), labels)
   return recordings
 
 
-def _test_stop(recording: _Recording, config: MouseBehaviorConfig) -> int:
+def test_part_stop(recording: Recording, config: MouseBehaviorConfig) -> int:
   """One past the last test frame: `test_fraction` of the frames with pixels and a label."""
   num_frames = min(video.probe(recording.video).num_frames, len(recording.labels))
   return int(num_frames * config.test_fraction)
 
 
-def _default_test_video(recordings: dict[str, _Recording], config: MouseBehaviorConfig) -> str:
+def default_test_video(recordings: dict[str, Recording], config: MouseBehaviorConfig) -> str:
   """The module docstring's rule, ranked on each recording's test part (what the test split holds).
 
   Held-out frames come before the count of distinct behaviours, so that the test split holds the
@@ -193,7 +195,7 @@ def _default_test_video(recordings: dict[str, _Recording], config: MouseBehavior
   held_out_id = raw_formats.BEHAVIORS.index(config.held_out)
 
   def rank(name: str) -> tuple[bool, int, int, str]:
-    labels = recordings[name].labels[: _test_stop(recordings[name], config)]
+    labels = recordings[name].labels[: test_part_stop(recordings[name], config)]
     held_out_frames = int(np.sum(labels == held_out_id))
     distinct = len(set(labels[labels != raw_formats.NO_LABEL].tolist()))
     return (held_out_frames == 0, -distinct, -held_out_frames, name)

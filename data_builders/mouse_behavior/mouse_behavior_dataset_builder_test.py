@@ -244,16 +244,18 @@ def test_interrupted_build_is_not_complete(raw_dir, tmp_path, monkeypatch):
   assert not list(tmp_path.glob(f"mouse_behavior/*/{mb.Builder.VERSION}/dataset_info.json"))
 
 
-def _recording(name: str, test_part: list[int], rest: list[int]) -> mb._Recording:
+def _recording(name: str, test_part: list[int], rest: list[int]) -> mb.Recording:
   """A recording whose first half (the default test part) is `test_part`, then `rest`."""
   assert len(test_part) == len(rest)
-  return mb._Recording(name, pathlib.Path(f"{name}.mpg"), np.array(test_part + rest, np.int64))
+  return mb.Recording(name, pathlib.Path(f"{name}.mpg"), np.array(test_part + rest, np.int64))
 
 
 def test_default_test_video_ranks_test_parts_held_out_first(monkeypatch):
   # Frame counts come from the annotations here (no video files): the real rule also probes.
   monkeypatch.setattr(
-      mb, "_test_stop", lambda recording, config: int(len(recording.labels) * config.test_fraction)
+      mb,
+      "test_part_stop",
+      lambda recording, config: int(len(recording.labels) * config.test_fraction),
   )
   hang, walk = raw_formats.BEHAVIORS.index("hang"), raw_formats.BEHAVIORS.index("walk")
   others = [b for b in range(len(raw_formats.BEHAVIORS)) if b != hang]  # 7 behaviours.
@@ -265,10 +267,10 @@ def test_default_test_video_ranks_test_parts_held_out_first(monkeypatch):
       "c_more_hang": _recording("c_more_hang", [hang] * 5 + [0] * 3 + [1] * 2, [walk] * 10),
       "d_same_as_c": _recording("d_same_as_c", [hang] * 5 + [0] * 3 + [1] * 2, [walk] * 10),
   }
-  assert mb._default_test_video(recordings, mb.make_config("hang")) == "c_more_hang"
+  assert mb.default_test_video(recordings, mb.make_config("hang")) == "c_more_hang"
   # Walk is in every test part: the most distinct behaviours win.
-  assert mb._default_test_video(recordings, mb.make_config("walk")) == "a_all_but_late_hang"
+  assert mb.default_test_video(recordings, mb.make_config("walk")) == "a_all_but_late_hang"
   # No test part holds the held-out behaviour: distinct behaviours, then name.
   del recordings["b_some_hang"], recordings["c_more_hang"], recordings["d_same_as_c"]
   recordings["e_hang_late"] = _recording("e_hang_late", [0] * 10, [hang] * 10)
-  assert mb._default_test_video(recordings, mb.make_config("hang")) == "a_all_but_late_hang"
+  assert mb.default_test_video(recordings, mb.make_config("hang")) == "a_all_but_late_hang"

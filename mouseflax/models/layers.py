@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 CONV_IMPLS = ("auto", "native", "fast")
-_DIMENSION_NUMBERS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
+DIMENSION_NUMBERS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
 # Backends whose convolutions are slow enough to need the rewrite (see module docstring).
 _FAST_BACKENDS = ("cpu",)
 # Stride-1 convs with at most this many output channels (the 1-2 channel streams) take the per-tap
@@ -78,7 +78,7 @@ def native_conv(
       tuple(strides),
       pads,
       rhs_dilation=(dilation,) * nd,
-      dimension_numbers=_DIMENSION_NUMBERS[nd],
+      dimension_numbers=DIMENSION_NUMBERS[nd],
   )
 
 
@@ -98,7 +98,7 @@ def native_conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int
       (1,) * nd,
       pads,
       lhs_dilation=tuple(strides),
-      dimension_numbers=_DIMENSION_NUMBERS[nd],
+      dimension_numbers=DIMENSION_NUMBERS[nd],
   )
 
 
@@ -143,7 +143,7 @@ def phase_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[in
               sub,
               (1, 1),
               [(-lo_h, hi_h), (-lo_w, hi_w)],
-              dimension_numbers=_DIMENSION_NUMBERS[2],
+              dimension_numbers=DIMENSION_NUMBERS[2],
           )
       )
     rows.append(jnp.stack(row, axis=3))  # [B, h, w, phase_w, O]
