@@ -20,6 +20,13 @@ from mouseflax import streams
 from mouseflax.models import common
 from mouseflax.models import layers
 
+# The encoder of Table 1 (the CAE's, and the supervised baseline's): channels of the first layer,
+# then per layer its kernel size, stride and dilation.
+WIDTH = 32
+KERNELS = (5, 5, 3, 3, 3)
+STRIDES = (1, 2, 2, 1, 1)
+DILATIONS = (1, 1, 1, 2, 2)
+
 
 class CAEEncoder(nn.Module):
   """One stream's encoder: [B,T,H,W,C] -> [B,T,H/4,W/4,width*4] (for two stride-2 layers)."""
@@ -95,10 +102,10 @@ def validate_layers(kernels, strides, dilations) -> None:
 class CAE(nn.Module):
   """Dual-stream CAE: gray and flow encoders, fused bottleneck, one decoder per stream."""
 
-  width: int = 32
-  kernels: tuple[int, ...] = (5, 5, 3, 3, 3)
-  strides: tuple[int, ...] = (1, 2, 2, 1, 1)
-  dilations: tuple[int, ...] = (1, 1, 1, 2, 2)
+  width: int = WIDTH
+  kernels: tuple[int, ...] = KERNELS
+  strides: tuple[int, ...] = STRIDES
+  dilations: tuple[int, ...] = DILATIONS
   conv_impl: str = "auto"
   dtype: str = "float32"
   streams: tuple[str, ...] = ("gray", "flow")
