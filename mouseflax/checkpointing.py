@@ -11,7 +11,7 @@ import os
 import pathlib
 from typing import Any
 
-from absl import logging as absl_logging
+from absl import logging
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
@@ -31,13 +31,13 @@ class _DropOrbaxInfo:
 
   def filter(self, record: Any) -> bool:
     """Keeps `record` (a logging.LogRecord) unless it is an orbax record below WARNING."""
-    warning = absl_logging.converter.STANDARD_WARNING
+    warning = logging.converter.STANDARD_WARNING
     return record.levelno >= warning or ORBAX_SOURCE_MARKER not in record.pathname
 
 
 def quiet_orbax_info_logs() -> None:
   """Keeps orbax's per-save INFO chatter out of the console; called by the command-line tools."""
-  absl_logger = absl_logging.get_absl_logger()
+  absl_logger = logging.get_absl_logger()
   if not any(isinstance(f, _DropOrbaxInfo) for f in absl_logger.filters):
     absl_logger.addFilter(_DropOrbaxInfo())
 
