@@ -59,7 +59,6 @@ FLOW_X = 0
 RESIZE_AREA = "area"
 RESIZE_AREA_TWO_PASS = "area_two_pass"
 RESIZE_METHODS = (RESIZE_AREA, RESIZE_AREA_TWO_PASS)
-GRAY_LEVELS = int(streams.GRAY_SCALE) + 1  # Entries of a uint8 lookup table.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +129,7 @@ class PreprocessConfig:
 
 def gamma_lut(gamma: float) -> np.ndarray:
   """uint8 [256] lookup table of out = 255 * (in / 255) ** (1 / gamma)."""
-  levels = np.arange(GRAY_LEVELS, dtype=np.float64) / streams.GRAY_SCALE
+  levels = np.arange(streams.GRAY_LEVELS, dtype=np.float64) / streams.GRAY_SCALE
   out = np.rint(streams.GRAY_SCALE * levels ** (1.0 / gamma))
   return np.clip(out, 0, streams.GRAY_SCALE).astype(np.uint8)
 

@@ -16,6 +16,7 @@ import numpy as np
 STREAMS = ("gray", "flow")
 STREAM_CHANNELS = {"gray": 1, "flow": 2}
 GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
+GRAY_LEVELS = 256  # Entries of a uint8 lookup table.
 SEQUENCE_LENGTH = 8  # T: frames per sequence (the paper's window).
 ERROR_AXES = (2, 3, 4)  # H, W, C of a [B, T, H, W, C] stream.
 # Flow is stored as float16 (values in [0, 1], resolution ~5e-4 there): half the bytes of float32.

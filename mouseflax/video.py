@@ -43,6 +43,8 @@ from absl import logging
 import cv2
 import numpy as np
 
+from mouseflax import streams
+
 # Container suffixes of the files taken for videos (lower case), by every finder of every dataset.
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm")
 
@@ -93,10 +95,10 @@ class VideoInfo:
 
 
 def _limited_to_full_range_lut() -> np.ndarray:
-  levels = np.arange(256, dtype=np.float64)
+  levels = np.arange(streams.GRAY_LEVELS, dtype=np.float64)
   span = LIMITED_RANGE_WHITE - LIMITED_RANGE_BLACK
-  full = (levels - LIMITED_RANGE_BLACK) * 255.0 / span
-  return np.clip(np.rint(full), 0, 255).astype(np.uint8)
+  full = (levels - LIMITED_RANGE_BLACK) * streams.GRAY_SCALE / span
+  return np.clip(np.rint(full), 0, streams.GRAY_SCALE).astype(np.uint8)
 
 
 _LIMITED_TO_FULL = _limited_to_full_range_lut()
