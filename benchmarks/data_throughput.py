@@ -32,8 +32,8 @@ import time
 import cv2
 import numpy as np
 
-from mouseflax import build_data
 from mouseflax import preprocess
+from mouseflax import streams
 from mouseflax import video
 
 REAL_VIDEO = (
@@ -101,7 +101,7 @@ def _records(path, start=0, stop=None, decode_ahead=0, resize_method=None) -> in
     cfg = preprocess.PreprocessConfig(resize_method=resize_method)
   count = 0
   for _, _, flow in preprocess.preprocess_video(path, cfg, start, stop, decode_ahead=decode_ahead):
-    flow.astype(build_data.FLOW_DTYPE)
+    flow.astype(streams.FLOW_DTYPE)
     count += 1
   return count
 
@@ -224,7 +224,7 @@ def measure_stages(path: pathlib.Path) -> dict:
       "farneback": _cpu_us_per_item(lambda p: pre._flow(*p), pairs),
       "crop_normalise_float16": _cpu_us_per_item(
           lambda d: preprocess.normalise_flow(d[rows, cols], cfg.flow_max_disp).astype(
-              build_data.FLOW_DTYPE
+              streams.FLOW_DTYPE
           ),
           flows,
       ),

@@ -38,6 +38,7 @@ import numpy as np
 from benchmarks import conv_flops
 from mouseflax import models
 from mouseflax import steps
+from mouseflax import streams
 
 SCHEDULES = {  # Paper Table 1 and section 2.3 (hang: 9,577 training sequences).
     "rae": {
@@ -58,7 +59,7 @@ OPTIM = {
     "b1": ADAM_B1,
     "b2": ADAM_B2,
 }  # config.optim
-GRAY_SCALE = steps.GRAY_SCALE  # uint8 gray -> [0, 1] (the PyTorch peer's inputs).
+GRAY_SCALE = streams.GRAY_SCALE  # uint8 gray -> [0, 1] (the PyTorch peer's inputs).
 GRAY_LEVELS = 256
 QUICK = {"num_sequences": 8, "epochs": 2, "batch": 4, "width": 4}
 # Dense peak TFLOP/s (vendor data sheets, SXM parts): float32 runs use TF32 tensor cores (JAX's and
@@ -104,7 +105,7 @@ def run_jax(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
   data_np = synthetic_data(args.num_sequences, args.seed)
   data = jax.device_put(data_np, steps.replicated(mesh))
   tx = steps.create_optimizer(OPTIM)
-  example = steps.to_model_inputs({k: v[:1] for k, v in data_np.items()})
+  example = streams.to_model_inputs({k: v[:1] for k, v in data_np.items()})
   state = steps.create_train_state(model, tx, example, args.seed, mesh)
   step = functools.partial(steps.train_step, loss_weights=sched["loss_weights"], hflip=True)
   epoch_fn = steps.make_multi_step(mesh, step)

@@ -31,6 +31,7 @@ from mouseflax import evaluate
 from mouseflax import models
 from mouseflax import preprocess
 from mouseflax import score
+from mouseflax import streams
 from mouseflax import video
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -58,8 +59,8 @@ def demo_run(
   model = models.create_model(config.model)
   h, w = cfg.crop_hw
   example = {
-      s: np.zeros((1, score.SEQUENCE_LENGTH, h, w, c), np.float32)
-      for s, c in score.STREAM_CHANNELS.items()
+      s: np.zeros((1, streams.SEQUENCE_LENGTH, h, w, c), np.float32)
+      for s, c in streams.STREAM_CHANNELS.items()
   }
   params = jax.jit(model.init)(jax.random.PRNGKey(0), example)["params"]
   return score.ScoringRun(
@@ -92,7 +93,7 @@ def _model_rate(run: score.ScoringRun, errors_fn, repeats: int) -> tuple[float, 
   for _ in range(repeats):
     jax.block_until_ready(errors_fn(batch.gray, batch.flow))
   seconds = (time.perf_counter() - start) / repeats
-  return batch.gray.shape[0] * score.SEQUENCE_LENGTH / seconds, compile_s
+  return batch.gray.shape[0] * streams.SEQUENCE_LENGTH / seconds, compile_s
 
 
 def _trimmed(path: pathlib.Path, num_frames: int, workdir: pathlib.Path) -> pathlib.Path:

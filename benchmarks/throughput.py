@@ -3,7 +3,7 @@
   python -m benchmarks.throughput --models=cae,rae,cae_single [--peers=torch] [--quick] \
       --output=/tmp/throughput.json [--batch=N] [--steps=N] [--repeats=N] [--profile]
 
-Ours: the REAL train step (`train.train_step` through `train.make_multi_step`: state donated, the
+Ours: the REAL train step (`steps.train_step` through `steps.make_multi_step`: state donated, the
 training split device-resident and gathered per step, random flips on) with the config of
 configs/<model>_hang.py. Variants: `fast` (`conv_impl=fast`, one step per compiled call, the CPU
 default), `native` (`lax.conv_general_dilated` as autodiff gives it), `<impl>_scan<K>` (K steps per
@@ -52,8 +52,9 @@ import numpy as np
 
 # Importing mouseflax first sets its XLA:CPU flags before jax starts its backend.
 from benchmarks import conv_flops  # pylint: disable=g-bad-import-order
-from mouseflax import input_pipeline
 from mouseflax import models
+from mouseflax import steps
+from mouseflax import streams
 from mouseflax import train
 from mouseflax.models import layers
 
@@ -162,19 +163,19 @@ def jax_runner(config, variant: str, seed: int) -> Runner:
   impl, steps_per_call = parse_jax_variant(variant)
   config.model.conv_impl = impl
   batch = config.train.batch_size
-  mesh = train.make_mesh(config.mesh)
+  mesh = steps.make_mesh(config.mesh)
   model = models.create_model(config.model)
   split = synthetic_split(batch * DATA_BATCHES, seed)
-  example = input_pipeline.to_model_inputs({k: v[:batch] for k, v in split.items()})
-  state = train.create_train_state(model, train.create_optimizer(config.optim), example, seed, mesh)
+  example = streams.to_model_inputs({k: v[:batch] for k, v in split.items()})
+  state = steps.create_train_state(model, steps.create_optimizer(config.optim), example, seed, mesh)
   data = jax.device_put({k: split[k] for k in train.TRAIN_FIELDS})
   step = functools.partial(
-      train.train_step, loss_weights=dict(config.train.loss_weights), hflip=config.data.hflip
+      steps.train_step, loss_weights=dict(config.train.loss_weights), hflip=config.data.hflip
   )
   order = np.random.default_rng(seed).permutation(batch * DATA_BATCHES)
   idx = [np.resize(np.roll(order, i * batch), (steps_per_call, batch)) for i in range(DATA_BATCHES)]
   start = time.perf_counter()
-  compiled = train.make_multi_step(mesh, step).lower(state, data, idx[0]).compile()
+  compiled = steps.make_multi_step(mesh, step).lower(state, data, idx[0]).compile()
   compile_s = time.perf_counter() - start
   holder = {"state": state}
 

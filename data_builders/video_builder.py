@@ -1,21 +1,48 @@
-"""What every mouseflax video builder shares: worker processes, a preprocessing cache, record
-features.
+"""What every mouseflax video builder shares: the base class, record features, protocol helpers.
 
 Each builder (`mouse_behavior`, `cuhk_avenue`, `own_videos`) preprocesses whole videos in worker
-processes into a temporary cache beside the records, then cuts 8-frame sequences from the cache.
+processes into a temporary cache beside the records (`data_builders.video_cache`), cuts 8-frame
+sequences from the cache with `mouseflax.windows`, and yields them through one example generator
+(`VideoSequenceBuilder._split_examples`), serialised deterministically.
 """
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+import contextlib
 import dataclasses
+import hashlib
+import json
+import os
+import pathlib
 import tempfile
 from typing import Any
+from unittest import mock
 
+import numpy as np
 import tensorflow_datasets as tfds
 
-from mouseflax import build_data
+import data_builders
+from data_builders import video_cache
+from mouseflax import preprocess
+from mouseflax import streams
 
+# Protocol defaults the builders share (Nwokedi et al. 2021, section 2.3): training windows take
+# every 5th frame, and 20% of them validate.
+PAPER_STRIDE = 5
+PAPER_VALIDATION_FRACTION = 0.2
+HASH_CHARS = 8  # Hex digits of the parameter hash in custom config names.
 # Fields every TFDS BuilderConfig has (name, version, ...): not part of a protocol.
 _TFDS_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
+
+# (video name, frame indices [T]) -> (behavior [T], anomaly [T]), both int64.
+LabelsFn = Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]]
+Window = tuple[str, np.ndarray]  # (video name, frame indices [T]).
+
+
+def default_preprocess() -> dict[str, Any]:
+  """The paper's preprocessing as a builder config field (a dict: BuilderConfigs are stored)."""
+  return preprocess.PreprocessConfig().to_dict()
 
 
 def protocol_of(
@@ -27,6 +54,78 @@ def protocol_of(
       for f in dataclasses.fields(config)
       if f.name not in _TFDS_CONFIG_FIELDS
   }
+
+
+def protocol_hash(protocol: dict[str, Any]) -> str:
+  """A short stable hash of a builder config's parameters, for config names that never collide."""
+  text = json.dumps(protocol, sort_keys=True, default=str)
+  return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
+
+
+def sequence_features(length: int, preprocess_config: dict[str, Any]) -> tfds.features.FeaturesDict:
+  """One example = one sequence of `length` frames (ARCHITECTURE.md tensor conventions).
+
+  No per-feature zlib: array_record already compresses (zlib saved only ~17% more on synthetic
+  records and doubled the read time per record).
+  """
+  height, width = preprocess.PreprocessConfig.from_dict(preprocess_config).crop_hw
+  channels = streams.STREAM_CHANNELS
+  return tfds.features.FeaturesDict(
+      {
+          "gray": tfds.features.Tensor(
+              shape=(length, height, width, channels["gray"]), dtype=np.uint8
+          ),
+          "flow": tfds.features.Tensor(
+              shape=(length, height, width, channels["flow"]), dtype=streams.FLOW_DTYPE
+          ),
+          "behavior": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+          "anomaly": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+          "frame_index": tfds.features.Tensor(shape=(length,), dtype=np.int64),
+          "video": np.int64,
+      }
+  )
+
+
+@contextlib.contextmanager
+def deterministic_serialization() -> Iterator[None]:
+  """Within the block, TFDS serialises examples with sorted proto map keys.
+
+  TFDS 4.9 writes each example's feature map in hash order, which varies with PYTHONHASHSEED, so two
+  processes building the same records wrote different bytes (same decoded arrays). Scoped to our
+  builds: the patch is undone on exit.
+  """
+  from tensorflow_datasets.core import example_serializer  # pylint: disable=g-import-not-at-top
+
+  def serialize_example(self, example):
+    return self.get_tf_example(example).SerializeToString(deterministic=True)
+
+  with mock.patch.object(
+      example_serializer.ExampleSerializer, "serialize_example", serialize_example
+  ):
+    yield
+
+
+def missing_data(problem: object, instructions: str) -> data_builders.MissingDataError:
+  """A MissingDataError saying what is wrong, then what the builder expects in `manual_dir`."""
+  return data_builders.MissingDataError(f"{problem}\nExpected:\n{instructions}")
+
+
+def manual_dir_or_raise(dl_manager: Any, instructions: str) -> pathlib.Path:
+  """`dl_manager.manual_dir`, or a MissingDataError with the instructions (TFDS asserts instead)."""
+  try:
+    return pathlib.Path(dl_manager.manual_dir)
+  except AssertionError as e:
+    raise missing_data(e, instructions) from None
+
+
+def check_not_empty(splits: Mapping[str, Sequence], dataset: str, fix: str) -> None:
+  """Raises naming the empty splits (TFDS would fail later with "No examples were yielded")."""
+  sizes = {split: len(windows) for split, windows in splits.items()}
+  empty = sorted(split for split, size in sizes.items() if not size)
+  if empty:
+    raise ValueError(
+        f"{dataset}: splits {empty} would be empty (sequences per split: {sizes}). {fix}"
+    )
 
 
 class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -41,11 +140,12 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=build_data.sequence_features(
+        features=sequence_features(
             self.builder_config.sequence_length, self.builder_config.preprocess
         ),
         homepage=self.HOMEPAGE,
-        disable_shuffling=True,  # Generation order: by video, then time.
+        # Generation order, by video then time, keeps the test split's reads sequential.
+        disable_shuffling=True,
         metadata=tfds.core.MetadataDict(),
     )
 
@@ -53,10 +153,66 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
     # Preprocessed whole videos (~4 KB per frame) live beside the records only during the build.
     with (
         tempfile.TemporaryDirectory(prefix=".preprocess-", dir=self.data_dir_root) as cache_dir,
-        build_data.deterministic_serialization(),
+        deterministic_serialization(),
     ):
       self._cache_dir = cache_dir
       try:
         super()._download_and_prepare(dl_manager, download_config)
       finally:
         self._cache_dir = None
+
+  def _preprocess(
+      self, paths: Mapping[str, str | os.PathLike], stops: Mapping[str, int] | None = None
+  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{video name: (gray, flow)}, preprocessed into this build's cache in worker processes.
+
+    Args:
+      paths: {video name: path}, in the order the videos are processed.
+      stops: {video name: one past its last frame} for videos used only in part; others whole.
+    """
+    stops = stops or {}
+    return video_cache.preprocess_videos(
+        [video_cache.VideoJob(name, str(path), 0, stops.get(name)) for name, path in paths.items()],
+        self.builder_config.preprocess,
+        cache_dir=self._cache_dir,
+        num_workers=self._num_workers,
+    )
+
+  def _split_examples(
+      self,
+      splits: Mapping[str, Sequence[Window]],
+      arrays: Mapping[str, tuple[np.ndarray, np.ndarray]],
+      names: Sequence[str],
+      labels: LabelsFn,
+      **metadata: Any,
+  ) -> dict[str, Iterator[tuple[str, dict[str, Any]]]]:
+    """Stores the dataset's metadata and returns the example generator of every split.
+
+    `names` is the sorted list of video names (`video_names`, which the `video` feature indexes).
+    """
+    config = self.builder_config
+    self.info.metadata.update(
+        video_names=list(names),
+        **metadata,
+        protocol=config.protocol(),
+        preprocess=config.preprocess,
+    )
+    video_ids = {name: i for i, name in enumerate(names)}
+    return {
+        split: self._generate_examples(windows, arrays, video_ids, labels)
+        for split, windows in splits.items()
+    }
+
+  def _generate_examples(self, windows, arrays, video_ids, labels):
+    """Yields (key, sequence) for each (video name, frame indices) window."""
+    for name, frames in windows:
+      gray, flow = arrays[name]
+      behavior, anomaly = labels(name, frames)
+      yield f"{name}/{frames[0]:09d}", {
+          "gray": np.asarray(gray[frames]),
+          "flow": np.asarray(flow[frames]),
+          "behavior": behavior,
+          "anomaly": anomaly,
+          "frame_index": frames,
+          "video": video_ids[name],
+      }

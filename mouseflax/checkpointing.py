@@ -2,17 +2,16 @@
 
 Each checkpoint holds the train state (parameters, optimiser state, step, RNG key) and a small JSON
 `progress` record (epoch, step within the epoch, steps per epoch) so a rerun resumes at the same
-data
-position. Restoring places every array with the caller's sharding, so a checkpoint written by an
-n-device run restores on m devices.
+data position. Restoring places every array with the caller's sharding, so a checkpoint written by
+an n-device run restores on m devices. `restore_for_eval` picks and restores the checkpoint an
+evaluation uses: the trainer's, `mouseflax.score`'s and the tests' are the same.
 """
 
-import logging
 import os
 import pathlib
 from typing import Any
 
-from absl import logging as absl_logging
+from absl import logging
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
@@ -23,16 +22,22 @@ VAL_LOSS_KEY = "val_loss"
 ORBAX_SOURCE_MARKER = f"{os.sep}orbax{os.sep}"  # In the path of every orbax module.
 
 
-class _DropOrbaxInfo(logging.Filter):
-  """Drops orbax's INFO/DEBUG records (hundreds per run); its warnings and errors still show."""
+class CheckpointNotFoundError(FileNotFoundError):
+  """The run folder holds no complete checkpoint; the message names it."""
 
-  def filter(self, record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING or ORBAX_SOURCE_MARKER not in record.pathname
+
+class _DropOrbaxInfo:
+  """A filter of absl's logger: drops orbax's INFO/DEBUG records (hundreds per run) only."""
+
+  def filter(self, record: Any) -> bool:
+    """Keeps `record` (a logging.LogRecord) unless it is an orbax record below WARNING."""
+    warning = logging.converter.STANDARD_WARNING
+    return record.levelno >= warning or ORBAX_SOURCE_MARKER not in record.pathname
 
 
 def quiet_orbax_info_logs() -> None:
   """Keeps orbax's per-save INFO chatter out of the console; called by the command-line tools."""
-  absl_logger = absl_logging.get_absl_logger()
+  absl_logger = logging.get_absl_logger()
   if not any(isinstance(f, _DropOrbaxInfo) for f in absl_logger.filters):
     absl_logger.addFilter(_DropOrbaxInfo())
 
@@ -95,8 +100,7 @@ def save(
 
 
 def restore(manager: ocp.CheckpointManager, step: int, target_state: Any) -> tuple[Any, dict]:
-  """Restores (state, progress) at `step`, placed like `target_state` (shapes, dtypes,
-  shardings)."""
+  """Restores (state, progress) at `step`, placed like `target_state` (shapes, dtypes, sharding)."""
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target_state)
   restored = manager.restore(
       step,
@@ -105,3 +109,31 @@ def restore(manager: ocp.CheckpointManager, step: int, target_state: Any) -> tup
       ),
   )
   return restored["state"], dict(restored["progress"])
+
+
+def evaluated_step(manager: ocp.CheckpointManager, *, use_best: bool) -> int | None:
+  """The step an evaluation uses (None: no checkpoint).
+
+  The best by validation loss when `use_best` and one is ranked, else the latest.
+  """
+  if use_best and manager.best_step() is not None:
+    return manager.best_step()
+  return manager.latest_step()
+
+
+def restore_for_eval(
+    manager: ocp.CheckpointManager, target_state: Any, *, use_best: bool
+) -> tuple[Any, int]:
+  """Restores the checkpoint `evaluated_step` picks into `target_state`'s layout; (state, step).
+
+  Raises:
+    CheckpointNotFoundError: the manager's folder holds no complete checkpoint.
+  """
+  step = evaluated_step(manager, use_best=use_best)
+  if step is None:
+    raise CheckpointNotFoundError(
+        f"No complete checkpoint in {manager.directory}: train the run first "
+        "(python -m mouseflax.main --config=... --workdir=...)."
+    )
+  state, _ = restore(manager, step, target_state)
+  return state, step

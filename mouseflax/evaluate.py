@@ -5,16 +5,13 @@ streams, turns it into a regularity score and reports the frame-level ROC AUC. D
 here:
 
 - e_s(t): mean over H, W, C of (x - x_hat)^2 for stream s (`gray`, `flow`) of frame t, inputs in
-[0,1].
-  Test windows may overlap (the last window of a video), so a frame seen in several windows gets
-  the mean
-  over those windows.
+  [0, 1] (`streams.per_frame_errors`, in float64). Test windows may overlap (the last window of a
+  video), so a frame seen in several windows gets the mean over those windows.
 - score(t), `config.eval.stream_normalisation`:
   'none' (the paper): unweighted mean of e_s(t) over the streams the model reconstructs
   (single-stream: e_gray);
   'validation' (ours, opt-in): unweighted mean of z_s(t) = (e_s(t) - mean_s) / std_s, with mean_s
-  and
-  std_s the mean and standard deviation of stream s's e_s over the NORMAL validation frames
+  and std_s the mean and standard deviation of stream s's e_s over the NORMAL validation frames
   (`stream_statistics`, computed by the trainer; never test-set statistics). On the mouse data the
   flow error varies far more than the gray error over normal frames, so the raw mean is mostly the
   flow error; z-scoring weights the streams by how unusual each error is for that stream.
@@ -22,11 +19,9 @@ here:
   The supervised baseline has no reconstruction: score(t) = softmax probability of the held-out
   class.
 - regularity s(t) = 1 - (score(t) - min score) / (max score - min score) within one video (Hasan et
-al.
-  2016); reported in the CSVs and plotted, not used by the headline AUC.
+  al. 2016); reported in the CSVs and plotted, not used by the headline AUC.
 - `auc`, the headline: ROC AUC of score against the anomaly label, every test frame pooled, no
-test-set
-  normalisation. Variants used by peers are named and described in `metrics_notes`.
+  test-set normalisation. Variants used by peers are named and described in `metrics_notes`.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -35,7 +30,6 @@ import dataclasses
 import io
 import os
 import pathlib
-import tempfile
 from typing import Any
 
 import ml_collections
@@ -44,15 +38,16 @@ from scipy import ndimage
 from scipy import special
 from sklearn import metrics as sk_metrics
 
-from data_builders.own_videos import own_videos_dataset_builder as own_videos
+from mouseflax import fileio
 from mouseflax import plots
+from mouseflax import streams
+from mouseflax import video
+from mouseflax import windows
 
 PredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
 InputsFn = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
 
-STREAMS = ("gray", "flow")
 LOGITS_KEY = "logits"
-ERROR_AXES = (2, 3, 4)  # H, W, C of a [B, T, H, W, C] stream.
 CSV_COLUMNS = ("frame", "label", "behavior", "error_gray", "error_flow", "score", "regularity")
 CSV_FLOAT_FORMAT = "{:.9g}"
 SCORES_DIR = "scores"
@@ -65,9 +60,6 @@ NORMALISATION_VALIDATION = "validation"  # Mean of per-stream z-scores (normal v
 NORMALISATIONS = (NORMALISATION_NONE, NORMALISATION_VALIDATION)
 # {stream: {"mean": float, "std": float, "n_frames": int}} of the normal validation frames.
 StreamStats = Mapping[str, Mapping[str, float]]
-# Container suffixes dropped from video names in CSV file names (`01.avi` -> `scores/01.csv`): the
-# own_videos builder's list, so every video it accepts loses its suffix.
-VIDEO_SUFFIXES = own_videos.VIDEO_SUFFIXES
 # Replaces path separators in video names (`day1/cam.mp4` -> `scores/day1__cam.csv`).
 NAME_SEPARATOR = "__"
 
@@ -137,13 +129,6 @@ class FrameTable:
 # Per-window errors -> per-frame table.
 
 
-def _default_inputs_fn() -> InputsFn:
-  # Imported on use: jax is not needed by report-only users. (steps, not input_pipeline: no TFDS.)
-  from mouseflax import steps  # pylint: disable=g-import-not-at-top
-
-  return steps.to_model_inputs
-
-
 def _check_arrays(arrays: Mapping[str, np.ndarray]) -> int:
   """Validates the split's fields and returns its number of sequences."""
   missing = [k for k in REQUIRED_FIELDS if k not in arrays]
@@ -156,19 +141,6 @@ def _check_arrays(arrays: Mapping[str, np.ndarray]) -> int:
   if num == 0:
     raise ValueError("evaluation split is empty: build the dataset's test split first")
   return num
-
-
-def _padded_batch(
-    arrays: Mapping[str, np.ndarray], start: int, batch_size: int
-) -> dict[str, np.ndarray]:
-  """Model streams of sequences [start, start + batch_size), the last one repeated to fill the
-  batch.
-
-  A constant batch shape means a jitted predict_fn compiles once.
-  """
-  num = arrays["gray"].shape[0]
-  index = np.minimum(np.arange(start, start + batch_size), num - 1)
-  return {k: np.asarray(arrays[k][index]) for k in STREAMS}
 
 
 def _window_outputs(
@@ -188,19 +160,12 @@ def _window_outputs(
           f"classes: set config.model.num_classes to the number of behaviours"
       )
     return {"prob": special.softmax(logits, axis=-1)[..., anomaly_class]}
-  streams = [s for s in STREAMS if s in outputs]
-  if not streams:
+  if not any(s in outputs for s in streams.STREAMS):
     raise ValueError(
         f"predict_fn returned keys {sorted(outputs)}; expected reconstructions "
-        f"{list(STREAMS)} or {LOGITS_KEY!r}"
+        f"{list(streams.STREAMS)} or {LOGITS_KEY!r}"
     )
-  return {
-      s: np.mean(
-          (np.asarray(inputs[s], np.float64) - np.asarray(outputs[s], np.float64)) ** 2,
-          axis=ERROR_AXES,
-      )
-      for s in streams
-  }
+  return streams.per_frame_errors(inputs, outputs, dtype=np.float64)
 
 
 def _group_mean(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -210,10 +175,10 @@ def _group_mean(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> 
 def _aggregate(per_window: dict[str, np.ndarray], arrays: Mapping[str, np.ndarray]) -> FrameTable:
   """Averages window values per (video, frame_index); checks labels agree across windows."""
   seq_len = arrays["frame_index"].shape[1]
-  video = np.repeat(np.asarray(arrays["video"], np.int64).reshape(-1), seq_len)
+  video_ids = np.repeat(np.asarray(arrays["video"], np.int64).reshape(-1), seq_len)
   frame = np.asarray(arrays["frame_index"], np.int64).reshape(-1)
   keys, first, inverse = np.unique(
-      np.stack([video, frame], axis=1), axis=0, return_index=True, return_inverse=True
+      np.stack([video_ids, frame], axis=1), axis=0, return_index=True, return_inverse=True
   )
   inverse = inverse.reshape(-1)
   counts = np.bincount(inverse).astype(np.float64)
@@ -226,12 +191,12 @@ def _aggregate(per_window: dict[str, np.ndarray], arrays: Mapping[str, np.ndarra
   nan = np.full(keys.shape[0], np.nan)
   errors = {
       s: _group_mean(per_window[s].reshape(-1), inverse, counts) if s in per_window else nan
-      for s in STREAMS
+      for s in streams.STREAMS
   }
   if "prob" in per_window:
     score = _group_mean(per_window["prob"].reshape(-1), inverse, counts)
   else:
-    score = combine_streams({s: errors[s] for s in STREAMS if s in per_window})
+    score = combine_streams({s: errors[s] for s in streams.STREAMS if s in per_window})
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(
         "non-finite anomaly scores: the model's outputs hold NaN/inf (diverged?)"
@@ -264,21 +229,21 @@ def frame_errors(
       `behavior` [S,T].
     batch_size: sequences per predict_fn call (the last batch is padded to this size).
     anomaly_class: behaviour id whose probability is the score of a supervised model.
-    inputs_fn: record batch -> model inputs; defaults to `steps.to_model_inputs` (the trainer's).
+    inputs_fn: record batch -> model inputs; defaults to `streams.to_model_inputs` (the trainer's).
 
   Returns:
     A `FrameTable` sorted by (video, frame_index).
   """
-  num = _check_arrays(arrays)
+  _check_arrays(arrays)
   if batch_size <= 0:
     raise ValueError(f"config.eval.batch_size must be positive, got {batch_size}")
-  inputs_fn = inputs_fn or _default_inputs_fn()
+  inputs_fn = inputs_fn or streams.to_model_inputs
   chunks: dict[str, list[np.ndarray]] = {}
-  for start in range(0, num, batch_size):
-    inputs = inputs_fn(_padded_batch(arrays, start, batch_size))
+  for batch, count in windows.padded_batches(arrays, batch_size, keys=streams.STREAMS):
+    inputs = inputs_fn(batch)
     values = _window_outputs(predict_fn(dict(inputs)), inputs, anomaly_class)
     for key, value in values.items():
-      chunks.setdefault(key, []).append(value[: num - start])
+      chunks.setdefault(key, []).append(value[:count])
   per_window = {k: np.concatenate(v, axis=0) for k, v in chunks.items()}
   return _aggregate(per_window, arrays)
 
@@ -310,7 +275,7 @@ def combine_streams(
 
 def table_streams(table: FrameTable) -> list[str]:
   """The streams the model reconstructs (error columns not all NaN); [] for the supervised model."""
-  return [s for s in STREAMS if not np.all(np.isnan(getattr(table, f"error_{s}")))]
+  return [s for s in streams.STREAMS if not np.all(np.isnan(getattr(table, f"error_{s}")))]
 
 
 def _stream_errors(table: FrameTable) -> dict[str, np.ndarray]:
@@ -348,7 +313,7 @@ def normalisation_rule(eval_config: Mapping[str, Any]) -> str:
   rule = eval_config.get("stream_normalisation", NORMALISATION_NONE)
   if rule not in NORMALISATIONS:
     raise ValueError(
-        f"config.eval.stream_normalisation={rule!r}: expected one of " f"{list(NORMALISATIONS)}"
+        f"config.eval.stream_normalisation={rule!r}: expected one of {list(NORMALISATIONS)}"
     )
   return rule
 
@@ -424,10 +389,10 @@ def _macro_auc(
     table: FrameTable, video_names: Sequence[str] | None
 ) -> tuple[float | None, list[str]]:
   aucs, skipped = [], []
-  for video, rows in video_slices(table):
+  for video_id, rows in video_slices(table):
     auc = roc_auc(table.label[rows], table.score[rows])
     if auc is None:
-      skipped.append(video_name(video, video_names))
+      skipped.append(video_name(video_id, video_names))
     else:
       aucs.append(auc)
   return (float(np.mean(aucs)) if aucs else None), skipped
@@ -496,37 +461,22 @@ def calibrate_threshold(normal_scores: np.ndarray, false_alarm_rate: float) -> f
 # Outputs: CSVs and plots, written atomically.
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> pathlib.Path:
-  """Writes `text` to `path` through a temporary file in the same folder and a rename."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    pathlib.Path(tmp).unlink(missing_ok=True)
-    raise
-  return path
-
-
-def video_name(video: int, video_names: Sequence[str] | None) -> str:
-  """A file-name-safe name of video `video`, or `video_<id>` without names.
+def video_name(video_id: int, video_names: Sequence[str] | None) -> str:
+  """A file-name-safe name of video `video_id`, or `video_<id>` without names.
 
   The whole relative path counts (own_videos searches subfolders, so `day1/cam.mp4` and
-  `day2/cam.mp4` are different videos): a container suffix in `VIDEO_SUFFIXES` is dropped and the
-  path's parts are joined by `NAME_SEPARATOR` (`day1/cam.mp4` -> `day1__cam`).
+  `day2/cam.mp4` are different videos): a container suffix in `video.VIDEO_SUFFIXES` is dropped and
+  the path's parts are joined by `NAME_SEPARATOR` (`day1/cam.mp4` -> `day1__cam`).
   """
   if video_names is None:
-    return f"video_{video:03d}"
-  if not 0 <= video < len(video_names):
+    return f"video_{video_id:03d}"
+  if not 0 <= video_id < len(video_names):
     raise ValueError(
-        f"test record names video {video}, but the dataset's video_names has "
+        f"test record names video {video_id}, but the dataset's video_names has "
         f"{len(video_names)} entries: the records and the metadata disagree"
     )
-  name = pathlib.PurePath(str(video_names[video]))
-  if name.suffix.lower() in VIDEO_SUFFIXES:
+  name = pathlib.PurePath(str(video_names[video_id]))
+  if name.suffix.lower() in video.VIDEO_SUFFIXES:
     name = name.with_suffix("")
   return NAME_SEPARATOR.join(part for part in name.parts if part != name.anchor)
 
@@ -553,10 +503,12 @@ def _csv_text(table: FrameTable, reg: np.ndarray) -> str:
 
 def _csv_names(table: FrameTable, video_names: Sequence[str] | None) -> dict[int, str]:
   """{video id: CSV file name} of the table's videos; raises ValueError when two names clash."""
-  names = {video: f"{video_name(video, video_names)}.csv" for video, _ in video_slices(table)}
+  names = {
+      video_id: f"{video_name(video_id, video_names)}.csv" for video_id, _ in video_slices(table)
+  }
   by_name: dict[str, list[int]] = {}
-  for video, name in names.items():
-    by_name.setdefault(name, []).append(video)
+  for video_id, name in names.items():
+    by_name.setdefault(name, []).append(video_id)
   clashes = {
       name: [v if video_names is None else str(video_names[v]) for v in ids]
       for name, ids in by_name.items()
@@ -580,9 +532,9 @@ def write_score_csvs(
   reg = regularity(table)
   names = _csv_names(table, video_names)
   paths = []
-  for video, rows in video_slices(table):
-    path = pathlib.Path(workdir) / SCORES_DIR / names[video]
-    paths.append(write_text_atomic(path, _csv_text(table.rows(rows), reg[rows])))
+  for video_id, rows in video_slices(table):
+    path = pathlib.Path(workdir) / SCORES_DIR / names[video_id]
+    paths.append(fileio.write_text_atomic(path, _csv_text(table.rows(rows), reg[rows])))
   return paths
 
 
@@ -620,12 +572,12 @@ def write_plots(
   reg = regularity(table)
   panels = [
       plots.TimelinePanel(
-          title=video_name(video, video_names),
+          title=video_name(video_id, video_names),
           frame=table.frame_index[rows],
           value=reg[rows],
           label=table.label[rows],
       )
-      for video, rows in video_slices(table)[: eval_config.timeline_max_videos]
+      for video_id, rows in video_slices(table)[: eval_config.timeline_max_videos]
   ]
   plots.plot_timelines(panels, pathlib.Path(workdir) / TIMELINE_FILE)
 

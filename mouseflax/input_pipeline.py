@@ -3,7 +3,7 @@
   handle = input_pipeline.prepare(config.data)           # builds once, then reuses
   train = input_pipeline.maybe_to_device(handle.load('train'), config.data)
   for batch in input_pipeline.iterate_batches(train, batch_size=32, seed=0, epoch=epoch):
-    inputs = input_pipeline.to_model_inputs(input_pipeline.random_hflip(batch, rng))
+    inputs = steps.random_hflip(streams.to_model_inputs(batch), rng)
 
 Records are read with `tfds.data_source` (array_record random access; TensorFlow is not needed).
 A split is small (the mouse training split is ~200 MB as stored), so it is loaded whole into numpy
@@ -16,7 +16,7 @@ When `data.manual_dir` is empty the same builders run on synthetic recordings wr
 can never be taken for real ones. Protocol fields that differ from a builder's defaults select a
 config named '<name>-<hash of its parameters>', so records built with other parameters are never
 reused; a stored protocol that does not match the expected one (e.g. records made before a
-preprocessing default changed) raises `StaleRecordsError` (`build_data.check_not_stale`).
+preprocessing default changed) raises `build_data.StaleRecordsError` (`build_data.check_not_stale`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ import numpy as np
 
 from mouseflax import build_data
 from mouseflax import preprocess
-from mouseflax import steps
 
 DATA_DIR_ENV = "MOUSEFLAX_DATA_DIR"
 DEFAULT_DATA_DIR = "~/.cache/mouseflax/data"
@@ -46,14 +45,6 @@ SYNTHETIC_HASH_CHARS = 8
 BYTES_PER_MB = 2**20
 # Reading records in chunks bounds the temporary list of per-example dicts.
 LOAD_CHUNK = 4096
-
-
-# Model inputs and flips live in mouseflax.steps (importable without TFDS, for the benchmarks).
-to_model_inputs = steps.to_model_inputs
-random_hflip = steps.random_hflip
-
-# Records on disk built with other parameters than the config asks for (raised by the build).
-StaleRecordsError = build_data.StaleRecordsError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +93,7 @@ class DatasetHandle:
   def _source(self, split: str) -> Any:
     if split not in self.info.splits:
       raise ValueError(
-          f"Unknown split {split!r}; {self.info.full_name} has " f"{sorted(self.info.splits)}."
+          f"Unknown split {split!r}; {self.info.full_name} has {sorted(self.info.splits)}."
       )
     if split not in self._sources:
       self._sources[split] = self.builder.as_data_source(split=split)
@@ -247,13 +238,21 @@ def iterate_batches(
     yield {key: value[indices] for key, value in arrays.items()}
 
 
+def fits_on_device(arrays: Mapping[str, Any], data_config: Mapping[str, Any]) -> bool:
+  """`data.device_resident` and `arrays` fit in `data.device_max_mb` (per device: replicated)."""
+  num_bytes = sum(value.nbytes for value in arrays.values())
+  return bool(data_config["device_resident"]) and num_bytes <= (
+      data_config["device_max_mb"] * BYTES_PER_MB
+  )
+
+
 def maybe_to_device(
     arrays: Mapping[str, np.ndarray], data_config: Mapping[str, Any]
 ) -> Mapping[str, Any]:
-  """`arrays` on the default device when `data.device_resident` and they fit in `device_max_mb`."""
-  num_bytes = sum(value.nbytes for value in arrays.values())
-  if not data_config["device_resident"] or num_bytes > data_config["device_max_mb"] * BYTES_PER_MB:
-    logging.info("Keeping %.0f MB of examples on the host.", num_bytes / BYTES_PER_MB)
+  """`arrays` on the default device when `fits_on_device`, else as they are."""
+  num_mb = sum(value.nbytes for value in arrays.values()) / BYTES_PER_MB
+  if not fits_on_device(arrays, data_config):
+    logging.info("Keeping %.0f MB of examples on the host.", num_mb)
     return arrays
-  logging.info("Putting %.0f MB of examples on %s.", num_bytes / BYTES_PER_MB, jax.devices()[0])
+  logging.info("Putting %.0f MB of examples on %s.", num_mb, jax.devices()[0])
   return {key: jax.device_put(value) for key, value in arrays.items()}

@@ -5,12 +5,10 @@
       --config.data.manual_dir=/data/jhuang --config.train.epochs=10
 
 Every config field can be overridden on the command line (`--config.<group>.<field>=value`).
-Rerunning
-the same command resumes from the latest checkpoint in --workdir. Several hosts: run the same
-command
-on each, adding --coordinator_address=HOST0:PORT --num_processes=N --process_id=i (or the variables
-$JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID), with a --workdir every host sees
-(docs_scaling.md).
+Rerunning the same command resumes from the latest checkpoint in --workdir. Several hosts: run the
+same command on each, adding --coordinator_address=HOST0:PORT --num_processes=N --process_id=i (or
+the variables $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID), with a --workdir every
+host sees (README.md, "Scaling out").
 """
 
 import json

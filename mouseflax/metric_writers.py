@@ -1,10 +1,9 @@
 """Scalar metrics to JSON lines (`metrics.jsonl`) and TensorBoard event files, without TensorFlow.
 
 TensorBoard events come from tensorboardX (pure Python + protobuf). On resume, records past the
-restored
-step are dropped from `metrics.jsonl` so the file reads as one uninterrupted run. A line that does
-not
-parse (a run killed mid-append) is skipped with a warning, and dropped on resume.
+restored step are dropped from `metrics.jsonl` (rewritten atomically) so the file reads as one
+uninterrupted run. A line that does not parse (a run killed mid-append) is skipped with a warning,
+and dropped on resume.
 """
 
 from collections.abc import Mapping
@@ -14,6 +13,8 @@ import pathlib
 
 from absl import logging
 import tensorboardX
+
+from mouseflax import fileio
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -31,7 +32,7 @@ def _read_records(path: pathlib.Path) -> list[tuple[str, dict]]:
       record = e
     if not isinstance(record, dict) or "step" not in record:
       logging.warning(
-          "%s line %d is not a JSON record with a step (%s; a run killed " "mid-write?): skipped.",
+          "%s line %d is not a JSON record with a step (%s; a run killed mid-write?): skipped.",
           path,
           number,
           record,
@@ -46,9 +47,7 @@ def _truncate_jsonl(path: pathlib.Path, max_step: int) -> None:
   if not path.exists():
     return
   kept = [line for line, record in _read_records(path) if record["step"] <= max_step]
-  tmp = path.with_suffix(".tmp")
-  tmp.write_text("".join(line + "\n" for line in kept))
-  os.replace(tmp, path)
+  fileio.write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
 class MetricWriter:

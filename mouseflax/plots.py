@@ -1,15 +1,14 @@
 """Figures of the evaluation: ROC curves and score timelines with the ground truth shaded.
 
-Used by `mouseflax.evaluate` (per-run `roc.png`, `timeline.png`) and `mouseflax.report` (the
-analogue of
-the paper's Figures 3-4). Matplotlib runs headless (Agg) and every figure is written atomically.
+Used by `mouseflax.evaluate` (per-run `roc.png`, `timeline.png`), `mouseflax.score` and
+`mouseflax.report` (the analogue of the paper's Figures 3-4). Matplotlib runs headless (Agg) and
+every figure is written atomically (`mouseflax.fileio`).
 """
 
 from collections.abc import Mapping, Sequence
 import dataclasses
 import os
 import pathlib
-import tempfile
 
 import matplotlib
 
@@ -17,6 +16,8 @@ matplotlib.use("Agg")  # Headless: training machines have no display.
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 from sklearn import metrics as sk_metrics
+
+from mouseflax import fileio
 
 DPI = 120
 PANEL_SIZE_INCHES = (6.0, 2.4)  # Width, height of one timeline panel.
@@ -45,20 +46,13 @@ class TimelinePanel:
 
 
 def save_figure(fig: plt.Figure, path: str | os.PathLike[str]) -> pathlib.Path:
-  """Saves `fig` as PNG at `path` via a temporary file and a rename, then closes it."""
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  """Saves `fig` as PNG at `path` atomically, then closes it."""
   try:
-    with os.fdopen(fd, "wb") as f:
-      fig.savefig(f, format="png", dpi=DPI, bbox_inches="tight")
-    os.replace(tmp, path)
-  except BaseException:
-    pathlib.Path(tmp).unlink(missing_ok=True)
-    raise
+    with fileio.atomic_path(path) as tmp:
+      fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
   finally:
     plt.close(fig)
-  return path
+  return pathlib.Path(path)
 
 
 def anomalous_runs(frame: np.ndarray, label: np.ndarray) -> list[tuple[int, int]]:

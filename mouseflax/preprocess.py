@@ -4,59 +4,53 @@ Order of operations, per decoded grayscale frame (uint8 [height, width]):
 
 1. resize to `resize_hw` (32x32) with `cv2.INTER_AREA` (area averaging: no aliasing when shrinking).
    `resize_method="area_two_pass"` (default) shrinks the axis whose factor is an integer first
-   (OpenCV's
-   fast integer-factor path), then the other axis on the much smaller intermediate: 320x240 -> 32x32
-   takes ~0.05 ms instead of ~0.13 ms. The intermediate is rounded to uint8, so the result differs
-   from
-   one `cv2.resize` call by at most 1 grey level (on ~6-8% of pixels; tested). When both factors are
-   integers (640x480) or neither is, one call is made and the result is OpenCV's exactly.
-   `resize_method="area"` always makes one call;
+   (OpenCV's fast integer-factor path), then the other axis on the much smaller intermediate:
+   320x240 -> 32x32 takes ~0.05 ms instead of ~0.13 ms. The intermediate is rounded to uint8, so the
+   result differs from one `cv2.resize` call by at most 1 grey level (on ~6-8% of pixels; tested).
+   When both factors are integers (640x480) or neither is, one call is made and the result is
+   OpenCV's exactly. `resize_method="area"` always makes one call;
 2. gamma correction that brightens: out = 255 * (in / 255) ** (1 / gamma), gamma > 1 brightens,
    gamma = 1 is the identity; applied with a 256-entry uint8 lookup table;
 3. dense Farneback optical flow (`cv2.calcOpticalFlowFarneback`, every parameter in the config)
    between the previous and the current *processed* (resized, gamma-corrected) 32x32 frames: the
-   flow
-   of frame t is the displacement from frame t-1 to frame t, in pixels of the 32x32 frame, channel 0
-   = x (right positive), channel 1 = y (down positive). Frame 0 of a video (or after `reset()`) has
-   no predecessor and gets zero motion;
+   flow of frame t is the displacement from frame t-1 to frame t, in pixels of the 32x32 frame,
+   channel 0 = x (right positive), channel 1 = y (down positive). Frame 0 of a video (or after
+   `reset()`) has no predecessor and gets zero motion;
 4. centre crop of both streams to `crop_hw` (24x32): the paper computes flow at 32x32, then crops,
-so
-   the flow at the crop border still sees the rows outside it;
-5. normalisation (ARCHITECTURE.md): gray stays uint8 (the input pipeline divides by 255); a flow
-   displacement d is clipped to [-flow_max_disp, flow_max_disp] and mapped to
-   (d / flow_max_disp + 1) / 2 in [0, 1], so 0.5 is "no motion".
+   so the flow at the crop border still sees the rows outside it;
+5. normalisation (ARCHITECTURE.md): gray stays uint8 (the model inputs divide by
+   `streams.GRAY_SCALE`); a flow displacement d is clipped to [-flow_max_disp, flow_max_disp] and
+   mapped to (d / flow_max_disp + 1) / 2 in [0, 1], so 0.5 is "no motion".
 
 Horizontal-flip augmentation happens at read time (`hflip`), on the normalised arrays: it mirrors
-the
-width axis and maps the flow's x channel to 1 - x (negates the displacement).
+the width axis and maps the flow's x channel to 1 - x (negates the displacement).
 
 `preprocess_video(path, cfg, start, stop)` decodes frame start - 1 too when start > 0, so a video
 processed in pieces (parallel workers) gives exactly the arrays of one pass over the whole video.
-With
-`decode_ahead > 0` it decodes in a background thread, up to that many frames ahead (a bounded queue:
-memory stays constant), while this thread preprocesses; OpenCV releases the GIL in both, so decode
-and
-preprocessing overlap on two cores. The arrays are the same either way (tested).
+With `decode_ahead > 0` it decodes in a background thread (`threads.background`), up to that many
+frames ahead (a bounded queue: memory stays constant), while this thread preprocesses; OpenCV
+releases the GIL in both, so decode and preprocessing overlap on two cores. The arrays are the same
+either way (tested).
 
 Farneback at 32x32: OpenCV stops building the pyramid below 32 pixels (`min_size` in
-optflowgf.cpp), so
-at resize_hw = (32, 32) `farneback_levels` has no effect (levels 1 and 3 give identical flow) and
-costs
-nothing; the other defaults are OpenCV's documented example values, kept as the paper-like pipeline.
+optflowgf.cpp), so at resize_hw = (32, 32) `farneback_levels` has no effect (levels 1 and 3 give
+identical flow) and costs nothing; the other defaults are OpenCV's documented example values, kept
+as the paper-like pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+import contextlib
 import dataclasses
 import pathlib
-import queue
-import threading
 from typing import Any
 
 import cv2
 import numpy as np
 
+from mouseflax import streams
+from mouseflax import threads
 from mouseflax import video
 
 # Index of the x (horizontal) displacement in the flow's channel axis.
@@ -65,8 +59,6 @@ FLOW_X = 0
 RESIZE_AREA = "area"
 RESIZE_AREA_TWO_PASS = "area_two_pass"
 RESIZE_METHODS = (RESIZE_AREA, RESIZE_AREA_TWO_PASS)
-# Seconds the decode thread waits on a full queue before checking whether the consumer has stopped.
-_QUEUE_POLL_S = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,9 +76,8 @@ class PreprocessConfig:
   gamma: float = 1.5
   # Flow displacement (pixels at resize_hw) mapped to 0 / 1; larger is clipped. Measured on the real
   # 640x480 open-field video at 32x32: |d| 99.9th percentile 0.48 px, max 0.62 px; the Jhuang
-  # 320x240
-  # videos shrink half as much, so about twice that. 1 px keeps motion over most of [0, 1] and clips
-  # only the fastest moves (4 px would squeeze all motion into 0.5 +- 0.08).
+  # 320x240 videos shrink half as much, so about twice that. 1 px keeps motion over most of [0, 1]
+  # and clips only the fastest moves (4 px would squeeze all motion into 0.5 +- 0.08).
   flow_max_disp: float = 1.0
   # cv2.calcOpticalFlowFarneback parameters (OpenCV's documented example values).
   farneback_pyr_scale: float = 0.5
@@ -107,7 +98,7 @@ class PreprocessConfig:
       object.__setattr__(self, name, value)  # Lists from JSON become tuples (hashable, comparable).
     if any(c > r for c, r in zip(self.crop_hw, self.resize_hw)):
       raise ValueError(
-          f"PreprocessConfig.crop_hw={self.crop_hw} must fit inside " f"resize_hw={self.resize_hw}."
+          f"PreprocessConfig.crop_hw={self.crop_hw} must fit inside resize_hw={self.resize_hw}."
       )
     if self.resize_method not in RESIZE_METHODS:
       raise ValueError(
@@ -138,8 +129,9 @@ class PreprocessConfig:
 
 def gamma_lut(gamma: float) -> np.ndarray:
   """uint8 [256] lookup table of out = 255 * (in / 255) ** (1 / gamma)."""
-  levels = np.arange(256, dtype=np.float64) / 255.0
-  return np.clip(np.rint(255.0 * levels ** (1.0 / gamma)), 0, 255).astype(np.uint8)
+  levels = np.arange(streams.GRAY_LEVELS, dtype=np.float64) / streams.GRAY_SCALE
+  out = np.rint(streams.GRAY_SCALE * levels ** (1.0 / gamma))
+  return np.clip(out, 0, streams.GRAY_SCALE).astype(np.uint8)
 
 
 def _crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
@@ -247,62 +239,6 @@ class FramePreprocessor:
     return np.ascontiguousarray(gray), flow
 
 
-class _Failure:
-  """An exception raised in the decode thread, carried to the consumer."""
-
-  def __init__(self, error: BaseException):
-    self.error = error
-
-
-_END = object()  # Marks the end of the decoded frames in the queue.
-
-
-def _decode_in_thread(
-    frames: Iterator[np.ndarray], items: queue.Queue, stopped: threading.Event
-) -> None:
-  """Producer: puts frames (then _END, or a _Failure) in `items` until done or `stopped`."""
-
-  def put(item) -> bool:
-    while not stopped.is_set():
-      try:
-        items.put(item, timeout=_QUEUE_POLL_S)
-        return True
-      except queue.Full:
-        continue
-    return False
-
-  try:
-    for frame in frames:
-      if not put(frame):
-        return
-    put(_END)
-  except BaseException as error:  # pylint: disable=broad-exception-caught  # Re-raised by consumer.
-    put(_Failure(error))
-  finally:
-    frames.close()  # Releases the VideoCapture in the thread that used it.
-
-
-def decode_ahead_frames(frames: Iterator[np.ndarray], max_ahead: int) -> Iterator[np.ndarray]:
-  """Yields `frames`, produced in a background thread up to `max_ahead` items ahead.
-
-  Exceptions of `frames` are re-raised here; closing this generator early stops the thread.
-  """
-  items: queue.Queue = queue.Queue(maxsize=max_ahead)
-  stopped = threading.Event()
-  thread = threading.Thread(
-      target=_decode_in_thread, args=(frames, items, stopped), name="mouseflax-decode", daemon=True
-  )
-  thread.start()
-  try:
-    while (item := items.get()) is not _END:
-      if isinstance(item, _Failure):
-        raise item.error
-      yield item
-  finally:
-    stopped.set()
-    thread.join()
-
-
 def preprocess_video(
     path: str | pathlib.Path,
     cfg: PreprocessConfig,
@@ -326,13 +262,15 @@ def preprocess_video(
   """
   preprocessor = FramePreprocessor(cfg)
   first = max(start - 1, 0)
-  frames = video.iter_gray_frames(path, first, stop)
   if decode_ahead > 0:
-    frames = decode_ahead_frames(frames, decode_ahead)
-  for index, frame in enumerate(frames, start=first):
-    gray, flow = preprocessor(frame)
-    if index >= start:
-      yield index, gray, flow
+    frames = threads.background(lambda: video.iter_gray_frames(path, first, stop), decode_ahead)
+  else:
+    frames = video.iter_gray_frames(path, first, stop)
+  with contextlib.closing(frames):  # Closing early stops (and joins) the decode thread.
+    for index, frame in enumerate(frames, start=first):
+      gray, flow = preprocessor(frame)
+      if index >= start:
+        yield index, gray, flow
 
 
 def hflip(gray, flow):

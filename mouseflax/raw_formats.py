@@ -1,35 +1,32 @@
-"""Readers for the raw on-disk layouts of the datasets (see ../shared/DATA_FORMATS.md).
+"""Readers for the raw on-disk layouts of the two public datasets the paper uses.
 
-Mouse home-cage (Jhuang et al. 2010, "full database"): videos (`.mpg`, or any `VIDEO_EXTENSIONS`)
-with
-one annotation file per video in `Annotator_group_1/<video stem>.txt` beside it. Each non-blank line
-is one run of frames, `<prefix>: <start>-<end> <label>`, 1-based, with free spacing or fixed,
-zero-padded columns (both parse the same way). Whether `end` is inclusive is unclear, so the next
-run's start is the boundary: run i covers frames start_i .. min(end_i, start_{i+1} - 1). A gap
-(end_i + 1 < start_{i+1}) leaves its frames unlabelled (-1) and an overlap (end_i >= start_{i+1},
-beyond
-the one-frame inclusive/exclusive ambiguity) keeps the next run's start; both are logged with
-file:line. A run past the video's last frame raises, except end = last + 1, which is an exclusive
-end.
+Mouse home cage (Jhuang et al. 2010, "full database"): videos (`.mpg`, or any suffix in
+`video.VIDEO_SUFFIXES`) with one annotation file per video in `Annotator_group_1/<video stem>.txt`
+beside it. Each non-blank line is one run of frames, `<prefix>: <start>-<end> <label>`, 1-based,
+with free spacing or fixed, zero-padded columns (both parse the same way). Whether `end` is
+inclusive is unclear, so the next run's start is the boundary: run i covers frames start_i ..
+min(end_i, start_{i+1} - 1). A gap (end_i + 1 < start_{i+1}) leaves its frames unlabelled
+(`NO_LABEL`) and an overlap (end_i >= start_{i+1}, beyond the one-frame inclusive/exclusive
+ambiguity) keeps the next run's start; both are logged with file:line. A run past the video's last
+frame raises, except end = last + 1, which is an exclusive end.
 
 CUHK Avenue (Lu et al. 2013): `training_videos/`, `testing_videos/` and
 `ground_truth_demo/testing_label_mask/<N>_label.mat` (N without leading zero) holding `volLabel`, a
 1xT cell array of per-frame masks; a frame is anomalous when its mask has a nonzero pixel. The root
-may
-be the dataset folder itself or a folder containing `Avenue Dataset/`.
+may be the dataset folder itself or a folder containing `Avenue Dataset/`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import pathlib
 import re
 
+from absl import logging
 import numpy as np
 import scipy.io
 
-_LOG = logging.getLogger(__name__)
+from mouseflax import video
 
 BEHAVIORS = ("drink", "eat", "groom", "hang", "micromovement", "rear", "rest", "walk")
 # Spellings met in related files (head for micromovement; clipped-database abbreviations).
@@ -47,7 +44,6 @@ BEHAVIOR_ALIASES = {
     "w": "walk",
 }
 NO_LABEL = -1
-VIDEO_EXTENSIONS = (".mpg", ".mpeg", ".avi", ".mp4", ".m4v", ".mov", ".mkv", ".wmv")
 JHUANG_ANNOTATION_DIR = "Annotator_group_1"
 JHUANG_ANNOTATION_SUFFIX = ".txt"
 AVENUE_SUBDIR = "Avenue Dataset"
@@ -56,8 +52,7 @@ AVENUE_TEST_DIR = "testing_videos"
 AVENUE_LABEL_DIR = pathlib.Path("ground_truth_demo", "testing_label_mask")
 AVENUE_LABEL_KEY = "volLabel"
 
-# `<prefix>: <start>-<end> <label>`; the prefix is optional, spacing free, numbers maybe
-# zero-padded.
+# `<prefix>: <start>-<end> <label>`; the prefix is optional, spacing free, numbers maybe padded.
 _RUN_LINE = re.compile(r"^\s*(?:[^:]*:)?\s*(\d+)\s*-\s*(\d+)\s+(\S.*?)\s*$")
 
 
@@ -110,10 +105,10 @@ def _parse_runs(path: pathlib.Path) -> list[_Run]:
 
 def _report_gaps(path: pathlib.Path, runs: list[_Run]) -> None:
   if runs[0].start > 1:
-    _LOG.warning("%s:%d: frames 1-%d have no label.", path, runs[0].line, runs[0].start - 1)
+    logging.warning("%s:%d: frames 1-%d have no label.", path, runs[0].line, runs[0].start - 1)
   for previous, current in zip(runs, runs[1:]):
     if previous.end + 1 < current.start:
-      _LOG.warning(
+      logging.warning(
           "%s:%d: gap, frames %d-%d have no label.",
           path,
           current.line,
@@ -121,7 +116,7 @@ def _report_gaps(path: pathlib.Path, runs: list[_Run]) -> None:
           current.start - 1,
       )
     elif previous.end > current.start:
-      _LOG.warning(
+      logging.warning(
           "%s:%d: overlap, previous run ends at %d after this run's start %d; the " "start wins.",
           path,
           current.line,
@@ -160,15 +155,10 @@ def parse_jhuang_annotation(path: str | pathlib.Path, num_frames: int | None = N
     last = min(run.end, next_start - 1, length)  # 1-based inclusive.
     labels[run.start - 1 : last] = run.behavior
   if runs[-1].end < length:
-    _LOG.warning("%s: frames %d-%d (end of video) have no label.", path, runs[-1].end + 1, length)
+    logging.warning(
+        "%s: frames %d-%d (end of video) have no label.", path, runs[-1].end + 1, length
+    )
   return labels
-
-
-def _is_video(path: pathlib.Path) -> bool:
-  # Skip hidden files such as macOS "._x.mpg" resource forks.
-  return (
-      path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
-  )
 
 
 def find_jhuang_recordings(
@@ -186,11 +176,11 @@ def find_jhuang_recordings(
   videos = sorted(
       p
       for p in root.rglob("*")
-      if _is_video(p) and not any(part.startswith("Annotator_group") for part in p.parts)
+      if video.is_video_file(p) and not any(part.startswith("Annotator_group") for part in p.parts)
   )
   if not videos:
     raise FileNotFoundError(
-        f"No videos ({', '.join(VIDEO_EXTENSIONS)}) under {root}. Expected the Jhuang layout: "
+        f"No videos ({', '.join(video.VIDEO_SUFFIXES)}) under {root}. Expected the Jhuang layout: "
         f"<dir>/<name>.mpg with <dir>/{JHUANG_ANNOTATION_DIR}/<name>{JHUANG_ANNOTATION_SUFFIX}."
     )
   pairs = [
@@ -249,25 +239,24 @@ def _avenue_root(root: pathlib.Path) -> pathlib.Path:
 
 
 def _videos_in(directory: pathlib.Path) -> list[pathlib.Path]:
-  videos = sorted(p for p in directory.iterdir() if _is_video(p))
+  videos = sorted(p for p in directory.iterdir() if video.is_video_file(p))
   if not videos:
     raise FileNotFoundError(f"No videos in {directory}.")
   return videos
 
 
-def _avenue_label_path(root: pathlib.Path, video: pathlib.Path) -> pathlib.Path:
-  if not video.stem.isdigit():
+def _avenue_label_path(root: pathlib.Path, video_path: pathlib.Path) -> pathlib.Path:
+  if not video_path.stem.isdigit():
     raise ValueError(
-        f"Avenue test video {video} is not named <number>.avi; cannot find its labels."
+        f"Avenue test video {video_path} is not named <number>.avi; cannot find its labels."
     )
-  return root / AVENUE_LABEL_DIR / f"{int(video.stem)}_label.mat"
+  return root / AVENUE_LABEL_DIR / f"{int(video_path.stem)}_label.mat"
 
 
 def find_avenue_recordings(
     root: str | pathlib.Path,
 ) -> tuple[list[pathlib.Path], list[tuple[pathlib.Path, pathlib.Path]]]:
-  """(training videos, [(test video, label .mat)]), sorted; every test video must have its
-  labels."""
+  """(training videos, [(test video, label .mat)]), sorted; every test video needs its labels."""
   root = _avenue_root(pathlib.Path(root))
   train = _videos_in(root / AVENUE_TRAIN_DIR)
   test = [(v, _avenue_label_path(root, v)) for v in _videos_in(root / AVENUE_TEST_DIR)]

@@ -1,14 +1,11 @@
-"""The paper-style report: our AUCs beside Nwokedi et al. 2021 (Table 2, section 3), and Figures
-3-4.
+"""The paper-style report: our AUCs beside Nwokedi et al. 2021 (Table 2, section 3), Figures 3-4.
 
   python -m mouseflax.report --workdirs='workdirs/*' --output=report.md --figure=figures34.png
 
 Reads each run's `results.json` (falling back to `config.json` for fields it lacks), prints a
-markdown
-table that names the AUC variant, the data (real or SYNTHETIC) and the epochs run, writes it to
-`--output`, and draws the regularity timelines of the two-stream models on groom and hang side by
-side
-(`--figure`, from each run's `scores/*.csv`).
+markdown table that names the AUC variant, the data (real or SYNTHETIC) and the epochs run, writes
+it to `--output`, and draws the regularity timelines of the two-stream models on groom and hang side
+by side (`--figure`, from each run's `scores/*.csv`).
 """
 
 from collections.abc import Sequence
@@ -22,7 +19,9 @@ from absl import app
 from absl import flags
 
 from mouseflax import evaluate
+from mouseflax import fileio
 from mouseflax import plots
+from mouseflax import run_files
 
 _WORKDIRS = flags.DEFINE_list("workdirs", None, "Run folders (or globs), comma-separated.")
 _OUTPUT = flags.DEFINE_string(
@@ -30,8 +29,6 @@ _OUTPUT = flags.DEFINE_string(
 )
 _FIGURE = flags.DEFINE_string("figure", "", "PNG for the Figures 3-4 analogue ('' = none).")
 
-RESULTS_FILE = "results.json"
-CONFIG_FILE = "config.json"
 UNKNOWN = "?"  # Field absent from the run's files.
 UNDEFINED = "n/a"  # Metric stored as None: undefined (one class only, or a stream the model lacks).
 AVENUE = "cuhk_avenue"
@@ -72,9 +69,8 @@ class PaperResult:
   source: str
 
 
-# Nwokedi et al. 2021 (paper text: shared/paper/). The paper gives no exact two-stream numbers on
-# the
-# mouse data: hang is "over 0.9", groom "marginally better than random" (a lower bound of 0.5).
+# Nwokedi et al. 2021, the paper this project reproduces. It gives no exact two-stream numbers on
+# the mouse data: hang is "over 0.9", groom "marginally better than random" (a lower bound of 0.5).
 PAPER_RESULTS: dict[tuple[str, str], PaperResult] = {
     (AVENUE, "cae_single"): PaperResult(0.784, "=", "Table 2 (section 3.1)"),
     (AVENUE, "rae"): PaperResult(0.826, "=", "Table 2 (section 3.1)"),
@@ -131,7 +127,7 @@ def _dataset_key(dataset: str) -> str:
 def load_run(workdir: str | pathlib.Path) -> RunResult:
   """Reads a run's results.json; dataset/model/epochs/synthetic fall back to its config."""
   workdir = pathlib.Path(workdir)
-  results_path = workdir / RESULTS_FILE
+  results_path = workdir / run_files.RESULTS_FILE
   if not results_path.is_file():
     raise FileNotFoundError(
         f"{results_path} not found: the run has not finished its evaluation "
@@ -139,8 +135,8 @@ def load_run(workdir: str | pathlib.Path) -> RunResult:
     )
   results = _read_json(results_path)
   config = results.get("config")
-  if config is None and (workdir / CONFIG_FILE).is_file():
-    config = _read_json(workdir / CONFIG_FILE)
+  if config is None and (workdir / run_files.CONFIG_FILE).is_file():
+    config = _read_json(workdir / run_files.CONFIG_FILE)
   config = config or {}
   data, model = config.get("data", {}), config.get("model", {})
   dataset = str(results.get("dataset", data.get("dataset", UNKNOWN)))
@@ -305,7 +301,7 @@ def main(argv: Sequence[str]) -> None:
   report = build_table(runs)
   print(report)
   if _OUTPUT.value:
-    evaluate.write_text_atomic(_OUTPUT.value, report)
+    fileio.write_text_atomic(_OUTPUT.value, report)
   if _FIGURE.value:
     plot_paper_figure(runs, _FIGURE.value)
 

@@ -14,38 +14,35 @@ For each video `<stem>` it writes into O:
 
 What is computed (the same as the evaluator's test split, mouseflax.evaluate):
 - Preprocessing: the run's own `preprocess.json` (resize, gamma, Farneback, crop), any input size
-and
-  frame rate; flow stored as float16 like the training records.
+  and frame rate; flow stored as `streams.FLOW_DTYPE` like the training records.
 - Windows: consecutive non-overlapping windows of T = 8 frames (0-7, 8-15, ...); when the number of
   frames N is not a multiple of T, one more window aligned to the end (N-8 .. N-1), so the first
-  frames
-  of that window are seen twice and get the mean of their two errors
-  (`build_data.covering_windows`).
-  A video shorter than T frames cannot be scored (`VideoTooShortError`).
-- e_s(t) = mean over H, W, C of (x - x_hat)^2 per stream, computed in float32 inside the jitted step
-  (the evaluator uses float64 on the host: ~1e-7 relative difference); score(t) combines the streams
-  by the run's `config.eval.stream_normalisation` (`evaluate.combine_streams`): 'none', the
-  unweighted
-  mean (single-stream models: error_gray, error_flow empty); 'validation', the mean of per-stream
-  z-scores with the validation statistics stored in threshold.json (`stream_stats`), so the score is
-  the one the threshold was calibrated on.
+  frames of that window are seen twice and get the mean of their two errors (the rule of
+  `windows.covering_windows`, applied while streaming). A video shorter than T frames cannot be
+  scored (`VideoTooShortError`).
+- e_s(t) = mean over H, W, C of (x - x_hat)^2 per stream (`streams.per_frame_errors`), computed in
+  float32 inside the jitted step (the evaluator uses float64 on the host: ~1e-7 relative
+  difference); score(t) combines the streams by the run's `config.eval.stream_normalisation`
+  (`evaluate.combine_streams`): 'none', the unweighted mean (single-stream models: error_gray,
+  error_flow empty); 'validation', the mean of per-stream z-scores with the validation statistics
+  stored in threshold.json (`stream_stats`), so the score is the one the threshold was calibrated
+  on.
 - Frame 0 has no previous frame, so its flow input is the zero-motion field (0.5 everywhere), as in
   the training records: its error_flow measures how well the model reproduces "no motion", not the
   animal's motion, and can be high for a clip that starts mid-movement.
 - Threshold: flagged = score > threshold. Default: `<workdir>/threshold.json`, written by training
   from the validation (normal) frames at `config.eval.false_alarm_rate`. `--threshold=X` overrides
-  it;
-  `--false_alarm_rate=r` (another rate) recalibrates from the run's validation scores, computed once
-  from the run's validation split and cached in `<workdir>/validation_scores_step<S>_<rule>.npy`
-  (S the checkpoint step scored, rule `config.eval.stream_normalisation`: a resumed run's new
-  checkpoint gets its own scores).
+  it; `--false_alarm_rate=r` (another rate) recalibrates from the run's validation scores, computed
+  once from the run's validation split and cached in
+  `<workdir>/validation_scores_step<S>_<rule>.npy` (S the checkpoint step scored, rule
+  `config.eval.stream_normalisation`: a resumed run's new checkpoint gets its own scores).
 
-Speed and memory: decoding, preprocessing and the model run in three overlapping stages (two threads
-plus the caller's; OpenCV and XLA release the GIL), joined by bounded queues, so memory does not
-grow
-with the length of the video (beyond a few numbers per frame) and the pipeline runs near the rate of
-its slowest stage. The model call is dispatched asynchronously, so the host prepares the next batch
-while the previous one computes.
+Speed and memory: decoding, preprocessing and the model run in three overlapping stages (two
+`threads.background` threads plus the caller's; OpenCV and XLA release the GIL), joined by bounded
+queues, so memory does not grow with the length of the video (beyond a few numbers per frame) and
+the pipeline runs near the rate of its slowest stage. A failure in any stage (a file that probes
+fine but fails mid-decode) reaches the caller; no stage waits forever. The model call is dispatched
+asynchronously, so the host prepares the next batch while the previous one computes.
 """
 
 from __future__ import annotations
@@ -58,7 +55,6 @@ import io
 import itertools
 import json
 import pathlib
-import queue
 import sys
 import tempfile
 import threading
@@ -74,19 +70,18 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mouseflax import build_data
 from mouseflax import checkpointing
 from mouseflax import evaluate
+from mouseflax import fileio
+from mouseflax import models
 from mouseflax import plots
 from mouseflax import preprocess
+from mouseflax import run_files
+from mouseflax import steps
+from mouseflax import streams
+from mouseflax import threads
 from mouseflax import video
 
-SEQUENCE_LENGTH = 8  # T of ARCHITECTURE.md: frames per model window.
-STREAM_CHANNELS = {"gray": 1, "flow": 2}
-GRAY_SCALE = 255.0  # uint8 gray -> [0, 1], as input_pipeline.to_model_inputs.
-CONFIG_FILE = "config.json"
-PREPROCESS_FILE = "preprocess.json"
-THRESHOLD_FILE = "threshold.json"
 # Keyed by checkpoint step and normalisation rule, so another checkpoint never reuses stale scores.
 VALIDATION_SCORES_FILE = "validation_scores_step{step}_{rule}.npy"
 SCORES_SUFFIX = "_scores.csv"
@@ -100,7 +95,8 @@ TIME_FORMAT = "{:.4f}"
 # Bounded queues between the stages: decoded frames, and batches of preprocessed windows.
 QUEUE_FRAMES = 256
 QUEUE_BATCHES = 4
-QUEUE_POLL_S = 0.1  # How often a blocked producer checks whether the consumer gave up.
+# The scoring mesh: one device (a video's batches are small; the step is compiled once).
+SCORING_MESH = {"data_parallelism": 1}
 # Containers whose frame rate OpenCV cannot read report 0: times are then given at this rate.
 FALLBACK_FPS = 30.0
 # Timeline figure.
@@ -173,11 +169,7 @@ def _read_json(path: pathlib.Path, what: str) -> Any:
 def _restore(
     config: ml_collections.ConfigDict, workdir: pathlib.Path, crop_hw: tuple[int, int]
 ) -> tuple[Any, Any, int, tuple[str, ...]]:
-  """(model, params, step, streams) of the checkpoint training evaluated (best or latest, as the
-  config)."""
-  from mouseflax import models  # pylint: disable=g-import-not-at-top  # Heavy imports.
-  from mouseflax import train  # pylint: disable=g-import-not-at-top
-
+  """(model, params, step, streams) of the checkpoint training evaluated (best or latest)."""
   if not any((workdir / checkpointing.CHECKPOINT_DIR).glob("*")):
     raise RunNotFoundError(
         f"No checkpoint in {workdir / checkpointing.CHECKPOINT_DIR}: train the "
@@ -189,36 +181,39 @@ def _restore(
         f"{workdir}: config.model.name='supervised' has no reconstruction error; "
         "score a run of an autoencoder (cae, rae, cae_single)."
     )
-  mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
+  mesh = steps.make_mesh(SCORING_MESH)
   h, w = crop_hw
-  example = {s: jnp.zeros((1, SEQUENCE_LENGTH, h, w, c)) for s, c in STREAM_CHANNELS.items()}
-  state = train.create_train_state(
-      model, train.create_optimizer(config.optim), example, config.seed, mesh
+  example = {
+      s: jnp.zeros((1, streams.SEQUENCE_LENGTH, h, w, c))
+      for s, c in streams.STREAM_CHANNELS.items()
+  }
+  target = steps.create_train_state(
+      model, steps.create_optimizer(config.optim), example, config.seed, mesh
   )
   manager = checkpointing.create_manager(workdir, config.ckpt)
-  step = manager.latest_step()
-  if config.eval.use_best_checkpoint and manager.best_step() is not None:
-    step = manager.best_step()
-  if step is None:
-    raise RunNotFoundError(f"No complete checkpoint in {workdir}: train the run first.")
-  state, _ = checkpointing.restore(manager, step, state)
-  manager.close()
-  streams = tuple(s for s in STREAM_CHANNELS if s in model.apply({"params": state.params}, example))
-  return model, state.params, step, streams
+  try:
+    state, step = checkpointing.restore_for_eval(
+        manager, target, use_best=config.eval.use_best_checkpoint
+    )
+  except checkpointing.CheckpointNotFoundError as e:
+    raise RunNotFoundError(str(e)) from e
+  finally:
+    manager.close()
+  outputs = steps.predict(model.apply, state.params, example)
+  return model, state.params, step, tuple(s for s in streams.STREAMS if s in outputs)
 
 
 def load_run(workdir: str | pathlib.Path) -> ScoringRun:
-  """Reads config.json, preprocess.json, threshold.json and the evaluated checkpoint of
-  `workdir`."""
+  """Reads config.json, preprocess.json, threshold.json and the evaluated checkpoint of a run."""
   workdir = pathlib.Path(workdir).expanduser()
   if not workdir.is_dir():
     raise RunNotFoundError(f"--workdir={workdir} does not exist: pass the folder of a trained run.")
-  config = ml_collections.ConfigDict(_read_json(workdir / CONFIG_FILE, "no config"))
+  config = ml_collections.ConfigDict(_read_json(workdir / run_files.CONFIG_FILE, "no config"))
   cfg = preprocess.PreprocessConfig.from_dict(
-      _read_json(workdir / PREPROCESS_FILE, "no preprocessing record")
+      _read_json(workdir / run_files.PREPROCESS_FILE, "no preprocessing record")
   )
-  model, params, step, streams = _restore(config, workdir, cfg.crop_hw)
-  threshold_path = workdir / THRESHOLD_FILE
+  model, params, step, model_streams = _restore(config, workdir, cfg.crop_hw)
+  threshold_path = workdir / run_files.THRESHOLD_FILE
   stored = json.loads(threshold_path.read_text()) if threshold_path.is_file() else None
   run = ScoringRun(
       workdir=workdir,
@@ -227,7 +222,7 @@ def load_run(workdir: str | pathlib.Path) -> ScoringRun:
       model=model,
       params=params,
       step=step,
-      streams=streams,
+      streams=model_streams,
       stored_threshold=stored,
   )
   stream_stats(run)  # A normalised run without its statistics fails here, before any video.
@@ -239,12 +234,9 @@ def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray],
 
   @jax.jit
   def window_errors(params, gray, flow):
-    inputs = {"gray": gray.astype(jnp.float32) / GRAY_SCALE, "flow": flow.astype(jnp.float32)}
-    outputs = run.model.apply({"params": params}, inputs, train=False)
-    return {
-        s: jnp.mean((outputs[s].astype(jnp.float32) - inputs[s]) ** 2, axis=(2, 3, 4))
-        for s in run.streams
-    }
+    inputs = streams.to_model_inputs({"gray": gray, "flow": flow})
+    outputs = steps.predict(run.model.apply, params, inputs)
+    return streams.per_frame_errors(inputs, outputs, dtype=jnp.float32, xp=jnp)
 
   return lambda gray, flow: window_errors(run.params, gray, flow)
 
@@ -260,7 +252,7 @@ def stream_stats(run: ScoringRun) -> dict[str, Any] | None:
   stats = (run.stored_threshold or {}).get("stream_stats")
   if not stats:
     raise RunNotFoundError(
-        f"{run.workdir / THRESHOLD_FILE} lacks the stream_stats that config.eval."
+        f"{run.workdir / run_files.THRESHOLD_FILE} lacks the stream_stats that config.eval."
         "stream_normalisation='validation' scores with: finish the run's training and evaluation "
         f"(python -m mouseflax.main ... --workdir={run.workdir})."
     )
@@ -271,18 +263,6 @@ def validation_scores_path(run: ScoringRun) -> pathlib.Path:
   """The cache of the validation scores of the run's scored checkpoint and normalisation rule."""
   rule = evaluate.normalisation_rule(run.config.eval)
   return run.workdir / VALIDATION_SCORES_FILE.format(step=run.step, rule=rule)
-
-
-def _save_npy_atomic(path: pathlib.Path, values: np.ndarray) -> None:
-  """np.save through a temporary file in the same folder and a rename (removed on failure)."""
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with open(fd, "wb") as f:
-      np.save(f, values)
-    pathlib.Path(tmp).replace(path)
-  except BaseException:
-    pathlib.Path(tmp).unlink(missing_ok=True)
-    raise
 
 
 def validation_scores(run: ScoringRun) -> np.ndarray:
@@ -300,15 +280,11 @@ def validation_scores(run: ScoringRun) -> np.ndarray:
         f"Cannot recalibrate: the validation records of {run.workdir} are not "
         f"available ({e}). Pass --threshold=X instead."
     ) from e
-  apply = jax.jit(lambda params, inputs: run.model.apply({"params": params}, inputs, train=False))
-  table = evaluate.frame_errors(
-      lambda inputs: jax.tree.map(np.asarray, apply(run.params, inputs)),
-      arrays,
-      run.config.eval.batch_size,
-  )
+  predict_fn = steps.make_predict_fn(run.model.apply, run.params, steps.make_mesh(SCORING_MESH))
+  table = evaluate.frame_errors(predict_fn, arrays, run.config.eval.batch_size)
   table = evaluate.scored_table(table, run.config.eval, stream_stats(run))
   scores = table.score[table.label == 0]
-  _save_npy_atomic(cache, scores)
+  fileio.save_npy_atomic(cache, scores)
   return scores
 
 
@@ -325,11 +301,11 @@ def resolve_threshold(
     return Threshold(
         float(stored["threshold"]),
         float(stored["false_alarm_rate"]),
-        str(run.workdir / THRESHOLD_FILE),
+        str(run.workdir / run_files.THRESHOLD_FILE),
     )
   if false_alarm_rate is None:
     raise RunNotFoundError(
-        f"{run.workdir / THRESHOLD_FILE} not found (training did not finish its "
+        f"{run.workdir / run_files.THRESHOLD_FILE} not found (training did not finish its "
         "evaluation): pass --threshold=X or --false_alarm_rate=R."
     )
   value = evaluate.calibrate_threshold(validation_scores(run), false_alarm_rate)
@@ -341,61 +317,8 @@ def resolve_threshold(
 
 
 @dataclasses.dataclass
-class _Failure:
-  error: BaseException
-
-
-_END = object()
-
-
-def _background(
-    make_iter: Callable[[], Iterator[Any]], maxsize: int, stop: threading.Event
-) -> Iterator[Any]:
-  """Runs `make_iter()` in a thread, yielding its items through a bounded queue.
-
-  Exceptions in the thread are re-raised here; when the consumer stops early, `stop` tells every
-  producer to give up (they poll it while the queue is full).
-  """
-  items: queue.Queue = queue.Queue(maxsize)
-
-  def put(item) -> bool:
-    while not stop.is_set():
-      try:
-        items.put(item, timeout=QUEUE_POLL_S)
-        return True
-      except queue.Full:
-        continue
-    return False
-
-  def produce() -> None:
-    iterator = make_iter()
-    try:
-      for item in iterator:
-        if not put(item):
-          return
-      put(_END)
-    except BaseException as e:  # pylint: disable=broad-except  # Forwarded to the consumer.
-      put(_Failure(e))
-    finally:
-      getattr(iterator, "close", lambda: None)()
-
-  threading.Thread(target=produce, daemon=True, name="mouseflax-score-stage").start()
-  finished = False
-  try:
-    while (item := items.get()) is not _END:
-      if isinstance(item, _Failure):
-        raise item.error
-      yield item
-    finished = True
-  finally:
-    if not finished:  # The consumer failed or gave up: release every producer.
-      stop.set()
-
-
-@dataclasses.dataclass
 class WindowBatch:
-  """`count` windows (rows beyond it are padding): gray [B,T,H,W,1] uint8, flow float16, starts
-  [B]."""
+  """`count` windows (rows beyond are padding): gray [B,T,H,W,1] uint8, flow float16, starts [B]."""
 
   gray: np.ndarray
   flow: np.ndarray
@@ -406,8 +329,13 @@ class WindowBatch:
 def _empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatch:
   h, w = cfg.crop_hw
   return WindowBatch(
-      gray=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 1), np.uint8),
-      flow=np.zeros((batch_size, SEQUENCE_LENGTH, h, w, 2), build_data.FLOW_DTYPE),
+      gray=np.zeros(
+          (batch_size, streams.SEQUENCE_LENGTH, h, w, streams.STREAM_CHANNELS["gray"]), np.uint8
+      ),
+      flow=np.zeros(
+          (batch_size, streams.SEQUENCE_LENGTH, h, w, streams.STREAM_CHANNELS["flow"]),
+          streams.FLOW_DTYPE,
+      ),
       starts=np.zeros(batch_size, np.int64),
       count=0,
   )
@@ -421,33 +349,34 @@ def window_batches(
 ) -> Iterator[WindowBatch]:
   """Preprocesses decoded frames and packs them into batches of windows (the module docstring).
 
-  Windows: consecutive, non-overlapping, plus one aligned to the end when N % T != 0; only the last
-  T preprocessed frames are kept, so memory does not depend on N.
+  Windows: consecutive, non-overlapping, plus one aligned to the end when N % T != 0 (the rule of
+  `windows.covering_windows`); only the last T preprocessed frames are kept, so memory does not
+  depend on N.
   """
   preprocessor = preprocess.FramePreprocessor(cfg)
-  recent = collections.deque(maxlen=SEQUENCE_LENGTH)
+  recent = collections.deque(maxlen=streams.SEQUENCE_LENGTH)
   batch, num_frames = _empty_batch(cfg, batch_size), 0
 
   def add_window() -> None:
     batch.gray[batch.count] = np.stack([g for g, _ in recent])
     batch.flow[batch.count] = np.stack([f for _, f in recent])
-    batch.starts[batch.count] = num_frames - SEQUENCE_LENGTH
+    batch.starts[batch.count] = num_frames - streams.SEQUENCE_LENGTH
     batch.count += 1
 
   for frame in frames:
     recent.append(preprocessor(frame))
     num_frames += 1
-    if num_frames % SEQUENCE_LENGTH == 0:
+    if num_frames % streams.SEQUENCE_LENGTH == 0:
       add_window()
       if batch.count == batch_size:
         yield batch
         batch = _empty_batch(cfg, batch_size)
-  if num_frames < SEQUENCE_LENGTH:
+  if num_frames < streams.SEQUENCE_LENGTH:
     raise VideoTooShortError(
         f"{path} has {num_frames} frames, fewer than one model window of "
-        f"{SEQUENCE_LENGTH}: score a longer recording."
+        f"{streams.SEQUENCE_LENGTH}: score a longer recording."
     )
-  if num_frames % SEQUENCE_LENGTH:
+  if num_frames % streams.SEQUENCE_LENGTH:
     add_window()  # The end-aligned window: `recent` holds the last T frames.
   if batch.count:
     yield batch
@@ -456,8 +385,8 @@ def window_batches(
 class _FrameSums:
   """Per-frame sums and counts of window errors; grows with the video (a few numbers per frame)."""
 
-  def __init__(self, streams: Sequence[str], capacity: int):
-    self.sums = {s: np.zeros(capacity) for s in streams}
+  def __init__(self, stream_names: Sequence[str], capacity: int):
+    self.sums = {s: np.zeros(capacity) for s in stream_names}
     self.counts = np.zeros(capacity)
     self.num_frames = 0
 
@@ -468,7 +397,7 @@ class _FrameSums:
     self.sums = {s: np.pad(v, (0, size - len(v))) for s, v in self.sums.items()}
 
   def add(self, starts: np.ndarray, errors: dict[str, np.ndarray]) -> None:
-    frames = (starts[:, None] + np.arange(SEQUENCE_LENGTH)[None, :]).reshape(-1)
+    frames = (starts[:, None] + np.arange(streams.SEQUENCE_LENGTH)[None, :]).reshape(-1)
     end = int(frames.max()) + 1
     if end > len(self.counts):
       self._grow(end)
@@ -539,23 +468,25 @@ def score_video(
   batch_size = batch_size or run.config.eval.batch_size
   errors_fn = errors_fn or make_window_errors_fn(run)
   mode = video.gray_mode(path)
-  stop = threading.Event()
-  frames = _background(lambda: video.iter_gray_frames(path, mode=mode), QUEUE_FRAMES, stop)
-  batches = _background(
+  stop = threading.Event()  # Shared by both stages: the first to stop stops the other.
+  frames = threads.background(lambda: video.iter_gray_frames(path, mode=mode), QUEUE_FRAMES, stop)
+  batches = threads.background(
       lambda: window_batches(frames, run.preprocess, batch_size, path), QUEUE_BATCHES, stop
   )
   sums = _FrameSums(run.streams, info.num_frames)
   pending = None
-  with _progress_bar(info.num_frames, path, progress) as bar:
-    for batch in itertools.chain(batches, [None]):  # None: collect the last batch.
-      result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
-      if pending is not None:  # Collect the previous batch while this one computes.
-        errors, done = pending
-        sums.add(
-            done.starts[: done.count], {s: np.asarray(v)[: done.count] for s, v in errors.items()}
-        )
-        bar.update(sums.num_frames - bar.n)
-      pending = result
+  try:
+    with _progress_bar(info.num_frames, path, progress) as bar:
+      for batch in itertools.chain(batches, [None]):  # None: collect the last batch.
+        result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
+        if pending is not None:  # Collect the previous batch while this one computes.
+          errors, done = pending
+          count = done.count
+          sums.add(done.starts[:count], {s: np.asarray(v)[:count] for s, v in errors.items()})
+          bar.update(sums.num_frames - bar.n)
+        pending = result
+  finally:
+    batches.close()  # After an error here, stops and joins both stages: no thread is left behind.
   return _video_scores(path, info, sums, run.streams, stream_stats(run))
 
 
@@ -563,7 +494,7 @@ def _video_scores(
     path: pathlib.Path,
     info: video.VideoInfo,
     sums: _FrameSums,
-    streams: Sequence[str],
+    stream_names: Sequence[str],
     stats: dict[str, Any] | None = None,
 ) -> VideoScores:
   means = sums.means()
@@ -574,7 +505,7 @@ def _video_scores(
         "%s: the container gives no frame rate; times assume %g fps.", path, FALLBACK_FPS
     )
     fps = FALLBACK_FPS
-  score = evaluate.combine_streams({s: means[s] for s in streams}, stats)
+  score = evaluate.combine_streams({s: means[s] for s in stream_names}, stats)
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
   return VideoScores(
@@ -663,7 +594,7 @@ def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path)
   )
   flagged = int(np.sum(scores.score > threshold.value))
   ax.set_title(
-      f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged " f"(shaded)",
+      f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged (shaded)",
       fontsize="small",
   )
   ax.set_xlabel("time (s)")
@@ -676,7 +607,7 @@ def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path)
   return plots.save_figure(fig, path)
 
 
-def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarray:
+def draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarray:
   """Draws the score bar (and a red border when flagged) on a BGR frame, in place."""
   height, width = frame.shape[:2]
   flagged = score > threshold
@@ -707,31 +638,28 @@ def _draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarr
 def write_annotated_video(
     scores: VideoScores, threshold: float, path: pathlib.Path
 ) -> pathlib.Path:
-  """Writes the recording (colour) with the overlay of `_draw_overlay`, through a temporary file."""
+  """Writes the recording (colour) with the overlay of `draw_overlay`, through a temporary file."""
   cap = cv2.VideoCapture(str(scores.path), cv2.CAP_FFMPEG)
   if not cap.isOpened():
     raise video.VideoError(f"Cannot reopen {scores.path} to write the annotated video.")
   width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-  tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # The suffix picks the container.
-  writer = cv2.VideoWriter(
-      str(tmp), cv2.VideoWriter_fourcc(*ANNOTATED_FOURCC), scores.fps, (width, height)
-  )
   try:
-    try:
-      if not writer.isOpened():
-        raise OutputDirError(f"Cannot write {tmp}: OpenCV has no {ANNOTATED_FOURCC} encoder here.")
-      for score in scores.score:
-        ok, frame = cap.read()
-        if not ok:
-          break
-        writer.write(_draw_overlay(frame, float(score), threshold))
-    finally:
-      writer.release()
-      cap.release()
-    tmp.replace(path)
-  except BaseException:
-    tmp.unlink(missing_ok=True)  # No half-written video left behind.
-    raise
+    with fileio.atomic_path(path) as tmp:  # Keeps the suffix, which picks the container.
+      writer = cv2.VideoWriter(
+          str(tmp), cv2.VideoWriter_fourcc(*ANNOTATED_FOURCC), scores.fps, (width, height)
+      )
+      try:
+        if not writer.isOpened():
+          raise OutputDirError(f"OpenCV has no {ANNOTATED_FOURCC} encoder here.")
+        for score in scores.score:
+          ok, frame = cap.read()
+          if not ok:
+            break
+          writer.write(draw_overlay(frame, float(score), threshold))
+      finally:
+        writer.release()
+  finally:
+    cap.release()
   return path
 
 
@@ -757,10 +685,10 @@ def write_outputs(
 ) -> dict[str, pathlib.Path]:
   """Writes the CSVs, the timeline (and the annotated video) of one video; returns their paths."""
   files = {
-      "scores": evaluate.write_text_atomic(
+      "scores": fileio.write_text_atomic(
           output_dir / f"{stem}{SCORES_SUFFIX}", scores_csv(scores, threshold.value)
       ),
-      "segments": evaluate.write_text_atomic(
+      "segments": fileio.write_text_atomic(
           output_dir / f"{stem}{SEGMENTS_SUFFIX}", segments_csv(scores, threshold.value)
       ),
       "timeline": plot_timeline(scores, threshold, output_dir / f"{stem}{TIMELINE_SUFFIX}"),

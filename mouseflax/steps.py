@@ -1,17 +1,16 @@
-"""The pure training pieces: model inputs, flips, optimiser, train state, losses and jitted steps.
+"""The pure training pieces: flips, optimiser, train state, losses, jitted steps and predictions.
 
-Everything here depends only on jax, flax, optax, numpy and the light mouseflax modules (preprocess,
-distributed): not on tensorflow_datasets, ml_collections or grain. `mouseflax.train` (the epoch
-loop)
-and the benchmarks (benchmarks/gpu_paper_schedule.py runs where those packages are absent) import
-the
-same functions from here, so a benchmark times the real step. Configs are read as plain mappings
-(`config.optim`, a ConfigDict, or a dict with the same keys).
+Everything here depends only on jax, flax, optax, numpy and the light mouseflax modules (streams,
+preprocess, distributed): not on tensorflow_datasets, ml_collections or grain. `mouseflax.train`
+(the epoch loop), `mouseflax.score` and the benchmarks (benchmarks/gpu_paper_schedule.py runs where
+those packages are absent) import the same functions from here, so a benchmark times the real step.
+Configs are read as plain mappings (`config.optim`, a ConfigDict, or a dict with the same keys).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import functools
 from typing import Any
 
 import flax
@@ -23,9 +22,9 @@ import optax
 
 from mouseflax import distributed
 from mouseflax import preprocess
+from mouseflax import streams
 
 DATA_AXIS = "data"
-GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
 HFLIP_PROBABILITY = 0.5
 # A supervised model with this many classes learns held-out (1) vs the rest (0); with more, it
 # learns the behaviour ids and the held-out behaviour's id is the score class.
@@ -44,15 +43,7 @@ class TrainState(train_state.TrainState):
 
 
 # --------------------------------------------------------------------------------------------------
-# Inputs and augmentation.
-
-
-def to_model_inputs(batch: Mapping[str, Any]) -> dict[str, jax.Array]:
-  """{'gray': float32 [B,T,H,W,1], 'flow': float32 [B,T,H,W,2]} in [0, 1]; jax-traceable."""
-  return {
-      "gray": jnp.asarray(batch["gray"], jnp.float32) / GRAY_SCALE,
-      "flow": jnp.asarray(batch["flow"], jnp.float32),
-  }
+# Augmentation.
 
 
 def random_hflip(batch: Mapping[str, Any], rng: jax.Array) -> dict[str, Any]:
@@ -174,7 +165,7 @@ def train_step(
   """One optimiser step on one (global) batch; returns the new state and scalar metrics."""
   step_rng = jax.random.fold_in(state.rng, state.step)
   flip_rng, dropout_rng = jax.random.split(step_rng)
-  inputs = to_model_inputs(batch)
+  inputs = streams.to_model_inputs(batch)
   if hflip:
     inputs = random_hflip(inputs, flip_rng)
 
@@ -240,8 +231,8 @@ def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -
   """
 
   def eval_step(state, batch, mask):
-    inputs = to_model_inputs(batch)
-    outputs = state.apply_fn({"params": state.params}, inputs, train=False)
+    inputs = streams.to_model_inputs(batch)
+    outputs = predict(state.apply_fn, state.params, inputs)
     losses = per_example_losses(outputs, batch, inputs, loss_weights)
     return {k: jnp.where(mask, v, 0.0).sum() for k, v in losses.items()}
 
@@ -250,3 +241,31 @@ def make_eval_step(mesh: jax.sharding.Mesh, loss_weights: Mapping[str, float]) -
       eval_step, in_shardings=(replicated(mesh), sharded, sharded), out_shardings=replicated(mesh)
   )
   return lambda state, batch, mask: step(state, *distributed.host_to_global(sharded, (batch, mask)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Predictions (evaluation and scoring).
+
+
+def predict(apply_fn: Callable, params: Any, inputs: Mapping[str, jax.Array]) -> dict[str, Any]:
+  """The model's outputs in evaluation mode (no dropout): what every evaluation path runs."""
+  return apply_fn({"params": params}, inputs, train=False)
+
+
+def make_predict_fn(
+    apply_fn: Callable, params: Any, mesh: jax.sharding.Mesh
+) -> Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]:
+  """Model inputs (numpy, every process the whole batch) -> numpy outputs, jitted once.
+
+  The batch is sharded over the mesh's `data` axis, the parameters replicated; the outputs are
+  replicated, so every process reads them whole (`mouseflax.evaluate.PredictFn`).
+  """
+  sharded = batch_sharded(mesh)
+  apply = jax.jit(
+      functools.partial(predict, apply_fn),
+      in_shardings=(replicated(mesh), sharded),
+      out_shardings=replicated(mesh),
+  )
+  return lambda inputs: jax.tree.map(
+      np.asarray, apply(params, distributed.host_to_global(sharded, inputs))
+  )

@@ -1,15 +1,15 @@
 """Training: the epoch loop over jitted data-parallel steps, checkpoints and the final evaluation.
 
 `train_and_evaluate(config, workdir)` is the whole job. The training split is held on the device
-when it
-fits and batches are gathered there; `config.train.steps_per_call` steps run per compiled call (a
-`lax.scan` when > 1). On XLA:CPU a scan loses the fast convolution path (8.7x slower per step, see
-shared/notes/xla_cpu_convs.md), so `auto` means 1 step per call on the CPU and many elsewhere.
-Parameters and optimiser state are replicated over a `data` mesh axis; batches are sharded along it.
-With several processes (multi-host, `mouseflax.distributed`) the mesh spans every process's devices,
-each process reads only its rows of each global batch, and only the primary process writes files
-(checkpoints are written by all of them together, through orbax). The train state, losses and
-jitted steps are in `mouseflax.steps` (re-exported here), which benchmarks import without TFDS.
+when it fits and batches are gathered there; `config.train.steps_per_call` steps run per compiled
+call (a `lax.scan` when > 1). On XLA:CPU a scan loses the fast convolution path (8.7x slower per
+step; benchmarks/README.md, "XLA:CPU convolutions: why they are slow and what helps"), so `auto`
+means 1 step per call on the CPU and many elsewhere. Parameters and optimiser state are replicated
+over a `data` mesh axis; batches are sharded along it. With several processes (multi-host,
+`mouseflax.distributed`) the mesh spans every process's devices, each process reads only its rows of
+each global batch, and only the primary process writes files (checkpoints are written by all of them
+together, through orbax). The train state, losses and jitted steps are in `mouseflax.steps`, which
+the benchmarks import without TFDS.
 """
 
 from collections.abc import Callable, Mapping
@@ -31,32 +31,19 @@ import optax
 
 from mouseflax import checkpointing
 from mouseflax import distributed
+from mouseflax import fileio
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
 from mouseflax import models
+from mouseflax import run_files
 from mouseflax import steps
+from mouseflax import streams
+from mouseflax import windows
 
 # Fields of a record the train step reads (the rest stay on the host).
 TRAIN_FIELDS = ("gray", "flow", "behavior", "anomaly")
 # `steps_per_call=auto` off the CPU: enough steps per call to hide dispatch for these small models.
 AUTO_ACCELERATOR_STEPS_PER_CALL = 50
-BYTES_PER_MB = 2**20
-
-# The pure step pieces live in mouseflax.steps (no TFDS / ml_collections imports, so benchmarks
-# run them where those are absent); re-exported here under their historical names.
-BINARY_CLASSES = steps.BINARY_CLASSES
-TrainState = steps.TrainState
-make_mesh = steps.make_mesh
-create_optimizer = steps.create_optimizer
-create_train_state = steps.create_train_state
-per_example_losses = steps.per_example_losses
-train_step = steps.train_step
-make_multi_step = steps.make_multi_step
-make_batches_step = steps.make_batches_step
-make_eval_step = steps.make_eval_step
-_replicated = steps.replicated
-_batch_sharded = steps.batch_sharded
-_steps_sharded = steps.steps_sharded
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -74,35 +61,21 @@ def resolve_steps_per_call(value: str) -> int:
   return int(value)
 
 
-def _eval_batches(data: Mapping[str, np.ndarray], batch_size: int):
-  """Yields (batch, mask) with the last batch zero-padded to a full batch (mask marks real rows)."""
-  n = len(next(iter(data.values())))
-  for start in range(0, n, batch_size):
-    stop = min(start + batch_size, n)
-    pad = batch_size - (stop - start)
-    batch = {
-        k: np.concatenate([v[start:stop], np.zeros((pad, *v.shape[1:]), v.dtype)])
-        for k, v in data.items()
-    }
-    yield batch, np.arange(batch_size) < (stop - start)
-
-
 def validation_losses(
-    eval_step: Callable, state: TrainState, data: Mapping[str, np.ndarray], batch_size: int
+    eval_step: Callable, state: steps.TrainState, data: Mapping[str, np.ndarray], batch_size: int
 ) -> dict[str, float]:
-  """Mean per-example validation losses, prefixed `val_`."""
+  """Mean per-example validation losses, prefixed `val_` (padding rows masked out)."""
   totals, n = {}, 0
-  for batch, mask in _eval_batches(data, batch_size):
-    sums = eval_step(state, batch, mask)
+  for batch, count in windows.padded_batches(data, batch_size):
+    sums = eval_step(state, batch, np.arange(batch_size) < count)
     for k, v in sums.items():
       totals[k] = totals.get(k, 0.0) + float(v)
-    n += int(mask.sum())
+    n += count
   return {f"val_{k}": v / max(n, 1) for k, v in totals.items()}
 
 
 def _check_finite(metrics: Mapping[str, np.ndarray], first_step: int) -> None:
-  """Raises TrainingDivergedError naming the first step whose loss or gradient norm is not
-  finite."""
+  """Raises TrainingDivergedError naming the first step whose loss or gradient norm is inf/NaN."""
   for key in ("loss", "grad_norm"):
     bad = np.flatnonzero(~np.isfinite(metrics[key]))
     if bad.size:
@@ -110,19 +83,6 @@ def _check_finite(metrics: Mapping[str, np.ndarray], first_step: int) -> None:
           f"{key} is {metrics[key][bad[0]]} at step {first_step + bad[0] + 1}: training diverged. "
           "Lower config.optim.learning_rate or check the data; the last good checkpoint is kept."
       )
-
-
-def _atomic_write_json(path: pathlib.Path, content: Any) -> None:
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(content, indent=2, sort_keys=True, default=str) + "\n")
-  os.replace(tmp, path)
-
-
-def _keep_on_device(data: Mapping[str, np.ndarray], data_config: ml_collections.ConfigDict) -> bool:
-  """`data.device_resident` and the split fits under `data.device_max_mb` (per device:
-  replicated)."""
-  num_bytes = sum(v.nbytes for v in data.values())
-  return data_config.device_resident and num_bytes <= data_config.device_max_mb * BYTES_PER_MB
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,14 +138,18 @@ class _Trainer:
     self.total_steps = tc.epochs * self.steps_per_epoch
     self.steps_per_call = resolve_steps_per_call(tc.steps_per_call)
     self.records = train
-    self.on_device = train.arrays is not None and _keep_on_device(train.arrays, config.data)
-    self.device_data = jax.device_put(train.arrays, _replicated(mesh)) if self.on_device else None
+    self.on_device = train.arrays is not None and input_pipeline.fits_on_device(
+        train.arrays, config.data
+    )
+    self.device_data = (
+        jax.device_put(train.arrays, steps.replicated(mesh)) if self.on_device else None
+    )
     self.val = {k: val[k] for k in TRAIN_FIELDS}
     weights = dict(tc.loss_weights)
-    step = functools.partial(train_step, loss_weights=weights, hflip=config.data.hflip)
-    self.multi_step = make_multi_step(mesh, step)
-    self.batches_step = make_batches_step(mesh, step)
-    self.eval_step = make_eval_step(mesh, weights)
+    step = functools.partial(steps.train_step, loss_weights=weights, hflip=config.data.hflip)
+    self.multi_step = steps.make_multi_step(mesh, step)
+    self.batches_step = steps.make_batches_step(mesh, step)
+    self.eval_step = steps.make_eval_step(mesh, weights)
     logging.info(
         "Training on %d sequences, %d steps/epoch, %d steps/call, data on %s.",
         self.num_examples,
@@ -194,14 +158,14 @@ class _Trainer:
         "device" if self.on_device else "host",
     )
 
-  def run_chunk(self, state: TrainState, idx: np.ndarray) -> tuple[TrainState, dict]:
+  def run_chunk(self, state: steps.TrainState, idx: np.ndarray) -> tuple[steps.TrainState, dict]:
     """Runs idx.shape[0] steps on the global batches idx[K, B].
 
     Host mode: this process reads only its rows of each batch (its devices' share) and ships them.
     """
     if self.on_device:
       return self.multi_step(state, self.device_data, idx)
-    sharding = _steps_sharded(self.mesh)
+    sharding = steps.steps_sharded(self.mesh)
     rows = distributed.local_rows(sharding, idx.shape, axis=1)
     local_idx = idx[:, rows]
     local = {
@@ -219,7 +183,7 @@ class _Trainer:
     used = self.steps_per_epoch * self.config.train.batch_size
     return np.asarray(perm[:used]).reshape(self.steps_per_epoch, -1)
 
-  def validate(self, state: TrainState) -> dict[str, float]:
+  def validate(self, state: steps.TrainState) -> dict[str, float]:
     return validation_losses(self.eval_step, state, self.val, self.config.eval.batch_size)
 
 
@@ -284,8 +248,8 @@ class _ProgressLog:
 
 
 def _train_loop(
-    trainer: _Trainer, state: TrainState, manager, writer, train_seconds: float
-) -> tuple[TrainState, dict[str, float], float, bool]:
+    trainer: _Trainer, state: steps.TrainState, manager, writer, train_seconds: float
+) -> tuple[steps.TrainState, dict[str, float], float, bool]:
   """Runs the remaining epochs; returns (state, last epoch's metrics, seconds, finished)."""
   tc, spe = trainer.config.train, trainer.steps_per_epoch
   step = int(state.step)
@@ -320,20 +284,7 @@ def _train_loop(
   return state, epoch_metrics, seconds, step >= trainer.total_steps
 
 
-def make_predict_fn(state: TrainState, mesh: jax.sharding.Mesh) -> Callable:
-  """Model inputs (numpy, batch sharded over the mesh) -> numpy outputs, for mouseflax.evaluate."""
-  sharded = _batch_sharded(mesh)
-  apply = jax.jit(
-      lambda params, inputs: state.apply_fn({"params": params}, inputs, train=False),
-      in_shardings=(_replicated(mesh), sharded),
-      out_shardings=_replicated(mesh),
-  )
-  return lambda inputs: jax.tree.map(
-      np.asarray, apply(state.params, distributed.host_to_global(sharded, inputs))
-  )
-
-
-def _score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
+def score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
   """The supervised model's score class: 1 (binary) or the held-out behaviour's id; else None.
 
   The held-out behaviour is the built dataset's (its metadata), which is also right when
@@ -341,14 +292,14 @@ def _score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
   """
   if config.model.name != "supervised":
     return None
-  if config.model.num_classes == BINARY_CLASSES:
+  if config.model.num_classes == steps.BINARY_CLASSES:
     return 1
   held_out = handle.info.metadata.get("held_out")
   if held_out is None:
     raise ValueError(
         f"config.model.num_classes={config.model.num_classes} scores the held-out behaviour, but "
         f"data.dataset={config.data.dataset!r} holds out none: use a mouse_behavior dataset or "
-        f"config.model.num_classes={BINARY_CLASSES}."
+        f"config.model.num_classes={steps.BINARY_CLASSES}."
     )
   from mouseflax import raw_formats  # pylint: disable=g-import-not-at-top
 
@@ -357,7 +308,7 @@ def _score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
 
 def evaluate_and_calibrate(
     config: ml_collections.ConfigDict,
-    state: TrainState,
+    state: steps.TrainState,
     mesh: jax.sharding.Mesh,
     handle: Any,
     val: Mapping[str, np.ndarray],
@@ -377,8 +328,8 @@ def evaluate_and_calibrate(
         f"{mesh.size} devices on the mesh."
     )
   rule = evaluate.normalisation_rule(ec)
-  predict_fn = make_predict_fn(state, mesh)
-  anomaly_class = _score_class(config, handle)
+  predict_fn = steps.make_predict_fn(state.apply_fn, state.params, mesh)
+  anomaly_class = score_class(config, handle)
   # Every process makes the same predict calls in the same order (they are collectives).
   normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
   stats = evaluate.stream_statistics(normal) if rule == evaluate.NORMALISATION_VALIDATION else None
@@ -397,8 +348,8 @@ def evaluate_and_calibrate(
   )
   normal = evaluate.scored_table(normal, ec, stats)
   threshold = evaluate.calibrate_threshold(normal.score[normal.label == 0], ec.false_alarm_rate)
-  _atomic_write_json(
-      workdir / "threshold.json",
+  fileio.write_json_atomic(
+      workdir / run_files.THRESHOLD_FILE,
       {
           "threshold": threshold,
           "false_alarm_rate": ec.false_alarm_rate,
@@ -445,10 +396,10 @@ def _git_commit() -> str:
 
 def _restore_or_init(
     config, trainer, manager, workdir, model, tx, mesh
-) -> tuple[TrainState, float]:
+) -> tuple[steps.TrainState, float]:
   """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
-  example = steps.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
-  state = create_train_state(model, tx, example, config.seed, mesh)
+  example = streams.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
+  state = steps.create_train_state(model, tx, example, config.seed, mesh)
   step = manager.latest_step()
   if step is None:
     return state, 0.0
@@ -476,7 +427,9 @@ class _NullWriter:
     pass
 
 
-def _final_losses(trainer: _Trainer, state: TrainState, workdir: pathlib.Path) -> dict[str, float]:
+def _final_losses(
+    trainer: _Trainer, state: steps.TrainState, workdir: pathlib.Path
+) -> dict[str, float]:
   """The last epoch's losses of a run that finished earlier: validation recomputed, train read back.
 
   The train loss is a mean over the epoch's steps, so it cannot be recomputed from the final state:
@@ -490,8 +443,10 @@ def _final_losses(trainer: _Trainer, state: TrainState, workdir: pathlib.Path) -
 def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pathlib.Path) -> None:
   if not distributed.is_primary():
     return
-  _atomic_write_json(workdir / "config.json", json.loads(config.to_json_best_effort()))
-  _atomic_write_json(workdir / "preprocess.json", handle.preprocess.to_dict())
+  fileio.write_json_atomic(
+      workdir / run_files.CONFIG_FILE, json.loads(config.to_json_best_effort())
+  )
+  fileio.write_json_atomic(workdir / run_files.PREPROCESS_FILE, handle.preprocess.to_dict())
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
@@ -502,14 +457,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   """
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  mesh = make_mesh(config.mesh)
+  mesh = steps.make_mesh(config.mesh)
   model = models.create_model(config.model)
-  tx = create_optimizer(config.optim)
+  tx = steps.create_optimizer(config.optim)
   # The primary builds the records if needed; the others then open the same (shared) data_dir.
   handle = distributed.primary_first(
       lambda: input_pipeline.prepare(config.data, seed=config.seed), "prepare_data"
   )
-  _score_class(config, handle)  # Fails here, not after training, when nothing can be scored.
+  score_class(config, handle)  # Fails here, not after training, when nothing can be scored.
   _write_run_files(config, handle, workdir)
   train = train_records(handle, config.train.train_split)
   val = handle.load(config.train.val_split)
@@ -530,8 +485,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   if not last:  # Finished in an earlier run: the final losses for results.json.
     last = _final_losses(trainer, state, workdir)
   num_steps = int(state.step)
-  if config.eval.use_best_checkpoint and manager.best_step() is not None:
-    state, _ = checkpointing.restore(manager, manager.best_step(), state)
+  state, _ = checkpointing.restore_for_eval(
+      manager, state, use_best=config.eval.use_best_checkpoint
+  )
   results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
   results.update(
       final_train_loss=last.get("epoch_train_loss"),
@@ -549,12 +505,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       num_processes=jax.process_count(),
   )
   if distributed.is_primary():
-    _atomic_write_json(workdir / "results.json", results)
+    fileio.write_json_atomic(workdir / run_files.RESULTS_FILE, results)
   manager.close()
   logging.info(
       "AUC %s (frame level, pooled) on %s; results in %s",
       results.get("auc"),
       config.data.dataset,
-      workdir / "results.json",
+      workdir / run_files.RESULTS_FILE,
   )
   return results

@@ -1,17 +1,14 @@
-"""Streaming grayscale video decoding with OpenCV's FFmpeg backend.
+"""Streaming grayscale video decoding with OpenCV's FFmpeg backend, and what counts as a video.
 
 `iter_gray_frames` yields one uint8 [height, width] frame at a time, so memory does not grow with
-the
-length of a recording (a one-hour home-cage video never sits in memory).
+the length of a recording (a one-hour home-cage video never sits in memory). `VIDEO_SUFFIXES` and
+`is_video_file` decide which files every dataset finder takes for videos.
 
 Grayscale comes straight from the decoded luma (Y) plane when possible: with
 `CAP_PROP_CONVERT_RGB=0`, OpenCV 5.0's FFmpeg backend returns the first plane of a planar YUV frame
-as
-8UC1 instead of converting it to BGR, which skips the YUV->BGR conversion and the BGR->gray step.
-(In
-5.0, `CAP_PROP_FORMAT=-1` returns the *undecoded* packet, not raw planes, so it is not used.) The Y
-plane
-is not always what BGR->gray gives:
+as 8UC1 instead of converting it to BGR, which skips the YUV->BGR conversion and the BGR->gray step.
+(In 5.0, `CAP_PROP_FORMAT=-1` returns the *undecoded* packet, not raw planes, so it is not used.)
+The Y plane is not always what BGR->gray gives:
 
 - limited-range ("TV", Y in [16, 235]) streams are expanded to [0, 255] with a LUT, as the BGR
   conversion does; full-range streams (e.g. MJPEG, yuvj420p) are used as they are;
@@ -19,16 +16,14 @@ is not always what BGR->gray gives:
 
 Which case applies is not reliably exposed by OpenCV (MJPEG reports `I420` like MPEG-4), so
 `gray_mode(path)` decides it from the data: it decodes frame 0 both ways and keeps the luma variant
-that
-matches BGR->gray within `LUMA_MATCH_TOLERANCE` grey levels, else falls back to BGR->gray.
+that matches BGR->gray within `LUMA_MATCH_TOLERANCE` grey levels, else falls back to BGR->gray.
 
 Frame counts: the container's count (`CAP_PROP_FRAME_COUNT`) is an estimate for some containers:
-on MPEG-1 program streams written by OpenCV ('PIM1' .mpg) it is one to ten frames short (119 for 120
-decodable frames, 890 for 900). So `iter_gray_frames` never stops at that count: it decodes to the
-end
-of the stream (or to `stop`), and `probe` counts frames by demuxing them (`grab()`, ~30,000
-frames/s at
-160x120) for the containers in `ESTIMATED_COUNT_SUFFIXES` and whenever no count is stored.
+on MPEG-1 program streams written by OpenCV ('PIM1' .mpg) it is one to ten frames short (119 for
+120 decodable frames, 890 for 900). So `iter_gray_frames` never stops at that count: it decodes to
+the end of the stream (or to `stop`), and `probe` counts frames by demuxing them (`grab()`, ~30,000
+frames/s at 160x120) for the containers in `ESTIMATED_COUNT_SUFFIXES` and whenever no count is
+stored.
 
 Truncated or corrupt files: when decoding ends FEWER frames than the container claims, a few missing
 trailing frames only log a warning. More than `max(MAX_MISSING_FRAMES, MAX_MISSING_FRACTION *
@@ -41,13 +36,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 import contextlib
 import dataclasses
-import logging
+import os
 import pathlib
 
+from absl import logging
 import cv2
 import numpy as np
 
-_LOG = logging.getLogger(__name__)
+from mouseflax import streams
+
+# Container suffixes of the files taken for videos (lower case), by every finder of every dataset.
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm")
 
 # Mean absolute difference (grey levels) between the luma path and BGR->gray on frame 0 below which
 # the luma path is used. Chroma subsampling and rounding give ~1 level on colourful content.
@@ -59,8 +58,7 @@ LIMITED_RANGE_WHITE = 235
 MAX_MISSING_FRAMES = 3
 MAX_MISSING_FRACTION = 0.005
 # Containers whose stored frame count is an estimate (MPEG program/transport streams): `probe`
-# counts
-# their frames by demuxing them instead.
+# counts their frames by demuxing them instead.
 ESTIMATED_COUNT_SUFFIXES = frozenset({".mpg", ".mpeg", ".vob", ".ts"})
 
 GRAY_MODE_LUMA = "luma"  # Y plane as decoded (full range).
@@ -79,6 +77,12 @@ class VideoNotFoundError(VideoError, FileNotFoundError):
   """The video file does not exist."""
 
 
+def is_video_file(path: str | os.PathLike[str]) -> bool:
+  """A file whose suffix is in VIDEO_SUFFIXES and that is not hidden (macOS `._x.mpg` forks)."""
+  path = pathlib.Path(path)
+  return path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".") and path.is_file()
+
+
 @dataclasses.dataclass(frozen=True)
 class VideoInfo:
   """Size, rate and length of a video, as read from the file itself."""
@@ -91,10 +95,10 @@ class VideoInfo:
 
 
 def _limited_to_full_range_lut() -> np.ndarray:
-  levels = np.arange(256, dtype=np.float64)
+  levels = np.arange(streams.GRAY_LEVELS, dtype=np.float64)
   span = LIMITED_RANGE_WHITE - LIMITED_RANGE_BLACK
-  full = (levels - LIMITED_RANGE_BLACK) * 255.0 / span
-  return np.clip(np.rint(full), 0, 255).astype(np.uint8)
+  full = (levels - LIMITED_RANGE_BLACK) * streams.GRAY_SCALE / span
+  return np.clip(np.rint(full), 0, streams.GRAY_SCALE).astype(np.uint8)
 
 
 _LIMITED_TO_FULL = _limited_to_full_range_lut()
@@ -231,7 +235,7 @@ def _check_missing(path: pathlib.Path, end: int, claimed_end: int) -> None:
   )
   if missing > allowed:
     raise VideoError(f"{message}: the file is truncated or corrupt; {_FIX_HINT} or re-encode it.")
-  _LOG.warning("%s; using the %d decodable frames.", message, end)
+  logging.warning("%s; using the %d decodable frames.", message, end)
 
 
 def iter_gray_frames(

@@ -1,8 +1,8 @@
-"""XLA:CPU flags that make convolutions fast on the CPU (see ../shared/notes/xla_cpu_convs.md).
+"""XLA:CPU flags that make convolutions fast on the CPU.
 
 jax 0.10's XLA:CPU sends convolutions to a library path (YNN) that runs them on one core; this flag
-sends them back to the multi-threaded path (2.4x on a 3x3 conv on a 2-core machine). Flags are
-appended
+sends them back to the multi-threaded path (2.4x on a 3x3 conv on a 2-core machine; measurements in
+benchmarks/README.md, "XLA:CPU convolutions: why they are slow and what helps"). Flags are appended
 to any the user set, never replacing them, and `MOUSEFLAX_NO_XLA_FLAGS=1` turns ours off.
 """
 

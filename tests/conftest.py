@@ -1,13 +1,26 @@
-"""Shared pytest fixtures: where the optional shared data lives, skipping cleanly without it."""
+"""Shared pytest fixtures: the optional real recording, a persistent XLA cache, fake records.
 
+Plain helpers (videos, random records, the fake dataset) are in fakes.py.
+"""
+
+import os
 import pathlib
 
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
+import jax
 import pytest
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+from mouseflax import input_pipeline
+
 # Developers and CI have `shared/` beside the clone; a user's clone does not.
-SHARED_DIR = REPO_ROOT.parent / "shared"
+SHARED_DIR = fakes.REPO.parent / "shared"
 REAL_VIDEO = SHARED_DIR / "data" / "real" / "openfield_mouse_m3v1.mp4"
+CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
+CACHE_SETTINGS = {
+    "jax_compilation_cache_dir": None,
+    "jax_persistent_cache_min_compile_time_secs": 0.0,
+    "jax_persistent_cache_min_entry_size_bytes": 0,
+}
 
 
 @pytest.fixture
@@ -16,3 +29,26 @@ def real_video() -> pathlib.Path:
   if not REAL_VIDEO.is_file():
     pytest.skip(f"real recording not found at {REAL_VIDEO} (only developers and CI have ../shared)")
   return REAL_VIDEO
+
+
+@pytest.fixture(scope="module")
+def compilation_cache(tmp_path_factory):
+  """A persistent XLA cache for one module whose runs compile the same tiny programs again.
+
+  Subprocesses started meanwhile inherit it through $JAX_COMPILATION_CACHE_DIR.
+  """
+  path = str(tmp_path_factory.mktemp("xla_cache"))
+  saved = {k: getattr(jax.config, k) for k in CACHE_SETTINGS}
+  for key, value in {**CACHE_SETTINGS, "jax_compilation_cache_dir": path}.items():
+    jax.config.update(key, value)
+  os.environ[CACHE_ENV] = path
+  yield path
+  del os.environ[CACHE_ENV]
+  for key, value in saved.items():
+    jax.config.update(key, value)
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+  """`input_pipeline.prepare` returns a `fakes.FakeHandle` (random records, no build)."""
+  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: fakes.FakeHandle())

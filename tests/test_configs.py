@@ -10,9 +10,9 @@ source.
 import pathlib
 import runpy
 
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import ml_collections
 import pytest
-import test_train  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 
 from mouseflax import input_pipeline
 from mouseflax import train
@@ -115,13 +115,11 @@ def test_paper_hyperparameters():
 
 def test_every_key_is_read(monkeypatch, tmp_path):
   """One step of every config (plus a full tiny run, for eval keys) reads every non-data key."""
-  monkeypatch.setattr(
-      input_pipeline, "prepare", lambda data_config, seed=0: test_train.FakeHandle()
-  )
+  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: fakes.FakeHandle())
   recorder = ReadRecorder(monkeypatch)
   unread = {}
   configs = {p.stem: shrink(load(p)) for p in CONFIG_FILES}
-  configs["tiny_full"] = test_train.tiny_config()
+  configs["tiny_full"] = fakes.tiny_config()
   for name, config in configs.items():
     recorder.track(config)
     result = train.train_and_evaluate(config, tmp_path / name)

@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 
 from configs import default
+from mouseflax import build_data
 from mouseflax import input_pipeline
 from mouseflax import preprocess
+from mouseflax import steps
+from mouseflax import streams
 from mouseflax import synthetic
 
 NUM_EXAMPLES = 10
@@ -62,7 +65,7 @@ def test_iterate_batches_follows_the_epoch_order():
 
 
 def test_to_model_inputs_scales_to_unit_float32():
-  inputs = input_pipeline.to_model_inputs(fake_arrays())
+  inputs = streams.to_model_inputs(fake_arrays())
   assert set(inputs) == {"gray", "flow"}
   assert inputs["gray"].dtype == np.float32 and inputs["flow"].dtype == np.float32
   assert 0.0 <= float(inputs["gray"].min()) and float(inputs["gray"].max()) <= 1.0
@@ -70,8 +73,8 @@ def test_to_model_inputs_scales_to_unit_float32():
 
 
 def test_random_hflip_mirrors_chosen_sequences_and_negates_flow_x():
-  batch = input_pipeline.to_model_inputs(fake_arrays())
-  flipped = jax.jit(input_pipeline.random_hflip)(batch, jax.random.key(0))
+  batch = streams.to_model_inputs(fake_arrays())
+  flipped = jax.jit(steps.random_hflip)(batch, jax.random.key(0))
   gray, flow = np.asarray(batch["gray"]), np.asarray(batch["flow"])
   mirrored = [
       np.array_equal(np.asarray(flipped["gray"][i]), gray[i, ..., ::-1, :])
@@ -83,7 +86,7 @@ def test_random_hflip_mirrors_chosen_sequences_and_negates_flow_x():
     if mirrored[i]:
       np.testing.assert_allclose(flipped["flow"][i, ..., 0], 1.0 - flow[i, ..., ::-1, 0], atol=1e-6)
       np.testing.assert_allclose(flipped["flow"][i, ..., 1], flow[i, ..., ::-1, 1], atol=1e-6)
-  again = input_pipeline.random_hflip(batch, jax.random.key(0))
+  again = steps.random_hflip(batch, jax.random.key(0))
   np.testing.assert_array_equal(np.asarray(again["gray"]), np.asarray(flipped["gray"]))
 
 
@@ -147,5 +150,5 @@ def test_prepare_refuses_stale_records(tmp_path):
   metadata = json.loads(metadata_file.read_text())
   metadata["protocol"]["stride"] = 99  # As if built by an older version with other defaults.
   metadata_file.write_text(json.dumps(metadata))
-  with pytest.raises(input_pipeline.StaleRecordsError, match="stride"):
+  with pytest.raises(build_data.StaleRecordsError, match="stride"):
     input_pipeline.prepare(data, seed=0)

@@ -53,7 +53,7 @@ def test_fast_conv_equals_lax_conv(case):
   kernel_shape, strides, spatial = CONV_CASES[case]
   x, kernel = _random((2, *spatial, kernel_shape[-2]), 0), _random(kernel_shape, 1)
   reference = lambda x, k: jax.lax.conv_general_dilated(
-      x, k, strides, "SAME", dimension_numbers=layers._DIMENSION_NUMBERS[len(strides)]
+      x, k, strides, "SAME", dimension_numbers=layers.DIMENSION_NUMBERS[len(strides)]
   )
   _assert_same_function_and_gradients(
       lambda x, k: layers.conv(x, k, strides, 1, "fast"), reference, x, kernel
@@ -82,7 +82,7 @@ def test_native_conv_transpose_is_adjoint_of_strided_lax_conv(case):
       kernel.swapaxes(-1, -2),
       strides,
       "SAME",
-      dimension_numbers=layers._DIMENSION_NUMBERS[len(strides)],
+      dimension_numbers=layers.DIMENSION_NUMBERS[len(strides)],
   )
   with jax.default_matmul_precision("highest"):
     adjoint = jax.linear_transpose(forward, jax.ShapeDtypeStruct(out_shape, jnp.float32))(y)[0]

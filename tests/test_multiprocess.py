@@ -3,10 +3,9 @@
 Each process calls `train_and_evaluate` twice: the first call stops after a few steps (checkpoint
 written by both processes), the second resumes from that checkpoint and finishes the epoch (restore
 across processes, evaluation); one launch saves a second start-up of JAX and the coordinator. Its
-loss
-trajectory and final parameters must match a single-process run with the same global batch, and
-only process 0 writes files. Records are random arrays (test_train.FakeHandle) read by index, the
-way a process of a multi-host run reads its rows of each batch.
+loss trajectory and final parameters must match a single-process run with the same global batch,
+and only process 0 writes files. Records are random arrays (fakes.FakeHandle) read by index, the way
+a process of a multi-host run reads its rows of each batch.
 """
 
 import json
@@ -16,28 +15,15 @@ import socket
 import subprocess
 import sys
 
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import numpy as np
-import test_train
 
-from mouseflax import input_pipeline
 from mouseflax import train
 
-TESTS = pathlib.Path(__file__).resolve().parent
 NUM_PROCESSES = 2
 PROCESS_TIMEOUT_S = 240
 STOP_AFTER_STEPS = 3  # Of the 6 steps of the tiny epoch (24 sequences, batch 4).
 LOOPBACK = "127.0.0.1"
-
-
-class ReadableFakeHandle(test_train.FakeHandle):
-  """FakeHandle plus the by-index reads of input_pipeline.DatasetHandle."""
-
-  def num_examples(self, split: str) -> int:
-    return test_train.SPLIT_SIZES[split]
-
-  def read(self, split, indices, keys=None):
-    arrays = self.load(split)
-    return {k: arrays[k][np.ravel(indices)] for k in keys or arrays}
 
 
 _PROCESS = """
@@ -45,13 +31,13 @@ import sys
 sys.path.insert(0, {tests!r})
 from mouseflax import distributed
 distributed.initialize(distributed.resolve_settings({address!r}, {num_processes}, {process_id}))
-import test_multiprocess, test_train
+import fakes
 from absl import logging
 logging.set_verbosity(logging.INFO)  # The resume message is checked.
 from mouseflax import input_pipeline, train
-input_pipeline.prepare = lambda data_config, seed=0: test_multiprocess.ReadableFakeHandle()
+input_pipeline.prepare = lambda data_config, seed=0: fakes.FakeHandle()
 for stop in ({stop}, 0):
-  result = train.train_and_evaluate(test_train.tiny_config(train__stop_after_steps=stop),
+  result = train.train_and_evaluate(fakes.tiny_config(train__stop_after_steps=stop),
                                     {workdir!r})
   print("RESULT_KEYS", sorted(result))
 """
@@ -80,7 +66,7 @@ def _launch(workdir: pathlib.Path, stop: int, cache_dir: pathlib.Path) -> list[t
               sys.executable,
               "-c",
               _PROCESS.format(
-                  tests=str(TESTS),
+                  tests=str(fakes.TESTS),
                   address=address,
                   num_processes=NUM_PROCESSES,
                   process_id=i,
@@ -109,7 +95,7 @@ def _launch(workdir: pathlib.Path, stop: int, cache_dir: pathlib.Path) -> list[t
   return outputs
 
 
-def test_two_processes_match_one_and_resume_from_their_checkpoint(tmp_path, monkeypatch):
+def test_two_processes_match_one_and_resume_from_their_checkpoint(tmp_path, fake_data):
   cache = tmp_path / "xla_cache"
   workdir = tmp_path / "two_processes"
   outputs = _launch(workdir, STOP_AFTER_STEPS, cache)
@@ -119,17 +105,16 @@ def test_two_processes_match_one_and_resume_from_their_checkpoint(tmp_path, monk
   # Only process 0 evaluates into files and returns the metrics.
   assert "'auc'" in outputs[0][0] and "'auc'" not in outputs[1][0]
 
-  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: ReadableFakeHandle())
-  config = test_train.tiny_config(mesh__data_parallelism=1)
+  config = fakes.tiny_config(mesh__data_parallelism=1)
   train.train_and_evaluate(config, tmp_path / "one_process")
 
-  two, one = test_train.train_losses(workdir), test_train.train_losses(tmp_path / "one_process")
-  assert len(two) == len(one) == test_train.SPLIT_SIZES["train"] // config.train.batch_size
+  two, one = fakes.train_losses(workdir), fakes.train_losses(tmp_path / "one_process")
+  assert len(two) == len(one) == fakes.SPLIT_SIZES["train"] // config.train.batch_size
   np.testing.assert_allclose(two, one, atol=1e-5, rtol=0)
   # The 2-process checkpoint restores in this single process and holds the same parameters.
-  test_train.assert_trees_close(
-      test_train.final_params(workdir, config),
-      test_train.final_params(tmp_path / "one_process", config),
+  fakes.assert_trees_close(
+      fakes.final_params(workdir, config),
+      fakes.final_params(tmp_path / "one_process", config),
       atol=1e-5,
   )
   results = json.loads((workdir / "results.json").read_text())

@@ -5,10 +5,11 @@ overrides), then scores a clip of the same scene in which a bright square flashe
 those frames must be flagged, few others.
 """
 
+from collections.abc import Iterator
 import pathlib
-import runpy
 
 import cv2
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import numpy as np
 import pytest
 
@@ -17,23 +18,21 @@ from mouseflax import input_pipeline
 from mouseflax import score
 from mouseflax import train
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 SIZE = (64, 48)  # Width, height.
 FPS = 25.0
 ANOMALY = (80, 112)  # Frames [start, stop) where the square flashes.
 FLOW_SPILL_FRAMES = 2
 
 
-def write_scene(
-    path: pathlib.Path, num_frames: int, *, phase: int = 0, anomaly: tuple[int, int] | None = None
-) -> pathlib.Path:
+def scene_frames(
+    num_frames: int, phase: int, anomaly: tuple[int, int] | None
+) -> Iterator[np.ndarray]:
   """A fixed textured cage floor with a grey 'mouse' moving slowly in a loop."""
   width, height = SIZE
   background = cv2.GaussianBlur(
       np.random.default_rng(0).integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 3
   )
   background = (background // 2 + 40).astype(np.uint8)
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
   for t in range(phase, phase + num_frames):
     frame = background.copy()
     center = (
@@ -44,13 +43,17 @@ def write_scene(
     if anomaly and anomaly[0] <= t - phase < anomaly[1] and t % 4 < 2:
       corner = ((7 * t) % (width - 16), (5 * t) % (height - 16))
       cv2.rectangle(frame, corner, (corner[0] + 16, corner[1] + 16), 255, -1)
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-  writer.release()
-  return path
+    yield frame
+
+
+def write_scene(
+    path: pathlib.Path, num_frames: int, *, phase: int = 0, anomaly: tuple[int, int] | None = None
+) -> pathlib.Path:
+  return fakes.write_video(path, scene_frames(num_frames, phase, anomaly), "mp4v", FPS)
 
 
 def own_config(video_dir: pathlib.Path, data_dir: pathlib.Path, **data):
-  config = runpy.run_path(str(REPO / "configs" / "own_videos.py"))["get_config"]()
+  config = fakes.load_config("own_videos")
   config.data.video_dir = str(video_dir)
   config.data.data_dir = str(data_dir)
   config.data.build_workers = 1

@@ -1,10 +1,10 @@
-"""Tests for mouseflax.preprocess: config, gamma, resize, flow direction/magnitude, ranges, flips,
-decode thread."""
+"""mouseflax.preprocess: config, gamma, resize, flow direction and size, ranges, flips, decoding."""
 
 import inspect
 import threading
 
 import cv2
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -102,10 +102,8 @@ def test_hflip_mirrors_and_negates_x(xp):
 
 
 def test_preprocess_video_pieces_equal_one_pass(tmp_path):
-  from tests.test_video import write_video  # pylint: disable=import-outside-toplevel
-
   frames = [square_frame(2 + t, size=64) for t in range(12)]
-  path = write_video(tmp_path / "sq.avi", frames)
+  path = fakes.write_video(tmp_path / "sq.avi", frames)
   cfg = preprocess.PreprocessConfig()
   whole = list(preprocess.preprocess_video(path, cfg))
   assert inspect.isgenerator(preprocess.preprocess_video(path, cfg))
@@ -176,9 +174,8 @@ def test_farneback_levels_have_no_effect_at_32x32():
 
 
 def _square_video(tmp_path, num_frames=12):
-  from tests.test_video import write_video  # pylint: disable=import-outside-toplevel
-
-  return write_video(tmp_path / "sq.avi", [square_frame(2 + t, size=64) for t in range(num_frames)])
+  frames = [square_frame(2 + t, size=64) for t in range(num_frames)]
+  return fakes.write_video(tmp_path / "sq.avi", frames)
 
 
 def test_decode_ahead_gives_identical_arrays(tmp_path):

@@ -8,59 +8,56 @@ import csv
 import dataclasses
 import json
 import pathlib
-import runpy
 import subprocess
 import sys
+import threading
 
 import cv2
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import ml_collections
 import numpy as np
 import pytest
 
-from mouseflax import build_data
 from mouseflax import checkpointing
 from mouseflax import models
 from mouseflax import preprocess
+from mouseflax import run_files
 from mouseflax import score
-from mouseflax import train
+from mouseflax import steps
+from mouseflax import streams
+from mouseflax import video
+from mouseflax import windows
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-T = score.SEQUENCE_LENGTH
+T = streams.SEQUENCE_LENGTH
 FPS = 12.0
 THRESHOLD = 0.05
+DEADLINE_S = 60.0  # Far above a scoring of a few frames, far below a hang.
 
 
 def write_video(path: pathlib.Path, num_frames: int, size=(70, 50), seed: int = 0) -> pathlib.Path:
-  """A textured background with a moving bright disc (odd size and rate: any input must work)."""
-  rng = np.random.default_rng(seed)
-  width, height = size
-  background = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 2)
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, (width, height))
-  for t in range(num_frames):
-    frame = background.copy()
-    cv2.circle(frame, (5 + 3 * t % (width - 10), height // 2), 6, 230, -1)
-    writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-  writer.release()
-  return path
+  """A moving disc on texture, at an odd size and rate (any input must work)."""
+  return fakes.write_video(path, fakes.moving_disc(num_frames, size, seed), "mp4v", FPS)
 
 
 def make_workdir(workdir: pathlib.Path, threshold: float = THRESHOLD) -> pathlib.Path:
   """A run folder as train.py leaves it, with freshly initialised (untrained) parameters."""
-  config = runpy.run_path(str(REPO / "configs" / "tiny.py"))["get_config"]()
+  config = fakes.load_config("tiny")
   config.eval.batch_size = 3  # Several batches, the last one partly padding.
   workdir.mkdir(parents=True)
-  (workdir / score.CONFIG_FILE).write_text(config.to_json_best_effort())
-  (workdir / score.PREPROCESS_FILE).write_text(json.dumps(preprocess.PreprocessConfig().to_dict()))
-  (workdir / score.THRESHOLD_FILE).write_text(
+  (workdir / run_files.CONFIG_FILE).write_text(config.to_json_best_effort())
+  (workdir / run_files.PREPROCESS_FILE).write_text(
+      json.dumps(preprocess.PreprocessConfig().to_dict())
+  )
+  (workdir / run_files.THRESHOLD_FILE).write_text(
       json.dumps({"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate})
   )
-  mesh = train.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
+  mesh = steps.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
   example = {
-      "gray": np.zeros((1, T, 24, 32, 1), np.float32),
-      "flow": np.zeros((1, T, 24, 32, 2), np.float32),
+      "gray": np.zeros((1, T, fakes.H, fakes.W, 1), np.float32),
+      "flow": np.zeros((1, T, fakes.H, fakes.W, 2), np.float32),
   }
-  state = train.create_train_state(
-      models.create_model(config.model), train.create_optimizer(config.optim), example, 0, mesh
+  state = steps.create_train_state(
+      models.create_model(config.model), steps.create_optimizer(config.optim), example, 0, mesh
   )
   manager = checkpointing.create_manager(workdir, config.ckpt)
   checkpointing.save(manager, 1, state, {"epoch": 1}, 0.0)
@@ -90,7 +87,7 @@ def test_windows_are_the_evaluators_covering_windows(num_frames):
   cfg = preprocess.PreprocessConfig()
   batches = list(score.window_batches(iter(frames), cfg, batch_size=2))
   starts = np.concatenate([b.starts[: b.count] for b in batches])
-  np.testing.assert_array_equal(starts, build_data.covering_windows(num_frames, length=T)[:, 0])
+  np.testing.assert_array_equal(starts, windows.covering_windows(num_frames, length=T)[:, 0])
   expected = [g for g, _ in (preprocess.FramePreprocessor(cfg)(f) for f in frames)][-T:]
   last = batches[-1]
   np.testing.assert_array_equal(last.gray[last.count - 1], np.stack(expected))
@@ -108,13 +105,13 @@ def test_scores_match_window_errors_averaged_per_frame(run, errors_fn, tmp_path)
   scores = score.score_video(run, path, errors_fn=errors_fn, progress=False)
   frames = list(preprocess.preprocess_video(path, run.preprocess))
   gray = np.stack([g for _, g, _ in frames])
-  flow = np.stack([f for _, _, f in frames]).astype(build_data.FLOW_DTYPE)
-  windows = build_data.covering_windows(len(frames), length=T)
+  flow = np.stack([f for _, _, f in frames]).astype(streams.FLOW_DTYPE)
+  covering = windows.covering_windows(len(frames), length=T)
   sums, counts = {s: np.zeros(len(frames)) for s in run.streams}, np.zeros(len(frames))
-  errors = errors_fn(gray[windows], flow[windows])
+  errors = errors_fn(gray[covering], flow[covering])
   for s in run.streams:
-    np.add.at(sums[s], windows, np.asarray(errors[s], np.float64))
-  np.add.at(counts, windows, 1)
+    np.add.at(sums[s], covering, np.asarray(errors[s], np.float64))
+  np.add.at(counts, covering, 1)
   np.testing.assert_allclose(scores.error_gray, sums["gray"] / counts, rtol=1e-5)
   np.testing.assert_allclose(scores.error_flow, sums["flow"] / counts, rtol=1e-5)
   np.testing.assert_allclose(scores.score, (scores.error_gray + scores.error_flow) / 2, rtol=1e-12)
@@ -187,7 +184,7 @@ def test_bad_videos_fail_alone(run, tmp_path):
       run, [not_video, good, short, missing], tmp_path / "out", threshold, progress=False
   )
   assert isinstance(results[str(good)], score.ScoredVideo)
-  assert isinstance(results[str(not_video)], score.video.VideoError)
+  assert isinstance(results[str(not_video)], video.VideoError)
   assert isinstance(results[str(short)], score.VideoTooShortError)
   assert isinstance(results[str(missing)], FileNotFoundError)
   assert "3 failed" in score.summary(results, threshold)
@@ -214,9 +211,11 @@ def test_workdir_without_a_trained_run(tmp_path):
     score.load_run(tmp_path)
   workdir = tmp_path / "untrained"
   workdir.mkdir()
-  config = runpy.run_path(str(REPO / "configs" / "tiny.py"))["get_config"]()
-  (workdir / score.CONFIG_FILE).write_text(config.to_json_best_effort())
-  (workdir / score.PREPROCESS_FILE).write_text(json.dumps(preprocess.PreprocessConfig().to_dict()))
+  config = fakes.load_config("tiny")
+  (workdir / run_files.CONFIG_FILE).write_text(config.to_json_best_effort())
+  (workdir / run_files.PREPROCESS_FILE).write_text(
+      json.dumps(preprocess.PreprocessConfig().to_dict())
+  )
   with pytest.raises(score.RunNotFoundError, match="No checkpoint"):
     score.load_run(workdir)
 
@@ -248,16 +247,7 @@ def test_validation_score_cache_is_keyed_by_step_and_rule(run):
   assert len(paths) == 3
 
 
-class _Unsaveable:
-
-  def __array__(self, *args, **kwargs):
-    raise RuntimeError("cannot convert")
-
-
 def test_failed_writes_leave_no_temporary_file(run, tmp_path, monkeypatch):
-  with pytest.raises(RuntimeError, match="cannot convert"):
-    score._save_npy_atomic(tmp_path / "v.npy", _Unsaveable())  # pylint: disable=protected-access
-  assert not list(tmp_path.iterdir())
   path = write_video(tmp_path / "clip.mp4", 9)
   scores = score.score_video(run, path, progress=False)
   out = tmp_path / "out"
@@ -266,10 +256,43 @@ def test_failed_writes_leave_no_temporary_file(run, tmp_path, monkeypatch):
   def broken_overlay(*args):
     raise RuntimeError("overlay failed")
 
-  monkeypatch.setattr(score, "_draw_overlay", broken_overlay)
+  monkeypatch.setattr(score, "draw_overlay", broken_overlay)
   with pytest.raises(RuntimeError, match="overlay failed"):
     score.write_annotated_video(scores, THRESHOLD, out / "clip_annotated.mp4")
   assert not list(out.iterdir())
+
+
+def test_a_video_failing_mid_decode_raises_instead_of_hanging(
+    run, errors_fn, tmp_path, monkeypatch
+):
+  """A file that probes fine but fails after some frames: the error reaches the caller.
+
+  Before mouseflax.threads, the decode stage's failure stopped the preprocessing stage, which then
+  dropped its own failure: score_video waited forever on an empty queue.
+  """
+  path = write_video(tmp_path / "clip.avi", 4 * T)
+  decode = video.iter_gray_frames
+
+  def fails_mid_stream(*args, **kwargs):
+    frames = decode(*args, **kwargs)
+    for _ in range(2 * T + 3):
+      yield next(frames)
+    raise video.VideoError(f"{path}: corrupt packet after frame {2 * T + 2}")
+
+  monkeypatch.setattr(video, "iter_gray_frames", fails_mid_stream)
+  outcome = {}
+
+  def target():
+    try:
+      score.score_video(run, path, batch_size=1, errors_fn=errors_fn, progress=False)
+    except video.VideoError as e:
+      outcome["error"] = e
+
+  thread = threading.Thread(target=target, daemon=True)
+  thread.start()
+  thread.join(DEADLINE_S)
+  assert not thread.is_alive(), f"score_video still runs after {DEADLINE_S} s: a hang"
+  assert "corrupt packet" in str(outcome.get("error")), outcome
 
 
 def test_cli_exit_status_and_summary(run, tmp_path, capsys):
@@ -294,6 +317,6 @@ def test_cli_without_a_trained_run_exits_2(tmp_path):
       f"--video={tmp_path / 'any.mp4'}",
       f"--output_dir={tmp_path / 'out'}",
   ]
-  out = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+  out = subprocess.run(command, capture_output=True, text=True, cwd=fakes.REPO, check=False)
   assert out.returncode == score.EXIT_NO_RUN, out.stderr[-2000:]
   assert "is not a finished training run" in out.stderr or "does not exist" in out.stderr

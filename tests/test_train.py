@@ -8,11 +8,11 @@ the end-to-end test at the bottom runs the real pipeline on tiny synthetic data.
 import json
 import os
 import pathlib
-import runpy
 import subprocess
 import sys
 import types
 
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import jax
 import numpy as np
 import pytest
@@ -21,108 +21,15 @@ from mouseflax import checkpointing
 from mouseflax import evaluate
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
-from mouseflax import models
 from mouseflax import steps
 from mouseflax import train
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-T, H, W = 8, 24, 32
-_CACHE_ENV = "JAX_COMPILATION_CACHE_DIR"
-_CACHE_SETTINGS = {
-    "jax_compilation_cache_dir": None,
-    "jax_persistent_cache_min_compile_time_secs": 0.0,
-    "jax_persistent_cache_min_entry_size_bytes": 0,
-}
-SPLIT_SIZES = {
-    "train": 24,
-    "validation": 10,
-    "test": 12,
-    "train_labelled": 24,
-    "validation_labelled": 10,
-}
-
-
-def random_split(num: int, seed: int, nan_flow: bool = False) -> dict[str, np.ndarray]:
-  """Random arrays with the record fields, shapes and dtypes of ARCHITECTURE.md."""
-  rng = np.random.default_rng(seed)
-  flow = rng.random((num, T, H, W, 2)).astype(np.float16)
-  if nan_flow:
-    flow[0, 0, 0, 0, 0] = np.nan
-  return {
-      "gray": rng.integers(0, 256, (num, T, H, W, 1), dtype=np.uint8),
-      "flow": flow,
-      "behavior": rng.integers(0, 8, (num, T)).astype(np.int64),
-      "anomaly": (rng.random((num, T)) < 0.3).astype(np.int64),
-      "frame_index": np.arange(num * T, dtype=np.int64).reshape(num, T),
-      "video": np.repeat(np.arange(2, dtype=np.int64), (num + 1) // 2)[:num],
-  }
-
-
-class FakeHandle:
-  """Stands in for input_pipeline.DatasetHandle: same interface, random arrays."""
-
-  def __init__(self, nan_flow: bool = False):
-    self.nan_flow = nan_flow
-    self.video_names = ["video_a", "video_b"]
-    self.info = types.SimpleNamespace(metadata={"video_names": self.video_names})
-    self.preprocess = types.SimpleNamespace(to_dict=lambda: {"gamma": 0.5})
-
-  def load(self, split: str) -> dict[str, np.ndarray]:
-    return random_split(SPLIT_SIZES[split], seed=len(split), nan_flow=self.nan_flow)
-
-
-def tiny_config(**overrides):
-  """configs/tiny.py with `group.field=value` overrides (dots as double underscores)."""
-  config = runpy.run_path(str(REPO / "configs" / "tiny.py"))["get_config"]()
-  config.train.log_every_steps = 1
-  for key, value in overrides.items():
-    group, field = key.split("__")
-    config[group][field] = value
-  return config
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compilation_cache(tmp_path_factory):
-  """A persistent XLA cache for this module: each run compiles the same tiny programs again."""
-  path = str(tmp_path_factory.mktemp("xla_cache"))
-  saved = {k: getattr(jax.config, k) for k in _CACHE_SETTINGS}
-  for key, value in {**_CACHE_SETTINGS, "jax_compilation_cache_dir": path}.items():
-    jax.config.update(key, value)
-  os.environ[_CACHE_ENV] = path  # Inherited by the device-count subprocesses.
-  yield path
-  del os.environ[_CACHE_ENV]
-  for key, value in saved.items():
-    jax.config.update(key, value)
-
-
-@pytest.fixture
-def fake_data(monkeypatch):
-  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: FakeHandle())
-
-
-def final_params(workdir: pathlib.Path, config) -> dict:
-  """Parameters of the latest checkpoint in `workdir`, as numpy."""
-  mesh = train.make_mesh(config.mesh)
-  example = input_pipeline.to_model_inputs(random_split(1, 0))
-  state = train.create_train_state(
-      models.create_model(config.model), train.create_optimizer(config.optim), example, 0, mesh
-  )
-  manager = checkpointing.create_manager(workdir, config.ckpt)
-  state, _ = checkpointing.restore(manager, manager.latest_step(), state)
-  return jax.tree.map(np.asarray, state.params)
-
-
-def train_losses(workdir: pathlib.Path) -> list[float]:
-  return [m["train_loss"] for m in metric_writers.read_metrics(workdir) if "train_loss" in m]
-
-
-def assert_trees_close(a, b, atol):
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-    np.testing.assert_allclose(x, y, atol=atol, rtol=0)
+T, H, W = fakes.T, fakes.H, fakes.W
+pytestmark = pytest.mark.usefixtures("compilation_cache")
 
 
 def test_run_writes_workdir_files(fake_data, tmp_path):
-  results = train.train_and_evaluate(tiny_config(), tmp_path)
+  results = train.train_and_evaluate(fakes.tiny_config(), tmp_path)
   for name in (
       "config.json",
       "preprocess.json",
@@ -152,8 +59,8 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   ):
     assert key in results, key
   assert results["num_devices"] == jax.device_count()
-  assert results["n_test_frames"] == SPLIT_SIZES["test"] * T
-  assert len(train_losses(tmp_path)) == SPLIT_SIZES["train"] // 4
+  assert results["n_test_frames"] == fakes.SPLIT_SIZES["test"] * T
+  assert len(fakes.train_losses(tmp_path)) == fakes.SPLIT_SIZES["train"] // 4
   threshold = json.loads((tmp_path / "threshold.json").read_text())
   assert threshold["false_alarm_rate"] == 0.01 and np.isfinite(threshold["threshold"])
   # The paper's rule by default: the headline is the raw per-stream mean, no statistics stored.
@@ -162,20 +69,20 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   assert (results["model"], results["synthetic"], results["epochs"]) == (
       "cae",
       True,
-      tiny_config().train.epochs,
+      fakes.tiny_config().train.epochs,
   )
   # A rerun of the finished workdir trains nothing but keeps the last epoch's train loss.
-  rerun = train.train_and_evaluate(tiny_config(), tmp_path)
+  rerun = train.train_and_evaluate(fakes.tiny_config(), tmp_path)
   assert rerun["final_train_loss"] == results["final_train_loss"] is not None
   assert rerun["final_val_loss"] == pytest.approx(results["final_val_loss"], rel=1e-6)
 
 
 def test_supervised_held_out_class_comes_from_the_dataset_metadata(monkeypatch, tmp_path):
-  config = tiny_config(model__name="supervised", model__num_classes=8)
+  config = fakes.tiny_config(model__name="supervised", model__num_classes=8)
   handle = types.SimpleNamespace(info=types.SimpleNamespace(metadata={"held_out": "groom"}))
-  assert train._score_class(config, handle) == 2  # pylint: disable=protected-access
+  assert train.score_class(config, handle) == 2
   # No held-out behaviour in the built dataset: refused before any training.
-  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: FakeHandle())
+  monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: fakes.FakeHandle())
   with pytest.raises(ValueError, match="holds out none"):
     train.train_and_evaluate(config, tmp_path)
   assert not (tmp_path / checkpointing.CHECKPOINT_DIR).exists()
@@ -192,13 +99,15 @@ def test_metrics_with_a_partial_last_line_are_read_and_truncated(tmp_path):
 
 
 def test_validation_normalisation_stores_statistics_and_scores_with_them(fake_data, tmp_path):
-  results = train.train_and_evaluate(tiny_config(eval__stream_normalisation="validation"), tmp_path)
+  results = train.train_and_evaluate(
+      fakes.tiny_config(eval__stream_normalisation="validation"), tmp_path
+  )
   threshold = json.loads((tmp_path / "threshold.json").read_text())
   stats = results["stream_stats"]
   assert results["stream_normalisation"] == threshold["stream_normalisation"] == "validation"
   assert threshold["stream_stats"] == stats and set(stats) == {"gray", "flow"}
   # Statistics of the validation split's normal frames (the fake split: ~70% of its frames).
-  n_val = SPLIT_SIZES["validation"] * T
+  n_val = fakes.SPLIT_SIZES["validation"] * T
   assert stats["gray"]["n_frames"] == threshold["n_calibration_frames"] < n_val
   assert all(v["std"] > 0 for v in stats.values())
   # The test CSVs hold the z-scored score of their raw errors.
@@ -211,83 +120,119 @@ def test_validation_normalisation_stores_statistics_and_scores_with_them(fake_da
   assert results["auc_paper_average"] is not None and "z_s" in results["metrics_notes"]["score"]
 
 
-def test_train_reexports_the_steps_module():
-  """train.py's public step names are mouseflax.steps' objects (benchmarks time the same ones)."""
-  for name in (
-      "TrainState",
-      "create_optimizer",
-      "create_train_state",
-      "per_example_losses",
-      "train_step",
-      "make_multi_step",
-      "make_batches_step",
-      "make_eval_step",
-      "make_mesh",
-  ):
-    assert getattr(train, name) is getattr(steps, name), name
-  assert input_pipeline.to_model_inputs is steps.to_model_inputs
-  assert input_pipeline.random_hflip is steps.random_hflip
-  tx = steps.create_optimizer({"name": "adam", "learning_rate": 1e-3, "b1": 0.5, "b2": 0.9})
-  assert tx is not None
+def test_create_optimizer_follows_the_config():
+  params = {"w": np.array([0.5, -2.0], np.float32)}
+  grads = {"w": np.array([0.1, -0.3], np.float32)}
+  # Adam's first update is -lr * g / (|g| + eps): a step of lr against the gradient's sign.
+  adam = steps.create_optimizer({"name": "adam", "learning_rate": 1e-3, "b1": 0.5, "b2": 0.9})
+  updates, _ = adam.update(grads, adam.init(params), params)
+  np.testing.assert_allclose(updates["w"], [-1e-3, 1e-3], rtol=1e-4)
+  # SGD with momentum m: the second update of a constant gradient is -lr * (1 + m) * g.
+  sgd = steps.create_optimizer({"name": "sgd", "learning_rate": 0.1, "momentum": 0.9})
+  state = sgd.init(params)
+  for _ in range(2):
+    updates, state = sgd.update(grads, state, params)
+  np.testing.assert_allclose(updates["w"], -0.1 * 1.9 * grads["w"], rtol=1e-6)
   with pytest.raises(ValueError, match="config.optim.name"):
     steps.create_optimizer({"name": "lion", "learning_rate": 1e-3})
 
 
+@pytest.mark.parametrize(
+    "factory, device_resident", [("make_multi_step", True), ("make_batches_step", False)]
+)
+def test_training_step_is_jitted_once_with_the_state_donated(
+    fake_data, tmp_path, monkeypatch, factory, device_resident
+):
+  """The trainer's step compiles once for all steps and consumes its input state's buffers.
+
+  A step that lost `jit` traces its body on every call; one that lost `donate_argnums` leaves the
+  input state alive (a second copy of parameters and optimiser state per step).
+  """
+  make_step, traces, donated = getattr(steps, factory), [], []
+
+  def recording(mesh, step_fn):
+    def traced(state, batch):
+      traces.append(1)  # Runs when the step is traced, not when the compiled step runs.
+      return step_fn(state, batch)
+
+    jitted = make_step(mesh, traced)
+
+    def call(state, *args):
+      leaves = jax.tree.leaves(state)
+      out = jitted(state, *args)
+      donated.append(all(leaf.is_deleted() for leaf in leaves))
+      return out
+
+    return call
+
+  monkeypatch.setattr(steps, factory, recording)
+  config = fakes.tiny_config(data__device_resident=device_resident)
+  train.train_and_evaluate(config, tmp_path)
+  assert len(donated) == fakes.SPLIT_SIZES["train"] // config.train.batch_size
+  assert len(traces) == 1, f"the step was traced {len(traces)} times in {len(donated)} calls"
+  assert all(donated), "the train state was not donated to the step"
+
+
 def test_training_lowers_the_loss(fake_data, tmp_path):
-  train.train_and_evaluate(tiny_config(train__epochs=3, optim__learning_rate=3e-3), tmp_path)
-  losses = train_losses(tmp_path)
+  train.train_and_evaluate(fakes.tiny_config(train__epochs=3, optim__learning_rate=3e-3), tmp_path)
+  losses = fakes.train_losses(tmp_path)
   assert np.mean(losses[-3:]) < np.mean(losses[:3])
 
 
 def test_resume_matches_uninterrupted_run(fake_data, tmp_path):
-  config = tiny_config(train__epochs=2)
+  config = fakes.tiny_config(train__epochs=2)
   train.train_and_evaluate(config, tmp_path / "straight")
   # 6 steps per epoch: stop mid-epoch 0, then mid-epoch 1, then finish.
   for stop in (4, 5, 0):
     result = train.train_and_evaluate(
-        tiny_config(train__epochs=2, train__stop_after_steps=stop), tmp_path / "resumed"
+        fakes.tiny_config(train__epochs=2, train__stop_after_steps=stop), tmp_path / "resumed"
     )
   assert "auc" in result
-  assert_trees_close(
-      final_params(tmp_path / "straight", config),
-      final_params(tmp_path / "resumed", config),
+  fakes.assert_trees_close(
+      fakes.final_params(tmp_path / "straight", config),
+      fakes.final_params(tmp_path / "resumed", config),
       atol=0,
   )
-  assert train_losses(tmp_path / "straight") == train_losses(tmp_path / "resumed")
+  assert fakes.train_losses(tmp_path / "straight") == fakes.train_losses(tmp_path / "resumed")
 
 
 def test_resume_with_other_batch_size_is_refused(fake_data, tmp_path):
-  train.train_and_evaluate(tiny_config(train__stop_after_steps=2), tmp_path)
+  train.train_and_evaluate(fakes.tiny_config(train__stop_after_steps=2), tmp_path)
   with pytest.raises(ValueError, match="was written with"):
-    train.train_and_evaluate(tiny_config(train__batch_size=2), tmp_path)
+    train.train_and_evaluate(fakes.tiny_config(train__batch_size=2), tmp_path)
 
 
 def test_scan_form_matches_python_loop(fake_data, tmp_path):
-  loop = train.train_and_evaluate(tiny_config(train__steps_per_call="1"), tmp_path / "loop")
-  scan = train.train_and_evaluate(tiny_config(train__steps_per_call="3"), tmp_path / "scan")
-  assert len(train_losses(tmp_path / "scan")) == len(train_losses(tmp_path / "loop")) // 3
+  loop = train.train_and_evaluate(fakes.tiny_config(train__steps_per_call="1"), tmp_path / "loop")
+  scan = train.train_and_evaluate(fakes.tiny_config(train__steps_per_call="3"), tmp_path / "scan")
+  assert (
+      len(fakes.train_losses(tmp_path / "scan")) == len(fakes.train_losses(tmp_path / "loop")) // 3
+  )
   assert scan["final_train_loss"] == pytest.approx(loop["final_train_loss"], abs=1e-6)
-  assert_trees_close(
-      final_params(tmp_path / "loop", tiny_config()),
-      final_params(tmp_path / "scan", tiny_config()),
+  fakes.assert_trees_close(
+      fakes.final_params(tmp_path / "loop", fakes.tiny_config()),
+      fakes.final_params(tmp_path / "scan", fakes.tiny_config()),
       atol=1e-5,
   )
 
 
 def test_host_resident_matches_device_resident(fake_data, tmp_path):
-  train.train_and_evaluate(tiny_config(), tmp_path / "device")
-  train.train_and_evaluate(tiny_config(data__device_resident=False), tmp_path / "host")
+  train.train_and_evaluate(fakes.tiny_config(), tmp_path / "device")
+  train.train_and_evaluate(fakes.tiny_config(data__device_resident=False), tmp_path / "host")
   np.testing.assert_allclose(
-      train_losses(tmp_path / "device"), train_losses(tmp_path / "host"), atol=1e-6, rtol=0
+      fakes.train_losses(tmp_path / "device"),
+      fakes.train_losses(tmp_path / "host"),
+      atol=1e-6,
+      rtol=0,
   )
 
 
 def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
   monkeypatch.setattr(
-      input_pipeline, "prepare", lambda data_config, seed=0: FakeHandle(nan_flow=True)
+      input_pipeline, "prepare", lambda data_config, seed=0: fakes.FakeHandle(nan_flow=True)
   )
   with pytest.raises(train.TrainingDivergedError, match="loss is nan at step"):
-    train.train_and_evaluate(tiny_config(data__hflip=False), tmp_path)
+    train.train_and_evaluate(fakes.tiny_config(data__hflip=False), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -302,7 +247,7 @@ def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
     ],
 )
 def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, message):
-  config = tiny_config()
+  config = fakes.tiny_config()
   config[group][field] = value
   with pytest.raises(ValueError, match=message):
     train.train_and_evaluate(config, tmp_path)
@@ -311,7 +256,7 @@ def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, messa
 def test_loss_weights_weight_each_stream():
   outputs = {"gray": np.zeros((2, T, H, W, 1)), "flow": np.zeros((2, T, H, W, 2))}
   inputs = {"gray": np.ones((2, T, H, W, 1)), "flow": np.full((2, T, H, W, 2), 0.5)}
-  losses = train.per_example_losses(outputs, {}, inputs, {"gray": 0.75, "flow": 1.0})
+  losses = steps.per_example_losses(outputs, {}, inputs, {"gray": 0.75, "flow": 1.0})
   np.testing.assert_allclose(losses["loss_gray"], [1.0, 1.0])
   np.testing.assert_allclose(losses["loss_flow"], [0.25, 0.25])
   np.testing.assert_allclose(losses["loss"], [0.75 + 0.25] * 2)
@@ -331,11 +276,11 @@ def test_steps_per_call_auto_is_one_on_cpu():
 _DEVICE_RUN = """
 import sys
 sys.path.insert(0, {tests!r})
-import test_train
+import fakes
 from mouseflax import input_pipeline, train
-input_pipeline.prepare = lambda data_config, seed=0: test_train.FakeHandle()
+input_pipeline.prepare = lambda data_config, seed=0: fakes.FakeHandle()
 for workdir, stop, devices in {runs!r}:
-  train.train_and_evaluate(test_train.tiny_config(
+  train.train_and_evaluate(fakes.tiny_config(
       train__epochs=2, train__stop_after_steps=stop, mesh__data_parallelism=devices), workdir)
 """
 
@@ -348,7 +293,7 @@ def _run_with_two_devices(runs: list[tuple[str, int, int]]) -> None:
       "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
       "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
   }
-  code = _DEVICE_RUN.format(tests=str(REPO / "tests"), runs=runs)
+  code = _DEVICE_RUN.format(tests=str(fakes.TESTS), runs=runs)
   proc = subprocess.run(
       [sys.executable, "-c", code],
       env=env,
@@ -373,11 +318,13 @@ def test_two_devices_match_one_and_checkpoints_cross_device_counts(tmp_path):
           (cross_21, 0, 1),
       ]
   )  # and the other way round.
-  np.testing.assert_allclose(train_losses(one), train_losses(two), atol=1e-5, rtol=0)
-  config = tiny_config(train__epochs=2)
-  reference = final_params(pathlib.Path(one), config)
+  np.testing.assert_allclose(fakes.train_losses(one), fakes.train_losses(two), atol=1e-5, rtol=0)
+  config = fakes.tiny_config(train__epochs=2)
+  reference = fakes.final_params(pathlib.Path(one), config)
   for workdir in (two, cross_12, cross_21):
-    assert_trees_close(reference, final_params(pathlib.Path(workdir), config), atol=1e-5)
+    fakes.assert_trees_close(
+        reference, fakes.final_params(pathlib.Path(workdir), config), atol=1e-5
+    )
   for workdir, devices in ((one, 1), (two, 2), (cross_12, 2), (cross_21, 1)):
     assert (
         json.loads((pathlib.Path(workdir) / "results.json").read_text())["num_devices"] == devices
@@ -388,8 +335,6 @@ def test_orbax_info_logs_are_dropped_but_warnings_kept():
   import logging as std_logging  # pylint: disable=g-import-not-at-top
 
   from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-
-  from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top
 
   checkpointing.quiet_orbax_info_logs()
   checkpointing.quiet_orbax_info_logs()  # Idempotent: one filter.

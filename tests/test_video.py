@@ -5,38 +5,24 @@ import logging
 import pathlib
 
 import cv2
+import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import numpy as np
 import pytest
 
 from mouseflax import video
 
-WIDTH, HEIGHT, NUM_FRAMES, FPS = 64, 48, 40, 25.0
+WIDTH, HEIGHT, NUM_FRAMES, FPS = 64, 48, 40, fakes.VIDEO_FPS
 # Mean |luma - BGR->gray| allowed; chroma subsampling and rounding give ~1 level on colour noise.
 LUMA_TOLERANCE = 1.5
 
 
-def write_video(
-    path: pathlib.Path, frames: list[np.ndarray], fourcc: str = "MJPG", fps: float = FPS
-) -> pathlib.Path:
-  """Writes BGR or gray uint8 frames with cv2.VideoWriter."""
-  height, width = frames[0].shape[:2]
-  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
-  assert writer.isOpened(), f"no {fourcc} writer"
-  for frame in frames:
-    writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
-  writer.release()
-  return path
-
-
 def smooth_colour_frames(num_frames: int = NUM_FRAMES, seed: int = 0) -> list[np.ndarray]:
-  rng = np.random.default_rng(seed)
-  base = cv2.GaussianBlur(rng.integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8), (7, 7), 2)
-  return [np.roll(base, t, axis=1) for t in range(num_frames)]
+  return fakes.rolling_texture(num_frames, HEIGHT, WIDTH, seed)
 
 
 @pytest.fixture
 def clip(tmp_path) -> pathlib.Path:
-  return write_video(tmp_path / "clip.avi", smooth_colour_frames())
+  return fakes.write_video(tmp_path / "clip.avi", smooth_colour_frames())
 
 
 def test_probe_reads_the_file(clip):
@@ -56,7 +42,7 @@ def test_iter_is_a_streaming_generator(clip):
 
 @pytest.mark.parametrize("fourcc,suffix", [("MJPG", ".avi"), ("mp4v", ".mp4")])
 def test_luma_path_matches_bgr_to_gray(tmp_path, fourcc, suffix):
-  path = write_video(tmp_path / f"v{suffix}", smooth_colour_frames(8), fourcc)
+  path = fakes.write_video(tmp_path / f"v{suffix}", smooth_colour_frames(8), fourcc)
   mode = video.gray_mode(path)
   assert mode in (video.GRAY_MODE_LUMA, video.GRAY_MODE_LUMA_LIMITED)
   luma = np.stack(list(video.iter_gray_frames(path, mode=mode))).astype(np.float32)
@@ -78,7 +64,7 @@ def test_mpeg1_program_stream_frames_are_all_counted_and_decoded(tmp_path):
   # OpenCV's container estimate for a 'PIM1' .mpg is short (119 for 120 frames): decoding must not
   # stop there, and probe must report the decodable count.
   num_frames = 120
-  path = write_video(tmp_path / "cage.mpg", smooth_colour_frames(num_frames), "PIM1")
+  path = fakes.write_video(tmp_path / "cage.mpg", smooth_colour_frames(num_frames), "PIM1")
   estimate = int(cv2.VideoCapture(str(path), cv2.CAP_FFMPEG).get(cv2.CAP_PROP_FRAME_COUNT))
   assert estimate < num_frames, "the short container estimate this test guards against is gone"
   assert video.probe(path).num_frames == num_frames
@@ -91,7 +77,7 @@ def test_mpeg1_program_stream_frames_are_all_counted_and_decoded(tmp_path):
 
 
 def test_start_stop_equals_slice_of_full_decode(tmp_path):
-  path = write_video(tmp_path / "v.mp4", smooth_colour_frames(), "mp4v")
+  path = fakes.write_video(tmp_path / "v.mp4", smooth_colour_frames(), "mp4v")
   full = list(video.iter_gray_frames(path))
   part = list(video.iter_gray_frames(path, start=17, stop=23))
   assert len(part) == 6
@@ -133,3 +119,12 @@ def test_few_missing_trailing_frames_warn(clip, tmp_path, caplog):
     frames = list(video.iter_gray_frames(path))
   assert NUM_FRAMES - video.MAX_MISSING_FRAMES <= len(frames) < NUM_FRAMES
   assert "missing" in caplog.text and "tail.avi" in caplog.text
+
+
+def test_video_files_are_found_by_suffix_hidden_ones_skipped(tmp_path):
+  for name in ("a.webm", "b.MP4", "c.mpg", "notes.txt", "._d.mpg"):
+    (tmp_path / name).write_bytes(b"")
+  (tmp_path / "e.avi").mkdir()  # A folder with a video's suffix is no video.
+  found = sorted(p.name for p in tmp_path.iterdir() if video.is_video_file(p))
+  assert found == ["a.webm", "b.MP4", "c.mpg"]
+  assert all(s == s.lower() and s.startswith(".") for s in video.VIDEO_SUFFIXES)

@@ -27,11 +27,10 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from data_builders import video_builder
-from mouseflax import build_data
-from mouseflax import preprocess
 from mouseflax import raw_formats
+from mouseflax import streams
+from mouseflax import windows
 
-NO_LABEL = -1
 DEFAULT_CONFIG = "default"
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
@@ -48,14 +47,13 @@ unzip it and pass the `Avenue Dataset` folder as `manual_dir`:
 class AvenueConfig(tfds.core.BuilderConfig):
   """What changes the bytes on disk."""
 
-  sequence_length: int = 8  # Frames per sequence.
-  stride: int = 5  # Training windows take every 5th frame (as the mouse protocol).
+  sequence_length: int = streams.SEQUENCE_LENGTH  # Frames per sequence.
+  stride: int = video_builder.PAPER_STRIDE  # Training windows take every `stride`-th frame.
   train_hop: int = 0  # Frames between training window starts; 0: no overlap.
-  validation_fraction: float = 0.2  # Share of training windows held for validation.
+  # Share of training windows held for validation.
+  validation_fraction: float = video_builder.PAPER_VALIDATION_FRACTION
   split_seed: int = 0  # Seeds the train/validation permutation.
-  preprocess: dict[str, Any] = dataclasses.field(
-      default_factory=lambda: preprocess.PreprocessConfig().to_dict()
-  )
+  preprocess: dict[str, Any] = dataclasses.field(default_factory=video_builder.default_preprocess)
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
@@ -66,7 +64,7 @@ def make_config(**protocol: Any) -> AvenueConfig:
   """'default' for the default parameters, else 'custom-<hash of parameters>'."""
   config = AvenueConfig(name=DEFAULT_CONFIG, **protocol)
   if config.protocol() != AvenueConfig(name=DEFAULT_CONFIG).protocol():
-    config.name = f"custom-{build_data.protocol_hash(config.protocol())}"
+    config.name = f"custom-{video_builder.protocol_hash(config.protocol())}"
   config.description = f"protocol {config.protocol()}"
   return config
 
@@ -78,8 +76,7 @@ class Builder(video_builder.VideoSequenceBuilder):
   RELEASE_NOTES = {
       "1.0.0": "Initial release.",
       "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of "
-      "1.0.0's "
-      "single INTER_AREA resize); videos are decoded to the end of the stream.",
+      "1.0.0's single INTER_AREA resize); videos are decoded to the end of the stream.",
   }
   BUILDER_CONFIGS = [make_config()]
   DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
@@ -88,47 +85,26 @@ class Builder(video_builder.VideoSequenceBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: AvenueConfig = self.builder_config
-    root = build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+    root = video_builder.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
     train_videos, test_pairs = _find_recordings(root)
     paths = {_name(v): v for v in train_videos} | {_name(v): v for v, _ in test_pairs}
     names = sorted(paths)
-    arrays = build_data.preprocess_videos(
-        [build_data.VideoJob(name, str(paths[name])) for name in names],
-        config.preprocess,
-        cache_dir=self._cache_dir,
-        num_workers=self._num_workers,
-    )
+    arrays = self._preprocess({name: paths[name] for name in names})
     labels = {_name(v): np.zeros(len(arrays[_name(v)][0]), np.int64) for v in train_videos}
     labels |= {_name(v): _test_labels(v, mat, len(arrays[_name(v)][0])) for v, mat in test_pairs}
     splits = _cut_splits(
         config, [_name(v) for v in train_videos], [_name(v) for v, _ in test_pairs], labels
     )
-    build_data.check_not_empty(
+    video_builder.check_not_empty(
         splits,
         f"cuhk_avenue/{config.name}",
         "Use longer or more training videos, or a smaller stride/train_hop.",
     )
-    self.info.metadata.update(
-        video_names=names, protocol=config.protocol(), preprocess=config.preprocess
-    )
-    video_ids = {name: i for i, name in enumerate(names)}
-    return {
-        split: self._generate_examples(windows, arrays, labels, video_ids)
-        for split, windows in splits.items()
-    }
 
-  def _generate_examples(self, windows, arrays, labels, video_ids):
-    """Yields (key, sequence) for each (video name, frame indices) window."""
-    for name, frames in windows:
-      gray, flow = arrays[name]
-      yield f"{name}/{frames[0]:09d}", {
-          "gray": np.asarray(gray[frames]),
-          "flow": np.asarray(flow[frames]),
-          "behavior": np.full(len(frames), NO_LABEL, np.int64),
-          "anomaly": labels[name][frames],
-          "frame_index": frames,
-          "video": video_ids[name],
-      }
+    def window_labels(name: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+      return np.full(len(frames), raw_formats.NO_LABEL, np.int64), labels[name][frames]
+
+    return self._split_examples(splits, arrays, names, window_labels)
 
 
 def _name(video: str | pathlib.Path) -> str:
@@ -140,11 +116,12 @@ def _find_recordings(root: pathlib.Path):
   try:
     train_videos, test_pairs = raw_formats.find_avenue_recordings(root)
   except FileNotFoundError as e:
-    raise build_data.MissingDataError(f"{e}\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}") from e
+    raise video_builder.missing_data(e, _MANUAL_DOWNLOAD_INSTRUCTIONS) from e
   if not train_videos or not test_pairs:
-    raise build_data.MissingDataError(
+    raise video_builder.missing_data(
         f"Found {len(train_videos)} training and {len(test_pairs)} labelled test videos in {root}; "
-        f"need both.\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}"
+        "need both.",
+        _MANUAL_DOWNLOAD_INSTRUCTIONS,
     )
   return train_videos, test_pairs
 
@@ -167,20 +144,20 @@ def _test_labels(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> np.
 def _cut_splits(config: AvenueConfig, train_names, test_names, labels):
   """Split name -> list of (video name, frame indices) windows, as in the module docstring."""
   hop = config.train_hop or config.sequence_length * config.stride
-  windows = [
+  train_windows = [
       (name, frames)
       for name in train_names
-      for frames in build_data.strided_windows(
+      for frames in windows.strided_windows(
           len(labels[name]), length=config.sequence_length, stride=config.stride, hop=hop
       )
   ]
-  train, validation = build_data.split_train_validation(
-      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed
+  train, validation = windows.split_train_validation(
+      len(train_windows), validation_fraction=config.validation_fraction, seed=config.split_seed
   )
   test = [
       (name, frames)
       for name in test_names
-      for frames in build_data.covering_windows(len(labels[name]), length=config.sequence_length)
+      for frames in windows.covering_windows(len(labels[name]), length=config.sequence_length)
   ]
   logging.info(
       "cuhk_avenue: %d train, %d validation, %d test windows.",
@@ -189,7 +166,7 @@ def _cut_splits(config: AvenueConfig, train_names, test_names, labels):
       len(test),
   )
   return {
-      "train": [windows[i] for i in train],
-      "validation": [windows[i] for i in validation],
+      "train": [train_windows[i] for i in train],
+      "validation": [train_windows[i] for i in validation],
       "test": test,
   }

@@ -9,8 +9,9 @@ import pathlib
 import numpy as np
 import pytest
 
+import data_builders
+from data_builders import testing
 from data_builders.cuhk_avenue import cuhk_avenue_dataset_builder as av
-from data_builders.mouse_behavior import mouse_behavior_dataset_builder_test as mouse_test
 from mouseflax import build_data
 from mouseflax import raw_formats
 from mouseflax import synthetic
@@ -39,7 +40,7 @@ def raw_dir(tmp_path_factory) -> pathlib.Path:
 def built(raw_dir, tmp_path_factory):
   data_dir = tmp_path_factory.mktemp("data")
   build_data.build("cuhk_avenue", manual_dir=raw_dir, data_dir=data_dir)
-  return mouse_test.read_without_tf(data_dir, "cuhk_avenue", tmp_path_factory.mktemp("read"))
+  return testing.read_without_tf(data_dir, "cuhk_avenue", tmp_path_factory.mktemp("read"))
 
 
 def test_splits_shapes_and_disjointness(built):
@@ -48,13 +49,13 @@ def test_splits_shapes_and_disjointness(built):
   for split in arrays.values():
     n = len(split["video"])
     assert split["gray"].shape == (n, 8, 24, 32, 1) and split["flow"].dtype == np.float16
-    assert (split["behavior"] == av.NO_LABEL).all()
+    assert (split["behavior"] == raw_formats.NO_LABEL).all()
   windows_per_video = (FRAMES - 36) // 40 + 1
   assert len(arrays["train"]["video"]) + len(arrays["validation"]["video"]) == (
       NUM_TRAIN * windows_per_video
   )
   assert len(arrays["validation"]["video"]) == round(0.2 * NUM_TRAIN * windows_per_video)
-  train, validation = (mouse_test.frame_set(arrays[s]) for s in ("train", "validation"))
+  train, validation = (testing.frame_set(arrays[s]) for s in ("train", "validation"))
   assert not train & validation
   names = metadata["video_names"]
   assert {names[v].split("/")[0] for v in arrays["train"]["video"]} == {"training_videos"}
@@ -83,5 +84,5 @@ def test_custom_protocol_gets_its_own_name():
 
 
 def test_missing_manual_files_list_expected_paths(tmp_path):
-  with pytest.raises(build_data.MissingDataError, match="testing_label_mask"):
+  with pytest.raises(data_builders.MissingDataError, match="testing_label_mask"):
     build_data.build("cuhk_avenue", manual_dir=tmp_path, data_dir=tmp_path / "data")

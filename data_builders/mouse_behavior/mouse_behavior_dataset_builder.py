@@ -43,14 +43,12 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from data_builders import video_builder
-from mouseflax import build_data
-from mouseflax import preprocess
 from mouseflax import raw_formats
+from mouseflax import streams
 from mouseflax import video
+from mouseflax import windows
 
-BEHAVIORS = tuple(raw_formats.BEHAVIORS)
 DEFAULT_HELD_OUT = "hang"
-NO_LABEL = -1
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Download the "full database" of Jhuang et al. 2010 (12 annotated home-cage videos, over 10 hours;
@@ -72,14 +70,13 @@ class MouseBehaviorConfig(tfds.core.BuilderConfig):
   num_train_videos: int = 6  # Paper: 6 of the 12 videos train + validate.
   train_videos: tuple[str, ...] = ()  # Stems overriding the default rule (module docstring).
   test_video: str = ""  # Stem overriding the default rule.
-  sequence_length: int = 8  # Frames per sequence (paper: 8).
-  stride: int = 5  # Training windows take every 5th frame (paper).
+  sequence_length: int = streams.SEQUENCE_LENGTH  # Frames per sequence (paper: 8).
+  stride: int = video_builder.PAPER_STRIDE  # Training windows take every 5th frame (paper).
   test_fraction: float = 0.5  # Paper: the first half of the test video.
-  validation_fraction: float = 0.2  # Paper: 80/20 train/validation.
+  # Paper: 80/20 train/validation.
+  validation_fraction: float = video_builder.PAPER_VALIDATION_FRACTION
   split_seed: int = 0  # Seeds the train/validation permutation.
-  preprocess: dict[str, Any] = dataclasses.field(
-      default_factory=lambda: preprocess.PreprocessConfig().to_dict()
-  )
+  preprocess: dict[str, Any] = dataclasses.field(default_factory=video_builder.default_preprocess)
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
@@ -92,17 +89,19 @@ def _jsonable(value: Any) -> Any:
 
 def make_config(held_out: str = DEFAULT_HELD_OUT, **protocol: Any) -> MouseBehaviorConfig:
   """Config '<held_out>' for the paper's defaults, else '<held_out>-<hash of the parameters>'."""
-  if held_out not in BEHAVIORS:
-    raise ValueError(f"held_out={held_out!r} is not a behaviour; valid: {BEHAVIORS}.")
+  if held_out not in raw_formats.BEHAVIORS:
+    raise ValueError(f"held_out={held_out!r} is not a behaviour; valid: {raw_formats.BEHAVIORS}.")
   config = MouseBehaviorConfig(name=held_out, held_out=held_out, **protocol)
   if config.protocol() != MouseBehaviorConfig(name=held_out, held_out=held_out).protocol():
-    config.name = f"{held_out}-{build_data.protocol_hash(config.protocol())}"
+    config.name = f"{held_out}-{video_builder.protocol_hash(config.protocol())}"
   config.description = f"{held_out} held out; protocol {config.protocol()}"
   return config
 
 
 @dataclasses.dataclass(frozen=True)
-class _Recording:
+class Recording:
+  """One annotated video of the Jhuang layout."""
+
   name: str
   video: pathlib.Path
   labels: np.ndarray  # int64 per-frame behaviour ids.
@@ -115,14 +114,13 @@ class Builder(video_builder.VideoSequenceBuilder):
   RELEASE_NOTES = {
       "1.0.0": "Initial release: the protocol of Nwokedi et al. 2021.",
       "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of "
-      "1.0.0's "
-      "single INTER_AREA resize), and the last frame(s) of .mpg videos, which 1.0.0 "
+      "1.0.0's single INTER_AREA resize), and the last frame(s) of .mpg videos, which 1.0.0 "
       "dropped (short container frame count), are decoded and used.",
       "1.2.0": "Default test video ranked on its test part (held-out behaviour present, distinct "
       "behaviours, held-out frames, name) instead of the whole annotation, so the test "
       "split holds the held-out behaviour whenever any video's test part does.",
   }
-  BUILDER_CONFIGS = [make_config(behavior) for behavior in BEHAVIORS]
+  BUILDER_CONFIGS = [make_config(behavior) for behavior in raw_formats.BEHAVIORS]
   DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
   HOMEPAGE = "http://serre-lab.clps.brown.edu/resource/homecage-database/"
@@ -130,93 +128,76 @@ class Builder(video_builder.VideoSequenceBuilder):
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: MouseBehaviorConfig = self.builder_config
     recordings = _find_recordings(
-        build_data.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
+        video_builder.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
     )
     names = sorted(recordings)
-    test_name = config.test_video or _default_test_video(recordings, config)
+    test_name = config.test_video or default_test_video(recordings, config)
     train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
     _check_choice(names, test_name, train_names)
-    test_stop = _test_stop(recordings[test_name], config)
-    arrays = build_data.preprocess_videos(
-        [build_data.VideoJob(n, str(recordings[n].video)) for n in train_names]
-        + [build_data.VideoJob(test_name, str(recordings[test_name].video), 0, test_stop)],
-        config.preprocess,
-        cache_dir=self._cache_dir,
-        num_workers=self._num_workers,
+    test_stop = test_part_stop(recordings[test_name], config)
+    arrays = self._preprocess(
+        {n: recordings[n].video for n in [*train_names, test_name]}, stops={test_name: test_stop}
     )
     labels = {n: recordings[n].labels for n in names}
     splits = _cut_splits(config, arrays, labels, train_names, (test_name, test_stop))
-    build_data.check_not_empty(
+    video_builder.check_not_empty(
         splits,
         f"mouse_behavior/{config.name}",
         "Use longer or more training videos (train_videos / num_train_videos), a smaller stride, "
         "or a held-out behaviour that leaves some sequences.",
     )
-    self.info.metadata.update(
-        video_names=names,
+    held_out_id = raw_formats.BEHAVIORS.index(config.held_out)
+
+    def window_labels(name: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+      behavior = labels[name][frames]
+      return behavior, (behavior == held_out_id).astype(np.int64)
+
+    return self._split_examples(
+        splits,
+        arrays,
+        names,
+        window_labels,
         train_videos=train_names,
         test_video=test_name,
-        behaviors=list(BEHAVIORS),
+        behaviors=list(raw_formats.BEHAVIORS),
         held_out=config.held_out,
-        protocol=config.protocol(),
-        preprocess=config.preprocess,
     )
-    video_ids = {name: i for i, name in enumerate(names)}
-    held_out_id = BEHAVIORS.index(config.held_out)
-    return {
-        split: self._generate_examples(windows, arrays, labels, video_ids, held_out_id)
-        for split, windows in splits.items()
-    }
-
-  def _generate_examples(self, windows, arrays, labels, video_ids, held_out_id):
-    """Yields (key, sequence) for each (video name, frame indices) window."""
-    for name, frames in windows:
-      gray, flow = arrays[name]
-      behavior = labels[name][frames]
-      yield f"{name}/{frames[0]:09d}", {
-          "gray": np.asarray(gray[frames]),
-          "flow": np.asarray(flow[frames]),
-          "behavior": behavior,
-          "anomaly": (behavior == held_out_id).astype(np.int64),
-          "frame_index": frames,
-          "video": video_ids[name],
-      }
 
 
-def _find_recordings(manual_dir: pathlib.Path) -> dict[str, _Recording]:
+def _find_recordings(manual_dir: pathlib.Path) -> dict[str, Recording]:
   """Every (video, annotation) pair in `manual_dir`, by file stem, annotations parsed."""
   try:
     pairs = raw_formats.find_jhuang_recordings(manual_dir)
   except FileNotFoundError as e:
-    raise build_data.MissingDataError(f"{e}\nExpected:\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}") from e
+    raise video_builder.missing_data(e, _MANUAL_DOWNLOAD_INSTRUCTIONS) from e
   recordings = {}
   for video_path, annotation in pairs:
     name = pathlib.Path(video_path).stem
     if name in recordings:
       raise ValueError(f"Two recordings named {name!r} in {manual_dir}: rename one.")
     labels = np.asarray(raw_formats.parse_jhuang_annotation(annotation), np.int64)
-    recordings[name] = _Recording(name, pathlib.Path(video_path), labels)
+    recordings[name] = Recording(name, pathlib.Path(video_path), labels)
   return recordings
 
 
-def _test_stop(recording: _Recording, config: MouseBehaviorConfig) -> int:
+def test_part_stop(recording: Recording, config: MouseBehaviorConfig) -> int:
   """One past the last test frame: `test_fraction` of the frames with pixels and a label."""
   num_frames = min(video.probe(recording.video).num_frames, len(recording.labels))
   return int(num_frames * config.test_fraction)
 
 
-def _default_test_video(recordings: dict[str, _Recording], config: MouseBehaviorConfig) -> str:
+def default_test_video(recordings: dict[str, Recording], config: MouseBehaviorConfig) -> str:
   """The module docstring's rule, ranked on each recording's test part (what the test split holds).
 
   Held-out frames come before the count of distinct behaviours, so that the test split holds the
   held-out behaviour whenever any recording's test part does.
   """
-  held_out_id = BEHAVIORS.index(config.held_out)
+  held_out_id = raw_formats.BEHAVIORS.index(config.held_out)
 
   def rank(name: str) -> tuple[bool, int, int, str]:
-    labels = recordings[name].labels[: _test_stop(recordings[name], config)]
+    labels = recordings[name].labels[: test_part_stop(recordings[name], config)]
     held_out_frames = int(np.sum(labels == held_out_id))
-    distinct = len(set(labels[labels != NO_LABEL].tolist()))
+    distinct = len(set(labels[labels != raw_formats.NO_LABEL].tolist()))
     return (held_out_frames == 0, -distinct, -held_out_frames, name)
 
   return min(recordings, key=rank)
@@ -234,6 +215,8 @@ def _check_choice(names: Sequence[str], test_name: str, train_names: Sequence[st
     raise ValueError(f"Videos {unknown} (train_videos/test_video) not found; available: {names}.")
   if test_name in train_names:
     raise ValueError(f"The test video {test_name!r} is also in train_videos; remove it.")
+  if len(set(train_names)) != len(train_names):
+    raise ValueError(f"train_videos {list(train_names)} names a video twice; list each once.")
   if not train_names:
     raise ValueError("No training videos: add recordings or set train_videos.")
 
@@ -246,13 +229,13 @@ def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_v
   kept, dropped = [], []
   for name in train_names:
     num_frames = _aligned_length(name, arrays[name][0], labels[name])
-    for frames in build_data.strided_windows(
+    for frames in windows.strided_windows(
         num_frames,
         length=config.sequence_length,
         stride=config.stride,
         hop=config.sequence_length * config.stride,
     ):
-      held_out = np.any(labels[name][frames] == BEHAVIORS.index(config.held_out))
+      held_out = np.any(labels[name][frames] == raw_formats.BEHAVIORS.index(config.held_out))
       (dropped if held_out else kept).append((name, frames))
   train, validation = _split(kept, config)
   train_extra, validation_extra = _split(dropped, config)
@@ -260,7 +243,7 @@ def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_v
   test_frames = _aligned_length(test_name, arrays[test_name][0], labels[test_name][:test_stop])
   test = [
       (test_name, frames)
-      for frames in build_data.covering_windows(test_frames, length=config.sequence_length)
+      for frames in windows.covering_windows(test_frames, length=config.sequence_length)
   ]
   logging.info(
       "mouse_behavior/%s: %d windows kept, %d dropped (held-out frames), %d test.",
@@ -278,11 +261,11 @@ def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_v
   }
 
 
-def _split(windows: list, config: MouseBehaviorConfig) -> tuple[list, list]:
-  train, validation = build_data.split_train_validation(
-      len(windows), validation_fraction=config.validation_fraction, seed=config.split_seed
+def _split(items: list, config: MouseBehaviorConfig) -> tuple[list, list]:
+  train, validation = windows.split_train_validation(
+      len(items), validation_fraction=config.validation_fraction, seed=config.split_seed
   )
-  return [windows[i] for i in train], [windows[i] for i in validation]
+  return [items[i] for i in train], [items[i] for i in validation]
 
 
 def _window_key(window: tuple[str, np.ndarray]) -> tuple[str, int]:

@@ -1,6 +1,6 @@
 """mouse_behavior builder: the checks of tfds.testing.DatasetBuilderTestCase (which needs
-TensorFlow), written against records read back with `tfds.data_source` in a fresh process
-without TensorFlow.
+TensorFlow), written against records read back with `tfds.data_source` in a fresh process without
+TensorFlow (`data_builders.testing.read_without_tf`).
 
 dummy_data: tiny synthetic recordings in the Jhuang layout, generated per test session by
 `mouseflax.synthetic.write_home_cage` (not committed: they are regenerated in < 1 s).
@@ -8,12 +8,12 @@ dummy_data: tiny synthetic recordings in the Jhuang layout, generated per test s
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+import data_builders
+from data_builders import testing
 from data_builders.mouse_behavior import mouse_behavior_dataset_builder as mb
 from mouseflax import build_data
 from mouseflax import preprocess
@@ -32,42 +32,6 @@ PROTOCOL = {"num_train_videos": NUM_TRAIN_VIDEOS}
 SPLITS = ("train", "validation", "test", "train_labelled", "validation_labelled")
 # Float16 storage of flow in [0, 1]: spacing at 1 is ~4.9e-4.
 FLOW_ATOL = 1e-3
-
-# Reads every split with tfds.data_source in a fresh interpreter and saves them as one .npz.
-READ_SCRIPT = """
-import json, sys
-import numpy as np
-import tensorflow_datasets as tfds
-data_dir, name, out = sys.argv[1:]
-sources = tfds.data_source(name, data_dir=data_dir)
-arrays = {}
-for split, source in sources.items():
-  examples = source.__getitems__(range(len(source)))
-  for key in examples[0]:
-    arrays[f"{split}/{key}"] = np.stack([np.asarray(e[key]) for e in examples])
-np.savez(out, **arrays)
-builder = tfds.builder(name, data_dir=data_dir)
-print(json.dumps({"metadata": dict(builder.info.metadata), "tf": "tensorflow" in sys.modules}))
-"""
-
-
-def read_without_tf(data_dir: pathlib.Path, name: str, tmp_dir: pathlib.Path):
-  """(split -> key -> array, metadata) as read by a fresh process; asserts TF was never imported."""
-  out = tmp_dir / "read.npz"
-  result = subprocess.run(
-      [sys.executable, "-c", READ_SCRIPT, str(data_dir), name, str(out)],
-      capture_output=True,
-      text=True,
-      check=True,
-  )
-  report = json.loads(result.stdout.strip().splitlines()[-1])
-  assert not report["tf"], "reading the records imported TensorFlow"
-  arrays = {}
-  with np.load(out) as npz:
-    for key in npz.files:
-      split, field = key.split("/")
-      arrays.setdefault(split, {})[field] = npz[key]
-  return arrays, report["metadata"]
 
 
 def build(manual_dir: pathlib.Path, data_dir: pathlib.Path):
@@ -95,7 +59,7 @@ def raw_dir(tmp_path_factory) -> pathlib.Path:
 def built(raw_dir, tmp_path_factory):
   data_dir = tmp_path_factory.mktemp("data")
   builder = build(raw_dir, data_dir)
-  arrays, metadata = read_without_tf(
+  arrays, metadata = testing.read_without_tf(
       data_dir, f"mouse_behavior/{builder.builder_config.name}", tmp_path_factory.mktemp("read")
   )
   return builder, arrays, metadata
@@ -105,11 +69,6 @@ def labels_of(raw_dir: pathlib.Path, name: str) -> np.ndarray:
   return raw_formats.parse_jhuang_annotation(
       raw_dir / raw_formats.JHUANG_ANNOTATION_DIR / f"{name}.txt"
   )
-
-
-def frame_set(split: dict) -> set:
-  pairs = zip(split["video"], split["frame_index"])
-  return {(int(v), int(f)) for v, frames in pairs for f in frames}
 
 
 def test_dtypes_and_shapes(built):
@@ -155,11 +114,13 @@ def test_training_windows_are_strided_and_disjoint(built):
     frames = arrays[split]["frame_index"]
     assert (np.diff(frames, axis=1) == 5).all()
     assert (frames[:, 0] % 40 == 0).all()  # Starts 40 apart: no overlap.
-  train, validation, test = (frame_set(arrays[s]) for s in ("train", "validation", "test"))
+  train, validation, test = (testing.frame_set(arrays[s]) for s in ("train", "validation", "test"))
   assert not train & validation and not train & test and not validation & test
-  assert train <= frame_set(arrays["train_labelled"])
-  assert validation <= frame_set(arrays["validation_labelled"])
-  assert not frame_set(arrays["train_labelled"]) & frame_set(arrays["validation_labelled"])
+  assert train <= testing.frame_set(arrays["train_labelled"])
+  assert validation <= testing.frame_set(arrays["validation_labelled"])
+  assert not testing.frame_set(arrays["train_labelled"]) & testing.frame_set(
+      arrays["validation_labelled"]
+  )
 
 
 def test_held_out_frames_only_where_allowed(built):
@@ -256,14 +217,14 @@ def test_config_names_never_collide():
 
 
 def test_missing_manual_files_list_expected_paths(tmp_path):
-  with pytest.raises(build_data.MissingDataError, match="Annotator_group_1"):
+  with pytest.raises(data_builders.MissingDataError, match="Annotator_group_1"):
     build(tmp_path / "absent", tmp_path / "data")
   empty = tmp_path / "empty"
   empty.mkdir()
-  with pytest.raises(build_data.MissingDataError, match="Annotator_group_1"):
+  with pytest.raises(data_builders.MissingDataError, match="Annotator_group_1"):
     build(empty, tmp_path / "data")
   (empty / "video.mpg").write_bytes(b"")  # A video without its annotation.
-  with pytest.raises(build_data.MissingDataError, match=r"Annotator_group_1.video\.txt"):
+  with pytest.raises(data_builders.MissingDataError, match=r"Annotator_group_1.video\.txt"):
     build(empty, tmp_path / "data")
 
 
@@ -283,16 +244,18 @@ def test_interrupted_build_is_not_complete(raw_dir, tmp_path, monkeypatch):
   assert not list(tmp_path.glob(f"mouse_behavior/*/{mb.Builder.VERSION}/dataset_info.json"))
 
 
-def _recording(name: str, test_part: list[int], rest: list[int]) -> mb._Recording:
+def _recording(name: str, test_part: list[int], rest: list[int]) -> mb.Recording:
   """A recording whose first half (the default test part) is `test_part`, then `rest`."""
   assert len(test_part) == len(rest)
-  return mb._Recording(name, pathlib.Path(f"{name}.mpg"), np.array(test_part + rest, np.int64))
+  return mb.Recording(name, pathlib.Path(f"{name}.mpg"), np.array(test_part + rest, np.int64))
 
 
 def test_default_test_video_ranks_test_parts_held_out_first(monkeypatch):
   # Frame counts come from the annotations here (no video files): the real rule also probes.
   monkeypatch.setattr(
-      mb, "_test_stop", lambda recording, config: int(len(recording.labels) * config.test_fraction)
+      mb,
+      "test_part_stop",
+      lambda recording, config: int(len(recording.labels) * config.test_fraction),
   )
   hang, walk = raw_formats.BEHAVIORS.index("hang"), raw_formats.BEHAVIORS.index("walk")
   others = [b for b in range(len(raw_formats.BEHAVIORS)) if b != hang]  # 7 behaviours.
@@ -304,10 +267,10 @@ def test_default_test_video_ranks_test_parts_held_out_first(monkeypatch):
       "c_more_hang": _recording("c_more_hang", [hang] * 5 + [0] * 3 + [1] * 2, [walk] * 10),
       "d_same_as_c": _recording("d_same_as_c", [hang] * 5 + [0] * 3 + [1] * 2, [walk] * 10),
   }
-  assert mb._default_test_video(recordings, mb.make_config("hang")) == "c_more_hang"
+  assert mb.default_test_video(recordings, mb.make_config("hang")) == "c_more_hang"
   # Walk is in every test part: the most distinct behaviours win.
-  assert mb._default_test_video(recordings, mb.make_config("walk")) == "a_all_but_late_hang"
+  assert mb.default_test_video(recordings, mb.make_config("walk")) == "a_all_but_late_hang"
   # No test part holds the held-out behaviour: distinct behaviours, then name.
   del recordings["b_some_hang"], recordings["c_more_hang"], recordings["d_same_as_c"]
   recordings["e_hang_late"] = _recording("e_hang_late", [0] * 10, [hang] * 10)
-  assert mb._default_test_video(recordings, mb.make_config("hang")) == "a_all_but_late_hang"
+  assert mb.default_test_video(recordings, mb.make_config("hang")) == "a_all_but_late_hang"

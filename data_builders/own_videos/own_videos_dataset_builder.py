@@ -3,29 +3,28 @@
 Configured by `configs/own_videos.py` (`--config.data.video_dir=DIR`). The protocol, per video of N
 decoded frames, with its parameters in `OwnVideosConfig`:
 
-- Videos: every file in `video_dir` (subfolders included) whose suffix is in `VIDEO_SUFFIXES`;
-  `video_names` (metadata) is their sorted list of paths relative to `video_dir`.
+- Videos: every file in `video_dir` (subfolders included) that `mouseflax.video.is_video_file`
+  accepts (a suffix in `video.VIDEO_SUFFIXES`, not hidden); `video_names` (metadata) is their sorted
+  list of paths relative to `video_dir`.
 - Used part: frames [0, U), U = floor(video_fraction * N). `video_fraction` < 1 leaves the end of
-every
-  video out of training altogether, e.g. to score it afterwards (the README's worked example).
+  every video out of training altogether, e.g. to score it afterwards (the README's worked example).
 - Train: frames [0, V), V = U - round(validation_fraction * U): windows of `sequence_length` frames
   taking every `stride`-th frame, starts `train_hop` frames apart (0: no overlap), as the paper's
   training sequences.
 - Validation: the end of the used part by time, frames [V, U), every frame, in consecutive windows
-  plus one aligned to the end (`build_data.covering_windows`): the same windows `mouseflax.score`
+  plus one aligned to the end (`windows.covering_windows`): the same windows `mouseflax.score`
   uses, so the threshold calibrated on these frames at the end of training applies to scores
   computed exactly the same way.
 - Test: frames [V, N) in the same windows (the validation frames plus the part left out), so the
-run's
-  `scores/` and `timeline.png` show the held-out end of every video. There are no labels: `anomaly`
-  is 0 and `behavior` -1 everywhere, and the AUCs are undefined (None).
+  run's `scores/` and `timeline.png` show the held-out end of every video. There are no labels:
+  `anomaly` is 0 and `behavior` -1 everywhere, and the AUCs are undefined (None).
 - Records built from another folder or from changed files never mix: the config name hashes the
   protocol, which holds `video_dir` and a fingerprint (name, size, mtime) of the videos.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 import dataclasses
 import hashlib
 import pathlib
@@ -35,12 +34,13 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+import data_builders
 from data_builders import video_builder
-from mouseflax import build_data
-from mouseflax import preprocess
+from mouseflax import raw_formats
+from mouseflax import streams
+from mouseflax import video
+from mouseflax import windows
 
-NO_LABEL = -1
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".m4v", ".wmv", ".webm")
 CONFIG_PREFIX = "own"
 FINGERPRINT_CHARS = 16
 
@@ -48,12 +48,12 @@ _MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
 Put your recordings (all normal behaviour; any resolution, frame rate and length) in one folder and
 pass it as --config.data.video_dir=DIR:
 
-  <video_dir>/<any name><suffix>        suffix one of {", ".join(VIDEO_SUFFIXES)}
+  <video_dir>/<any name><suffix>        suffix one of {", ".join(video.VIDEO_SUFFIXES)}
   <video_dir>/<subfolder>/<any name>... subfolders are searched too
 """
 
 
-class NoVideosError(build_data.MissingDataError):
+class NoVideosError(data_builders.MissingDataError):
   """`video_dir` is missing, holds no video, or a video is too short for the protocol."""
 
 
@@ -65,11 +65,7 @@ def find_videos(video_dir: str | pathlib.Path) -> list[pathlib.Path]:
         f"config.data.video_dir={str(video_dir)!r} is not a folder.\n"
         f"{_MANUAL_DOWNLOAD_INSTRUCTIONS}"
     )
-  videos = sorted(
-      p
-      for p in root.rglob("*")
-      if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
-  )
+  videos = sorted(p for p in root.rglob("*") if video.is_video_file(p))
   if not videos:
     raise NoVideosError(f"No video in {root}.\n{_MANUAL_DOWNLOAD_INSTRUCTIONS}")
   return videos
@@ -91,14 +87,13 @@ class OwnVideosConfig(tfds.core.BuilderConfig):
 
   video_dir: str = ""  # Absolute path of the folder of recordings.
   videos_fingerprint: str = ""  # `fingerprint(video_dir)`: changed files mean new records.
-  sequence_length: int = 8  # Frames per sequence.
-  stride: int = 5  # Training windows take every `stride`-th frame.
+  sequence_length: int = streams.SEQUENCE_LENGTH  # Frames per sequence.
+  stride: int = video_builder.PAPER_STRIDE  # Training windows take every `stride`-th frame.
   train_hop: int = 0  # Frames between training window starts; 0: no overlap.
-  validation_fraction: float = 0.2  # Share of the used part, at its end, held for validation.
+  # Share of the used part, at its end, held for validation.
+  validation_fraction: float = video_builder.PAPER_VALIDATION_FRACTION
   video_fraction: float = 1.0  # Leading share of every video used for training + validation.
-  preprocess: dict[str, Any] = dataclasses.field(
-      default_factory=lambda: preprocess.PreprocessConfig().to_dict()
-  )
+  preprocess: dict[str, Any] = dataclasses.field(default_factory=video_builder.default_preprocess)
 
   def protocol(self) -> dict[str, Any]:
     """The parameters as a JSON-able dict (stored in the dataset's metadata)."""
@@ -118,7 +113,7 @@ def make_config(video_dir: str | pathlib.Path, **protocol: Any) -> OwnVideosConf
         f"config.data.validation_fraction={config.validation_fraction}: must be in "
         "(0, 1) for own videos (the threshold is calibrated on the validation frames)."
     )
-  config.name = f"{CONFIG_PREFIX}-{build_data.protocol_hash(config.protocol())}"
+  config.name = f"{CONFIG_PREFIX}-{video_builder.protocol_hash(config.protocol())}"
   config.description = f"protocol {config.protocol()}"
   return config
 
@@ -145,7 +140,7 @@ def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, 
   train_end = used - int(round(config.validation_fraction * used))
   length = config.sequence_length
   hop = config.train_hop or length * config.stride
-  train = build_data.strided_windows(train_end, length=length, stride=config.stride, hop=hop)
+  train = windows.strided_windows(train_end, length=length, stride=config.stride, hop=hop)
   if len(train) == 0 or used - train_end < length:
     raise NoVideosError(
         f"{name}: {num_frames} frames; its training part ({train_end} frames) needs at least "
@@ -155,7 +150,7 @@ def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, 
     )
 
   def covering(start: int, stop: int) -> list:
-    return [(name, start + w) for w in build_data.covering_windows(stop - start, length=length)]
+    return [(name, start + w) for w in windows.covering_windows(stop - start, length=length)]
 
   return {
       "train": [(name, w) for w in train],
@@ -178,37 +173,17 @@ class Builder(video_builder.VideoSequenceBuilder):
       raise NoVideosError(f"The videos in {root} changed since the config was made: rerun.")
     paths = {str(p.relative_to(root)): p for p in find_videos(root)}
     names = sorted(paths)
-    arrays = build_data.preprocess_videos(
-        [build_data.VideoJob(name, str(paths[name])) for name in names],
-        config.preprocess,
-        cache_dir=self._cache_dir,
-        num_workers=self._num_workers,
-    )
+    arrays = self._preprocess({name: paths[name] for name in names})
     splits = {"train": [], "validation": [], "test": []}
     for name in names:
-      for split, windows in cut_video(name, len(arrays[name][0]), config).items():
-        splits[split].extend(windows)
+      for split, items in cut_video(name, len(arrays[name][0]), config).items():
+        splits[split].extend(items)
     logging.info(
         "own_videos: %s windows from %d videos.", {k: len(v) for k, v in splits.items()}, len(names)
     )
-    self.info.metadata.update(
-        video_names=names, protocol=config.protocol(), preprocess=config.preprocess
-    )
-    video_ids = {name: i for i, name in enumerate(names)}
-    return {
-        split: self._generate_examples(windows, arrays, video_ids)
-        for split, windows in splits.items()
-    }
 
-  def _generate_examples(self, windows: Sequence[tuple[str, np.ndarray]], arrays, video_ids):
-    """Yields (key, sequence) for each (video name, frame indices) window."""
-    for name, frames in windows:
-      gray, flow = arrays[name]
-      yield f"{name}/{frames[0]:09d}", {
-          "gray": np.asarray(gray[frames]),
-          "flow": np.asarray(flow[frames]),
-          "behavior": np.full(len(frames), NO_LABEL, np.int64),
-          "anomaly": np.zeros(len(frames), np.int64),
-          "frame_index": frames,
-          "video": video_ids[name],
-      }
+    def window_labels(name: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+      del name  # Every frame of every video is normal, with no behaviour label.
+      return np.full(len(frames), raw_formats.NO_LABEL, np.int64), np.zeros(len(frames), np.int64)
+
+    return self._split_examples(splits, arrays, names, window_labels)

@@ -16,8 +16,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mouseflax import streams
 from mouseflax.models import common
 from mouseflax.models import layers
+
+# The encoder of Table 1 (the CAE's, and the supervised baseline's): channels of the first layer,
+# then per layer its kernel size, stride and dilation.
+WIDTH = 32
+KERNELS = (5, 5, 3, 3, 3)
+STRIDES = (1, 2, 2, 1, 1)
+DILATIONS = (1, 1, 1, 2, 2)
 
 
 class CAEEncoder(nn.Module):
@@ -94,10 +102,10 @@ def validate_layers(kernels, strides, dilations) -> None:
 class CAE(nn.Module):
   """Dual-stream CAE: gray and flow encoders, fused bottleneck, one decoder per stream."""
 
-  width: int = 32
-  kernels: tuple[int, ...] = (5, 5, 3, 3, 3)
-  strides: tuple[int, ...] = (1, 2, 2, 1, 1)
-  dilations: tuple[int, ...] = (1, 1, 1, 2, 2)
+  width: int = WIDTH
+  kernels: tuple[int, ...] = KERNELS
+  strides: tuple[int, ...] = STRIDES
+  dilations: tuple[int, ...] = DILATIONS
   conv_impl: str = "auto"
   dtype: str = "float32"
   streams: tuple[str, ...] = ("gray", "flow")
@@ -137,7 +145,7 @@ class CAE(nn.Module):
             self.width,
             self.kernels,
             self.strides,
-            common.STREAM_CHANNELS[stream],
+            streams.STREAM_CHANNELS[stream],
             self.conv_impl,
             dtype,
             name=f"{stream}_decoder",

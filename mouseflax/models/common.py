@@ -1,11 +1,11 @@
-"""Pieces shared by the models: dtype parsing, stream channels, activations."""
+"""Pieces shared by the models: dtype parsing, input checks, activations."""
 
 import jax
 import jax.numpy as jnp
 
+from mouseflax import streams
+
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-# Channels of each input stream (ARCHITECTURE.md tensor conventions).
-STREAM_CHANNELS = {"gray": 1, "flow": 2}
 
 
 def compute_dtype(name: str) -> jnp.dtype:
@@ -15,16 +15,16 @@ def compute_dtype(name: str) -> jnp.dtype:
   return DTYPES[name]
 
 
-def check_inputs(inputs: dict, streams: tuple[str, ...], spatial_rank: int) -> None:
+def check_inputs(inputs: dict, stream_names: tuple[str, ...], spatial_rank: int) -> None:
   """Raises a clear error when a stream is missing or has the wrong rank/channels."""
-  for stream in streams:
+  for stream in stream_names:
     if stream not in inputs:
       raise ValueError(f"model inputs lack stream {stream!r}; got keys {sorted(inputs)}.")
     x = inputs[stream]
-    if x.ndim != spatial_rank + 2 or x.shape[-1] != STREAM_CHANNELS[stream]:
+    if x.ndim != spatial_rank + 2 or x.shape[-1] != streams.STREAM_CHANNELS[stream]:
       raise ValueError(
           f"inputs[{stream!r}] has shape {x.shape}; expected [B,T,H,W,"
-          f"{STREAM_CHANNELS[stream]}]."
+          f"{streams.STREAM_CHANNELS[stream]}]."
       )
 
 

@@ -1,26 +1,25 @@
 """Convolutions with a fast formulation for XLA:CPU, exactly equal to the native one.
 
-Why (measured in ../shared/notes/xla_cpu_convs.md): on XLA:CPU native 3D convolutions run ~15x
-slower
-than the same work as 2D convolutions, the weight gradient of a transposed conv is a naive loop
-(~0.9 GFLOP/s), and the input gradient of a strided conv (any lowering that inserts zeros into its
-input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3 GFLOP/s). The fast formulation therefore:
+Why (measured in benchmarks/README.md, "XLA:CPU convolutions: why they are slow and what helps"):
+on XLA:CPU native 3D convolutions run ~15x slower than the same work as 2D convolutions, the weight
+gradient of a transposed conv is a naive loop (~0.9 GFLOP/s), and the input gradient of a strided
+conv (any lowering that inserts zeros into its input) is slow too (2D 26 GFLOP/s, 3D 0.6-1.3
+GFLOP/s). The fast formulation therefore:
 
 - folds the time axis of a 3D conv into channels (kt shifted frames stacked) and runs one 2D conv;
   where the conv changes resolution with time stride 1, the fold sits on the low-resolution side
   (the taps become output channels of a strided conv, or input channels of a transposed one);
 - writes a stride-2 transposed conv as one stride-1 conv per output phase (each with only the taps
   that phase uses), interleaved, with a custom VJP whose gradients use the strided conv's forward
-  and
-  weight-gradient paths (a transposed conv is the adjoint of a strided conv);
+  and weight-gradient paths (a transposed conv is the adjoint of a strided conv);
 - gives the strided conv a custom VJP whose input gradient is that per-phase transposed conv;
 - computes convs with 1-2 output channels (a decoder's last layer) as per-tap matrix products.
 
 Conventions: channels last (NHWC / NDHWC). A conv kernel is [*k, in, out]. A transposed conv kernel
-is
-also [*k, in, out] and the transposed conv is, by definition, the exact adjoint of the SAME-padded
-strided conv whose kernel is the same array with in/out swapped ([*k, out, in]). Padding is always
-SAME (XLA's split: the smaller half before). Parameters are identical whichever formulation runs.
+is also [*k, in, out] and the transposed conv is, by definition, the exact adjoint of the
+SAME-padded strided conv whose kernel is the same array with in/out swapped ([*k, out, in]).
+Padding is always SAME (XLA's split: the smaller half before). Parameters are identical whichever
+formulation runs.
 """
 
 from collections.abc import Sequence
@@ -34,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 CONV_IMPLS = ("auto", "native", "fast")
-_DIMENSION_NUMBERS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
+DIMENSION_NUMBERS = {2: ("NHWC", "HWIO", "NHWC"), 3: ("NDHWC", "DHWIO", "NDHWC")}
 # Backends whose convolutions are slow enough to need the rewrite (see module docstring).
 _FAST_BACKENDS = ("cpu",)
 # Stride-1 convs with at most this many output channels (the 1-2 channel streams) take the per-tap
@@ -79,7 +78,7 @@ def native_conv(
       tuple(strides),
       pads,
       rhs_dilation=(dilation,) * nd,
-      dimension_numbers=_DIMENSION_NUMBERS[nd],
+      dimension_numbers=DIMENSION_NUMBERS[nd],
   )
 
 
@@ -99,7 +98,7 @@ def native_conv_transpose(y: jax.Array, kernel: jax.Array, strides: Sequence[int
       (1,) * nd,
       pads,
       lhs_dilation=tuple(strides),
-      dimension_numbers=_DIMENSION_NUMBERS[nd],
+      dimension_numbers=DIMENSION_NUMBERS[nd],
   )
 
 
@@ -144,7 +143,7 @@ def phase_conv_transpose2d(y: jax.Array, kernel: jax.Array, strides: Sequence[in
               sub,
               (1, 1),
               [(-lo_h, hi_h), (-lo_w, hi_w)],
-              dimension_numbers=_DIMENSION_NUMBERS[2],
+              dimension_numbers=DIMENSION_NUMBERS[2],
           )
       )
     rows.append(jnp.stack(row, axis=3))  # [B, h, w, phase_w, O]

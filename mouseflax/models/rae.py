@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mouseflax import streams
 from mouseflax.models import common
 from mouseflax.models import layers
 
@@ -102,7 +103,7 @@ class RAE(nn.Module):
       for i, s in reversed(list(enumerate(strides))):
         x = stage(self.width * 2**i, s, f"{stream}_up{i}", transpose=True)(x)
       x = layers.Conv(
-          common.STREAM_CHANNELS[stream],
+          streams.STREAM_CHANNELS[stream],
           KERNEL,
           conv_impl=self.conv_impl,
           dtype=dtype,

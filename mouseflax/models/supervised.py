@@ -1,11 +1,9 @@
-"""Supervised baseline (paper section 2.1): the CAE's grayscale encoder + a fully connected
-classifier.
+"""Supervised baseline (paper section 2.1): the CAE's grayscale encoder + a fully connected head.
 
 Trained with labels (held-out behaviour vs. the rest, or all 8 behaviours); the softmax probability
-of
-the held-out class is the anomaly score. Logits are per frame, [B,T,num_classes], so frame-level AUC
-works. The encoder has the CAE's parameter names (`gray_encoder`), so it can start from a trained
-CAE.
+of the held-out class is the anomaly score. Logits are per frame, [B,T,num_classes], so frame-level
+AUC works. The encoder has the CAE's parameter names (`gray_encoder`), so it can start from a
+trained CAE.
 """
 
 import flax.linen as nn
@@ -20,10 +18,10 @@ class Supervised(nn.Module):
 
   num_classes: int = 2
   classifier_hidden: int = 64
-  width: int = 32
-  kernels: tuple[int, ...] = (5, 5, 3, 3, 3)
-  strides: tuple[int, ...] = (1, 2, 2, 1, 1)
-  dilations: tuple[int, ...] = (1, 1, 1, 2, 2)
+  width: int = cae.WIDTH
+  kernels: tuple[int, ...] = cae.KERNELS
+  strides: tuple[int, ...] = cae.STRIDES
+  dilations: tuple[int, ...] = cae.DILATIONS
   conv_impl: str = "auto"
   dtype: str = "float32"
 

@@ -1,0 +1,154 @@
+"""Plain helpers the tests share: small videos, record-shaped random data, a fake dataset, configs.
+
+Fixtures live in conftest.py; everything here is an ordinary function or class, imported as
+`import fakes` (pytest puts tests/ on sys.path; the subprocess scripts do the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import pathlib
+import runpy
+import types
+
+import cv2
+import jax
+import ml_collections
+import numpy as np
+
+from mouseflax import checkpointing
+from mouseflax import metric_writers
+from mouseflax import models
+from mouseflax import steps
+from mouseflax import streams
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+T = streams.SEQUENCE_LENGTH
+H, W = 24, 32  # The default crop.
+SPLIT_SIZES = {
+    "train": 24,
+    "validation": 10,
+    "test": 12,
+    "train_labelled": 24,
+    "validation_labelled": 10,
+}
+VIDEO_FPS = 25.0
+TEXTURE_BLUR = ((7, 7), 2)  # Kernel and sigma of the blurred colour noise of `rolling_texture`.
+
+# --------------------------------------------------------------------------------------------------
+# Videos.
+
+
+def write_video(
+    path: pathlib.Path, frames: Iterable[np.ndarray], fourcc: str = "MJPG", fps: float = VIDEO_FPS
+) -> pathlib.Path:
+  """Writes BGR or gray uint8 frames with cv2.VideoWriter (the first frame sets the size)."""
+  writer = None
+  for frame in frames:
+    if writer is None:
+      height, width = frame.shape[:2]
+      writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+      assert writer.isOpened(), f"no {fourcc} writer"
+    writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+  assert writer is not None, "no frames to write"
+  writer.release()
+  return path
+
+
+def rolling_texture(num_frames: int, height: int, width: int, seed: int = 0) -> list[np.ndarray]:
+  """Smooth colour noise shifting one pixel right per frame (every codec keeps some motion)."""
+  rng = np.random.default_rng(seed)
+  base = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), *TEXTURE_BLUR)
+  return [np.roll(base, t, axis=1) for t in range(num_frames)]
+
+
+def moving_disc(num_frames: int, size: tuple[int, int], seed: int = 0) -> Iterable[np.ndarray]:
+  """Gray frames: a textured background with a bright disc moving right (size = width, height)."""
+  rng = np.random.default_rng(seed)
+  width, height = size
+  background = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 2)
+  for t in range(num_frames):
+    frame = background.copy()
+    cv2.circle(frame, (5 + 3 * t % (width - 10), height // 2), 6, 230, -1)
+    yield frame
+
+
+# --------------------------------------------------------------------------------------------------
+# Records, a fake dataset, configs, runs.
+
+
+def random_split(num: int, seed: int, nan_flow: bool = False) -> dict[str, np.ndarray]:
+  """Random arrays with the record fields, shapes and dtypes of ARCHITECTURE.md."""
+  rng = np.random.default_rng(seed)
+  flow = rng.random((num, T, H, W, 2)).astype(streams.FLOW_DTYPE)
+  if nan_flow:
+    flow[0, 0, 0, 0, 0] = np.nan
+  return {
+      "gray": rng.integers(0, 256, (num, T, H, W, 1), dtype=np.uint8),
+      "flow": flow,
+      "behavior": rng.integers(0, 8, (num, T)).astype(np.int64),
+      "anomaly": (rng.random((num, T)) < 0.3).astype(np.int64),
+      "frame_index": np.arange(num * T, dtype=np.int64).reshape(num, T),
+      "video": np.repeat(np.arange(2, dtype=np.int64), (num + 1) // 2)[:num],
+  }
+
+
+class FakeHandle:
+  """Stands in for input_pipeline.DatasetHandle: the same interface over random arrays."""
+
+  def __init__(self, nan_flow: bool = False):
+    self.nan_flow = nan_flow
+    self.video_names = ["video_a", "video_b"]
+    self.info = types.SimpleNamespace(metadata={"video_names": self.video_names})
+    self.preprocess = types.SimpleNamespace(to_dict=lambda: {"gamma": 0.5})
+
+  def load(self, split: str) -> dict[str, np.ndarray]:
+    return random_split(SPLIT_SIZES[split], seed=len(split), nan_flow=self.nan_flow)
+
+  def num_examples(self, split: str) -> int:
+    return SPLIT_SIZES[split]
+
+  def read(self, split, indices, keys=None) -> dict[str, np.ndarray]:
+    """The rows at `indices`, as a process of a multi-host run reads its rows of each batch."""
+    arrays = self.load(split)
+    return {k: arrays[k][np.ravel(indices)] for k in keys or arrays}
+
+
+def load_config(name: str) -> ml_collections.ConfigDict:
+  """configs/<name>.py's get_config()."""
+  return runpy.run_path(str(REPO / "configs" / f"{name}.py"))["get_config"]()
+
+
+def tiny_config(**overrides) -> ml_collections.ConfigDict:
+  """configs/tiny.py with `group__field=value` overrides, logging every step."""
+  config = load_config("tiny")
+  config.train.log_every_steps = 1
+  for key, value in overrides.items():
+    group, field = key.split("__")
+    config[group][field] = value
+  return config
+
+
+def final_params(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> dict:
+  """Parameters of the latest checkpoint in `workdir`, as numpy."""
+  mesh = steps.make_mesh(config.mesh)
+  example = streams.to_model_inputs(random_split(1, 0))
+  target = steps.create_train_state(
+      models.create_model(config.model), steps.create_optimizer(config.optim), example, 0, mesh
+  )
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  try:
+    state, _ = checkpointing.restore_for_eval(manager, target, use_best=False)
+  finally:
+    manager.close()
+  return jax.tree.map(np.asarray, state.params)
+
+
+def train_losses(workdir: pathlib.Path) -> list[float]:
+  return [m["train_loss"] for m in metric_writers.read_metrics(workdir) if "train_loss" in m]
+
+
+def assert_trees_close(a, b, atol: float) -> None:
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_allclose(x, y, atol=atol, rtol=0)
