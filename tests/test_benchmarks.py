@@ -37,6 +37,20 @@ def torch_importable() -> bool:
   return importlib.util.find_spec("torch") is not None
 
 
+def run_python(*args: str) -> str:
+  """Runs `python *args` in the repository root as CI would; returns its stdout (must succeed)."""
+  proc = subprocess.run(
+      [sys.executable, *args],
+      cwd=REPO_ROOT,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+  )
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return proc.stdout
+
+
 def parse_table(stdout: str) -> list[dict[str, str]]:
   """The rows of the printed markdown table, keyed by its header."""
   lines = [line for line in stdout.splitlines() if line.startswith("| ")]
@@ -49,24 +63,15 @@ def test_throughput_quick_cli_json_and_table_agree(tmp_path):
   JSON."""
   out = tmp_path / "throughput.json"
   peers = ["--peers=torch"] if torch_importable() else []
-  proc = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "benchmarks.throughput",
-          "--quick",
-          "--models=cae_single",
-          *TINY,
-          *peers,
-          f"--output={out}",
-      ],
-      cwd=REPO_ROOT,
-      capture_output=True,
-      text=True,
-      timeout=600,
-      check=False,
+  stdout = run_python(
+      "-m",
+      "benchmarks.throughput",
+      "--quick",
+      "--models=cae_single",
+      *TINY,
+      *peers,
+      f"--output={out}",
   )
-  assert proc.returncode == 0, proc.stderr[-3000:]
   rows = json.loads(out.read_text())
   assert [r["framework"] for r in rows] == ["jax"] + (["torch"] if peers else [])
   for row in rows:
@@ -79,7 +84,7 @@ def test_throughput_quick_cli_json_and_table_agree(tmp_path):
     assert rows[1]["train_ratio_vs_fastest_torch"] == pytest.approx(1.0)
   else:
     assert rows[0]["train_ratio_vs_fastest_torch"] is None
-  table = parse_table(proc.stdout)
+  table = parse_table(stdout)
   assert len(table) == len(rows)
   for printed, row in zip(table, rows):
     for key in throughput.TABLE_COLUMNS:
@@ -188,27 +193,26 @@ def test_conv_flops_matches_xla_count_of_native_forward():
   assert counted <= xla <= 1.05 * counted
 
 
-def test_steps_imports_without_tfds_ml_collections_grain():
-  """mouseflax.steps (the real step the GPU benchmark times) imports with those modules blocked."""
+def run_without_gpu_image_absentees(*lines: str) -> None:
+  """Runs `lines` in a fresh Python with the modules the GPU image lacks blocked; then checks that
+  neither mouseflax.train nor mouseflax.input_pipeline (which need them) was imported."""
   code = "\n".join(
       [
           "import sys",
           *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
-          "from mouseflax import steps",
-          "assert callable(steps.train_step) and callable(steps.make_multi_step)",
-          "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in "
-          "sys.modules",
+          *lines,
+          "assert not {'mouseflax.train', 'mouseflax.input_pipeline'} & set(sys.modules)",
       ]
   )
-  proc = subprocess.run(
-      [sys.executable, "-c", code],
-      cwd=REPO_ROOT,
-      capture_output=True,
-      text=True,
-      timeout=600,
-      check=False,
+  run_python("-c", code)
+
+
+def test_steps_imports_without_tfds_ml_collections_grain():
+  """mouseflax.steps (the real step the GPU benchmark times) imports with those modules blocked."""
+  run_without_gpu_image_absentees(
+      "from mouseflax import steps",
+      "assert callable(steps.train_step) and callable(steps.make_multi_step)",
   )
-  assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def test_benchmarks_time_the_trainers_step():
@@ -246,26 +250,11 @@ def test_benchmarks_refuse_a_step_that_lost_jit(monkeypatch):
 def test_gpu_schedule_runs_without_tfds_ml_collections_grain(tmp_path):
   """Imports and runs (tiny, CPU) with the modules absent from the GPU image blocked."""
   out = tmp_path / "schedule.json"
-  code = "\n".join(
-      [
-          "import sys",
-          *[f"sys.modules[{m!r}] = None" for m in BLOCKED_ON_GPU_IMAGE],
-          "from benchmarks import gpu_paper_schedule",
-          f"gpu_paper_schedule.main(['schedule', '--quick', '--schedules=cae', '--epochs=1', "
-          f"'--output={out}'])",
-          "assert 'mouseflax.train' not in sys.modules and 'mouseflax.input_pipeline' not in "
-          "sys.modules",
-      ]
+  run_without_gpu_image_absentees(
+      "from benchmarks import gpu_paper_schedule",
+      "gpu_paper_schedule.main(['schedule', '--quick', '--schedules=cae', '--epochs=1', "
+      f"'--output={out}'])",
   )
-  proc = subprocess.run(
-      [sys.executable, "-c", code],
-      cwd=REPO_ROOT,
-      capture_output=True,
-      text=True,
-      timeout=600,
-      check=False,
-  )
-  assert proc.returncode == 0, proc.stderr[-3000:]
   (row,) = json.loads(out.read_text())
   quick = gpu_paper_schedule.QUICK
   assert row["schedule"] == "cae" and row["framework"] == "jax" and row["epochs"] == 1
