@@ -221,6 +221,16 @@ def test_benchmarks_time_the_trainers_step():
   assert not hasattr(gpu_paper_schedule, "local_train_step")
 
 
+def test_gpu_schedules_are_the_configs():
+  """gpu_paper_schedule restates Table 1 (it cannot import configs without ml_collections)."""
+  for name, schedule in gpu_paper_schedule.SCHEDULES.items():
+    config = importlib.import_module(f"configs.{name}_hang").get_config()
+    assert schedule["model"] == config.model.name
+    assert (schedule["epochs"], schedule["batch"]) == (config.train.epochs, config.train.batch_size)
+    assert schedule["loss_weights"] == dict(config.train.loss_weights)
+    assert gpu_paper_schedule.OPTIM == {k: config.optim[k] for k in gpu_paper_schedule.OPTIM}
+
+
 def undonated_multi_step(mesh, step_fn):
   """steps.make_multi_step as it would be after losing `donate_argnums` (still jitted)."""
   return jax.jit(MAKE_MULTI_STEP(mesh, step_fn).__wrapped__)
