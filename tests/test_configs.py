@@ -167,15 +167,23 @@ def stub_builds(monkeypatch: pytest.MonkeyPatch) -> None:
   monkeypatch.setattr(input_pipeline, "prepare", prepare)
 
 
-def configs_to_run(video_dir: pathlib.Path) -> dict[str, ml_collections.ConfigDict]:
-  """Every config shrunk to one step, plus the tiny config run in full with probe keys added."""
+def configs_to_run(tmp: pathlib.Path) -> dict[str, ml_collections.ConfigDict]:
+  """Every config shrunk to one step, plus the tiny config run in full with probe keys added.
+
+  Folders under `tmp`: own_videos' recordings, and a data_dir (nothing is written there while the
+  builds are stubbed; it keeps the shared data cache out of reach all the same).
+  """
+  video_dir = tmp / "own_videos"
+  video_dir.mkdir()
+  (video_dir / "clip.mp4").touch()  # own_videos fingerprints the folder; nothing decodes it.
+  folders = (f"--config.data.video_dir={video_dir}", f"--config.data.data_dir={tmp / 'data'}")
   configs = {}
   for name in CONFIG_NAMES:
-    config = load(CONFIG_DIR / f"{name}.py", f"--config.data.video_dir={video_dir}")
+    config = load(CONFIG_DIR / f"{name}.py", *folders)
     for (group, key), value in ONE_STEP.items():
       config[group][key] = value
     configs[name] = config
-  full = load(CONFIG_DIR / "tiny.py")
+  full = load(CONFIG_DIR / "tiny.py", *folders)
   with full.unlocked():
     for group in PROBE_GROUPS:
       full[group][PROBE_KEY] = 0
@@ -205,16 +213,13 @@ def persistent_compilation_cache(path: pathlib.Path) -> Iterator[None]:
 def runs(tmp_path_factory) -> dict:
   """Runs every config under the recorder: {'results': {name: result}, 'read': set of paths}."""
   tmp = tmp_path_factory.mktemp("runs")
-  video_dir = tmp / "own_videos"
-  video_dir.mkdir()
-  (video_dir / "clip.mp4").touch()  # own_videos fingerprints the folder; nothing decodes it.
   with persistent_compilation_cache(tmp / "xla_cache"), pytest.MonkeyPatch.context() as monkeypatch:
     stub_builds(monkeypatch)
     recorder = ReadRecorder(monkeypatch)
     results = {}
-    for name, config in configs_to_run(video_dir).items():
+    for name, config in configs_to_run(tmp).items():
       recorder.track(config)
-      results[name] = train.train_and_evaluate(config, tmp / name)
+      results[name] = train.train_and_evaluate(config, tmp / "workdirs" / name)
   return {"results": results, "read": recorder.read}
 
 
