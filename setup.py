@@ -38,7 +38,11 @@ setuptools.setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=setuptools.find_packages(include=["mouseflax*", "data_builders*", "benchmarks*"]),
+    # `configs` too: experiment configs import `configs.default`, also when loaded by path from
+    # another working directory.
+    packages=setuptools.find_packages(
+        include=["mouseflax*", "data_builders*", "benchmarks*", "configs*"]
+    ),
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,

@@ -16,15 +16,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mouseflax import streams
 from mouseflax.models import layers
 
-SEQUENCE_SHAPE = (8, 24, 32)  # T, H, W of one example (ARCHITECTURE.md).
-STREAM_CHANNELS = {"gray": 1, "flow": 2}
+SEQUENCE_SHAPE = (streams.SEQUENCE_LENGTH, *streams.FRAME_HW)  # T, H, W of one example.
 TRAIN_FLOPS_PER_FORWARD = 3  # A training step: forward + input gradient + weight gradient.
 
 
 def example_inputs(batch: int) -> dict[str, jax.Array]:
-  return {s: jnp.zeros((batch, *SEQUENCE_SHAPE, c)) for s, c in STREAM_CHANNELS.items()}
+  return {s: jnp.zeros((batch, *SEQUENCE_SHAPE, c)) for s, c in streams.STREAM_CHANNELS.items()}
 
 
 def conv_calls(model: nn.Module, batch: int) -> list[tuple[str, layers.Conv, tuple[int, ...]]]:

@@ -1,44 +1,40 @@
 """Data throughput: decode-only vs decode -> records, per-stage costs, 1 vs 2 processes, RSS.
 
-Runs on the real 640x480 H.264 recording (../shared/data/real/openfield_mouse_m3v1.mp4, skipped when
-absent) and on synthetic 320x240 videos (the Jhuang size) written here with cv2.VideoWriter: MPEG-1
-`.mpg` (fourcc PIM1, like the Jhuang files and mouseflax.synthetic) and MPEG-4 part 2 `.avi` (mp4v).
+  python -m benchmarks.data_throughput --output=/tmp/data_throughput.json [--video=PATH] [--quick]
+
+Runs on synthetic 320x240 videos (the Jhuang size) written here with cv2.VideoWriter: MPEG-1 `.mpg`
+(fourcc PIM1, like the Jhuang files and mouseflax.synthetic) and MPEG-4 part 2 `.avi` (mp4v), and,
+with --video, on that recording too (ours: the real 640x480 H.264 open-field video named in
+benchmarks/README.md; without it, its rows and the scoring section are skipped with a message).
 "decode -> records" is what the builders do per frame: `preprocess.preprocess_video` (decode, 32x32
 area resize, gamma, Farneback flow, crop, normalise) plus the float16 conversion of the flow.
 
-  python -m benchmarks.data_throughput --output=/tmp/data_throughput.json [--quick]
-
-Prints tables and writes JSON (machine, date, versions, every number). The machine is shared, so the
-modes are measured in alternation within each round (a load change hits them all), each rate is the
-best of `--repeats` rounds, and process CPU time per frame is reported beside wall-clock rates: it
-is
-far less sensitive to other jobs than frames/s.
+Prints tables and writes JSON (`common.environment`'s date, machine and versions, every number).
+The machine is shared, so the modes are measured in alternation within each round (a load change
+hits them all), each rate is the best of `--repeats` rounds, and process CPU time per frame is
+reported beside wall-clock rates: it is far less sensitive to other jobs than frames/s.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
+from collections.abc import Sequence
 import multiprocessing
-import os
 import pathlib
-import platform
 import resource
-import sys
 import tempfile
 import time
 
+from absl import app
+from absl import flags
 import cv2
 import numpy as np
 
+from benchmarks import common
+from mouseflax import fileio
 from mouseflax import preprocess
 from mouseflax import streams
 from mouseflax import video
 
-REAL_VIDEO = (
-    pathlib.Path(__file__).resolve().parents[2] / "shared/data/real/openfield_mouse_m3v1.mp4"
-)
 SYNTHETIC_HW = (240, 320)
 SYNTHETIC_FPS = 30.0
 # name -> (fourcc, suffix): MPEG-1 program stream like the Jhuang data; MPEG-4 part 2 in AVI.
@@ -46,10 +42,8 @@ SYNTHETIC_FORMATS = {
     "synthetic_320x240_mpeg1": ("PIM1", ".mpg"),
     "synthetic_320x240_mpeg4": ("mp4v", ".avi"),
 }
-FRAMES = {
-    "quick": 300,
-    "full": 1800,
-}  # Synthetic video length; the real video is cut to it in quick.
+# Synthetic video length; the --video recording is cut to it in quick.
+FRAMES = {"quick": 300, "full": 1800}
 LONG_FRAMES = {"quick": 2000, "full": 9000}
 STAGE_FRAMES = 200  # Frames held in memory for the per-stage costs.
 STAGE_REPEATS = 3
@@ -61,8 +55,17 @@ BLOB_SPEED = 3  # Pixels per frame in the 320x240 frame.
 SEED = 0
 US_PER_S = 1e6
 
+FLAGS = flags.FlagValues()  # This benchmark's own flags (benchmarks share names such as --output).
+flags.DEFINE_string("output", None, "JSON file to write (atomically).", flag_values=FLAGS)
+flags.DEFINE_bool("quick", False, "Short videos (smoke run, ~1 min).", flag_values=FLAGS)
+flags.DEFINE_integer("repeats", 3, "Rounds; the best of each mode is kept.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "video", None, "A real recording measured beside the synthetic ones.", flag_values=FLAGS
+)
+
 # Mode -> what is timed; all but decode_bgr are compared with "decode" (the luma decode they use).
 MODES = ("decode", "decode_bgr", "records_area", "records", "records_decode_thread")
+REAL_VIDEO_ROW = "real_640x480_h264"  # The --video recording's name in the JSON and the tables.
 MODE_NOTES = {
     "decode": "decode only, gray from the luma plane (video.gray_mode)",
     "decode_bgr": "decode only, BGR -> gray",
@@ -213,15 +216,13 @@ def measure_stages(path: pathlib.Path) -> dict:
   two_pass = preprocess.area_resize_passes(frames[0].shape, cfg.resize_hw, cfg.resize_method)
   small = [pre.process_frame(f) for f in frames]
   pairs = list(zip(small[:-1], small[1:]))
-  flows = [pre._flow(a, b) for a, b in pairs]  # pylint: disable=protected-access
-  # pylint: disable=protected-access
-  rows, cols = preprocess._crop_slices(cfg.resize_hw, cfg.crop_hw)
+  flows = [pre.flow_between(a, b) for a, b in pairs]
+  rows, cols = preprocess.crop_slices(cfg.resize_hw, cfg.crop_hw)
   stages = {
       "resize_area_one_call": _cpu_us_per_item(lambda f: preprocess.area_resize(f, area), frames),
       "resize_two_pass": _cpu_us_per_item(lambda f: preprocess.area_resize(f, two_pass), frames),
       "gamma_lut": _cpu_us_per_item(lambda s: cv2.LUT(s, lut), small),
-      # pylint: disable=protected-access
-      "farneback": _cpu_us_per_item(lambda p: pre._flow(*p), pairs),
+      "farneback": _cpu_us_per_item(lambda p: pre.flow_between(*p), pairs),
       "crop_normalise_float16": _cpu_us_per_item(
           lambda d: preprocess.normalise_flow(d[rows, cols], cfg.flow_max_disp).astype(
               streams.FLOW_DTYPE
@@ -274,35 +275,26 @@ def measure_rss(path: pathlib.Path) -> dict:
   }
 
 
-def _versions() -> dict:
-  return {
-      "python": sys.version.split()[0],
-      "opencv": cv2.__version__,
-      "numpy": np.__version__,
-      "platform": platform.platform(),
-      "cpus": os.cpu_count(),
-      "opencv_threads": cv2.getNumThreads(),
-      "load_average_at_start": list(os.getloadavg()),
-  }
-
-
-def run(quick: bool, repeats: int, workdir: pathlib.Path) -> dict:
-  """All measurements; returns the JSON-ready results."""
+def run(
+    quick: bool, repeats: int, workdir: pathlib.Path, real_video: pathlib.Path | None = None
+) -> dict:
+  """All measurements (real_video: the recording of --video, or None); the JSON-ready results."""
   size = "quick" if quick else "full"
   videos = {
       name: write_synthetic(workdir / f"{name}{suffix}", FRAMES[size], fourcc)
       for name, (fourcc, suffix) in SYNTHETIC_FORMATS.items()
   }
-  if REAL_VIDEO.is_file():
-    videos["real_640x480_h264"] = REAL_VIDEO
+  if real_video is None:
+    print("No --video=PATH: the real-video rows and the scoring section are skipped.")
   else:
-    print(f"Real video absent ({REAL_VIDEO}): skipped.")
+    videos[REAL_VIDEO_ROW] = real_video
   stop = FRAMES[size] if quick else None
+  environment = common.environment("cv2")
+  environment["machine"]["opencv_threads"] = cv2.getNumThreads()
   results = {
-      "date": datetime.datetime.now().isoformat(timespec="seconds"),
+      **environment,
       "quick": quick,
       "repeats": repeats,
-      "machine": _versions(),
       "modes": MODE_NOTES,
       "videos": {},
   }
@@ -314,11 +306,11 @@ def run(quick: bool, repeats: int, workdir: pathlib.Path) -> dict:
     }
   long_video = write_synthetic(workdir / "long.mpg", LONG_FRAMES[size], "PIM1")
   results["rss_long_synthetic_320x240"] = measure_rss(long_video)
-  # Scoring rate (mouseflax.score; section owned by the scoring engineer): score_throughput.py.
-  if REAL_VIDEO.is_file():
+  # Scoring rate (mouseflax.score): score_throughput.py.
+  if real_video is not None:
     from benchmarks import score_throughput  # pylint: disable=g-import-not-at-top  # Loads JAX.
 
-    results["scoring_real_640x480"] = score_throughput.measure(REAL_VIDEO, quick=quick)
+    results["scoring_real_640x480"] = score_throughput.measure(real_video, quick=quick)
   return results
 
 
@@ -380,28 +372,20 @@ def format_table(results: dict) -> str:
   return "\n".join(lines)
 
 
-def _write_json(results: dict, output: pathlib.Path) -> None:
-  output.parent.mkdir(parents=True, exist_ok=True)
-  tmp = output.with_name(output.name + ".tmp")
-  tmp.write_text(json.dumps(results, indent=2, default=float))
-  tmp.replace(output)  # Atomic: no half-written JSON.
-
-
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--output", type=pathlib.Path, default=None, help="JSON file to write.")
-  parser.add_argument("--quick", action="store_true", help="Short videos (smoke run, ~1 min).")
-  parser.add_argument(
-      "--repeats", type=int, default=3, help="Rounds; the best of each mode is kept."
-  )
-  args = parser.parse_args(argv)
+def main(argv: Sequence[str]) -> dict:
+  """Measures for argv (argv[0]: the program, as app.run passes it); returns the results."""
+  common.parse_flags(FLAGS, argv)
+  real_video = None if FLAGS.video is None else pathlib.Path(FLAGS.video).expanduser()
+  if real_video is not None and not real_video.is_file():
+    raise app.UsageError(f"--video={real_video} is not a file.")
   with tempfile.TemporaryDirectory(prefix="data_throughput_") as workdir:
-    results = run(args.quick, args.repeats, pathlib.Path(workdir))
+    results = run(FLAGS.quick, FLAGS.repeats, pathlib.Path(workdir), real_video)
   print(format_table(results))
-  if args.output:
-    _write_json(results, args.output)
-    print(f"Wrote {args.output}")
+  if FLAGS.output:
+    fileio.write_json_atomic(FLAGS.output, results)
+    print(f"Wrote {FLAGS.output}")
+  return results
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

@@ -1,5 +1,4 @@
-"""The paper's full training schedules on synthetic data of the paper's size, timed end to end
-(GPU).
+"""The paper's training schedules on synthetic data of the paper's size, timed end to end (GPU).
 
   python -m benchmarks.gpu_paper_schedule --output=/tmp/gpu_schedule.json \
       [--schedules=rae,cae] [--dtype=float32|bfloat16] [--peers=torch] [--peak_tflops=X]
@@ -9,33 +8,34 @@ Schedules (paper Table 1, 9,577 training sequences of hang): dual RAE 120 epochs
 weights gray 0.75 / flow 1.0), dual CAE 60 epochs at batch 32 (1.0 / 1.0); Adam lr 2e-4, b1 0.5.
 Reports wall time including compilation, sequences/s, achieved FLOP/s (benchmarks.conv_flops, a step
 = 3x the forward) against the card's peak rate, and, with `--peers=torch`, PyTorch (channels-last,
-benchmarks/peers) on the same card for the same schedule.
+benchmarks/peers) on the same card for the same schedule. Each row carries `common.environment`'s
+`date`, `machine` and `versions`.
 
 Runs where jax (CUDA), flax, optax, opencv, absl and scikit-learn exist but NOT tensorflow-datasets,
 ml_collections or grain: it imports neither them nor mouseflax.train / input_pipeline (which do). It
 times the REAL step: `mouseflax.steps.train_step` (the trainer's, with its loss, flips and RNG use)
 through `steps.make_multi_step` (the trainer's device-resident form: a `lax.scan` over a whole epoch
-per compiled call, batches gathered on the device, the state donated), with the trainer's optimiser
-and train state (`steps.create_optimizer`, `steps.create_train_state`) on a one-device mesh.
+per compiled call, batches gathered on the device, the state donated; `common.compile_train_step`
+refuses a step that is not jitted or does not donate), with the trainer's optimiser and train state
+(`steps.create_optimizer`, `steps.create_train_state`) on a one-device mesh.
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
+from collections.abc import Sequence
+import dataclasses
 import functools
-import json
-import os
-import pathlib
-import sys
 import time
 from typing import Any
 
+from absl import flags
 import jax
 import numpy as np
 
 # pylint: disable=g-bad-import-order  (sets mouseflax's XLA flags)
+from benchmarks import common
 from benchmarks import conv_flops
+from mouseflax import fileio
 from mouseflax import models
 from mouseflax import steps
 from mouseflax import streams
@@ -53,15 +53,11 @@ NUM_SEQUENCES = 9577
 LEARNING_RATE = 2e-4
 ADAM_B1 = 0.5  # The paper's "momentum".
 ADAM_B2 = 0.999
-OPTIM = {
-    "name": "adam",
-    "learning_rate": LEARNING_RATE,
-    "b1": ADAM_B1,
-    "b2": ADAM_B2,
-}  # config.optim
+# config.optim of configs/default.py, which this module cannot import (no ml_collections here).
+OPTIM = {"name": "adam", "learning_rate": LEARNING_RATE, "b1": ADAM_B1, "b2": ADAM_B2}
 GRAY_SCALE = streams.GRAY_SCALE  # uint8 gray -> [0, 1] (the PyTorch peer's inputs).
-GRAY_LEVELS = 256
 QUICK = {"num_sequences": 8, "epochs": 2, "batch": 4, "width": 4}
+FULL = {"num_sequences": NUM_SEQUENCES, "width": 32}  # epochs, batch: the schedule's.
 # Dense peak TFLOP/s (vendor data sheets, SXM parts): float32 runs use TF32 tensor cores (JAX's and
 # PyTorch-with-TF32's default precision for convolutions on these cards), bfloat16 the BF16 rate.
 PEAK_TFLOPS = {
@@ -71,14 +67,42 @@ PEAK_TFLOPS = {
 }
 
 
-def synthetic_data(num: int, seed: int) -> dict[str, np.ndarray]:
-  """Random sequences in the stored dtypes (uint8 gray, float16 flow), the paper's frame size."""
-  rng = np.random.default_rng(seed)
-  t, h, w = conv_flops.SEQUENCE_SHAPE
-  return {
-      "gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
-      "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16),
-  }
+FLAGS = flags.FlagValues()  # This benchmark's own flags (benchmarks share names such as --output).
+flags.DEFINE_string("output", None, "JSON file written (atomically).", flag_values=FLAGS)
+flags.mark_flag_as_required("output", flag_values=FLAGS)
+flags.DEFINE_list("schedules", ["rae", "cae"], f"A subset of {list(SCHEDULES)}.", flag_values=FLAGS)
+flags.DEFINE_bool("quick", False, f"Tiny CPU smoke run: {QUICK}.", flag_values=FLAGS)
+flags.DEFINE_integer("epochs", None, "Override every schedule's epochs.", flag_values=FLAGS)
+flags.DEFINE_integer("batch", None, "Override every schedule's batch size.", flag_values=FLAGS)
+flags.DEFINE_integer("num_sequences", None, f"Default {NUM_SEQUENCES}.", flag_values=FLAGS)
+flags.DEFINE_integer("width", None, f"Model width (default {FULL['width']}).", flag_values=FLAGS)
+flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute dtype.", flag_values=FLAGS)
+flags.DEFINE_enum("peers", "", ["", "torch"], "'torch' adds PyTorch's run.", flag_values=FLAGS)
+flags.DEFINE_float("peak_tflops", None, "The card's peak, if not in the table.", flag_values=FLAGS)
+flags.DEFINE_integer("seed", 0, "Seeds the parameters, data and order.", flag_values=FLAGS)
+flags.register_validator(
+    "schedules",
+    lambda names: set(names) <= set(SCHEDULES),
+    f"--schedules: expected a subset of {list(SCHEDULES)}.",
+    flag_values=FLAGS,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """The parsed command line, with --quick's or the full run's sizes filled in."""
+
+  output: str
+  schedules: tuple[str, ...]
+  quick: bool
+  epochs: int | None  # None: the schedule's.
+  batch: int | None
+  num_sequences: int
+  width: int
+  dtype: str
+  peers: str
+  peak_tflops: float | None
+  seed: int
 
 
 def epoch_order(num: int, batch: int, seed: int, epoch: int) -> np.ndarray:
@@ -97,23 +121,23 @@ def peak_tflops(device: jax.Device, dtype: str, override: float | None) -> float
   return None
 
 
-def run_jax(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
+def run_jax(name: str, sched: dict, args: Settings) -> dict[str, Any]:
   """One schedule with our model; wall time covers init, compilation and every epoch."""
   start = time.perf_counter()
   model = models.get_model(sched["model"])(width=args.width, dtype=args.dtype)
   mesh = steps.make_mesh({"data_parallelism": 1})
-  data_np = synthetic_data(args.num_sequences, args.seed)
+  data_np = common.random_records(args.num_sequences, args.seed)
   data = jax.device_put(data_np, steps.replicated(mesh))
   tx = steps.create_optimizer(OPTIM)
   example = streams.to_model_inputs({k: v[:1] for k, v in data_np.items()})
   state = steps.create_train_state(model, tx, example, args.seed, mesh)
   step = functools.partial(steps.train_step, loss_weights=sched["loss_weights"], hflip=True)
-  epoch_fn = steps.make_multi_step(mesh, step)
-  compile_start = time.perf_counter()
-  compiled = epoch_fn.lower(
-      state, data, epoch_order(args.num_sequences, sched["batch"], 0, 0)
-  ).compile()
-  compile_s = time.perf_counter() - compile_start
+  compiled, compile_s = common.compile_train_step(
+      steps.make_multi_step(mesh, step),
+      state,
+      data,
+      epoch_order(args.num_sequences, sched["batch"], 0, 0),
+  )
   train_start = time.perf_counter()
   for epoch in range(sched["epochs"]):
     state, metrics = compiled(
@@ -133,7 +157,7 @@ def run_jax(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
   }
 
 
-def run_torch(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any]:
+def run_torch(name: str, sched: dict, args: Settings) -> dict[str, Any]:
   """The same schedule with the PyTorch peer (channels-last eager) on the same card (no flips)."""
   import torch  # pylint: disable=g-import-not-at-top
 
@@ -148,7 +172,7 @@ def run_torch(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any
   torch.manual_seed(args.seed)
   model = torch_models.create(sched["model"], args.width).to(device)
   opt = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, betas=(ADAM_B1, ADAM_B2))
-  data_np = synthetic_data(args.num_sequences, args.seed)
+  data_np = common.random_records(args.num_sequences, args.seed)
   data = {
       "gray": torch.from_numpy(data_np["gray"]).to(device).float() / GRAY_SCALE,
       "flow": torch.from_numpy(data_np["flow"]).to(device).float(),
@@ -178,12 +202,10 @@ def run_torch(name: str, sched: dict, args: argparse.Namespace) -> dict[str, Any
   }
 
 
-def finish_row(
-    name: str, sched: dict, res: dict, args: argparse.Namespace, fwd_gflops: float
-) -> dict:
+def finish_row(name: str, sched: dict, res: dict, args: Settings, fwd_gflops: float) -> dict:
   """Adds the schedule, rates and the fraction of the card's peak to one run's numbers."""
-  steps = sched["epochs"] * (args.num_sequences // sched["batch"])
-  seq_per_s = steps * sched["batch"] / res["train_s"]
+  num_steps = sched["epochs"] * (args.num_sequences // sched["batch"])
+  seq_per_s = num_steps * sched["batch"] / res["train_s"]
   achieved = conv_flops.TRAIN_FLOPS_PER_FORWARD * fwd_gflops * seq_per_s / 1e3
   peak = peak_tflops(jax.devices()[0], args.dtype, args.peak_tflops)
   return {
@@ -193,7 +215,7 @@ def finish_row(
       "epochs": sched["epochs"],
       "batch": sched["batch"],
       "num_sequences": args.num_sequences,
-      "steps": steps,
+      "steps": num_steps,
       "dtype": args.dtype,
       "width": args.width,
       "platform": jax.default_backend(),
@@ -202,39 +224,27 @@ def finish_row(
       "achieved_tflop_per_s": achieved,
       "peak_tflop_per_s": peak,
       "fraction_of_peak": achieved / peak if peak else None,
-      "date": datetime.date.today().isoformat(),
   }
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-  p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-  p.add_argument("--output", required=True, help="JSON file written (atomically).")
-  p.add_argument(
-      "--schedules", default="rae,cae", help=f"Comma-separated subset of {list(SCHEDULES)}."
+def parse_settings(argv: Sequence[str]) -> Settings:
+  """Settings from the command line argv (argv[0]: the program); app.UsageError on a bad flag."""
+  common.parse_flags(FLAGS, argv)
+  sizes = QUICK if FLAGS.quick else FULL
+  given = {key: FLAGS[key].value for key in ("num_sequences", "width", "epochs", "batch")}
+  return Settings(
+      output=FLAGS.output,
+      schedules=tuple(FLAGS.schedules),
+      quick=FLAGS.quick,
+      dtype=FLAGS.dtype,
+      peers=FLAGS.peers,
+      peak_tflops=FLAGS.peak_tflops,
+      seed=FLAGS.seed,
+      **{key: sizes.get(key) if value is None else value for key, value in given.items()},
   )
-  p.add_argument("--quick", action="store_true", help=f"Tiny CPU smoke run: {QUICK}.")
-  p.add_argument("--epochs", type=int, default=None, help="Override every schedule's epochs.")
-  p.add_argument("--batch", type=int, default=None, help="Override every schedule's batch size.")
-  p.add_argument("--num_sequences", type=int, default=None, help=f"Default {NUM_SEQUENCES}.")
-  p.add_argument("--width", type=int, default=None, help="Model width (default 32).")
-  p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-  p.add_argument("--peers", default="", choices=["", "torch"])
-  p.add_argument(
-      "--peak_tflops", type=float, default=None, help="The card's peak, if not in the table."
-  )
-  p.add_argument("--seed", type=int, default=0)
-  args = p.parse_args(argv)
-  defaults = {"num_sequences": NUM_SEQUENCES, "width": 32}
-  for key in ("num_sequences", "width", "epochs", "batch"):
-    if getattr(args, key) is None:
-      setattr(args, key, QUICK[key] if args.quick else defaults.get(key))
-  args.schedules = args.schedules.split(",")
-  if set(args.schedules) - set(SCHEDULES):
-    p.error(f"--schedules={args.schedules}: expected a subset of {list(SCHEDULES)}.")
-  return args
 
 
-def schedule_of(name: str, args: argparse.Namespace) -> dict:
+def schedule_of(name: str, args: Settings) -> dict:
   sched = dict(SCHEDULES[name])
   sched["epochs"] = args.epochs or sched["epochs"]
   sched["batch"] = args.batch or sched["batch"]
@@ -245,8 +255,10 @@ def schedule_of(name: str, args: argparse.Namespace) -> dict:
   return sched
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-  args = parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: Sequence[str]) -> list[dict]:
+  """Runs the schedules for argv (argv[0]: the program, as app.run passes it); returns the rows."""
+  args = parse_settings(argv)
+  environment = common.environment(*(["torch"] if args.peers == "torch" else []))
   rows = []
   for name in args.schedules:
     sched = schedule_of(name, args)
@@ -256,11 +268,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
       rows.append(
           finish_row(name, sched, run_torch(name, sched, args), args, ours["fwd_gflops_per_seq"])
       )
-  out = pathlib.Path(args.output)
-  out.parent.mkdir(parents=True, exist_ok=True)
-  tmp = out.with_name(out.name + ".tmp")
-  tmp.write_text(json.dumps(rows, indent=2) + "\n")
-  os.replace(tmp, out)
+  rows = [row | environment for row in rows]
+  fileio.write_json_atomic(args.output, rows)
   print(
       "| schedule | framework | device | dtype | epochs | batch | wall s | compile s | seq/s | "
       "TFLOP/s | of peak |\n|---|---|---|---|---|---|---|---|---|---|---|"
@@ -277,4 +286,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

@@ -1,38 +1,53 @@
 """Forward and train-step time per model on this machine: native vs fast conv formulation.
 
-  python -m benchmarks.model_speed [--quick] [--output=/tmp/model_speed.json]
+  python -m benchmarks.model_speed [--quick] [--models=cae,rae] [--output=/tmp/model_speed.json]
 
 For each model and batch size, native and fast are timed alternately in the same process (the
-machine
-is shared, so only ratios measured side by side mean anything); compile time is reported separately.
-The train step is a plain jitted MSE + Adam step (Table 1 optimiser) on random inputs, not
-mouseflax.train's step. Prints a table, writes JSON (temp file + rename).
+machine is shared, so only ratios measured side by side mean anything); compile time (the first
+call: lower, compile and one run) is reported separately. The functions are compiled ahead of the
+timings, so a timed call can never recompile. The train step is a plain jitted MSE + Adam step
+(Table 1 optimiser) on random inputs, not mouseflax.train's step. Prints a table and writes JSON
+(`mouseflax.fileio`, with `common.environment`'s date, machine and versions).
 """
 
-import json
+from collections.abc import Sequence
 import os
 import statistics
-import tempfile
-import time
 
-from absl import app
 from absl import flags
 import jax
 import jax.numpy as jnp
 import optax
 
+from benchmarks import common
+from configs import default as default_lib
+from mouseflax import fileio
 from mouseflax import models
+from mouseflax import steps
 from mouseflax.models import stats
 
-_QUICK = flags.DEFINE_bool("quick", False, "Small batches, few repeats (CI smoke run).")
-_OUTPUT = flags.DEFINE_string("output", "/tmp/model_speed.json", "Where the JSON results go.")
-_MODELS = flags.DEFINE_list("models", ["cae", "rae"], "Models to time.")
+FLAGS = flags.FlagValues()  # This benchmark's own flags (benchmarks share names such as --output).
+_QUICK = flags.DEFINE_bool(
+    "quick", False, "Small batches, few repeats (CI smoke run).", flag_values=FLAGS
+)
+_OUTPUT = flags.DEFINE_string(
+    "output", "/tmp/model_speed.json", "Where the JSON results go.", flag_values=FLAGS
+)
 
 BATCHES = {"cae": (2, 32), "cae_single": (2, 32), "supervised": (2, 32), "rae": (2, 16)}
 QUICK_BATCH = 2
 REPEATS, QUICK_REPEATS = 3, 2
 IMPLS = ("native", "fast")
-LEARNING_RATE, B1 = 2e-4, 0.5  # Table 1.
+
+_MODELS = flags.DEFINE_list(
+    "models", ["cae", "rae"], f"Models to time, among {list(BATCHES)}.", flag_values=FLAGS
+)
+flags.register_validator(
+    "models",
+    lambda names: set(names) <= set(BATCHES),
+    f"--models: expected a subset of {list(BATCHES)}.",
+    flag_values=FLAGS,
+)
 
 
 def _loss_fn(model, params, inputs):
@@ -51,7 +66,7 @@ def _make_fns(name: str, impl: str, batch: int):
       "flow": jax.random.uniform(keys[1], (batch, *stats.SEQUENCE_SHAPE, 2)),
   }
   params = model.init(jax.random.PRNGKey(0), inputs)
-  tx = optax.adam(LEARNING_RATE, b1=B1)
+  tx = steps.create_optimizer(default_lib.get_config().optim)  # Table 1's Adam.
 
   def train_step(params, opt_state, inputs):
     loss, grads = jax.value_and_grad(lambda p: _loss_fn(model, p, inputs))(params)
@@ -61,41 +76,40 @@ def _make_fns(name: str, impl: str, batch: int):
   return jax.jit(model.apply), jax.jit(train_step), params, tx.init(params), inputs
 
 
-def _time(fn, *args) -> float:
-  start = time.perf_counter()
-  jax.block_until_ready(fn(*args))
-  return time.perf_counter() - start
+def _compile_and_run(fn, *args):
+  """(fn compiled for args, seconds of lowering, compiling and one run): the compile cost."""
+  compiled, compile_s = common.timed_call(lambda: fn.lower(*args).compile())
+  return compiled, compile_s + common.seconds(compiled, *args)
 
 
 def bench(name: str, batch: int, repeats: int) -> dict:
   """Median seconds per forward / train step for native and fast, alternating."""
-  fns = {impl: _make_fns(name, impl, batch) for impl in IMPLS}
+  fns = {}
   result = {impl: {"forward": [], "train_step": []} for impl in IMPLS}
-  for impl, (fwd, step, params, opt, inputs) in fns.items():  # Compile (and warm) each.
-    result[impl]["compile_s"] = _time(fwd, params, inputs) + _time(step, params, opt, inputs)
+  for impl in IMPLS:  # Compile (and warm) each.
+    fwd, step, params, opt, inputs = _make_fns(name, impl, batch)
+    fwd, fwd_compile_s = _compile_and_run(fwd, params, inputs)
+    step, step_compile_s = _compile_and_run(step, params, opt, inputs)
+    fns[impl] = fwd, step, params, opt, inputs
+    result[impl]["compile_s"] = fwd_compile_s + step_compile_s
   for _ in range(repeats):
     for impl, (fwd, step, params, opt, inputs) in fns.items():
-      result[impl]["forward"].append(_time(fwd, params, inputs))
-      result[impl]["train_step"].append(_time(step, params, opt, inputs))
+      result[impl]["forward"].append(common.seconds(fwd, params, inputs))
+      result[impl]["train_step"].append(common.seconds(step, params, opt, inputs))
   for impl in IMPLS:
     for key in ("forward", "train_step"):
       result[impl][key] = statistics.median(result[impl][key])
   return result
 
 
-def _write_json(path: str, data: dict) -> None:
-  directory = os.path.dirname(os.path.abspath(path))
-  with tempfile.NamedTemporaryFile("w", dir=directory, delete=False, suffix=".tmp") as f:
-    json.dump(data, f, indent=2)
-  os.replace(f.name, path)
-
-
-def main(argv) -> None:
-  del argv
+def main(argv: Sequence[str]) -> dict:
+  """Times the models for argv (argv[0]: the program, as app.run passes it); returns the JSON."""
+  common.parse_flags(FLAGS, argv)
   repeats = QUICK_REPEATS if _QUICK.value else REPEATS
   rows = {
       "backend": jax.default_backend(),
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
+      **common.environment(),
       "runs": [],
   }
   print(
@@ -114,9 +128,10 @@ def main(argv) -> None:
           flush=True,
       )
       rows["runs"].append({"model": name, "batch": batch, **r})
-  _write_json(_OUTPUT.value, rows)
+  fileio.write_json_atomic(_OUTPUT.value, rows)
   print(f"wrote {_OUTPUT.value}")
+  return rows
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

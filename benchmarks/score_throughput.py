@@ -1,52 +1,61 @@
 """Scoring throughput: decode-only, model-only and end-to-end frames/s of `mouseflax.score`.
 
-  python -m benchmarks.score_throughput [--quick] [--output=/tmp/score_throughput.json]
+  python -m benchmarks.score_throughput --video=PATH [--quick] [--output=/tmp/score_throughput.json]
 
-On the real 640x480 30 fps recording (../shared/data/real/openfield_mouse_m3v1.mp4; skipped when
-absent, then a synthetic 640x480 video is written instead), in one process and one run:
+On a recording given with --video (ours: the real 640x480 30 fps open-field video, see
+benchmarks/README.md; without --video nothing is measured), in one process and one run:
 - decode-only: `video.iter_gray_frames` (the luma plane), nothing else;
 - model-only: the jitted per-window error function on a full batch of windows, warmed up first
   (compile time reported apart); frames/s = windows * 8 / seconds (each frame is in one window);
 - end to end: `score.score_video` (decode, preprocess and the model in overlapping stages).
 The model is the demo's dual-stream CAE (configs/demo.py; `--width=32` gives the paper-sized one),
 randomly initialised: its speed does not depend on training. Targets (issue 5): end to end >= 10x
-real time, and >= 70% of
-min(decode-only, model-only). Also called from `benchmarks.data_throughput`.
+real time, and >= 70% of min(decode-only, model-only). Also called from
+`benchmarks.data_throughput`. The JSON carries `common.environment`'s date, machine and versions.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+from collections.abc import Sequence
 import pathlib
-import runpy
 import tempfile
-import time
 
+from absl import app
+from absl import flags
 import jax
 import ml_collections
 import numpy as np
 
+from benchmarks import common
+from configs import demo
 from mouseflax import evaluate
+from mouseflax import fileio
 from mouseflax import models
 from mouseflax import preprocess
 from mouseflax import score
 from mouseflax import streams
 from mouseflax import video
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
-REAL_VIDEO = REPO.parent / "shared/data/real/openfield_mouse_m3v1.mp4"
 MODEL_REPEATS = {"quick": 2, "full": 5}
 QUICK_FRAMES = 600  # --quick scores only the first frames (a trimmed copy of the video).
 TARGET_REAL_TIME = 10.0
 TARGET_OF_SLOWEST = 0.7
+
+FLAGS = flags.FlagValues()  # This benchmark's own flags (benchmarks share names such as --output).
+flags.DEFINE_string("output", None, "JSON file to write (atomically).", flag_values=FLAGS)
+flags.DEFINE_bool("quick", False, f"First {QUICK_FRAMES} frames only.", flag_values=FLAGS)
+flags.DEFINE_string(
+    "video", None, "Video to score (a 640x480 30 fps recording); none: skipped.", flag_values=FLAGS
+)
+flags.DEFINE_integer("batch_size", None, "Windows per model call.", flag_values=FLAGS)
+flags.DEFINE_integer("width", None, "CAE width (default: the demo's).", flag_values=FLAGS)
 
 
 def demo_run(
     workdir: pathlib.Path, batch_size: int | None = None, width: int | None = None
 ) -> score.ScoringRun:
   """A ScoringRun of the demo CAE (the target's model) with initialised parameters (no workdir)."""
-  config = runpy.run_path(str(REPO / "configs" / "demo.py"))["get_config"]()
+  config = demo.get_config()
   if batch_size:
     config.eval.batch_size = batch_size
   if width:
@@ -77,23 +86,16 @@ def demo_run(
 
 def _decode_rate(path: pathlib.Path) -> tuple[float, int]:
   mode = video.gray_mode(path)
-  start = time.perf_counter()
-  n = sum(1 for _ in video.iter_gray_frames(path, mode=mode))
-  return n / (time.perf_counter() - start), n
+  n, seconds = common.timed_call(lambda: sum(1 for _ in video.iter_gray_frames(path, mode=mode)))
+  return n / seconds, n
 
 
 def _model_rate(run: score.ScoringRun, errors_fn, repeats: int) -> tuple[float, float]:
   """(frames/s, compile seconds) of the error function on one full batch."""
-  # pylint: disable=protected-access
-  batch = score._empty_batch(run.preprocess, run.config.eval.batch_size)
-  start = time.perf_counter()
-  jax.block_until_ready(errors_fn(batch.gray, batch.flow))
-  compile_s = time.perf_counter() - start
-  start = time.perf_counter()
-  for _ in range(repeats):
-    jax.block_until_ready(errors_fn(batch.gray, batch.flow))
-  seconds = (time.perf_counter() - start) / repeats
-  return batch.gray.shape[0] * streams.SEQUENCE_LENGTH / seconds, compile_s
+  batch = score.empty_batch(run.preprocess, run.config.eval.batch_size)
+  compile_s = common.seconds(errors_fn, batch.gray, batch.flow)
+  seconds = sum(common.seconds(errors_fn, batch.gray, batch.flow) for _ in range(repeats))
+  return batch.gray.shape[0] * streams.SEQUENCE_LENGTH * repeats / seconds, compile_s
 
 
 def _trimmed(path: pathlib.Path, num_frames: int, workdir: pathlib.Path) -> pathlib.Path:
@@ -128,9 +130,10 @@ def measure(
     errors_fn = score.make_window_errors_fn(run)
     model_fps, compile_s = _model_rate(run, errors_fn, MODEL_REPEATS["quick" if quick else "full"])
     decode_fps, frames = _decode_rate(path)
-    start = time.perf_counter()
-    scores = score.score_video(run, path, errors_fn=errors_fn, progress=False)
-    e2e_fps = len(scores.score) / (time.perf_counter() - start)
+    scores, seconds = common.timed_call(
+        lambda: score.score_video(run, path, errors_fn=errors_fn, progress=False)
+    )
+    e2e_fps = len(scores.score) / seconds
   slowest = min(decode_fps, model_fps)
   return {
       "video": str(path),
@@ -164,23 +167,21 @@ def format_result(r: dict) -> str:
   )
 
 
-def main(argv=None) -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--output", type=pathlib.Path, default=None, help="JSON file to write.")
-  parser.add_argument("--quick", action="store_true", help=f"First {QUICK_FRAMES} frames only.")
-  parser.add_argument("--video", type=pathlib.Path, default=REAL_VIDEO, help="Video to score.")
-  parser.add_argument("--batch_size", type=int, default=None, help="Windows per model call.")
-  parser.add_argument("--width", type=int, default=None, help="CAE width (default: the demo's).")
-  args = parser.parse_args(argv)
-  if not args.video.is_file():
-    raise SystemExit(f"{args.video} not found: pass --video=PATH (a 640x480 30 fps recording).")
-  result = measure(args.video, quick=args.quick, batch_size=args.batch_size, width=args.width)
+def main(argv: Sequence[str]) -> dict | None:
+  """Measures for argv (argv[0]: the program, as app.run passes it); None without --video."""
+  common.parse_flags(FLAGS, argv)
+  if FLAGS.video is None:
+    print("No --video=PATH: nothing to score, skipped (benchmarks/README.md names the recording).")
+    return None
+  path = pathlib.Path(FLAGS.video).expanduser()
+  if not path.is_file():
+    raise app.UsageError(f"--video={path} is not a file: pass a 640x480 30 fps recording.")
+  result = measure(path, quick=FLAGS.quick, batch_size=FLAGS.batch_size, width=FLAGS.width)
   print(format_result(result))
-  if args.output:
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(args.output)  # Atomic: no half-written JSON.
+  if FLAGS.output:
+    fileio.write_json_atomic(FLAGS.output, result | common.environment())
+  return result
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

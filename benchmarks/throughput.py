@@ -3,78 +3,68 @@
   python -m benchmarks.throughput --models=cae,rae,cae_single [--peers=torch] [--quick] \
       --output=/tmp/throughput.json [--batch=N] [--steps=N] [--repeats=N] [--profile]
 
-Ours: the REAL train step (`steps.train_step` through `steps.make_multi_step`: state donated, the
-training split device-resident and gathered per step, random flips on) with the config of
-configs/<model>_hang.py. Variants: `fast` (`conv_impl=fast`, one step per compiled call, the CPU
-default), `native` (`lax.conv_general_dilated` as autodiff gives it), `<impl>_scan<K>` (K steps per
-call, the accelerator form). Peers (`pip install -e .[bench]`, benchmarks/peers/torch_models.py,
-same
-parameter count asserted): `eager_cl` (channels-last, PyTorch's fastest on the CPU), `eager_nchw`,
-`compile_cl` (`torch.compile`). Without torch the benchmark runs ours alone.
+Ours: the REAL train step (`steps.train_step` through `steps.make_multi_step`, as the trainer runs
+it: jitted, state donated, the training split device-resident and gathered per step, random flips
+on) with the config of configs/<model>_hang.py; the benchmark refuses a step that is not jitted or
+does not donate its state (`common.compile_train_step`). Variants: `fast` (`conv_impl=fast`, one
+step per compiled call, the CPU default), `native` (`lax.conv_general_dilated` as autodiff gives
+it), `<impl>_scan<K>` (K steps per call, the accelerator form). Peers (`pip install -e .[bench]`,
+benchmarks/peers/torch_models.py, same parameter count asserted): `eager_cl` (channels-last,
+PyTorch's fastest on the CPU), `eager_nchw`, `compile_cl` (`torch.compile`). Without torch the
+benchmark runs ours alone.
 
 The machine may be shared: the variants are timed step by step in turn (round robin) in this one
 process, and the ratio to the fastest PyTorch variant is the median over repeats of the ratios taken
-in the same repeat.
-Compile time (ours: lower + compile; torch.compile: first step) is reported apart. FLOPs per
-sequence:
-`benchmarks.conv_flops` (the model's conv arithmetic from its layer shapes, whatever formulation
-runs);
-a training step counts 3x the forward.
-JSON: a list of rows (see `ROW_KEYS`). `--profile` instead times every conv layer of ours alone
-(forward, and forward + both gradients, at the model's shapes and batch) to see which ops bound the
-step; the sum beside the whole step's time shows what the convs leave to the rest (Adam,
-elementwise).
-With `--peers=torch` each layer's PyTorch channels-last peer is timed beside it (same shapes and
-loss), which points at the layers where the gap is. Layers alone pay page faults on their fresh
-outputs that a whole step partly avoids (benchmarks/README.md): compare layers within one run.
+in the same repeat. Compile time (ours: lower + compile; torch.compile: first step) is reported
+apart. FLOPs per sequence: `benchmarks.conv_flops` (the model's conv arithmetic from its layer
+shapes, whatever formulation runs); a training step counts 3x the forward.
+JSON: a list of rows (see `ROW_KEYS`; `machine`, `date` and `versions` from
+`common.environment`). `--profile` instead times every conv layer of ours alone (forward, and
+forward + both gradients, at the model's shapes and batch) to see which ops bound the step; the sum
+beside the whole step's time shows what the convs leave to the rest (Adam, elementwise). With
+`--peers=torch` each layer's PyTorch channels-last peer is timed beside it (same shapes and loss),
+which points at the layers where the gap is. Layers alone pay page faults on their fresh outputs
+that a whole step partly avoids (benchmarks/README.md): compare layers within one run.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 import dataclasses
-import datetime
 import functools
+import importlib
 import importlib.util
-import json
-import os
-import pathlib
-import platform
-import runpy
 import statistics
 import sys
-import time
+from typing import Any
 
+from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 # Importing mouseflax first sets its XLA:CPU flags before jax starts its backend.
-from benchmarks import conv_flops  # pylint: disable=g-bad-import-order
+from benchmarks import common  # pylint: disable=g-bad-import-order
+from benchmarks import conv_flops
+from mouseflax import fileio
 from mouseflax import models
 from mouseflax import steps
 from mouseflax import streams
 from mouseflax import train
 from mouseflax.models import layers
 
-CONFIG_DIR = pathlib.Path(__file__).resolve().parents[1] / "configs"
 MODELS = ("cae", "rae", "cae_single")
 JAX_VARIANTS = ("fast",)
 TORCH_VARIANTS = ("eager_cl", "eager_nchw", "compile_cl")
 QUICK_TORCH_VARIANTS = ("eager_cl",)
-SEQUENCE_SHAPE = conv_flops.SEQUENCE_SHAPE
-STREAM_CHANNELS = conv_flops.STREAM_CHANNELS
-DATA_BATCHES = (
-    4  # Device-resident synthetic split = this many batches (gathered per step like training).
-)
+# Device-resident synthetic split = this many batches (gathered per step like training).
+DATA_BATCHES = 4
 # Quick is a smoke run (CI): width 8 keeps it under a minute; its rates say little. batch 0 and
 # width 0 mean the config's (Table 1, width 32).
 DEFAULTS = {
     "quick": {"batch": 2, "steps": 2, "repeats": 1, "width": 8},
     "full": {"batch": 0, "steps": 5, "repeats": 3, "width": 0},
 }
-GRAY_LEVELS = 256
 ROW_KEYS = (
     "model",
     "framework",
@@ -108,6 +98,65 @@ TABLE_COLUMNS = (
 )
 
 
+FLAGS = flags.FlagValues()  # This benchmark's own flags (benchmarks share names such as --output).
+flags.DEFINE_list("models", list(MODELS), f"Models, a subset of {MODELS}.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "peers",
+    "",
+    ["", "torch"],
+    "'torch' adds the PyTorch peers (when installed).",
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool("quick", False, f"Smoke run: {DEFAULTS['quick']}.", flag_values=FLAGS)
+flags.DEFINE_string("output", None, "JSON file written (atomically).", flag_values=FLAGS)
+flags.mark_flag_as_required("output", flag_values=FLAGS)
+flags.DEFINE_integer(
+    "batch", None, "Batch; default: quick 2, else the config's.", flag_values=FLAGS
+)
+flags.DEFINE_integer("steps", None, "Timed steps per variant and repeat.", flag_values=FLAGS)
+flags.DEFINE_integer("repeats", None, "Alternating repeats.", flag_values=FLAGS)
+flags.DEFINE_integer("width", None, "Model width; default: quick 8, else 32.", flag_values=FLAGS)
+flags.DEFINE_enum(
+    "dtype", "float32", ["float32", "bfloat16"], "Our compute dtype.", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "jax_variants", list(JAX_VARIANTS), "Ours: <impl>[_scan<K>], ...", flag_values=FLAGS
+)
+flags.DEFINE_list(
+    "torch_variants",
+    None,
+    f"A subset of {TORCH_VARIANTS}; default: quick {QUICK_TORCH_VARIANTS}, else all.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_bool(
+    "profile",
+    False,
+    "Instead: time every conv layer alone (ours; with --peers=torch also its PyTorch peer); "
+    "--output gets the profiles.",
+    flag_values=FLAGS,
+)
+flags.DEFINE_integer("seed", 0, "Seeds the parameters and the random data.", flag_values=FLAGS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """The parsed command line, with --quick's or the full run's defaults filled in."""
+
+  models: tuple[str, ...]
+  peers: str
+  quick: bool
+  output: str
+  batch: int
+  steps: int
+  repeats: int
+  width: int
+  dtype: str
+  jax_variants: tuple[str, ...]
+  torch_variants: tuple[str, ...]
+  profile: bool
+  seed: int
+
+
 @dataclasses.dataclass
 class Runner:
   """One (model, framework, variant): `train(n)` runs n steps, `infer(n)` n forward passes; both
@@ -124,7 +173,7 @@ class Runner:
 
 def load_config(name: str, batch: int, width: int | None, dtype: str):
   """configs/<name>_hang.py (the paper's hyperparameters for `name`) with benchmark overrides."""
-  config = runpy.run_path(str(CONFIG_DIR / f"{name}_hang.py"))["get_config"]()
+  config = importlib.import_module(f"configs.{name}_hang").get_config()
   if batch:
     config.train.batch_size = batch
   if width:
@@ -135,25 +184,19 @@ def load_config(name: str, batch: int, width: int | None, dtype: str):
 
 
 def synthetic_split(num: int, seed: int) -> dict[str, np.ndarray]:
-  """Random records in the stored dtypes (ARCHITECTURE.md): what the trainer holds on the device."""
-  rng = np.random.default_rng(seed)
-  t, h, w = SEQUENCE_SHAPE
-  split = {
-      "gray": rng.integers(0, GRAY_LEVELS, (num, t, h, w, 1), dtype=np.uint8),
-      "flow": rng.random((num, t, h, w, 2), dtype=np.float32).astype(np.float16),
-  }
-  # Per-frame labels (behavior, anomaly, ...) the train step may read: zeros, unused by
-  # autoencoders.
-  split.update({k: np.zeros((num, t), np.int64) for k in train.TRAIN_FIELDS if k not in split})
-  return split
+  """common.random_records plus the per-frame labels the train step may read (zeros: the
+  autoencoders do not use them)."""
+  split = common.random_records(num, seed)
+  labels_shape = split["gray"].shape[:2]
+  return split | {k: np.zeros(labels_shape, np.int64) for k in train.TRAIN_FIELDS if k not in split}
 
 
 def parse_jax_variant(variant: str) -> tuple[str, int]:
   """'fast' -> ('fast', 1); 'native_scan4' -> ('native', 4)."""
   impl, _, scan = variant.partition("_scan")
   if impl not in layers.CONV_IMPLS or (scan and not scan.isdigit()):
-    raise ValueError(
-        f"--jax_variants: {variant!r} is not <impl>[_scan<K>] with impl in " f"{layers.CONV_IMPLS}."
+    raise flags.ValidationError(
+        f"--jax_variants: {variant!r} is not <impl>[_scan<K>] with impl in {layers.CONV_IMPLS}."
     )
   return impl, int(scan) if scan else 1
 
@@ -174,9 +217,9 @@ def jax_runner(config, variant: str, seed: int) -> Runner:
   )
   order = np.random.default_rng(seed).permutation(batch * DATA_BATCHES)
   idx = [np.resize(np.roll(order, i * batch), (steps_per_call, batch)) for i in range(DATA_BATCHES)]
-  start = time.perf_counter()
-  compiled = steps.make_multi_step(mesh, step).lower(state, data, idx[0]).compile()
-  compile_s = time.perf_counter() - start
+  compiled, compile_s = common.compile_train_step(
+      steps.make_multi_step(mesh, step), state, data, idx[0]
+  )
   holder = {"state": state}
 
   def run_train(n: int) -> None:
@@ -184,15 +227,19 @@ def jax_runner(config, variant: str, seed: int) -> Runner:
       holder["state"], metrics = compiled(holder["state"], data, idx[i % DATA_BATCHES])
     jax.block_until_ready(metrics)
 
-  apply = jax.jit(lambda params, inputs: model.apply({"params": params}, inputs))
   inputs = jax.device_put(example)
+  # Compiled ahead of the timings, once: a call with other shapes would raise, not recompile.
+  apply = (
+      jax.jit(lambda params, inputs: model.apply({"params": params}, inputs))
+      .lower(state.params, inputs)
+      .compile()
+  )
 
   def run_infer(n: int) -> None:
     for _ in range(n):
       out = apply(holder["state"].params, inputs)
     jax.block_until_ready(out)
 
-  run_infer(1)  # Compiles the forward pass outside the timings.
   params = sum(x.size for x in jax.tree.leaves(state.params))
   return Runner("jax", variant, jax.devices()[0].platform, params, compile_s, run_train, run_infer)
 
@@ -210,7 +257,8 @@ def torch_runner(config, variant: str, seed: int) -> Runner:
   opt = torch.optim.Adam(model.parameters(), lr=oc.learning_rate, betas=(oc.b1, oc.b2))
   gen = torch.Generator().manual_seed(seed)
   inputs = {
-      s: torch.rand((batch, *SEQUENCE_SHAPE, c), generator=gen) for s, c in STREAM_CHANNELS.items()
+      s: torch.rand((batch, *conv_flops.SEQUENCE_SHAPE, c), generator=gen)
+      for s, c in streams.STREAM_CHANNELS.items()
   }
   forward = torch.compile(model) if variant.startswith("compile") else model
   weights = dict(config.train.loss_weights)
@@ -222,9 +270,8 @@ def torch_runner(config, variant: str, seed: int) -> Runner:
     loss.backward()
     opt.step()
 
-  start = time.perf_counter()
-  step()  # torch.compile compiles here; eager runs one warm-up step.
-  compile_s = time.perf_counter() - start if forward is not model else 0.0
+  first_s = common.seconds(step)  # torch.compile compiles here; eager runs one warm-up step.
+  compile_s = first_s if forward is not model else 0.0
 
   def run_train(n: int) -> None:
     for _ in range(n):
@@ -253,20 +300,6 @@ def try_torch_runner(config, variant: str, seed: int) -> Runner | None:
     return None
 
 
-def timed(fn: Callable[[int], None], n: int) -> float:
-  """Seconds per call of fn(n) / n, after one warm-up call."""
-  fn(1)
-  start = time.perf_counter()
-  fn(n)
-  return (time.perf_counter() - start) / n
-
-
-def _seconds(fn: Callable[[int], None]) -> float:
-  start = time.perf_counter()
-  fn(1)
-  return time.perf_counter() - start
-
-
 def measure(runners: list[Runner], batch: int, steps: int, repeats: int) -> list[dict]:
   """Alternates the runners step by step (round robin), so load changes hit all of them alike.
 
@@ -281,12 +314,12 @@ def measure(runners: list[Runner], batch: int, steps: int, repeats: int) -> list
     sums = np.zeros((2, len(runners)))
     for _ in range(steps):
       for i, r in enumerate(runners):
-        sums[0, i] += _seconds(r.train)
-        sums[1, i] += _seconds(r.infer)
+        sums[0, i] += common.seconds(r.train, 1)
+        sums[1, i] += common.seconds(r.infer, 1)
     for i in range(len(runners)):
       train_s[i].append(sums[0, i] / steps)
       infer_s[i].append(sums[1, i] / steps)
-  frames = SEQUENCE_SHAPE[0]
+  frames = conv_flops.SEQUENCE_SHAPE[0]
   return [
       {
           "train_seq_per_s_repeats": [batch / s for s in train_s[i]],
@@ -316,32 +349,7 @@ def torch_available() -> bool:
   return importlib.util.find_spec("torch") is not None
 
 
-def machine_info() -> str:
-  cpu = platform.processor() or platform.machine()
-  try:
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-  except OSError:
-    pass
-  return f"{cpu}, {os.cpu_count()} cores, {platform.system()}"
-
-
-def versions(with_torch: bool) -> dict[str, str]:
-  out = {
-      "jax": jax.__version__,
-      "python": platform.python_version(),
-      "xla_flags": os.environ.get("XLA_FLAGS", ""),
-  }
-  if with_torch:
-    import torch  # pylint: disable=g-import-not-at-top
-
-    out["torch"] = torch.__version__
-  return out
-
-
-def benchmark_model(name: str, args: argparse.Namespace, with_torch: bool) -> list[dict]:
+def benchmark_model(name: str, args: Settings, with_torch: bool) -> list[dict]:
   """All variants of one model, measured alternately; returns finished JSON rows."""
   config = load_config(name, args.batch, args.width, args.dtype)
   runners = [
@@ -361,11 +369,7 @@ def benchmark_model(name: str, args: argparse.Namespace, with_torch: bool) -> li
   results = measure(runners, batch, args.steps, args.repeats)
   ratios = ratios_vs_fastest_torch(results, runners)
   fwd_flops = conv_flops.forward_flops_per_sequence(models.create_model(config.model))
-  stamp = {
-      "machine": machine_info(),
-      "date": datetime.date.today().isoformat(),
-      "versions": versions(with_torch),
-  }
+  stamp = common.environment(*(["torch"] if with_torch else []))
   rows = []
   for r, res, ratio in zip(runners, results, ratios):
     train_flops = conv_flops.TRAIN_FLOPS_PER_FORWARD * fwd_flops * res["train_seq_per_s"]
@@ -413,8 +417,12 @@ def profile_layer(module: layers.Conv, shape: tuple[int, ...], steps: int) -> tu
   params = module.init(jax.random.PRNGKey(0), x)
   fwd = jax.jit(module.apply)
   grad = jax.jit(jax.grad(lambda p, x: jnp.sum(module.apply(p, x) ** 2), argnums=(0, 1)))
-  fwd_s = timed(lambda n: jax.block_until_ready([fwd(params, x) for _ in range(n)]), steps)
-  grad_s = timed(lambda n: jax.block_until_ready([grad(params, x) for _ in range(n)]), steps)
+  fwd_s = common.seconds_per_item(
+      lambda n: jax.block_until_ready([fwd(params, x) for _ in range(n)]), steps
+  )
+  grad_s = common.seconds_per_item(
+      lambda n: jax.block_until_ready([grad(params, x) for _ in range(n)]), steps
+  )
   return fwd_s, grad_s
 
 
@@ -450,10 +458,10 @@ def profile_torch_layer(
       x.grad = None
       (layer(x) ** 2).sum().backward()
 
-  return timed(fwd, steps), timed(grad, steps)
+  return common.seconds_per_item(fwd, steps), common.seconds_per_item(grad, steps)
 
 
-def profile_model(name: str, args: argparse.Namespace, with_torch: bool) -> dict:
+def profile_model(name: str, args: Settings, with_torch: bool) -> dict:
   """Per-layer times of the fast formulation (and of PyTorch's peer layers), sorted by our
   forward+backward time."""
   config = load_config(name, args.batch, args.width, args.dtype)
@@ -522,60 +530,48 @@ def print_profile(prof: dict) -> None:
 # CLI.
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-  p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-  p.add_argument("--models", default=",".join(MODELS), help="Comma-separated model names.")
-  p.add_argument("--peers", default="", help="'torch' to add the PyTorch peers (when installed).")
-  p.add_argument("--quick", action="store_true", help=f"Smoke run: {DEFAULTS['quick']}.")
-  p.add_argument("--output", required=True, help="JSON file written (atomically).")
-  p.add_argument(
-      "--batch", type=int, default=None, help="Batch; default: quick 2, else the config's."
-  )
-  p.add_argument("--steps", type=int, default=None, help="Timed steps per variant and repeat.")
-  p.add_argument("--repeats", type=int, default=None, help="Alternating repeats.")
-  p.add_argument("--width", type=int, default=None, help="Model width; default: quick 8, else 32.")
-  p.add_argument("--dtype", default="float32", help="Our compute dtype: float32 | bfloat16.")
-  p.add_argument("--jax_variants", default=",".join(JAX_VARIANTS), help="<impl>[_scan<K>], ...")
-  p.add_argument("--torch_variants", default=None, help=f"Subset of {TORCH_VARIANTS}.")
-  p.add_argument(
-      "--profile",
-      action="store_true",
-      help="Instead: time every conv layer alone (ours; with --peers=torch also its "
-      "PyTorch peer); --output gets the profiles.",
-  )
-  p.add_argument("--seed", type=int, default=0)
-  args = p.parse_args(argv)
-  mode = DEFAULTS["quick" if args.quick else "full"]
-  for key, value in mode.items():
-    if getattr(args, key) is None:
-      setattr(args, key, value)
-  args.models = [m for m in args.models.split(",") if m]
-  unknown = [m for m in args.models if m not in MODELS]
+def _check_flags(flag_values: dict[str, Any]) -> bool:
+  """Validator of --models, --jax_variants and --torch_variants (absl reports the error)."""
+  unknown = set(flag_values["models"]) - set(MODELS)
   if unknown:
-    p.error(f"--models: {unknown} not among {MODELS}.")
-  if args.peers not in ("", "torch"):
-    p.error(f"--peers={args.peers!r}: expected '' or 'torch'.")
-  args.jax_variants = args.jax_variants.split(",")
-  for v in args.jax_variants:
-    parse_jax_variant(v)
-  default_torch = QUICK_TORCH_VARIANTS if args.quick else TORCH_VARIANTS
-  args.torch_variants = (
-      args.torch_variants.split(",") if args.torch_variants else list(default_torch)
+    raise flags.ValidationError(f"--models: {sorted(unknown)} not among {MODELS}.")
+  for variant in flag_values["jax_variants"]:
+    parse_jax_variant(variant)
+  if set(flag_values["torch_variants"] or ()) - set(TORCH_VARIANTS):
+    raise flags.ValidationError(f"--torch_variants: expected a subset of {TORCH_VARIANTS}.")
+  return True
+
+
+flags.register_multi_flags_validator(
+    ["models", "jax_variants", "torch_variants"], _check_flags, flag_values=FLAGS
+)
+
+
+def parse_settings(argv: Sequence[str]) -> Settings:
+  """Settings from the command line argv (argv[0]: the program); app.UsageError on a bad flag."""
+  common.parse_flags(FLAGS, argv)
+  mode = DEFAULTS["quick" if FLAGS.quick else "full"]
+  sized = {
+      key: value if FLAGS[key].value is None else FLAGS[key].value for key, value in mode.items()
+  }
+  default_torch = QUICK_TORCH_VARIANTS if FLAGS.quick else TORCH_VARIANTS
+  return Settings(
+      models=tuple(FLAGS.models),
+      peers=FLAGS.peers,
+      quick=FLAGS.quick,
+      output=FLAGS.output,
+      dtype=FLAGS.dtype,
+      jax_variants=tuple(FLAGS.jax_variants),
+      torch_variants=tuple(FLAGS.torch_variants or default_torch),
+      profile=FLAGS.profile,
+      seed=FLAGS.seed,
+      **sized,
   )
-  if set(args.torch_variants) - set(TORCH_VARIANTS):
-    p.error(f"--torch_variants: expected a subset of {TORCH_VARIANTS}.")
-  return args
 
 
-def write_json_atomic(path: pathlib.Path, content) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(path.name + ".tmp")
-  tmp.write_text(json.dumps(content, indent=2) + "\n")
-  os.replace(tmp, path)
-
-
-def main(argv: list[str] | None = None) -> list[dict]:
-  args = parse_args(sys.argv[1:] if argv is None else argv)
+def main(argv: Sequence[str]) -> list[dict]:
+  """Runs the benchmark for argv (argv[0]: the program, as app.run passes it); returns the JSON."""
+  args = parse_settings(argv)
   with_torch = args.peers == "torch" and torch_available()
   if args.peers == "torch" and not with_torch:
     print(
@@ -584,7 +580,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
   if args.profile:
     profiles = [profile_model(name, args, with_torch) for name in args.models]
-    write_json_atomic(pathlib.Path(args.output), profiles)
+    fileio.write_json_atomic(args.output, profiles)
     for prof in profiles:
       print_profile(prof)
     return profiles
@@ -592,10 +588,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
   for name in args.models:
     rows += benchmark_model(name, args, with_torch)
     print(f"{name} done", file=sys.stderr, flush=True)
-  write_json_atomic(pathlib.Path(args.output), rows)
+  fileio.write_json_atomic(args.output, rows)
   print(table(rows))
   return rows
 
 
 if __name__ == "__main__":
-  main()
+  common.run(main)

@@ -3,27 +3,19 @@
   python -m mouseflax.main --config=configs/cae_avenue.py --workdir=workdirs/cae_avenue \
       --config.data.manual_dir='/path/to/Avenue Dataset'
 
-Data: CUHK Avenue ('Avenue Dataset/' with training_videos/, testing_videos/, ground_truth_demo/) in
-manual_dir.
-With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
-paper).
-Expected runtime: CAE, 60 epochs at batch 32 (~480 steps/epoch on the real data): about 9 h on a
-2-core CPU (~1.1 s/step), minutes on one GPU
-(estimates from measured step times, not measured end to end).
+Data: CUHK Avenue in manual_dir; empty -> SYNTHETIC Avenue-like recordings (default.py).
+Expected runtime: ~480 steps/epoch of batch 32 on the real data: about 9 h for 60 epochs on a
+2-core CPU (~1.1 s/step), minutes on one GPU (estimates from step times, not measured end to end).
 Paper: Avenue AUC 0.832 (Table 2).
 """
 
-import pathlib
-import runpy
-
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the cae_avenue configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  """Returns the cae_avenue configuration: default.py on CUHK Avenue."""
+  config = default_lib.get_config()
   config.data.dataset = "cuhk_avenue"
   return config

@@ -3,27 +3,19 @@
   python -m mouseflax.main --config=configs/cae_groom.py --workdir=workdirs/cae_groom \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
-in manual_dir.
-With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
-paper).
-Expected runtime: CAE, 60 epochs at batch 32 (228 steps/epoch on the real data): about 4-5 h on a
-2-core CPU (~1.1 s/step), minutes on one GPU
-(estimates from measured step times, not measured end to end).
+Data: as cae_hang.py (Jhuang et al. 'full database' in manual_dir; empty -> SYNTHETIC).
+Expected runtime (estimated from step times): 228 steps/epoch on the real data, so about 4-5 h for
+the 60 epochs on a 2-core CPU at ~1.1 s/step; minutes on one GPU.
 Paper: groom AUC 'marginally better than random' (Figure 3; no exact number given).
 """
 
-import pathlib
-import runpy
-
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the cae_groom configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  """Returns the cae_groom configuration: default.py with groom held out."""
+  config = default_lib.get_config()
   config.data.dataset = "mouse_behavior/groom"
   return config

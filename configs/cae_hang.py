@@ -1,28 +1,21 @@
-"""Dual-stream CAE, hang held out (paper section 3.3, Table 1).
+"""Dual-stream CAE, hang held out (paper section 3.3, Table 1): exactly default.py.
 
   python -m mouseflax.main --config=configs/cae_hang.py --workdir=workdirs/cae_hang \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
-in manual_dir.
-With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
-paper).
-Expected runtime: CAE, 60 epochs at batch 32 (299 steps/epoch on the real data): about 5-6 h on a
-2-core CPU (~1.1 s/step), minutes on one GPU
-(estimates from measured step times, not measured end to end).
+Data: the Jhuang et al. home-cage 'full database' in manual_dir; empty -> SYNTHETIC recordings
+(default.py's docstring describes both).
+Expected runtime (an estimate from measured step times, not measured end to end): 60 epochs at
+batch 32, 299 steps/epoch on the real data, ~1.1 s/step: about 5-6 h on a 2-core CPU; minutes on
+one GPU.
 Paper: hang AUC 'over 0.9' for the two-stream models (Figure 4; no exact number given).
 """
 
-import pathlib
-import runpy
-
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the cae_hang configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
-  return config
+  """Returns the cae_hang configuration: default.py, which is this experiment, unchanged."""
+  return default_lib.get_config()

@@ -3,27 +3,20 @@
   python -m mouseflax.main --config=configs/cae_single_hang.py --workdir=workdirs/cae_single_hang \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
-in manual_dir.
-With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
-paper).
-Expected runtime: CAE, 60 epochs at batch 32 (299 steps/epoch on the real data): about 3-4 h on a
-2-core CPU (~1.1 s/step), minutes on one GPU
-(estimates from measured step times, not measured end to end).
+Data: the home-cage recordings of cae_hang.py (manual_dir, or SYNTHETIC when it is empty).
+Expected runtime: the grayscale CAE does half the dual CAE's arithmetic (0.65 vs 1.32 forward
+GFLOP per sequence), so about 3 h on a 2-core CPU for 60 epochs of 299 steps (an estimate, not
+measured).
 Paper: hang AUC 0.959 (section 3.4).
 """
 
-import pathlib
-import runpy
-
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the cae_single_hang configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  """Returns the cae_single_hang configuration: default.py with the grayscale-only CAE."""
+  config = default_lib.get_config()
   config.model.name = "cae_single"
   return config

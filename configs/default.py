@@ -1,7 +1,18 @@
 """Default configuration: the paper's dual-stream CAE on the mouse data, hang held out (Table 1).
 
-Experiment configs import this one and override a few fields. Never derive one field from another
-here: an override of the first would leave the second stale. Derive in code.
+  python -m mouseflax.main --config=configs/default.py --workdir=workdirs/cae_hang \
+      --config.data.manual_dir=/path/to/jhuang_full_database
+
+Every key the code reads is declared here, with one comment each; experiment configs import this
+module (`from configs import default as default_lib`) and override a few fields. Never derive one
+field from another here: an override of the first would leave the second stale. Derive in code.
+
+Data, for every experiment: `data.manual_dir` names the real recordings in their published layout
+(the Jhuang et al. home-cage 'full database': 12 .mpg videos + Annotator_group_1/ text files; CUHK
+Avenue: 'Avenue Dataset/' with training_videos/, testing_videos/, ground_truth_demo/). Left empty,
+the input pipeline generates SYNTHETIC recordings in the same layout once and reuses them: fine for
+a smoke run, but their AUC says nothing about the paper.
+Expected runtime and AUC: configs/cae_hang.py (this experiment).
 """
 
 import ml_collections
@@ -14,45 +25,33 @@ def get_config() -> ml_collections.ConfigDict:
 
   # Data: owned by mouseflax/input_pipeline.py and the builders in data_builders/.
   config.data = ml_collections.ConfigDict()
-  config.data.dataset = (
-      "mouse_behavior/hang"  # TFDS name/config: mouse_behavior/<held-out>, cuhk_avenue.
-  )
-  config.data.data_dir = (
-      ""  # Where records live; "" -> $MOUSEFLAX_DATA_DIR or ~/.cache/mouseflax/data.
-  )
-  config.data.manual_dir = (
-      ""  # Raw recordings (real layout); "" -> synthetic recordings made on demand.
-  )
+  # TFDS name/config: mouse_behavior/<held-out behaviour>, cuhk_avenue or own_videos.
+  config.data.dataset = "mouse_behavior/hang"
+  # Where records live; "" -> $MOUSEFLAX_DATA_DIR or ~/.cache/mouseflax/data.
+  config.data.data_dir = ""
+  config.data.manual_dir = ""  # Raw recordings (real layout); "" -> synthetic recordings.
   config.data.synthetic_videos = 8  # Synthetic default: recordings written (avenue: per split).
-  config.data.synthetic_frames = (
-      4500  # Synthetic home cage: frames per recording (30 fps, 320x240).
-  )
-  config.data.synthetic_avenue_frames = (
-      240  # Synthetic avenue: frames per recording (25 fps, 640x360).
-  )
-  config.data.hflip = (
-      True  # Random horizontal flips of whole sequences (flow x negated), training only.
-  )
+  config.data.synthetic_frames = 4500  # Synthetic home cage: frames per recording (30 fps).
+  config.data.synthetic_avenue_frames = 240  # Synthetic avenue: frames per recording (25 fps).
+  config.data.hflip = True  # Training: random horizontal flips of whole sequences (flow x negated).
   config.data.device_resident = True  # Hold the training split on the device when it fits.
   config.data.build_workers = 2  # Processes used to preprocess videos when building records.
-  config.data.device_max_mb = (
-      1024  # Largest split (MB as stored) device_resident puts on the device.
-  )
+  config.data.device_max_mb = 1024  # Largest split (MB as stored) device_resident puts there.
   config.data.stride = 5  # Training sequences take every 5th frame, without overlap (paper).
-  config.data.validation_fraction = (
-      0.2  # Share of training sequences for validation (paper: 80/20).
-  )
+  config.data.validation_fraction = 0.2  # Share of training sequences for validation (80/20).
   config.data.num_train_videos = 6  # mouse: videos for train + validation (paper: 6 of 12).
-  config.data.train_videos = (
-      ""  # mouse: comma-separated stems; "" -> first num_train_videos by name.
-  )
-  config.data.test_video = (
-      ""  # mouse: stem; "" -> the video with the most behaviours, then longest.
-  )
-  config.data.test_fraction = (
-      0.5  # mouse: leading share of the test video used, every frame (paper).
-  )
-  config.data.train_hop = 0  # avenue: frames between training sequence starts; 0 -> no overlap.
+  # mouse: training video stems; () -> the first num_train_videos by name. On the command line a
+  # tuple, --config.data.train_videos="('Clip1','Clip2')", or a comma-separated list: Clip1,Clip2.
+  config.data.train_videos = ()
+  # mouse: test video stem; "" -> the video with the most behaviours, then the longest.
+  config.data.test_video = ""
+  config.data.test_fraction = 0.5  # mouse: leading share of the test video used, every frame.
+  config.data.train_hop = 0  # avenue, own_videos: frames between training starts; 0 = no overlap.
+  # own_videos (configs/own_videos.py): the folder of your recordings, required there.
+  config.data.video_dir = ""
+  # own_videos: leading share of each video used for training + validation (< 1 keeps the end of
+  # every video unseen, to score it afterwards).
+  config.data.video_fraction = 1.0
 
   # Model: owned by mouseflax/models/.
   config.model = ml_collections.ConfigDict()
@@ -62,20 +61,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.width = 32  # Channels of the first stage; doubled at every stride-2 layer/stage.
   config.model.kernels = (5, 5, 3, 3, 3)  # CAE encoder kernel size per layer (non-homogeneous).
   config.model.strides = (1, 2, 2, 1, 1)  # CAE encoder stride per layer (1 or 2).
-  config.model.dilations = (
-      1,
-      1,
-      1,
-      2,
-      2,
-  )  # CAE encoder dilation per layer (Table 1: 2 in the last two).
-  config.model.time_strides = (
-      1,
-      2,
-  )  # RAE: temporal stride of each downsampling stage (spatial is 2).
-  config.model.res_blocks = (
-      1  # RAE: residual blocks after every stage of encoders, fusion and decoders.
-  )
+  config.model.dilations = (1, 1, 1, 2, 2)  # CAE encoder dilation per layer (Table 1: 2, 2 last).
+  config.model.time_strides = (1, 2)  # RAE: temporal stride of each downsampling stage.
+  config.model.res_blocks = 1  # RAE: residual blocks after each stage (encoders, fusion, decoders).
   config.model.num_classes = 2  # Supervised: 2 (held-out behaviour vs rest) or 8 (all behaviours).
   config.model.classifier_hidden = 64  # Supervised: units of the hidden fully connected layer.
 
@@ -85,9 +73,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.optim.learning_rate = 2e-4
   config.optim.b1 = 0.5  # The paper's "momentum" for Adam.
   config.optim.b2 = 0.999
-  config.optim.momentum = (
-      0.0  # SGD only (the supervised baseline): heavy-ball momentum, 0 = plain SGD.
-  )
+  config.optim.momentum = 0.0  # SGD only (the supervised baseline): heavy-ball, 0 = plain SGD.
 
   # Training (Table 1: CAE 60 epochs, batch 32, loss weights gray 1.0 / flow 1.0).
   config.train = ml_collections.ConfigDict()
@@ -96,9 +82,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.loss_weights = ml_collections.ConfigDict({"gray": 1.0, "flow": 1.0})
   config.train.train_split = "train"  # Split trained on (supervised: train_labelled).
   config.train.val_split = "validation"  # Validation loss each epoch + threshold calibration.
-  # Steps per compiled call: "auto" = 1 on the CPU (lax.scan loses the fast conv path there),
-  # many on accelerators; or a positive integer as text, e.g. "16" (> 1 runs a lax.scan).
-  config.train.steps_per_call = "auto"
+  # Steps per compiled call: 0 = auto (1 on the CPU, where lax.scan loses the fast conv path; many
+  # on accelerators), or a positive number (> 1 runs a lax.scan).
+  config.train.steps_per_call = 0
   config.train.log_every_steps = 50  # Progress (sequences/s, ETA) and train scalars every N steps.
   config.train.stop_after_steps = 0  # Debug: checkpoint and stop after N more steps (0 = off).
 

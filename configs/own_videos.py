@@ -6,29 +6,23 @@
 
 Data: every video in `data.video_dir` (subfolders too), no annotations; the last
 `data.validation_fraction` of each video's used part (by time) is held out for validation and for
-the
-threshold (`eval.false_alarm_rate` of those frames flagged). `data.video_fraction` < 1 leaves the
-end
-of every video out of training, to score it afterwards. Protocol: data_builders/own_videos/.
+the threshold (`eval.false_alarm_rate` of those frames flagged). `data.video_fraction` < 1 leaves
+the end of every video out of training, to score it afterwards. Protocol:
+data_builders/own_videos/.
 Expected runtime: the dual-stream CAE on a 2-core CPU trains at roughly 30 sequences/s (1.1 s per
 step of 32): with stride 5, one hour of 30 fps video gives about 2,200 training sequences, about
-1.2 min per epoch, so about 70 min for the 60 epochs below (an estimate from step times, not
-measured
-end to end); minutes on one GPU. There are no labels, so the AUCs in results.json are None.
+1.2 min per epoch, so about 70 min for default.py's 60 epochs (an estimate from step times, not
+measured end to end); minutes on one GPU. There are no labels, so the AUCs in results.json are
+None.
 """
-
-import pathlib
-import runpy
 
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the own-videos configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  """Returns the own-videos configuration: default.py on the videos of `data.video_dir`."""
+  config = default_lib.get_config()
   config.data.dataset = "own_videos"
-  config.data.video_dir = ""  # Folder of your recordings (required): --config.data.video_dir=DIR.
-  config.data.video_fraction = 1.0  # Leading share of each video used for training + validation.
   return config

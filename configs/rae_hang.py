@@ -3,28 +3,21 @@
   python -m mouseflax.main --config=configs/rae_hang.py --workdir=workdirs/rae_hang \
       --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
-in manual_dir.
-With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
-paper).
-Expected runtime: RAE, 120 epochs at batch 64: many hours on a 2-core CPU (3D convolutions, slower
-than the CAE), tens of minutes on one GPU
-(estimates from measured step times, not measured end to end).
+Data: the home-cage recordings of cae_hang.py (manual_dir, or SYNTHETIC when it is empty).
+Expected runtime (an estimate, not measured end to end): the RAE trains at ~5 sequences/s on a
+2-core CPU (benchmarks/README.md), so one epoch of the ~9,600 hang training sequences takes ~32 min
+and the 120 epochs about 2.5-3 days; tens of minutes on one GPU (not measured).
 Paper: hang AUC 'over 0.9' (Figure 4).
 """
 
-import pathlib
-import runpy
-
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
-  """Returns the rae_hang configuration: default.py with the overrides below."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  """Returns the rae_hang configuration: default.py with the RAE and its Table 1 schedule."""
+  config = default_lib.get_config()
   config.model.name = "rae"
   config.train.epochs = 120  # Table 1 (RAE).
   config.train.batch_size = 64

@@ -1,30 +1,21 @@
 """Supervised baseline (CAE encoder + classifier), groom as the score class (section 3.4).
 
-  python -m mouseflax.main --config=configs/supervised_groom.py --workdir=workdirs/supervised_groom
-  \
-      --config.data.manual_dir=/path/to/jhuang_full_database
+  python -m mouseflax.main --config=configs/supervised_groom.py \
+      --workdir=workdirs/supervised_groom --config.data.manual_dir=/path/to/jhuang_full_database
 
-Data: the Jhuang et al. home-cage 'full database' (12 .mpg videos + Annotator_group_1/ text files)
-in manual_dir.
-With `data.manual_dir` empty the job runs on SYNTHETIC recordings that the input
-pipeline generates in the same on-disk layout (fine for a smoke run; its AUC says nothing about the
-paper).
-Expected runtime: supervised (CAE encoder + dense head), 120 epochs SGD: about 2x the CAE run
-(estimates from measured step times, not measured end to end).
+Data: the home-cage recordings of cae_groom.py (manual_dir, or SYNTHETIC when it is empty).
+Expected runtime: as supervised_hang.py on a split about a quarter smaller: roughly 2-3 h on a
+2-core CPU (an estimate from FLOPs, not measured).
 Paper: groom AUC 0.66 (section 3.4).
 """
 
-import pathlib
-import runpy
-
 import ml_collections
 
-# The experiment of supervised_hang.py, with groom held out instead of hang.
-_HANG = pathlib.Path(__file__).with_name("supervised_hang.py")
+from configs import supervised_hang
 
 
 def get_config() -> ml_collections.ConfigDict:
   """Returns the supervised_groom configuration: supervised_hang.py with groom held out."""
-  config = runpy.run_path(str(_HANG))["get_config"]()
+  config = supervised_hang.get_config()
   config.data.dataset = "mouse_behavior/groom"
   return config

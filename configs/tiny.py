@@ -3,22 +3,18 @@
   python -m mouseflax.main --config=configs/tiny.py --workdir=/tmp/mouseflax_tiny
 
 Data: always synthetic (`data.manual_dir` empty), a few short recordings. Expected runtime: well
-under
-a minute on a 2-core CPU once the records exist. Its AUC means nothing; it exercises every code
-path.
+under a minute on a 2-core CPU once the records exist. Its AUC means nothing; it exercises every
+code path.
 """
-
-import pathlib
-import runpy
 
 import ml_collections
 
-_DEFAULT = pathlib.Path(__file__).with_name("default.py")
+from configs import default as default_lib
 
 
 def get_config() -> ml_collections.ConfigDict:
   """Returns the tiny configuration: default.py, shrunk."""
-  config = runpy.run_path(str(_DEFAULT))["get_config"]()
+  config = default_lib.get_config()
   config.data.synthetic_videos = 4
   config.data.synthetic_frames = 300
   config.model.width = 4

@@ -21,7 +21,7 @@ preprocessing default changed) raises `build_data.StaleRecordsError` (`build_dat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 import dataclasses
 import hashlib
 import json
@@ -110,6 +110,16 @@ def resolve_data_dir(data_config: Mapping[str, Any]) -> pathlib.Path:
   return pathlib.Path(path).expanduser()
 
 
+def video_stems(value: str | Sequence[str]) -> tuple[str, ...]:
+  """`data.train_videos` as a tuple of stems, each item also split at commas.
+
+  The field is a tuple; a bare `--config.data.train_videos=a,b` reaches it as ('a,b',), and the
+  config.json of runs made before it was a tuple holds the text 'a,b': both mean ('a', 'b').
+  """
+  items = [value] if isinstance(value, str) else list(value)
+  return tuple(stem for item in items for stem in item.split(",") if stem)
+
+
 def builder_config(data_config: Mapping[str, Any]) -> Any:
   """The BuilderConfig that `data_config` asks for (named config for defaults, else hashed name)."""
   name, config_name = build_data.parse_dataset(data_config["dataset"])
@@ -125,7 +135,7 @@ def builder_config(data_config: Mapping[str, Any]) -> Any:
         "num_train_videos": data_config["num_train_videos"],
         "test_fraction": data_config["test_fraction"],
         "test_video": data_config["test_video"],
-        "train_videos": tuple(v for v in data_config["train_videos"].split(",") if v),
+        "train_videos": video_stems(data_config["train_videos"]),
     }
     return module.make_config(held_out=config_name or module.DEFAULT_HELD_OUT, **protocol)
   if config_name not in (None, module.DEFAULT_CONFIG):

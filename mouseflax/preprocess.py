@@ -71,7 +71,7 @@ class PreprocessConfig:
   # level of "area" (one cv2.resize call) and ~2.7x faster on 320x240 frames.
   resize_method: str = RESIZE_AREA_TWO_PASS
   # (height, width) of the centre crop applied to both streams.
-  crop_hw: tuple[int, int] = (24, 32)
+  crop_hw: tuple[int, int] = streams.FRAME_HW
   # out = 255 * (in / 255) ** (1 / gamma); > 1 brightens. The paper gives no value.
   gamma: float = 1.5
   # Flow displacement (pixels at resize_hw) mapped to 0 / 1; larger is clipped. Measured on the real
@@ -134,7 +134,8 @@ def gamma_lut(gamma: float) -> np.ndarray:
   return np.clip(out, 0, streams.GRAY_SCALE).astype(np.uint8)
 
 
-def _crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
+def crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
+  """(rows, cols) slices of the centred crop_hw window of a resize_hw frame."""
   top = (resize_hw[0] - crop_hw[0]) // 2
   left = (resize_hw[1] - crop_hw[1]) // 2
   return slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1])
@@ -186,7 +187,7 @@ class FramePreprocessor:
   def __init__(self, cfg: PreprocessConfig):
     self.cfg = cfg
     self._lut = gamma_lut(cfg.gamma)
-    self._rows, self._cols = _crop_slices(cfg.resize_hw, cfg.crop_hw)
+    self._rows, self._cols = crop_slices(cfg.resize_hw, cfg.crop_hw)
     self._passes: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}  # Per input shape.
     self._previous: np.ndarray | None = None
 
@@ -207,7 +208,8 @@ class FramePreprocessor:
       self._passes[frame.shape] = passes
     return cv2.LUT(area_resize(frame, passes), self._lut)
 
-  def _flow(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+  def flow_between(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Farneback displacement (pixels, float32 [h, w, 2]) between two processed frames."""
     c = self.cfg
     return cv2.calcOpticalFlowFarneback(
         previous,
@@ -226,7 +228,7 @@ class FramePreprocessor:
     """Displacement (pixels) from the previous processed frame to `current`, zero for the first."""
     if self._previous is None:
       return np.zeros((*self.cfg.resize_hw, 2), np.float32)
-    return self._flow(self._previous, current)
+    return self.flow_between(self._previous, current)
 
   def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """uint8 [H, W] frame -> (gray uint8 [h, w, 1], flow float32 [h, w, 2] in [0, 1]), h, w =

@@ -326,7 +326,8 @@ class WindowBatch:
   count: int
 
 
-def _empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatch:
+def empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatch:
+  """A batch of `batch_size` zero windows (count 0) in the stored dtypes, at cfg's crop size."""
   h, w = cfg.crop_hw
   return WindowBatch(
       gray=np.zeros(
@@ -355,7 +356,7 @@ def window_batches(
   """
   preprocessor = preprocess.FramePreprocessor(cfg)
   recent = collections.deque(maxlen=streams.SEQUENCE_LENGTH)
-  batch, num_frames = _empty_batch(cfg, batch_size), 0
+  batch, num_frames = empty_batch(cfg, batch_size), 0
 
   def add_window() -> None:
     batch.gray[batch.count] = np.stack([g for g, _ in recent])
@@ -370,7 +371,7 @@ def window_batches(
       add_window()
       if batch.count == batch_size:
         yield batch
-        batch = _empty_batch(cfg, batch_size)
+        batch = empty_batch(cfg, batch_size)
   if num_frames < streams.SEQUENCE_LENGTH:
     raise VideoTooShortError(
         f"{path} has {num_frames} frames, fewer than one model window of "

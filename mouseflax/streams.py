@@ -18,6 +18,8 @@ STREAM_CHANNELS = {"gray": 1, "flow": 2}
 GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
 GRAY_LEVELS = 256  # Entries of a uint8 lookup table.
 SEQUENCE_LENGTH = 8  # T: frames per sequence (the paper's window).
+# H, W of a model frame: the paper's centre crop of the 32x32 resize (PreprocessConfig.crop_hw).
+FRAME_HW = (24, 32)
 ERROR_AXES = (2, 3, 4)  # H, W, C of a [B, T, H, W, C] stream.
 # Flow is stored as float16 (values in [0, 1], resolution ~5e-4 there): half the bytes of float32.
 FLOW_DTYPE = np.float16

@@ -42,7 +42,8 @@ from mouseflax import windows
 
 # Fields of a record the train step reads (the rest stay on the host).
 TRAIN_FIELDS = ("gray", "flow", "behavior", "anomaly")
-# `steps_per_call=auto` off the CPU: enough steps per call to hide dispatch for these small models.
+AUTO_STEPS_PER_CALL = 0  # `config.train.steps_per_call` value that lets the backend choose.
+# `steps_per_call=0` (auto) off the CPU: enough steps per call to hide dispatch for these models.
 AUTO_ACCELERATOR_STEPS_PER_CALL = 50
 
 
@@ -50,15 +51,16 @@ class TrainingDivergedError(FloatingPointError):
   """Raised when the loss or the gradient norm is NaN or infinite."""
 
 
-def resolve_steps_per_call(value: str) -> int:
-  """`config.train.steps_per_call`: 'auto' -> 1 on the CPU, many elsewhere; else a positive int."""
-  if value == "auto":
-    return 1 if jax.default_backend() == "cpu" else AUTO_ACCELERATOR_STEPS_PER_CALL
-  if not str(value).isdigit() or int(value) < 1:
+def resolve_steps_per_call(value: int) -> int:
+  """`config.train.steps_per_call`: 0 (auto) -> 1 on the CPU, many elsewhere; else itself."""
+  if isinstance(value, bool) or not isinstance(value, int) or value < 0:
     raise ValueError(
-        f"config.train.steps_per_call={value!r}: expected 'auto' or a positive integer."
+        f"config.train.steps_per_call={value!r}: expected {AUTO_STEPS_PER_CALL} (auto: 1 on the "
+        "CPU, many on accelerators) or a positive integer."
     )
-  return int(value)
+  if value == AUTO_STEPS_PER_CALL:
+    return 1 if jax.default_backend() == "cpu" else AUTO_ACCELERATOR_STEPS_PER_CALL
+  return value
 
 
 def validation_losses(

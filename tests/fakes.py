@@ -7,8 +7,8 @@ Fixtures live in conftest.py; everything here is an ordinary function or class, 
 from __future__ import annotations
 
 from collections.abc import Iterable
+import importlib
 import pathlib
-import runpy
 import types
 
 import cv2
@@ -19,13 +19,14 @@ import numpy as np
 from mouseflax import checkpointing
 from mouseflax import metric_writers
 from mouseflax import models
+from mouseflax import preprocess
 from mouseflax import steps
 from mouseflax import streams
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
 T = streams.SEQUENCE_LENGTH
-H, W = 24, 32  # The default crop.
+H, W = streams.FRAME_HW
 SPLIT_SIZES = {
     "train": 24,
     "validation": 10,
@@ -100,8 +101,10 @@ class FakeHandle:
   def __init__(self, nan_flow: bool = False):
     self.nan_flow = nan_flow
     self.video_names = ["video_a", "video_b"]
-    self.info = types.SimpleNamespace(metadata={"video_names": self.video_names})
-    self.preprocess = types.SimpleNamespace(to_dict=lambda: {"gamma": 0.5})
+    self.preprocess = preprocess.PreprocessConfig()
+    self.info = types.SimpleNamespace(
+        metadata={"video_names": self.video_names, "preprocess": self.preprocess.to_dict()}
+    )
 
   def load(self, split: str) -> dict[str, np.ndarray]:
     return random_split(SPLIT_SIZES[split], seed=len(split), nan_flow=self.nan_flow)
@@ -117,7 +120,7 @@ class FakeHandle:
 
 def load_config(name: str) -> ml_collections.ConfigDict:
   """configs/<name>.py's get_config()."""
-  return runpy.run_path(str(REPO / "configs" / f"{name}.py"))["get_config"]()
+  return importlib.import_module(f"configs.{name}").get_config()
 
 
 def tiny_config(**overrides) -> ml_collections.ConfigDict:

@@ -203,8 +203,8 @@ def test_resume_with_other_batch_size_is_refused(fake_data, tmp_path):
 
 
 def test_scan_form_matches_python_loop(fake_data, tmp_path):
-  loop = train.train_and_evaluate(fakes.tiny_config(train__steps_per_call="1"), tmp_path / "loop")
-  scan = train.train_and_evaluate(fakes.tiny_config(train__steps_per_call="3"), tmp_path / "scan")
+  loop = train.train_and_evaluate(fakes.tiny_config(train__steps_per_call=1), tmp_path / "loop")
+  scan = train.train_and_evaluate(fakes.tiny_config(train__steps_per_call=3), tmp_path / "scan")
   assert (
       len(fakes.train_losses(tmp_path / "scan")) == len(fakes.train_losses(tmp_path / "loop")) // 3
   )
@@ -241,7 +241,7 @@ def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
         ("model", "name", "transformer", "config.model.name"),
         ("train", "epochs", -1, "config.train.epochs"),
         ("train", "batch_size", 0, "config.train.batch_size"),
-        ("train", "steps_per_call", "many", "config.train.steps_per_call"),
+        ("train", "steps_per_call", -1, "config.train.steps_per_call"),
         ("optim", "name", "rmsprop", "config.optim.name"),
         ("mesh", "data_parallelism", 64, "config.mesh.data_parallelism"),
     ],
@@ -263,10 +263,10 @@ def test_loss_weights_weight_each_stream():
 
 
 def test_steps_per_call_auto_is_one_on_cpu():
-  assert train.resolve_steps_per_call("auto") == (
+  assert train.resolve_steps_per_call(train.AUTO_STEPS_PER_CALL) == (
       1 if jax.default_backend() == "cpu" else train.AUTO_ACCELERATOR_STEPS_PER_CALL
   )
-  assert train.resolve_steps_per_call("8") == 8
+  assert train.resolve_steps_per_call(8) == 8
 
 
 # ------------------------------------------------------------------------------------------------

@@ -21,13 +21,18 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-STREAM_CHANNELS = {"gray": 1, "flow": 2}  # As mouseflax.models.common.STREAM_CHANNELS.
-CAE_KERNELS = (5, 5, 3, 3, 3)  # As configs/default.py model.kernels / strides / dilations.
-CAE_STRIDES = (1, 2, 2, 1, 1)
-CAE_DILATIONS = (1, 1, 1, 2, 2)
+from mouseflax import streams
+from mouseflax.models import cae
+from mouseflax.models import rae
+
+# The architecture constants are mouseflax's own (the peers must match them layer for layer).
+STREAM_CHANNELS = streams.STREAM_CHANNELS
+CAE_KERNELS = cae.KERNELS
+CAE_STRIDES = cae.STRIDES
+CAE_DILATIONS = cae.DILATIONS
 RAE_TIME_STRIDES = (1, 2)  # As configs/default.py model.time_strides.
-RAE_KERNEL = 3  # The paper's homogeneous 3x3x3 kernel.
-SPATIAL_STRIDE = 2
+RAE_KERNEL = rae.KERNEL[0]  # The paper's homogeneous 3x3x3 kernel.
+SPATIAL_STRIDE = rae.SPATIAL_STRIDE
 
 
 def _conv2d(cin: int, cout: int, kernel: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
