@@ -26,6 +26,7 @@ from benchmarks import score_throughput
 from benchmarks import throughput
 from mouseflax import models
 from mouseflax import steps
+from mouseflax import streams
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = ["--width=4", "--batch=2", "--steps=1", "--repeats=1"]
@@ -175,9 +176,7 @@ def test_torch_peers_match_our_parameter_counts_and_shapes(name):
   ours = sum(x.size for x in jax.tree.leaves(shapes))
   peer = torch_models.create(name, channels_last=False)
   assert torch_models.param_count(peer) == ours
-  x = {
-      s: torch.rand(1, *conv_flops.SEQUENCE_SHAPE, c) for s, c in conv_flops.STREAM_CHANNELS.items()
-  }
+  x = {s: torch.rand(1, *conv_flops.SEQUENCE_SHAPE, c) for s, c in streams.STREAM_CHANNELS.items()}
   out = peer(x)
   expected = ("gray",) if name == "cae_single" else ("gray", "flow")
   assert {k: tuple(v.shape) for k, v in out.items()} == {k: tuple(x[k].shape) for k in expected}
