@@ -1,12 +1,11 @@
 """FLOPs of a model's convolutions, counted from its layer shapes (no compile).
 
 Used by `benchmarks.throughput` and `benchmarks.gpu_paper_schedule`; imports nothing beyond flax,
-jax,
-numpy and mouseflax.models (so it runs where tensorflow-datasets / ml_collections are absent).
+jax, numpy and mouseflax.models (so it runs where tensorflow-datasets / ml_collections are absent).
 Counts 2 x multiply-adds on real (non-padding) taps, as XLA's cost analysis counts the native
-forward
-(mouseflax/models/README.md; within 0.3% of it: XLA adds the elementwise ops). It is the model's
-arithmetic whatever formulation runs (the fast CPU one computes some structural zeros on top).
+forward (mouseflax/models/README.md; within 0.3% of it: XLA adds the elementwise ops). It is the
+model's arithmetic whatever formulation runs (the fast CPU one computes some structural zeros on
+top).
 """
 
 from __future__ import annotations

@@ -4,10 +4,9 @@
       --config.data.manual_dir=/path/to/jhuang_full_database
 
 Data: the Jhuang et al. home-cage 'full database' in manual_dir; empty -> SYNTHETIC recordings
-(default.py's docstring describes both).
-Expected runtime (an estimate from measured step times, not measured end to end): 60 epochs at
-batch 32, 299 steps/epoch on the real data, ~1.1 s/step: about 5-6 h on a 2-core CPU; minutes on
-one GPU.
+(default.py's docstring describes both). Expected runtime (an estimate from measured step times, not
+measured end to end): 60 epochs at batch 32, 299 steps/epoch on the real data, ~1.1 s/step: about
+5-6 h on a 2-core CPU; minutes on one GPU.
 Paper: hang AUC 'over 0.9' for the two-stream models (Figure 4; no exact number given).
 """
 

@@ -5,8 +5,7 @@
 
 Data: the home-cage recordings of cae_groom.py (manual_dir, or SYNTHETIC when it is empty).
 Expected runtime: half of cae_groom.py's (half its arithmetic per step): about 2-3 h on a 2-core
-CPU; an estimate, not measured.
-Paper: groom AUC 0.644 (section 3.4).
+CPU; an estimate, not measured. Paper: groom AUC 0.644 (section 3.4).
 """
 
 import ml_collections

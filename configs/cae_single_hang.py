@@ -6,8 +6,7 @@
 Data: the home-cage recordings of cae_hang.py (manual_dir, or SYNTHETIC when it is empty).
 Expected runtime: the grayscale CAE does half the dual CAE's arithmetic (0.65 vs 1.32 forward
 GFLOP per sequence), so about 3 h on a 2-core CPU for 60 epochs of 299 steps (an estimate, not
-measured).
-Paper: hang AUC 0.959 (section 3.4).
+measured). Paper: hang AUC 0.959 (section 3.4).
 """
 
 import ml_collections

@@ -14,9 +14,8 @@ flow error's spread there is 6-39x the gray's, so the paper's raw mean is mostly
 `--config.eval.stream_normalisation=none`): seed 0: 0.953 (gray stream alone 0.959, flow 0.920);
 seed 1: 0.929 (gray 0.9998, flow 0.912). (Measured 2026-11-27 after the per-phase / per-tap conv
 formulations; before them, the same math rounded differently, seed 0 gave 0.974 / 0.946 and seed 1
-the same numbers.)
-The target is hang AUC >= 0.9 on the synthetic data (the paper reports "over 0.9" on the real data,
-Figure 4); this number says the code works, not that the paper is reproduced. With
+the same numbers.) The target is hang AUC >= 0.9 on the synthetic data (the paper reports "over 0.9"
+on the real data, Figure 4); this number says the code works, not that the paper is reproduced. With
 `--config.data.dataset=mouse_behavior/groom` (seed 0): AUC 0.16 (gray 0.21, flow 0.25): groom is
 subtle and still by design, so the pooled reconstruction error ranks it below the moving normal
 frames (the paper: "marginally better than a random guesswork" on the real data).

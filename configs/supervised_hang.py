@@ -7,8 +7,7 @@ Data: the home-cage recordings of cae_hang.py (manual_dir, or SYNTHETIC when it 
 the labelled splits, which keep the held-out behaviour.
 Expected runtime: twice the CAE's epochs at about a quarter of its arithmetic per step (0.36 vs
 1.32 forward GFLOP per sequence), on a somewhat larger split: roughly 3-4 h on a 2-core CPU (an
-estimate from FLOPs, not measured).
-Paper: hang AUC 0.99 (section 3.4).
+estimate from FLOPs, not measured). Paper: hang AUC 0.99 (section 3.4).
 """
 
 import ml_collections

@@ -147,8 +147,8 @@ def area_resize_passes(
   """The cv2 dsizes (width, height) of the INTER_AREA passes taking src_hw to dst_hw.
 
   Two passes only when shrinking both axes and exactly one factor is an integer: that axis goes
-  first
-  (OpenCV's fast integer-factor path), so the slow fractional pass runs on a small intermediate.
+  first (OpenCV's fast integer-factor path), so the slow fractional pass runs on a small
+  intermediate.
   """
   (src_h, src_w), (dst_h, dst_w) = src_hw, dst_hw
   final = (dst_w, dst_h)

@@ -2,11 +2,10 @@
 hand.
 
 Fixture (T = 4, frames 2 x 2): video 0 has frames 0..5 in two windows (starts 0 and 2, overlapping
-on
-frames 2-3), video 1 has frames 0..3 in one window and no anomaly (so its macro AUC is undefined).
-Gray inputs are all zero and the fake model reconstructs gray as -OFFSETS[t] at window position t,
-so
-e_gray = OFFSETS[t]^2 averaged over windows; it reconstructs flow as 0.5, so e_flow = (flow -
+on frames 2-3), video 1 has frames 0..3 in one window and no anomaly (so its macro AUC is
+undefined). Gray inputs are all zero and the fake model reconstructs gray as -OFFSETS[t] at window
+position t, so e_gray = OFFSETS[t]^2 averaged over windows; it reconstructs flow as 0.5, so e_flow =
+(flow -
 0.5)^2.
 All values are dyadic fractions, so every tie below is exact. Values in comments are in 1/128
 (score).

@@ -1,8 +1,7 @@
 """Tests of mouseflax.train: steps, both loop forms, resume, divergence, 1 vs 2 devices, end to end.
 
 Most tests replace `input_pipeline.prepare` with random arrays of the record shapes (fast, no
-records);
-the end-to-end test at the bottom runs the real pipeline on tiny synthetic data.
+records); the end-to-end test at the bottom runs the real pipeline on tiny synthetic data.
 """
 
 import json

@@ -7,9 +7,9 @@ Only the speed is compared, not the numbers: SAME padding is written as PyTorch'
 (same output shapes and FLOPs; XLA puts the odd pixel of a stride-2 layer's padding at the end).
 
 Inputs and outputs follow the mouseflax tensor conventions, `{'gray': [B,T,H,W,1], 'flow':
-[B,T,H,W,2]}`
-in [0,1]. Permuting such a contiguous tensor to N(C)(T)HW gives exactly PyTorch's channels-last
-strides, so `memory_format=torch.channels_last` costs no copy; `contiguous_format` copies to NCHW.
+[B,T,H,W,2]}` in [0,1]. Permuting such a contiguous tensor to N(C)(T)HW gives exactly PyTorch's
+channels-last strides, so `memory_format=torch.channels_last` costs no copy; `contiguous_format`
+copies to NCHW.
 
 Needs the optional extra: `pip install -e .[bench]` (torch).
 """

@@ -8,9 +8,8 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
   test part (its first `test_fraction` of frames) holds the held-out behaviour, then the most
   distinct behaviours, then the most held-out frames, then comes first by name: the test part holds
   the held-out behaviour whenever any recording's test part does. The training videos are
-  `train_videos`, or by default the first
-  `num_train_videos` recordings by sorted name other than the test video (the same videos for every
-  held-out behaviour, as in the paper).
+  `train_videos`, or by default the first `num_train_videos` recordings by sorted name other than
+  the test video (the same videos for every held-out behaviour, as in the paper).
 - Train/validation: in every training video, windows of `sequence_length` frames taking every
   `stride`-th frame, starting every `sequence_length * stride` frames (no overlap). A window holding
   any frame of the held-out behaviour is dropped (rule: any, not a majority). The kept windows are
@@ -23,8 +22,7 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
   used; a mismatch is logged.
 - Test: frames [0, floor(test_fraction * N)) of the test video (N: its frames used, above), every
   frame, in consecutive windows of `sequence_length`; a tail shorter than a window is covered by
-  one window aligned to its end
-  (those frames appear twice; the evaluator averages per frame).
+  one window aligned to its end (those frames appear twice; the evaluator averages per frame).
 - Flow: computed between successive frames of the video at full frame rate (as the preprocessor
   streams), then subsampled with the frames: the flow of a strided frame is its motion over 1/fps
   seconds, the same quantity the test frames carry (the paper does not say).

@@ -2,12 +2,10 @@
 single-stream.
 
 Paper section 2.1 / Figure 2: every frame of the 8-frame sequence goes through the same 2D convs;
-each
-stream has its own encoder with non-homogeneous kernels (5x5 then 3x3) and dilation 2 in the last
-two
-layers; the streams are concatenated at the bottleneck, pass a shared conv, and split into one
-decoder
-per stream that mirrors its encoder with stride-2 transposed convs. Layer table: README.md.
+each stream has its own encoder with non-homogeneous kernels (5x5 then 3x3) and dilation 2 in the
+last two layers; the streams are concatenated at the bottleneck, pass a shared conv, and split into
+one decoder per stream that mirrors its encoder with stride-2 transposed convs. Layer table:
+README.md.
 """
 
 from typing import Any

@@ -2,12 +2,9 @@
 
 Homogeneous 3x3x3 kernels everywhere; a residual block after every stage of both encoders, of the
 fused bottleneck and of both decoders ("residual features are enforced at each stage"). Each stream
-is
-encoded by strided 3D convs (spatial stride 2, temporal stride from config.model.time_strides), the
-two
-codes are concatenated and pass shared layers, then one decoder per stream (stride-matched
-transposed
-3D convs) reconstructs it in [0,1]. Layer table: README.md.
+is encoded by strided 3D convs (spatial stride 2, temporal stride from config.model.time_strides),
+the two codes are concatenated and pass shared layers, then one decoder per stream (stride-matched
+transposed 3D convs) reconstructs it in [0,1]. Layer table: README.md.
 """
 
 from typing import Any

@@ -1,8 +1,7 @@
 """Model statistics for models/README.md: layer tables, parameter counts and XLA-counted FLOPs.
 
 `python -m mouseflax.models.stats` prints the markdown that README.md holds; tests compare the
-README
-against `model_stats` so the documented numbers cannot go stale.
+README against `model_stats` so the documented numbers cannot go stale.
 """
 
 import flax.linen as nn
