@@ -215,7 +215,7 @@ def measure_stages(path: pathlib.Path) -> dict:
   pairs = list(zip(small[:-1], small[1:]))
   flows = [pre._flow(a, b) for a, b in pairs]  # pylint: disable=protected-access
   # pylint: disable=protected-access
-  rows, cols = preprocess._crop_slices(cfg.resize_hw, cfg.crop_hw)
+  rows, cols = preprocess.crop_slices(cfg.resize_hw, cfg.crop_hw)
   stages = {
       "resize_area_one_call": _cpu_us_per_item(lambda f: preprocess.area_resize(f, area), frames),
       "resize_two_pass": _cpu_us_per_item(lambda f: preprocess.area_resize(f, two_pass), frames),

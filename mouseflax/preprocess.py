@@ -142,7 +142,8 @@ def gamma_lut(gamma: float) -> np.ndarray:
   return np.clip(np.rint(255.0 * levels ** (1.0 / gamma)), 0, 255).astype(np.uint8)
 
 
-def _crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
+def crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
+  """(rows, cols) of the centre crop of a resize_hw frame (step 4); also maps errors back to it."""
   top = (resize_hw[0] - crop_hw[0]) // 2
   left = (resize_hw[1] - crop_hw[1]) // 2
   return slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1])
@@ -194,7 +195,7 @@ class FramePreprocessor:
   def __init__(self, cfg: PreprocessConfig):
     self.cfg = cfg
     self._lut = gamma_lut(cfg.gamma)
-    self._rows, self._cols = _crop_slices(cfg.resize_hw, cfg.crop_hw)
+    self._rows, self._cols = crop_slices(cfg.resize_hw, cfg.crop_hw)
     self._passes: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {}  # Per input shape.
     self._previous: np.ndarray | None = None
 
