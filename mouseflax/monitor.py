@@ -196,7 +196,11 @@ class VideoSource:
           f"--source={self.spec}: cannot open this {self.kind}: {SOURCE_HINTS[self.kind]}."
       )
     if self.kind == "file" and self.position:
-      video.seek(cap, self.position, pathlib.Path(self.target))
+      try:
+        video.seek(cap, self.position, pathlib.Path(self.target))
+      except video.VideoError as e:  # The file is shorter now: treated as unreadable for now.
+        cap.release()
+        raise SourceError(f"--source={self.spec}: {e}") from e
     self._cap = cap
 
   def read(self) -> np.ndarray | None:
@@ -682,6 +686,13 @@ class MonitorStats:
   on_event_failures: int = 0
   latency_ms: list[float] = dataclasses.field(default_factory=list)
   seconds: float = 0.0
+  first_read_s: float = np.nan  # time.monotonic() of the first and the last frame read.
+  last_read_s: float = np.nan
+
+  @property
+  def read_fps(self) -> float:
+    """The rate frames were read at (a source the monitor kept pace with: the source's rate)."""
+    return (self.frames - 1) / (self.last_read_s - self.first_read_s) if self.frames > 1 else np.nan
 
 
 @dataclasses.dataclass
@@ -845,6 +856,9 @@ class Monitor:
     self.first_wall = self.first_wall or frame.wall
     self.last_wall = frame.wall
     self.stats.frames += 1
+    if self.stats.frames == 1:
+      self.stats.first_read_s = frame.read_s
+    self.stats.last_read_s = frame.read_s
     if self.recorder is not None and frame.small is not None:
       self.recorder.frame(frame.index, frame.small)
     gray, flow = self.preprocessor(frame.gray)

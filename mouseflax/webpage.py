@@ -33,6 +33,7 @@ th[aria-sort=descending] button::after { content: " \\25BC"; }
 .strip { display: flex; gap: 4px; }
 .strip figure { margin: 0; } .strip figcaption { font-size: 11px; color: #666; }
 .timeline { max-width: 100%; }
+.figures img { max-width: 49%; vertical-align: top; }
 .badge { background: #c62828; color: #fff; padding: 1px 6px; border-radius: 3px; }
 .note { color: #666; font-size: 12px; }
 pre { background: #f7f7f7; padding: .8em; overflow: auto; max-height: 40em; }
