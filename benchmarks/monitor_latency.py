@@ -22,6 +22,7 @@ Prints a table and writes JSON with the CPU model, the date and the load average
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 import datetime
 import os
 import pathlib
@@ -122,10 +123,10 @@ def highest_rate_kept(run, errors_fn, recording, out, num_frames: int, mode: str
   return kept, trials
 
 
-def measure_width(width: int, recording: pathlib.Path, num_frames: int, mode: str) -> dict:
+def measure_run(run: score.ScoringRun, recording: pathlib.Path, num_frames: int, mode: str) -> dict:
+  """Capacity, latency at 30 fps and the highest rate kept (module docstring) of one run."""
   with tempfile.TemporaryDirectory(prefix="monitor_latency_") as tmp:
     out = pathlib.Path(tmp)
-    run = score_throughput.demo_run(out, batch_size=1, width=width)
     started = time.perf_counter()
     errors_fn = monitor.make_errors_fn(run)
     compile_s = time.perf_counter() - started
@@ -134,7 +135,7 @@ def measure_width(width: int, recording: pathlib.Path, num_frames: int, mode: st
     camera = play(run, errors_fn, recording, out, camera_frames, CAMERA_FPS)
     kept, trials = highest_rate_kept(run, errors_fn, recording, out, num_frames, mode)
   return {
-      "model_width": width,
+      "model_width": run.config.model.width,
       "compile_s": compile_s,
       "capacity_fps": capacity.read_fps,  # The reader waited for the scorer: its pace.
       "camera_fps": CAMERA_FPS,
@@ -145,6 +146,11 @@ def measure_width(width: int, recording: pathlib.Path, num_frames: int, mode: st
   }
 
 
+def demo_runs(widths: Sequence[int], workdir: pathlib.Path) -> list[score.ScoringRun]:
+  """The demo CAE at each width, randomly initialised, scoring one window per call."""
+  return [score_throughput.demo_run(workdir, batch_size=1, width=w) for w in widths]
+
+
 def cpu_model() -> str:
   for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
     if line.startswith("model name"):
@@ -152,11 +158,11 @@ def cpu_model() -> str:
   return platform.processor() or "unknown"
 
 
-def measure(widths, mode: str, num_frames: int) -> dict:
+def measure(runs: Sequence[score.ScoringRun], mode: str, num_frames: int) -> dict:
   load_before = os.getloadavg()
   with tempfile.TemporaryDirectory(prefix="monitor_recording_") as tmp:
     recording = write_recording(pathlib.Path(tmp) / "cage.avi", num_frames)
-    results = [measure_width(w, recording, num_frames, mode) for w in widths]
+    results = [measure_run(run, recording, num_frames, mode) for run in runs]
   return {
       "date": datetime.datetime.now().isoformat(timespec="seconds"),
       "cpu": cpu_model(),
@@ -194,10 +200,13 @@ def main(argv=None) -> None:
   parser.add_argument("--quick", action="store_true", help="Shorter trials (a smoke run).")
   parser.add_argument("--widths", default=",".join(map(str, WIDTHS)), help="CAE widths.")
   parser.add_argument("--output", type=pathlib.Path, default=None, help="JSON file to write.")
+  parser.add_argument("--frames", type=int, default=None, help="Recording length (tests: small).")
   args = parser.parse_args(argv)
   mode = "quick" if args.quick else "full"
   widths = [int(w) for w in args.widths.split(",")]
-  report = measure(widths, mode, RECORDING_FRAMES[mode])
+  with tempfile.TemporaryDirectory(prefix="monitor_latency_runs_") as tmp:
+    runs = demo_runs(widths, pathlib.Path(tmp))
+    report = measure(runs, mode, args.frames or RECORDING_FRAMES[mode])
   print(format_table(report))
   if args.output:
     fileio.write_json_atomic(args.output, report)

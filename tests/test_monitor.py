@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
+from benchmarks import monitor_latency
 from mouseflax import clips
 from mouseflax import monitor
 from mouseflax import score
@@ -290,3 +291,18 @@ def test_bad_input_gives_one_clear_error(trained_scene, tmp_path, capsys):
     assert monitor.run_cli(w, source, out) == monitor.EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+
+
+def test_latency_benchmark_smoke(run, capsys):
+  """benchmarks/monitor_latency.py at a tiny size (the test's run): its table is its JSON."""
+  report = monitor_latency.measure([run], "quick", num_frames=40)
+  print(monitor_latency.format_table(report))
+  (result,) = report["results"]
+  assert result["model_width"] == run.config.model.width and result["camera_dropped"] == 0
+  assert result["capacity_fps"] > 0 and result["highest_fps_kept"] >= monitor_latency.CAMERA_FPS
+  assert result["trials"][0]["fps"] == monitor_latency.LADDER_START_FPS
+  latency = result["camera_latency_ms"]
+  row = f"| {result['model_width']} | {result['capacity_fps']:.0f} | "
+  row += f"{result['highest_fps_kept']:.0f} | {latency['median']:.0f} | {latency['p95']:.0f} |"
+  assert row in capsys.readouterr().out
+  assert report["cpu"] and len(report["load_average_before"]) == 3
