@@ -4,16 +4,22 @@ Used by the review page of `mouseflax.score` (a clip around each top flagged seg
 `mouseflax.monitor` (a clip of each live event). Why VP8/WebM: the pip OpenCV wheels cannot encode
 H.264 (no licensed encoder), while their FFmpeg has libvpx, and VP8/VP9 in WebM play in Chrome,
 Firefox, Safari and Edge. VP8 rather than VP9: on a 2-core CPU OpenCV's VP9 encodes 640x480 at
-~22 frames/s, slower than a camera, while VP8 encodes it at ~150 frames/s (measured 2026-12-02).
-Frames wider than `MAX_WIDTH_PX` are scaled down first (a page shows clips small; encoding and the
-monitor's ring buffer of frames cost less).
+~22 frames/s, VP8 at ~150 (a synthetic scene, measured 2026-12-02). On real cage video VP8 is
+slower (640x480 frames of the open-field recording scaled to 480x360: 40-65 frames/s; to 320x240:
+140-180 frames/s, under load 4 of other jobs), and OpenCV's writer ignores libvpx's speed options
+(OPENCV_FFMPEG_WRITER_OPTIONS has no effect on this encoder), so frames wider than `MAX_WIDTH_PX`
+are scaled down first: a page shows clips small, and the monitor's ring buffer of frames costs less.
+OpenCV prints one harmless notice per clip ("tag 0x30385056/'VP80' is not supported with codec id
+139 and format 'webm / WebM'"): WebM declares no codec tags, and it writes the right stream anyway.
 """
 
 from __future__ import annotations
 
 import contextlib
 import pathlib
+import queue
 import tempfile
+import threading
 
 import cv2
 import numpy as np
@@ -22,7 +28,7 @@ from mouseflax import fileio
 
 FOURCC = "VP80"
 SUFFIX = ".webm"
-MAX_WIDTH_PX = 480
+MAX_WIDTH_PX = 320
 # libvpx works on whole 2x2 chroma blocks: even sizes avoid a padded, shifted picture.
 SIZE_MULTIPLE = 2
 
@@ -107,3 +113,63 @@ def encoder_available() -> bool:
     except ClipEncoderError:
       return False
   return True
+
+
+class BackgroundClipWriter:
+  """A ClipWriter in its own thread, so encoding (slow: module docstring) does not hold up the
+  caller, and several clips encode at once on several cores.
+
+  `write` queues a frame: with `block`, it waits while `max_queued` frames are waiting; without, the
+  frame is left out (counted in `left_out`; the monitor must not fall behind its camera).
+  `close()` ends the clip; `join()` waits for it and returns the error that stopped it, if any.
+  """
+
+  _END = None
+
+  def __init__(
+      self,
+      path: str | pathlib.Path,
+      fps: float,
+      frame_size: tuple[int, int],
+      max_queued: int,
+      block: bool,
+  ):
+    self.path = pathlib.Path(path)
+    self.block = block
+    self.left_out = 0
+    self.error: BaseException | None = None
+    self._frames: queue.Queue = queue.Queue(max(1, max_queued))
+    self._thread = threading.Thread(
+        target=self._run, args=(fps, frame_size), name="mouseflax-clip", daemon=True
+    )
+    self._thread.start()
+
+  def write(self, frame: np.ndarray) -> None:
+    if self.block:
+      self._frames.put(frame)
+      return
+    try:
+      self._frames.put_nowait(frame)
+    except queue.Full:
+      self.left_out += 1
+
+  def _run(self, fps: float, frame_size: tuple[int, int]) -> None:
+    try:
+      with ClipWriter(self.path, fps, frame_size) as writer:
+        while (frame := self._frames.get()) is not self._END:
+          writer.write(frame)
+    except (OSError, ClipEncoderError) as e:
+      self.error = e
+      while self._frames.get() is not self._END:  # Keep the writers of frames from blocking.
+        pass
+
+  def close(self) -> None:
+    """Ends the clip (the frames queued are still written)."""
+    self._frames.put(self._END)
+
+  def join(self, timeout: float | None = None) -> BaseException | None:
+    self._thread.join(timeout)
+    return self.error
+
+  def is_alive(self) -> bool:
+    return self._thread.is_alive()

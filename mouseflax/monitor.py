@@ -528,42 +528,6 @@ class EventTracker:
 # Clips of events, from a ring buffer of recent frames.
 
 
-class _ClipThread:
-  """Writes one event's clip in its own thread (VP8 encoding must not delay scoring)."""
-
-  _END = None
-
-  def __init__(self, path: pathlib.Path, fps: float, frame_size: tuple[int, int]):
-    self.path = path
-    self.frames: queue.Queue = queue.Queue(max(1, round(CLIP_QUEUE_S * fps)))
-    self.left_out = 0
-    self.thread = threading.Thread(
-        target=self._run, args=(fps, frame_size), name="mouseflax-monitor-clip", daemon=True
-    )
-    self.thread.start()
-
-  def add(self, frame: np.ndarray) -> None:
-    try:
-      self.frames.put_nowait(frame)
-    except queue.Full:
-      self.left_out += 1
-
-  def _run(self, fps: float, frame_size: tuple[int, int]) -> None:
-    try:
-      with clips.ClipWriter(self.path, fps, frame_size) as writer:
-        while (frame := self.frames.get()) is not self._END:
-          writer.write(frame)
-    except (OSError, clips.ClipEncoderError) as e:
-      logging.error("Event clip %s not written: %s", self.path, e)
-      while self.frames.get() is not self._END:  # Keep the queue from filling up.
-        pass
-
-  def finish(self) -> None:
-    self.frames.put(self._END)  # Blocks at most until the writer takes a frame.
-    if self.left_out:
-      logging.warning("%s: %d frames left out (encoding fell behind).", self.path, self.left_out)
-
-
 class ClipRecorder:
   """Keeps the last `before` frames; each event's clip starts with them and ends `after` frames
   after the event (at most `max_frames`)."""
@@ -576,12 +540,12 @@ class ClipRecorder:
     # An event is seen at most a window after its first frame: keep that much more.
     self.ring: collections.deque = collections.deque(maxlen=self.before + T)
     self.active: dict[str, dict[str, Any]] = {}  # Event id -> {thread, last frame, frames}.
-    self.threads: list[_ClipThread] = []
+    self.writers: list[clips.BackgroundClipWriter] = []
 
   def frame(self, index: int, small: np.ndarray) -> None:
     self.ring.append((index, small))
     for event_id, clip in list(self.active.items()):
-      clip["thread"].add(small)
+      clip["writer"].write(small)
       clip["frames"] += 1
       if index >= clip["last"] or clip["frames"] >= self.max_frames:
         self._finish(event_id)
@@ -592,11 +556,12 @@ class ClipRecorder:
     if not recent or event.clip is None:
       return
     size = (recent[0][1].shape[1], recent[0][1].shape[0])
-    thread = _ClipThread(event.clip, self.fps, size)
+    queued = max(1, round(CLIP_QUEUE_S * self.fps))
+    writer = clips.BackgroundClipWriter(event.clip, self.fps, size, queued, block=False)
     for _, small in recent[: self.max_frames]:
-      thread.add(small)
-    self.threads.append(thread)
-    self.active[event.id] = {"thread": thread, "last": np.inf, "frames": len(recent)}
+      writer.write(small)
+    self.writers.append(writer)
+    self.active[event.id] = {"writer": writer, "last": np.inf, "frames": len(recent)}
     if len(recent) >= self.max_frames:
       self._finish(event.id)
 
@@ -605,17 +570,22 @@ class ClipRecorder:
       self.active[event.id]["last"] = event.end_frame + self.after
 
   def _finish(self, event_id: str) -> None:
-    self.active.pop(event_id)["thread"].finish()
+    writer = self.active.pop(event_id)["writer"]
+    writer.close()
+    if writer.left_out:
+      logging.warning(
+          "%s: %d frames left out (encoding fell behind).", writer.path, writer.left_out
+      )
 
   def close(self, wait: bool) -> None:
     """Finishes every clip (at an interruption; `wait` for the writers at the end)."""
     for event_id in list(self.active):
       self._finish(event_id)
     self.ring.clear()
-    if wait:
-      for thread in self.threads:
-        thread.thread.join()
-    self.threads = [t for t in self.threads if t.thread.is_alive()]
+    for writer in self.writers:
+      if (wait or not writer.is_alive()) and (error := writer.join()):
+        logging.error("Event clip %s not written: %s", writer.path, error)
+    self.writers = [w for w in self.writers if w.is_alive()]
 
 
 # --------------------------------------------------------------------------------------------------

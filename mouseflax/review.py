@@ -55,10 +55,11 @@ THUMBS_DIR = "thumbs"
 CLIPS_DIR = "clips"
 DEFAULT_TOP_CLIPS = 20
 CLIP_CONTEXT_S = 2.0  # Seconds shown before the first and after the last flagged frame.
-CLIP_MAX_S = 20.0  # A longer segment's clip shows its beginning.
+CLIP_MAX_S = 10.0  # A longer segment's clip shows its beginning.
+CLIP_QUEUE_S = 2.0  # Frames waiting for a clip's encoder (in its own thread) before decoding waits.
 THUMB_KINDS = ("first", "peak", "heat", "last")
 THUMB_WIDTH_PX = 128
-CLIP_WIDTH_PX = 256  # Width of a clip in the page (the file is larger: clips.MAX_WIDTH_PX).
+CLIP_WIDTH_PX = 224  # Width of a clip in the page (the file is larger: clips.MAX_WIDTH_PX).
 JPEG_QUALITY = 85
 HEAT_ALPHA = 0.6  # Opacity of the hottest pixel's colour.
 HEAT_COLORMAP = cv2.COLORMAP_INFERNO
@@ -184,30 +185,53 @@ def make_pixel_errors_fn(run: score.ScoringRun) -> Callable[[np.ndarray, np.ndar
   return lambda gray, flow: jax.tree.map(np.asarray, pixel_errors(run.params, gray, flow))
 
 
-def peak_window_start(num_frames: int, frame: int) -> int:
-  """The first frame of the first scored window (`covering_windows`) that contains `frame`."""
-  windows = build_data.covering_windows(num_frames, length=score.SEQUENCE_LENGTH)
-  return int(windows[np.argmax(np.any(windows == frame, axis=1)), 0])
+def peak_window_starts(num_frames: int, frames: Sequence[int]) -> list[int]:
+  """For each frame, the first frame of the first scored window (`covering_windows`) holding it."""
+  starts = build_data.covering_windows(num_frames, length=score.SEQUENCE_LENGTH)[:, 0]
+  return [int(starts[(starts <= f) & (f < starts + score.SEQUENCE_LENGTH)][0]) for f in frames]
 
 
-def heat_map(
+def _preprocessed_windows(
+    run: score.ScoringRun, path: pathlib.Path, starts: Mapping[str, int]
+) -> dict[str, list[tuple[np.ndarray, np.ndarray]]]:
+  """{key: the T preprocessed (gray, flow) frames of the window at `starts[key]`}, as scored: one
+  pass over the video's gray frames (score's decoding), the frame before each window feeding its
+  flow (`preprocess.preprocess_video`'s rule)."""
+  feeds: dict[int, list[str]] = {}
+  for key, start in starts.items():
+    for index in range(max(start - 1, 0), start + score.SEQUENCE_LENGTH):
+      feeds.setdefault(index, []).append(key)
+  preprocessors = {key: preprocess.FramePreprocessor(run.preprocess) for key in starts}
+  windows: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {key: [] for key in starts}
+  if not feeds:
+    return windows
+  frames = video.iter_gray_frames(path, 0, max(feeds) + 1, mode=video.gray_mode(path))
+  for index, frame in enumerate(frames):
+    for key in feeds.get(index, ()):
+      gray, flow = preprocessors[key](frame)
+      if index >= starts[key]:
+        windows[key].append((gray, flow.astype(build_data.FLOW_DTYPE)))
+  return windows
+
+
+def heat_maps(
     run: score.ScoringRun,
     path: pathlib.Path,
     num_frames: int,
-    frame: int,
+    peaks: Mapping[str, int],
     pixel_errors_fn: Callable,
-) -> np.ndarray:
-  """float [crop_h, crop_w]: the score rule applied per pixel at `frame` (module docstring)."""
-  start = peak_window_start(num_frames, frame)
-  window = list(
-      preprocess.preprocess_video(path, run.preprocess, start, start + score.SEQUENCE_LENGTH)
-  )
-  gray = np.stack([g for _, g, _ in window])[None]
-  flow = np.stack([f for _, _, f in window]).astype(build_data.FLOW_DTYPE)[None]
-  errors = pixel_errors_fn(gray, flow)
-  return evaluate.combine_streams(
-      {s: errors[s][0, frame - start] for s in run.streams}, score.stream_stats(run)
-  )
+) -> dict[str, np.ndarray]:
+  """{key: float [crop_h, crop_w]}: the score rule per pixel at each peak (module docstring)."""
+  starts = dict(zip(peaks, peak_window_starts(num_frames, list(peaks.values()))))
+  stats = score.stream_stats(run)
+  heats = {}
+  for key, window in _preprocessed_windows(run, path, starts).items():
+    gray = np.stack([g for g, _ in window])[None]
+    flow = np.stack([f for _, f in window])[None]
+    errors = pixel_errors_fn(gray, flow)
+    offset = peaks[key] - starts[key]
+    heats[key] = evaluate.combine_streams({s: errors[s][0, offset] for s in run.streams}, stats)
+  return heats
 
 
 def heat_overlay(
@@ -290,7 +314,8 @@ class _MediaPass:
     self.needed[list(self.thumb_at)] = True
     for _, first, last in self.clips.values():
       self.needed[first : last + 1] = True
-    self.open: dict[str, clips.ClipWriter] = {}
+    self.open: dict[str, clips.BackgroundClipWriter] = {}
+    self.started: list[clips.BackgroundClipWriter] = []
 
   def thumbs(self, frame: np.ndarray, index: int, cfg: preprocess.PreprocessConfig) -> None:
     for seg, kind in self.thumb_at.get(index, []):
@@ -307,7 +332,10 @@ class _MediaPass:
       if index == first:
         rel = f"{CLIPS_DIR}/{key}{clips.SUFFIX}"
         size = (frame.shape[1], frame.shape[0])
-        self.open[key] = clips.ClipWriter(self.output_dir / rel, self.fps, size)
+        queued = max(1, round(CLIP_QUEUE_S * self.fps))
+        writer = clips.BackgroundClipWriter(self.output_dir / rel, self.fps, size, queued, True)
+        self.open[key] = writer
+        self.started.append(writer)
         seg.clip = rel
       if key in self.open:
         self.open[key].write(frame)
@@ -319,12 +347,12 @@ class _MediaPass:
       for index, frame in _color_frames(path, self.needed):
         self.thumbs(frame, index, cfg)
         self.clip_frames(frame, index)
-      for writer in self.open.values():  # The video ended early: keep what was written.
-        writer.close()
-    except BaseException:
+    finally:  # A video that ended early keeps the clips written so far.
       for writer in self.open.values():
-        writer.abort()
-      raise
+        writer.close()
+      errors = [e for e in (w.join() for w in self.started) if e is not None]
+    if errors:
+      raise errors[0]
 
 
 def write_video_media(
@@ -336,8 +364,8 @@ def write_video_media(
     pixel_errors_fn: Callable,
 ) -> None:
   """Writes the thumbnails of `segments` (the peak's also with its heat overlay) and clips."""
-  n = len(scores.score)
-  heats = {s.key: heat_map(run, scores.path, n, s.peak, pixel_errors_fn) for s in segments}
+  peaks = {s.key: s.peak for s in segments}
+  heats = heat_maps(run, scores.path, len(scores.score), peaks, pixel_errors_fn)
   _MediaPass(output_dir, scores, segments, heats, clip_keys).run(scores.path, run.preprocess)
 
 

@@ -41,41 +41,34 @@ CHROMIUM_FLAGS = (
 )
 BROWSER_BUDGET_MS = 20000  # Virtual time for the page's scripts (media loads are real work).
 BROWSER_TIMEOUT_S = 120
-SCREENSHOT_SIZE = (1100, 1400)  # Width, height.
+SCREENSHOT_SIZE = (1280, 1200)  # Width, height.
 SQUARE_PX = 16  # The flashing square of test_own_videos.write_scene.
 HEAT_TOLERANCE_PX = 4  # Two pixels of the 32x32 model frame, upsampled to the 64x48 clip.
 
-# Injected at the top of a copy of the page: records errors (scripts, failed images and clips) and,
-# once loaded, what the DOM says of every segment row: thumbnail sizes, clip readiness, sort orders.
+# Injected at the top of a copy of the page: records errors (scripts, failed images and clips),
+# loads every thumbnail and clip before the load event (images and media delay it until they have
+# data), then writes what the DOM says of every segment row, and the sort orders, into an attribute.
 CHECK_SCRIPT = """<script>
 window.pageErrors = [];
 window.addEventListener('error', (e) => window.pageErrors.push(
     e.message || ('failed to load ' + (e.target && (e.target.currentSrc || e.target.src)))), true);
 window.addEventListener('unhandledrejection', (e) => window.pageErrors.push(String(e.reason)));
-const decoded = (src) => new Promise((resolve) => {
-  const probe = new Image();
-  probe.onload = () => resolve(probe.naturalWidth);
-  probe.onerror = () => resolve(0);
-  probe.src = src;
+let lazy = [];
+document.addEventListener('DOMContentLoaded', () => {
+  lazy = Array.from(document.querySelectorAll('tr.segment'),
+      (row) => Array.from(row.querySelectorAll('img'), (img) => img.loading));
+  document.querySelectorAll('img').forEach((img) => { img.loading = 'eager'; });
+  document.querySelectorAll('video').forEach((video) => { video.preload = 'auto'; video.load(); });
 });
-const played = (video) => new Promise((resolve) => {
-  video.addEventListener('loadeddata', () => resolve({ready: video.readyState,
-      duration: video.duration, width: video.videoWidth}), {once: true});
-  video.addEventListener('error', () => resolve({error: video.error && video.error.code}),
-      {once: true});
-  video.preload = 'auto';
-  video.load();
-});
-const order = (table) => Array.from(table.tBodies[0].rows).map((r) => r.id);
-window.addEventListener('load', async () => {
-  const rows = [];
-  for (const row of document.querySelectorAll('tr.segment')) {
-    const imgs = Array.from(row.querySelectorAll('img'));
+const order = (table) => Array.from(table.tBodies[0].rows, (r) => r.id);
+window.addEventListener('load', () => {
+  const rows = Array.from(document.querySelectorAll('tr.segment'), (row, i) => {
     const video = row.querySelector('video');
-    rows.push({id: row.id, lazy: imgs.map((i) => i.loading),
-               thumbs: await Promise.all(imgs.map((i) => decoded(i.src))),
-               clip: video ? await played(video) : null});
-  }
+    return {id: row.id, lazy: lazy[i],
+            thumbs: Array.from(row.querySelectorAll('img'), (img) => img.naturalWidth),
+            clip: video && {ready: video.readyState, duration: video.duration,
+                            width: video.videoWidth, error: video.error && video.error.code}};
+  });
   const table = document.querySelector('table.segments');
   table.querySelector('th[data-sort=peak] button').click();
   const byPeak = order(table);
@@ -153,7 +146,7 @@ def test_heat_map_points_at_the_anomaly(scored, trained_scene):
     ]
     if not boxes:
       continue
-    heat = review.heat_map(run, clip, len(scores.score), seg.peak, errors_fn)
+    heat = review.heat_maps(run, clip, len(scores.score), {"peak": seg.peak}, errors_fn)["peak"]
     r, c = np.unravel_index(np.argmax(heat), heat.shape)
     y, x = (r + rows.start + 0.5) * height / resize_h, (c + cols.start + 0.5) * width / resize_w
     assert any(
