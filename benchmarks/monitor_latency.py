@@ -6,9 +6,9 @@ For each CAE width (8: the demo, configs/demo.py; 32: the paper-sized model), ra
 (`score_throughput.demo_run`: speed does not depend on training), `mouseflax.monitor.Monitor`
 reads a synthetic 640x480 home-cage recording (`mouseflax.synthetic`, written once) and measures,
 in one process:
-- capacity: the file read as fast as the monitor goes (no pacing, nothing dropped): frames/s;
 - camera: the file played at 30 fps like a camera (`realtime`): latency median / p95 / max (ms);
   a frame waits for the rest of its 8-frame window, so latency >= (7 - i) / fps for frame i of it;
+- capacity: the file read as fast as the monitor goes (no pacing, nothing dropped): frames/s;
 - kept: played at increasing rates (a ladder x2 from 30 fps, then bisection between the last rate
   kept and the first lost), `SECONDS_PER_RATE` each: a rate is kept when no frame was dropped (the
   queue of `MonitorOptions.queue_frames` frames never overflowed) and frames were read at that rate
@@ -31,6 +31,7 @@ import tempfile
 import time
 
 import cv2
+import jax
 import numpy as np
 
 from benchmarks import score_throughput
@@ -55,6 +56,8 @@ UNREACHABLE_THRESHOLD = 1e30
 # decodes too: a file paced faster than it decodes falls behind instead of dropping).
 PACE_KEPT = 0.98
 SEED = 0
+MODEL_CALLS = 20
+MS_PER_S = 1000.0
 WIDTHS = (8, 32)
 
 
@@ -130,13 +133,15 @@ def measure_run(run: score.ScoringRun, recording: pathlib.Path, num_frames: int,
     started = time.perf_counter()
     errors_fn = monitor.make_errors_fn(run)
     compile_s = time.perf_counter() - started
-    capacity = play(run, errors_fn, recording, out, num_frames, None)
+    call_ms = model_call_ms(run, errors_fn)
     camera_frames = round(CAMERA_SECONDS[mode] * CAMERA_FPS)
-    camera = play(run, errors_fn, recording, out, camera_frames, CAMERA_FPS)
+    camera = play(run, errors_fn, recording, out, camera_frames, CAMERA_FPS)  # Also warms up.
+    capacity = play(run, errors_fn, recording, out, num_frames, None)
     kept, trials = highest_rate_kept(run, errors_fn, recording, out, num_frames, mode)
   return {
       "model_width": run.config.model.width,
       "compile_s": compile_s,
+      "model_call_ms": call_ms,
       "capacity_fps": capacity.read_fps,  # The reader waited for the scorer: its pace.
       "camera_fps": CAMERA_FPS,
       "camera_latency_ms": monitor.latency_summary(camera.latency_ms),
@@ -144,6 +149,19 @@ def measure_run(run: score.ScoringRun, recording: pathlib.Path, num_frames: int,
       "highest_fps_kept": kept,
       "trials": trials,
   }
+
+
+def model_call_ms(run: score.ScoringRun, errors_fn) -> float:
+  """Median milliseconds of one window's model call (compiled already)."""
+  h, w = run.preprocess.crop_hw
+  gray = np.zeros((1, monitor.T, h, w, 1), np.uint8)
+  flow = np.zeros((1, monitor.T, h, w, score.STREAM_CHANNELS["flow"]), np.float16)
+  times = []
+  for _ in range(MODEL_CALLS):
+    started = time.perf_counter()
+    jax.block_until_ready(errors_fn(gray, flow))
+    times.append((time.perf_counter() - started) * MS_PER_S)
+  return float(np.median(times))
 
 
 def demo_runs(widths: Sequence[int], workdir: pathlib.Path) -> list[score.ScoringRun]:
@@ -182,14 +200,15 @@ def format_table(report: dict) -> str:
       f"({report['cpu_count']} CPUs), {report['date']}, load {report['load_average_before'][0]:.1f}"
       f" -> {report['load_average_after'][0]:.1f}",
       "",
-      "| CAE width | capacity (frames/s) | highest rate kept (fps) | latency at 30 fps: median |"
-      " p95 | max (ms) | dropped at 30 fps |",
-      "|---|---|---|---|---|---|---|",
+      "| CAE width | model call (ms) | capacity (frames/s) | highest rate kept (fps) | latency at"
+      " 30 fps: median | p95 | max (ms) | dropped at 30 fps |",
+      "|---|---|---|---|---|---|---|---|",
   ]
   for r in report["results"]:
     lat = r["camera_latency_ms"]
     lines.append(
-        f"| {r['model_width']} | {r['capacity_fps']:.0f} | {r['highest_fps_kept']:.0f} | "
+        f"| {r['model_width']} | {r['model_call_ms']:.1f} | {r['capacity_fps']:.0f} | "
+        f"{r['highest_fps_kept']:.0f} | "
         f"{lat['median']:.0f} | {lat['p95']:.0f} | {lat['max']:.0f} | {r['camera_dropped']} |"
     )
   return "\n".join(lines)
