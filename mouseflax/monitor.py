@@ -198,9 +198,9 @@ class VideoSource:
     if self.kind == "file" and self.position:
       try:
         video.seek(cap, self.position, pathlib.Path(self.target))
-      except video.VideoError as e:  # The file is shorter now: treated as unreadable for now.
+      except video.VideoError:  # It ends before `position`: at its end, `read` gives no frame.
         cap.release()
-        raise SourceError(f"--source={self.spec}: {e}") from e
+        return
     self._cap = cap
 
   def read(self) -> np.ndarray | None:
@@ -688,12 +688,12 @@ class Monitor:
       clock: Callable[[], datetime.datetime] = datetime.datetime.now,
       stop: threading.Event | None = None,
   ):
-    self.run_, self.threshold, self.source, self.options = run, threshold, source, options
+    self.scoring_run, self.threshold, self.source, self.options = run, threshold, source, options
     self.output_dir = score.check_output_dir(output_dir)
     self.clock = clock
     self.stop = stop or threading.Event()
     self.errors_fn = errors_fn or make_errors_fn(run)
-    self.stats_ = score.stream_stats(run)
+    self.stream_stats = score.stream_stats(run)
     self.preprocessor = preprocess.FramePreprocessor(run.preprocess)
     self.files = {
         "scores": DailyCsv(self.output_dir, SCORES_PREFIX, SCORE_COLUMNS),
@@ -724,9 +724,9 @@ class Monitor:
     n = len(frames)
     nan = np.full(n, np.nan)
     if errors is None:
-      errors, values = {s: nan for s in self.run_.streams}, nan
+      errors, values = {s: nan for s in self.scoring_run.streams}, nan
     else:
-      values = evaluate.combine_streams(errors, self.stats_)
+      values = evaluate.combine_streams(errors, self.stream_stats)
     rows, now = [], time.monotonic()
     for i, frame in enumerate(frames):
       latency = (now - frame.read_s) * MS_PER_S

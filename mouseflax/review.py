@@ -264,8 +264,9 @@ def _color_frames(path: pathlib.Path, needed: np.ndarray) -> Iterator[tuple[int,
   cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
   if not cap.isOpened():
     raise video.VideoError(f"Cannot reopen {path} to cut thumbnails and clips from it.")
+  stop = int(np.flatnonzero(needed)[-1]) + 1 if needed.any() else 0
   try:
-    for index in range(len(needed)):
+    for index in range(stop):  # Demuxes (grab) every frame, decodes (retrieve) the needed ones.
       if not cap.grab():
         return
       if needed[index]:
@@ -277,8 +278,7 @@ def _color_frames(path: pathlib.Path, needed: np.ndarray) -> Iterator[tuple[int,
 
 
 def _thumbnail(frame: np.ndarray) -> np.ndarray:
-  height, width = frame.shape[:2]
-  size = (THUMB_WIDTH_PX, max(1, round(height * THUMB_WIDTH_PX / width)))
+  size = thumbnail_size(frame.shape[1], frame.shape[0])
   return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
 
 
