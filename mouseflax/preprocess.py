@@ -135,7 +135,7 @@ def gamma_lut(gamma: float) -> np.ndarray:
 
 
 def crop_slices(resize_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[slice, slice]:
-  """(rows, cols) slices of the centred crop_hw window of a resize_hw frame."""
+  """(rows, cols) of the centre crop of a resize_hw frame (step 4); also maps errors back to it."""
   top = (resize_hw[0] - crop_hw[0]) // 2
   left = (resize_hw[1] - crop_hw[1]) // 2
   return slice(top, top + crop_hw[0]), slice(left, left + crop_hw[1])

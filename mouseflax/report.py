@@ -23,12 +23,6 @@ from mouseflax import fileio
 from mouseflax import plots
 from mouseflax import run_files
 
-_WORKDIRS = flags.DEFINE_list("workdirs", None, "Run folders (or globs), comma-separated.")
-_OUTPUT = flags.DEFINE_string(
-    "output", "", "Markdown file to write the report to ('' = print only)."
-)
-_FIGURE = flags.DEFINE_string("figure", "", "PNG for the Figures 3-4 analogue ('' = none).")
-
 UNKNOWN = "?"  # Field absent from the run's files.
 UNDEFINED = "n/a"  # Metric stored as None: undefined (one class only, or a stream the model lacks).
 AVENUE = "cuhk_avenue"
@@ -166,14 +160,14 @@ def expand_workdirs(patterns: Sequence[str]) -> list[pathlib.Path]:
   return dirs
 
 
-def _fmt_auc(metrics: dict[str, Any], key: str) -> str:
+def fmt_auc(metrics: dict[str, Any], key: str) -> str:
   if key not in metrics:
     return UNKNOWN
   value = metrics[key]
   return UNDEFINED if value is None else f"{value:.{AUC_DIGITS}f}"
 
 
-def _fmt_paper(run: RunResult) -> tuple[str, str]:
+def fmt_paper(run: RunResult) -> tuple[str, str]:
   paper = PAPER_RESULTS.get((run.dataset, run.model))
   if paper is None:
     return "-", "-"
@@ -181,21 +175,21 @@ def _fmt_paper(run: RunResult) -> tuple[str, str]:
   return auc, paper.source
 
 
-def _data_label(run: RunResult) -> str:
+def data_label(run: RunResult) -> str:
   if run.synthetic is None:
     return UNKNOWN
   return "**SYNTHETIC**" if run.synthetic else "real"
 
 
 def _row(run: RunResult) -> str:
-  paper_auc, source = _fmt_paper(run)
+  paper_auc, source = fmt_paper(run)
   cells = [
       DATASET_LABELS.get(run.dataset, run.dataset),
-      _data_label(run),
+      data_label(run),
       MODEL_LABELS.get(run.model, run.model),
       str(run.epochs),
   ]
-  cells += [_fmt_auc(run.metrics, key) for key in AUC_COLUMNS]
+  cells += [fmt_auc(run.metrics, key) for key in AUC_COLUMNS]
   cells += [str(run.metrics.get("n_test_frames", UNKNOWN)), paper_auc, source, run.workdir.name]
   return "| " + " | ".join(cells) + " |"
 
@@ -263,7 +257,7 @@ def _figure_panel(run: RunResult | None, dataset: str, model: str) -> plots.Time
   columns = evaluate.read_score_csv(csvs[0])
   title = (
       f"{MODEL_LABELS.get(model, model)} on {dataset.split('/')[-1]} "
-      f"(AUC {_fmt_auc(run.metrics, 'auc')}, {_data_label(run).strip('*').lower()})"
+      f"(AUC {fmt_auc(run.metrics, 'auc')}, {data_label(run).strip('*').lower()})"
   )
   return plots.TimelinePanel(
       title=title, frame=columns["frame"], value=columns["regularity"], label=columns["label"]
@@ -292,19 +286,36 @@ def plot_paper_figure(runs: Sequence[RunResult], path: str | pathlib.Path) -> pa
   )
 
 
+def _define_flags() -> None:
+  """CLI flags, defined only when run as a script: importing this module defines none (the run
+  page, mouseflax.run_page, imports it while it runs as __main__)."""
+  flags.DEFINE_list("workdirs", None, "Run folders (or globs), comma-separated.")
+  flags.DEFINE_string("output", "", "Markdown file to write the report to ('' = print only).")
+  flags.DEFINE_string("figure", "", "PNG for the Figures 3-4 analogue ('' = none).")
+  flags.DEFINE_string(
+      "html", "", "HTML run page of the runs: AUCs, baselines, figures, config ('' = none)."
+  )
+
+
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  if not _WORKDIRS.value:
+  f = flags.FLAGS
+  if not f.workdirs:
     raise app.UsageError("--workdirs is required (comma-separated folders or globs)")
-  runs = [load_run(w) for w in expand_workdirs(_WORKDIRS.value)]
+  runs = [load_run(w) for w in expand_workdirs(f.workdirs)]
   report = build_table(runs)
   print(report)
-  if _OUTPUT.value:
-    fileio.write_text_atomic(_OUTPUT.value, report)
-  if _FIGURE.value:
-    plot_paper_figure(runs, _FIGURE.value)
+  if f.output:
+    fileio.write_text_atomic(f.output, report)
+  if f.figure:
+    plot_paper_figure(runs, f.figure)
+  if f.html:
+    from mouseflax import run_page  # pylint: disable=g-import-not-at-top  # run_page imports report.
+
+    print(f"run page: {run_page.write_run_page(runs, f.html)}")
 
 
 if __name__ == "__main__":
+  _define_flags()
   app.run(main)

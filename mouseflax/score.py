@@ -808,6 +808,18 @@ def _define_flags() -> None:
       "batch_size", None, "Windows per model call (default config.eval.batch_size)."
   )
   flags.DEFINE_bool("progress", True, "Show a progress bar per video.")
+  flags.DEFINE_bool(
+      "review",
+      True,
+      "Also write the review page O/index.html (thumbnails, clips; mouseflax.review).",
+  )
+  from mouseflax import review  # pylint: disable=g-import-not-at-top  # review imports score.
+
+  flags.DEFINE_integer(
+      "review_clips",
+      review.DEFAULT_TOP_CLIPS,
+      "Clips for this many segments, those with the highest peak score (0: none).",
+  )
 
 
 EXIT_SOME_FAILED = 1
@@ -824,8 +836,14 @@ def run_cli(
     annotated_video: bool = False,
     batch_size: int | None = None,
     progress: bool = True,
+    review: bool = True,
+    review_clips: int | None = None,
 ) -> int:
-  """The command line's work; returns its exit status (0, EXIT_SOME_FAILED or EXIT_NO_RUN)."""
+  """The command line's work; returns its exit status (0, EXIT_SOME_FAILED or EXIT_NO_RUN).
+
+  `review`: also write the review page (`mouseflax.review`), with clips of the `review_clips`
+  segments of highest peak score (default `review.DEFAULT_TOP_CLIPS`).
+  """
   try:
     output_stems(videos)
     out = check_output_dir(output_dir)
@@ -852,7 +870,24 @@ def run_cli(
       progress=progress,
   )
   print(summary(results, rule))
-  return EXIT_SOME_FAILED if any(isinstance(r, BaseException) for r in results.values()) else 0
+  failed = any(isinstance(r, BaseException) for r in results.values())
+  if review and not _write_review(run, results, rule, out, review_clips):
+    failed = True
+  return EXIT_SOME_FAILED if failed else 0
+
+
+def _write_review(run, results, rule, out, review_clips: int | None) -> bool:
+  """Writes the review page (mouseflax.review); False (after printing why) when it failed."""
+  from mouseflax import review  # pylint: disable=g-import-not-at-top  # review imports score.
+
+  clips = review.DEFAULT_TOP_CLIPS if review_clips is None else review_clips
+  try:
+    page = review.write_review(run, results, rule, out, top_clips=clips)
+  except VIDEO_ERRORS as e:
+    print(f"error: the review page could not be written: {e}", file=sys.stderr)
+    return False
+  print(f"review page: {page}")
+  return True
 
 
 def main(argv: Sequence[str]) -> None:
@@ -872,6 +907,8 @@ def main(argv: Sequence[str]) -> None:
           annotated_video=f.annotated_video,
           batch_size=f.batch_size,
           progress=f.progress,
+          review=f.review,
+          review_clips=f.review_clips,
       )
   )
 

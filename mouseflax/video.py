@@ -207,7 +207,7 @@ def _to_gray(frame: np.ndarray, mode: str) -> np.ndarray:
   return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
 
 
-def _seek(cap: cv2.VideoCapture, start: int, path: pathlib.Path) -> None:
+def seek(cap: cv2.VideoCapture, start: int, path: pathlib.Path) -> None:
   """Positions `cap` at frame `start`, decoding forward when the container cannot seek exactly."""
   if start == 0:
     return
@@ -265,7 +265,7 @@ def iter_gray_frames(
   cap = _open(path, convert_rgb=mode == GRAY_MODE_BGR)
   index = start
   try:
-    _seek(cap, start, path)
+    seek(cap, start, path)
     while stop is None or index < stop:
       frame = _read(cap)
       if frame is None:

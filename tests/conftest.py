@@ -5,6 +5,7 @@ Plain helpers (videos, random records, the fake dataset) are in fakes.py.
 
 import os
 import pathlib
+import types
 
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import jax
@@ -52,3 +53,38 @@ def compilation_cache(tmp_path_factory):
 def fake_data(monkeypatch):
   """`input_pipeline.prepare` returns a `fakes.FakeHandle` (random records, no build)."""
   monkeypatch.setattr(input_pipeline, "prepare", lambda data_config, seed=0: fakes.FakeHandle())
+
+
+# The anomalous clip of `trained_scene`: frames of the scene from this phase, a flashing square in
+# fakes.SCENE_ANOMALY.
+SCENE_CLIP_PHASE = 33
+SCENE_CLIP_FRAMES = 150
+
+
+@pytest.fixture(scope="session")
+def trained_scene(tmp_path_factory) -> types.SimpleNamespace:
+  """A tiny CAE trained on two normal clips of a synthetic cage (fakes.write_scene), and a
+  third clip of the same scene with an injected anomaly (a flashing square).
+
+  Returns workdir (the trained run), clip (the anomalous clip), phase, num_frames and anomaly
+  (its [start, stop) frames). Trained once per test session (~12 s on 2 cores); shared by the
+  tests of the review page and of the monitor.
+  """
+  from mouseflax import train  # pylint: disable=g-import-not-at-top  # Heavy; only when used.
+
+  root = tmp_path_factory.mktemp("scene")
+  videos = root / "videos"
+  videos.mkdir()
+  fakes.write_scene(videos / "day1.mp4", 200)
+  fakes.write_scene(videos / "day2.avi", 200, phase=77)
+  train.train_and_evaluate(fakes.own_config(videos, root / "data"), root / "run")
+  clip = fakes.write_scene(
+      root / "clip.mp4", SCENE_CLIP_FRAMES, phase=SCENE_CLIP_PHASE, anomaly=fakes.SCENE_ANOMALY
+  )
+  return types.SimpleNamespace(
+      workdir=root / "run",
+      clip=clip,
+      phase=SCENE_CLIP_PHASE,
+      num_frames=SCENE_CLIP_FRAMES,
+      anomaly=fakes.SCENE_ANOMALY,
+  )

@@ -6,7 +6,7 @@ Fixtures live in conftest.py; everything here is an ordinary function or class, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 import importlib
 import pathlib
 import types
@@ -73,6 +73,56 @@ def moving_disc(num_frames: int, size: tuple[int, int], seed: int = 0) -> Iterab
     frame = background.copy()
     cv2.circle(frame, (5 + 3 * t % (width - 10), height // 2), 6, 230, -1)
     yield frame
+
+
+# The own-videos scene: a small cage floor with a moving 'mouse'; a flashing square is the anomaly.
+SCENE_SIZE = (64, 48)  # Width, height.
+SCENE_FPS = 25.0
+SCENE_ANOMALY = (80, 112)  # Frames [start, stop) where the square flashes.
+
+
+def scene_frames(
+    num_frames: int, phase: int, anomaly: tuple[int, int] | None
+) -> Iterator[np.ndarray]:
+  """Gray frames: a fixed textured cage floor with a grey 'mouse' moving slowly in a loop."""
+  width, height = SCENE_SIZE
+  background = cv2.GaussianBlur(
+      np.random.default_rng(0).integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 3
+  )
+  background = (background // 2 + 40).astype(np.uint8)
+  for t in range(phase, phase + num_frames):
+    frame = background.copy()
+    center = (
+        int(width / 2 + width / 4 * np.sin(t / 20)),
+        int(height / 2 + height / 5 * np.cos(t / 27)),
+    )
+    cv2.ellipse(frame, center, (8, 5), (2 * t) % 180, 0, 360, 110, -1)
+    if anomaly and anomaly[0] <= t - phase < anomaly[1] and t % 4 < 2:
+      corner = ((7 * t) % (width - 16), (5 * t) % (height - 16))
+      cv2.rectangle(frame, corner, (corner[0] + 16, corner[1] + 16), 255, -1)
+    yield frame
+
+
+def write_scene(
+    path: pathlib.Path, num_frames: int, *, phase: int = 0, anomaly: tuple[int, int] | None = None
+) -> pathlib.Path:
+  return write_video(path, scene_frames(num_frames, phase, anomaly), "mp4v", SCENE_FPS)
+
+
+def own_config(video_dir: pathlib.Path, data_dir: pathlib.Path, **data):
+  """configs/own_videos.py on `video_dir`, shrunk to a tiny model and a few epochs."""
+  config = load_config("own_videos")
+  config.data.video_dir = str(video_dir)
+  config.data.data_dir = str(data_dir)
+  config.data.build_workers = 1
+  config.data.stride = 1
+  for key, value in data.items():
+    config.data[key] = value
+  config.model.width = 4
+  config.train.epochs = 4
+  config.train.batch_size = 4
+  config.eval.batch_size = 16
+  return config
 
 
 # --------------------------------------------------------------------------------------------------

@@ -235,7 +235,7 @@ def test_calibrate_threshold_quantile_rule():
 
 
 def test_default_inputs_fn_is_the_input_pipelines():
-  # The trainer passes no inputs_fn: records go through input_pipeline.to_model_inputs.
+  # The trainer passes no inputs_fn: records go through streams.to_model_inputs.
   table = evaluate.frame_errors(_two_stream_predict, _fake_split(), 2)
   np.testing.assert_allclose(table.score, EXPECTED_SCORE, atol=1e-7)
 

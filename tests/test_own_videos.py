@@ -5,10 +5,6 @@ overrides), then scores a clip of the same scene in which a bright square flashe
 those frames must be flagged, few others.
 """
 
-from collections.abc import Iterator
-import pathlib
-
-import cv2
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import numpy as np
 import pytest
@@ -18,53 +14,7 @@ from mouseflax import input_pipeline
 from mouseflax import score
 from mouseflax import train
 
-SIZE = (64, 48)  # Width, height.
-FPS = 25.0
-ANOMALY = (80, 112)  # Frames [start, stop) where the square flashes.
 FLOW_SPILL_FRAMES = 2
-
-
-def scene_frames(
-    num_frames: int, phase: int, anomaly: tuple[int, int] | None
-) -> Iterator[np.ndarray]:
-  """A fixed textured cage floor with a grey 'mouse' moving slowly in a loop."""
-  width, height = SIZE
-  background = cv2.GaussianBlur(
-      np.random.default_rng(0).integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 3
-  )
-  background = (background // 2 + 40).astype(np.uint8)
-  for t in range(phase, phase + num_frames):
-    frame = background.copy()
-    center = (
-        int(width / 2 + width / 4 * np.sin(t / 20)),
-        int(height / 2 + height / 5 * np.cos(t / 27)),
-    )
-    cv2.ellipse(frame, center, (8, 5), (2 * t) % 180, 0, 360, 110, -1)
-    if anomaly and anomaly[0] <= t - phase < anomaly[1] and t % 4 < 2:
-      corner = ((7 * t) % (width - 16), (5 * t) % (height - 16))
-      cv2.rectangle(frame, corner, (corner[0] + 16, corner[1] + 16), 255, -1)
-    yield frame
-
-
-def write_scene(
-    path: pathlib.Path, num_frames: int, *, phase: int = 0, anomaly: tuple[int, int] | None = None
-) -> pathlib.Path:
-  return fakes.write_video(path, scene_frames(num_frames, phase, anomaly), "mp4v", FPS)
-
-
-def own_config(video_dir: pathlib.Path, data_dir: pathlib.Path, **data):
-  config = fakes.load_config("own_videos")
-  config.data.video_dir = str(video_dir)
-  config.data.data_dir = str(data_dir)
-  config.data.build_workers = 1
-  config.data.stride = 1
-  for key, value in data.items():
-    config.data[key] = value
-  config.model.width = 4
-  config.train.epochs = 4
-  config.train.batch_size = 4
-  config.eval.batch_size = 16
-  return config
 
 
 def test_cut_video_holds_out_the_end_by_time():
@@ -84,7 +34,7 @@ def test_short_video_and_bad_folders_raise(tmp_path):
   config = own.OwnVideosConfig(name="t")
   with pytest.raises(own.NoVideosError, match="use a longer video"):
     own.cut_video("short.mp4", 40, config)
-  data = own_config(tmp_path, tmp_path).data
+  data = fakes.own_config(tmp_path, tmp_path).data
   data.video_dir = ""
   with pytest.raises(own.NoVideosError, match="video_dir is empty"):
     input_pipeline.builder_config(data)
@@ -99,9 +49,9 @@ def trained(tmp_path_factory):
   root = tmp_path_factory.mktemp("own")
   videos = root / "videos"
   videos.mkdir()
-  write_scene(videos / "day1.mp4", 200)
-  write_scene(videos / "day2.avi", 200, phase=77)
-  config = own_config(videos, root / "data")
+  fakes.write_scene(videos / "day1.mp4", 200)
+  fakes.write_scene(videos / "day2.avi", 200, phase=77)
+  config = fakes.own_config(videos, root / "data")
   train.train_and_evaluate(config, root / "run")
   return root, config
 
@@ -120,7 +70,7 @@ def test_records_follow_the_protocol(trained):
 
 def test_trained_run_flags_an_injected_anomaly(trained):
   root, _ = trained
-  clip = write_scene(root / "clip.mp4", 150, phase=33, anomaly=ANOMALY)
+  clip = fakes.write_scene(root / "clip.mp4", 150, phase=33, anomaly=fakes.SCENE_ANOMALY)
   run = score.load_run(root / "run")
   threshold = score.resolve_threshold(run)
   assert threshold.false_alarm_rate == pytest.approx(0.01)
@@ -130,10 +80,10 @@ def test_trained_run_flags_an_injected_anomaly(trained):
   assert len(scores.score) == 150 and np.all(np.isfinite(scores.score))
   flagged = scores.score > threshold.value
   inside = np.zeros(150, bool)
-  inside[ANOMALY[0] : ANOMALY[1]] = True
+  inside[fakes.SCENE_ANOMALY[0] : fakes.SCENE_ANOMALY[1]] = True
   assert flagged[inside].mean() > 0.5, scores.score[inside]
   assert flagged[~inside].mean() < 0.2
   # The frame after a flash carries its flow (motion from t-1 to t): leave it out of "outside".
   outside = ~inside
-  outside[ANOMALY[1] : ANOMALY[1] + FLOW_SPILL_FRAMES] = False
+  outside[fakes.SCENE_ANOMALY[1] : fakes.SCENE_ANOMALY[1] + FLOW_SPILL_FRAMES] = False
   assert scores.score[inside].max() > 3 * scores.score[outside].max()

@@ -1,7 +1,7 @@
 """Tests of mouseflax.score on an untrained tiny run (a real checkpoint, no training needed).
 
 The trained workflow (train on normal clips, then flag an injected anomaly) is in
-test_own_videos.py.
+tests/test_own_videos.py (its scene is tests/fakes.py.write_scene).
 """
 
 import csv
