@@ -124,11 +124,8 @@ class Builder(video_builder.VideoSequenceBuilder):
     names = sorted(paths)
     arrays = self._preprocess({name: paths[name] for name in names})
     labels = {_name(v): np.zeros(len(arrays[_name(v)][0]), np.int64) for v in train_videos}
-    outside_crop = 0
-    for test_video, mat in test_pairs:
-      masks = _test_masks(test_video, mat, len(arrays[_name(test_video)][0]))
-      labels[_name(test_video)] = raw_formats.avenue_frame_labels(masks)
-      outside_crop += crop_removed_anomalies(masks, self._preprocess_config())
+    test_labels, outside_crop = _test_labels(test_pairs, arrays, self._preprocess_config())
+    labels |= test_labels
     train_names, test_names = [_name(v) for v in train_videos], [_name(v) for v, _ in test_pairs]
     splits = _cut_splits(config, train_names, test_names, labels)
     video_builder.check_not_empty(
@@ -136,35 +133,14 @@ class Builder(video_builder.VideoSequenceBuilder):
         f"cuhk_avenue/{config.name}",
         "Use longer or more training videos, or a smaller stride/train_hop.",
     )
-    counts = {
-        "train_videos": len(train_names),
-        "test_videos": len(test_names),
-        "train_frames": sum(len(labels[name]) for name in train_names),
-        "test_frames": sum(len(labels[name]) for name in test_names),
-    }
-    check_counts(counts, synthetic=(root / synthetic.MARKER_NAME).is_file())
-    anomalous = int(sum(labels[name].sum() for name in test_names))
-    logging.info(
-        "cuhk_avenue: %d of %d anomalous test frames have their mask entirely in the rows the %s "
-        "centre crop removes (their label marks nothing the model sees).",
-        outside_crop,
-        anomalous,
-        "x".join(map(str, self._preprocess_config().crop_hw)),
+    facts = _check_data(
+        labels, train_names, test_names, outside_crop, synthetic_data=_is_synthetic(root)
     )
 
     def window_labels(name: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
       return np.full(len(frames), raw_formats.NO_LABEL, np.int64), labels[name][frames]
 
-    return self._split_examples(
-        splits,
-        arrays,
-        names,
-        window_labels,
-        counts=counts,
-        published_counts=PUBLISHED_COUNTS,
-        anomalous_test_frames=anomalous,
-        anomalous_frames_outside_crop=outside_crop,
-    )
+    return self._split_examples(splits, arrays, names, window_labels, **facts)
 
   def _preprocess_config(self) -> preprocess.PreprocessConfig:
     return preprocess.PreprocessConfig.from_dict(self.builder_config.preprocess)
@@ -189,6 +165,21 @@ def _find_recordings(root: pathlib.Path):
   return train_videos, test_pairs
 
 
+def _is_synthetic(root: pathlib.Path) -> bool:
+  """Whether `root` holds recordings written by `mouseflax.synthetic` (its completion marker)."""
+  return (root / synthetic.MARKER_NAME).is_file()
+
+
+def _test_labels(test_pairs, arrays, cfg: preprocess.PreprocessConfig) -> tuple[dict, int]:
+  """({test video name: per-frame labels}, anomalous frames whose mask the crop removes)."""
+  labels, outside_crop = {}, 0
+  for test_video, mat in test_pairs:
+    masks = _test_masks(test_video, mat, len(arrays[_name(test_video)][0]))
+    labels[_name(test_video)] = raw_formats.avenue_frame_labels(masks)
+    outside_crop += crop_removed_anomalies(masks, cfg)
+  return labels, outside_crop
+
+
 def _test_masks(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> list[np.ndarray]:
   """The label masks of the first `num_frames` (decoded) frames; a count mismatch is logged."""
   masks = raw_formats.read_avenue_masks(mat)
@@ -202,6 +193,32 @@ def _test_masks(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> list
         mat,
     )
   return masks[:num_frames]
+
+
+def _check_data(
+    labels, train_names, test_names, outside_crop, *, synthetic_data: bool
+) -> dict[str, Any]:
+  """Checks the counts against the published ones, logs the crop figure; returns the metadata."""
+  counts = {
+      "train_videos": len(train_names),
+      "test_videos": len(test_names),
+      "train_frames": sum(len(labels[name]) for name in train_names),
+      "test_frames": sum(len(labels[name]) for name in test_names),
+  }
+  check_counts(counts, synthetic_data=synthetic_data)
+  anomalous = int(sum(labels[name].sum() for name in test_names))
+  logging.info(
+      "cuhk_avenue: %d of %d anomalous test frames have their mask entirely in the rows the "
+      "centre crop removes (their label marks nothing the model sees).",
+      outside_crop,
+      anomalous,
+  )
+  return {
+      "counts": counts,
+      "published_counts": PUBLISHED_COUNTS,
+      "anomalous_test_frames": anomalous,
+      "anomalous_frames_outside_crop": outside_crop,
+  }
 
 
 def crop_removed_anomalies(masks: list[np.ndarray], cfg: preprocess.PreprocessConfig) -> int:
@@ -220,7 +237,7 @@ def crop_removed_anomalies(masks: list[np.ndarray], cfg: preprocess.PreprocessCo
   return count
 
 
-def check_counts(counts: Mapping[str, int], *, synthetic: bool) -> None:
+def check_counts(counts: Mapping[str, int], *, synthetic_data: bool) -> None:
   """Warns (loudly for real data) when the videos or frames found are not the published ones."""
   differ = {
       key: (counts[key], expected)
@@ -232,7 +249,7 @@ def check_counts(counts: Mapping[str, int], *, synthetic: bool) -> None:
   found = ", ".join(
       f"{key} {got} (published {expected})" for key, (got, expected) in differ.items()
   )
-  if synthetic:
+  if synthetic_data:
     logging.info("cuhk_avenue: synthetic recordings differ from the published counts: %s.", found)
     return
   logging.warning(

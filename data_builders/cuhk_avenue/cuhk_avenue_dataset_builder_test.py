@@ -123,17 +123,17 @@ def test_crop_removed_anomalies_on_hand_made_masks():
 def test_counts_that_differ_from_the_published_dataset_warn(caplog):
   published = dict(av.PUBLISHED_COUNTS)
   with caplog.at_level("INFO"):
-    av.check_counts(published, synthetic=False)
+    av.check_counts(published, synthetic_data=False)
   assert not caplog.text
   fewer = {**published, "train_videos": 15, "train_frames": 14_400}
   with caplog.at_level("INFO"):
-    av.check_counts(fewer, synthetic=False)
+    av.check_counts(fewer, synthetic_data=False)
   [record] = caplog.records
   assert record.levelname == "WARNING" and "NOT THE PUBLISHED CUHK AVENUE" in record.getMessage()
   assert "train_videos 15 (published 16)" in record.getMessage()
   caplog.clear()
   with caplog.at_level("INFO"):
-    av.check_counts(fewer, synthetic=True)
+    av.check_counts(fewer, synthetic_data=True)
   [record] = caplog.records
   assert record.levelname == "INFO" and len(record.getMessage().splitlines()) == 1
 
