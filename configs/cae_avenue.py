@@ -7,10 +7,11 @@ Data: CUHK Avenue in manual_dir; empty -> SYNTHETIC Avenue-like recordings (defa
 applies "no additional pre-processing" to Avenue, so training windows take consecutive frames
 (`data.stride` 1), one starting every `data.train_hop` = 4 frames (why 4:
 data_builders/cuhk_avenue); validation is the last 20% of each training video by time.
-Expected runtime: TRAIN_WINDOWS training windows, STEPS_32 steps/epoch of batch 32 (MEASURED by
-building the synthetic Avenue layout with the real video count and frame total: 16 training videos,
-15,328 frames); at ~1.1 s/step on a 2-core CPU that is about HOURS_60 h for 60 epochs, minutes on
-one GPU (the time is an estimate from step times, not measured end to end).
+Expected runtime: 3,008 training windows (384 validation), 94 steps/epoch of batch 32 (MEASURED
+2026-12-02 by building the synthetic Avenue layout with the real video count and frame total: 16
+training videos of 958 frames, 15,328 frames; real videos differ in length, so expect a few windows
+more or less). At ~1.1 s/step on a 2-core CPU that is about 2 h for 60 epochs, minutes on one GPU
+(the time is an estimate from step times, not measured end to end).
 Paper: Avenue AUC 0.832 (Table 2).
 """
 
