@@ -224,9 +224,9 @@ def measure_stages(path: pathlib.Path) -> dict:
       "gamma_lut": _cpu_us_per_item(lambda s: cv2.LUT(s, lut), small),
       "farneback": _cpu_us_per_item(lambda p: pre.flow_between(*p), pairs),
       "crop_normalise_float16": _cpu_us_per_item(
-          lambda d: preprocess.normalise_flow(d[rows, cols], cfg.flow_max_disp).astype(
-              streams.FLOW_DTYPE
-          ),
+          lambda d: preprocess.encode_flow(
+              d[rows, cols], cfg.flow_encoding, cfg.flow_scale_px
+          ).astype(streams.FLOW_DTYPE),
           flows,
       ),
       "frame_preprocessor_call": _cpu_us_per_item(pre, frames),

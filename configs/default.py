@@ -37,16 +37,26 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.device_resident = True  # Hold the training split on the device when it fits.
   config.data.build_workers = 2  # Processes used to preprocess videos when building records.
   config.data.device_max_mb = 1024  # Largest split (MB as stored) device_resident puts there.
-  config.data.stride = 5  # Training sequences take every 5th frame, without overlap (paper).
-  config.data.validation_fraction = 0.2  # Share of training sequences for validation (80/20).
+  # Training windows take every `stride`-th frame (paper: 5, no overlap; Avenue configs: 1).
+  config.data.stride = 5
+  # Share of each training video, at its end by time, held out for validation (loss, stream
+  # statistics, threshold): every frame of it, in the test split's consecutive windows, one window
+  # span away from the last training window.
+  config.data.validation_fraction = 0.2
   config.data.num_train_videos = 6  # mouse: videos for train + validation (paper: 6 of 12).
-  # mouse: training video stems; () -> the first num_train_videos by name. On the command line a
-  # tuple, --config.data.train_videos="('Clip1','Clip2')", or a comma-separated list: Clip1,Clip2.
+  # mouse: training video stems; () -> the first num_train_videos others by name. On the command
+  # line a tuple, --config.data.train_videos="('Clip1','Clip2')", or a comma-separated list.
   config.data.train_videos = ()
-  # mouse: test video stem; "" -> the video with the most behaviours, then the longest.
+  # mouse: test video stem; "" -> the longest recording (ties: first by name), whatever is held out.
   config.data.test_video = ""
   config.data.test_fraction = 0.5  # mouse: leading share of the test video used, every frame.
-  config.data.train_hop = 0  # avenue, own_videos: frames between training starts; 0 = no overlap.
+  # avenue, own_videos: frames between training window starts; 0 = no overlap (the Avenue configs
+  # and own_videos.py: 4).
+  config.data.train_hop = 0
+  # Flow displacement -> [0, 1] (mouseflax/preprocess.py): "clip" (linear, saturates at
+  # +-flow_scale_px) | "softsign" (never saturates; +-flow_scale_px -> 0.25 / 0.75).
+  config.data.flow_encoding = "clip"
+  config.data.flow_scale_px = 1.0  # The encoding's scale, pixels of the 32x32 frame.
   # own_videos (configs/own_videos.py): the folder of your recordings, required there.
   config.data.video_dir = ""
   # own_videos: leading share of each video used for training + validation (< 1 keeps the end of

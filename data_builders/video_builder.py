@@ -3,7 +3,9 @@
 Each builder (`mouse_behavior`, `cuhk_avenue`, `own_videos`) preprocesses whole videos in worker
 processes into a temporary cache beside the records (`data_builders.video_cache`), cuts 8-frame
 sequences from the cache with `mouseflax.windows`, and yields them through one example generator
-(`VideoSequenceBuilder._split_examples`), serialised deterministically.
+(`VideoSequenceBuilder._split_examples`), serialised deterministically. Every builder holds its
+validation split out the same way (`windows.hold_out_by_time`): the end of each training video by
+time, every frame in consecutive windows, one training-window span after the last training frame.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from mouseflax import preprocess
 from mouseflax import streams
 
 # Protocol defaults the builders share (Nwokedi et al. 2021, section 2.3): training windows take
-# every 5th frame, and 20% of them validate.
+# every 5th frame, and 20% of the training data validates (held out by time at the end of each
+# training video: `mouseflax.windows.hold_out_by_time`; the paper draws a random 20% of windows).
 PAPER_STRIDE = 5
 PAPER_VALIDATION_FRACTION = 0.2
 HASH_CHARS = 8  # Hex digits of the parameter hash in custom config names.

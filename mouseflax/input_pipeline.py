@@ -120,15 +120,24 @@ def video_stems(value: str | Sequence[str]) -> tuple[str, ...]:
   return tuple(stem for item in items for stem in item.split(",") if stem)
 
 
+def preprocess_config(data_config: Mapping[str, Any]) -> preprocess.PreprocessConfig:
+  """The preprocessing `config.data` asks for: the paper's, with its flow encoding and scale."""
+  return preprocess.PreprocessConfig(
+      flow_encoding=data_config["flow_encoding"], flow_scale_px=data_config["flow_scale_px"]
+  )
+
+
 def builder_config(data_config: Mapping[str, Any]) -> Any:
   """The BuilderConfig that `data_config` asks for (named config for defaults, else hashed name)."""
   name, config_name = build_data.parse_dataset(data_config["dataset"])
   module = build_data.builder_module(name)
+  preprocess_dict = preprocess_config(data_config).to_dict()
   if name in FOLDER_FIELDS:  # Reads its own data.* fields (data_builders/own_videos).
-    return module.config_from_data(data_config)
+    return module.config_from_data(data_config, preprocess_dict)
   protocol = {
       "stride": data_config["stride"],
       "validation_fraction": data_config["validation_fraction"],
+      "preprocess": preprocess_dict,
   }
   if name == "mouse_behavior":
     protocol |= {

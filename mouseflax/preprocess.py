@@ -19,8 +19,16 @@ Order of operations, per decoded grayscale frame (uint8 [height, width]):
 4. centre crop of both streams to `crop_hw` (24x32): the paper computes flow at 32x32, then crops,
    so the flow at the crop border still sees the rows outside it;
 5. normalisation (ARCHITECTURE.md): gray stays uint8 (the model inputs divide by
-   `streams.GRAY_SCALE`); a flow displacement d is clipped to [-flow_max_disp, flow_max_disp] and
-   mapped to (d / flow_max_disp + 1) / 2 in [0, 1], so 0.5 is "no motion".
+   `streams.GRAY_SCALE`); a flow displacement d (pixels, per channel) becomes a value in [0, 1]
+   with 0.5 = "no motion", by `flow_encoding` with the scale s = `flow_scale_px` (`encode_flow`):
+   - "clip" (the default so far): d clipped to [-s, s], then (d / s + 1) / 2. Linear, but every
+     motion beyond s looks the same: with s = 1 px of the 32x32 frame (10 px/frame at 320x240, 20
+     at 640x360) the fastest, most anomalous motion is exactly what saturates;
+   - "softsign": (d / (s + |d|) + 1) / 2. Never saturates (2 s -> 0.83, 10 s -> 0.95), same slope
+     at d = 0 as "clip" with the same s, odd (-d -> 1 - value, so a flip still negates it),
+     strictly increasing, exact inverse d = s u / (1 - |u|), u = 2 value - 1 (`decode_flow`).
+   preprocess.json written before this choice existed (key `flow_max_disp`, no `flow_encoding`)
+   load as "clip" with that scale, so old runs score exactly as before (`from_dict`).
 
 Horizontal-flip augmentation happens at read time (`hflip`), on the normalised arrays: it mirrors
 the width axis and maps the flow's x channel to 1 - x (negates the displacement).
@@ -55,6 +63,15 @@ from mouseflax import video
 
 # Index of the x (horizontal) displacement in the flow's channel axis.
 FLOW_X = 0
+# flow_encoding values (module docstring, step 5).
+FLOW_CLIP = "clip"
+FLOW_SOFTSIGN = "softsign"
+FLOW_ENCODINGS = (FLOW_CLIP, FLOW_SOFTSIGN)
+FLOW_ZERO = 0.5  # The encoded value of no motion.
+# Keys and values of preprocess.json files written before the flow encoding was selectable: they
+# name the scale `flow_max_disp` and describe the "clip" encoding.
+LEGACY_KEYS = {"flow_max_disp": "flow_scale_px"}
+LEGACY_DEFAULTS = {"flow_encoding": FLOW_CLIP}
 # resize_method values (module docstring, step 1).
 RESIZE_AREA = "area"
 RESIZE_AREA_TWO_PASS = "area_two_pass"
@@ -74,11 +91,15 @@ class PreprocessConfig:
   crop_hw: tuple[int, int] = streams.FRAME_HW
   # out = 255 * (in / 255) ** (1 / gamma); > 1 brightens. The paper gives no value.
   gamma: float = 1.5
-  # Flow displacement (pixels at resize_hw) mapped to 0 / 1; larger is clipped. Measured on the real
-  # 640x480 open-field video at 32x32: |d| 99.9th percentile 0.48 px, max 0.62 px; the Jhuang
-  # 320x240 videos shrink half as much, so about twice that. 1 px keeps motion over most of [0, 1]
-  # and clips only the fastest moves (4 px would squeeze all motion into 0.5 +- 0.08).
-  flow_max_disp: float = 1.0
+  # How a flow displacement becomes a value in [0, 1]: "clip" | "softsign" (module docstring,
+  # step 5). "clip" is what every run made so far used.
+  flow_encoding: str = FLOW_CLIP
+  # The encoding's scale s in pixels at resize_hw: "clip" maps +-s to 0 / 1 and clips beyond;
+  # "softsign" maps +-s to 0.25 / 0.75 and never saturates. Measured on the real 640x480 open-field
+  # video at 32x32: |d| 99.9th percentile 0.48 px, max 0.62 px; the Jhuang 320x240 videos shrink
+  # half as much, so about twice that. 1 px keeps motion over most of [0, 1] (4 px would squeeze
+  # all motion into 0.5 +- 0.08).
+  flow_scale_px: float = 1.0
   # cv2.calcOpticalFlowFarneback parameters (OpenCV's documented example values).
   farneback_pyr_scale: float = 0.5
   farneback_levels: int = 3
@@ -107,8 +128,16 @@ class PreprocessConfig:
       )
     if self.gamma <= 0:
       raise ValueError(f"PreprocessConfig.gamma={self.gamma} must be > 0 (> 1 brightens).")
-    if self.flow_max_disp <= 0:
-      raise ValueError(f"PreprocessConfig.flow_max_disp={self.flow_max_disp} must be > 0 pixels.")
+    if self.flow_encoding not in FLOW_ENCODINGS:
+      raise ValueError(
+          f"PreprocessConfig.flow_encoding={self.flow_encoding!r} (config.data.flow_encoding): "
+          f"choose one of {FLOW_ENCODINGS}."
+      )
+    if not self.flow_scale_px > 0:
+      raise ValueError(
+          f"PreprocessConfig.flow_scale_px={self.flow_scale_px} (config.data.flow_scale_px) must "
+          "be > 0 pixels."
+      )
 
   def to_dict(self) -> dict[str, Any]:
     """JSON-ready dict (tuples as lists)."""
@@ -116,7 +145,13 @@ class PreprocessConfig:
 
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]) -> PreprocessConfig:
-    """Inverse of `to_dict`; unknown keys raise (a stale preprocess.json must not load silently)."""
+    """Inverse of `to_dict`; unknown keys raise (a stale preprocess.json must not load silently).
+
+    A dict written before the flow encoding was selectable (`LEGACY_KEYS`, no `flow_encoding`)
+    loads as the "clip" encoding it describes, whatever the default is now.
+    """
+    d = {LEGACY_KEYS.get(key, key): value for key, value in d.items()}
+    d = {**LEGACY_DEFAULTS, **d}
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
@@ -171,14 +206,49 @@ def area_resize(frame: np.ndarray, passes: tuple[tuple[int, int], ...]) -> np.nd
   return frame
 
 
-def normalise_flow(flow: np.ndarray, max_disp: float) -> np.ndarray:
-  """Displacement in pixels -> [0, 1]: clip to +-max_disp, then (d / max_disp + 1) / 2."""
-  # In place on the clipped copy: the same float32 operations as the expression, fewer allocations.
-  out = np.clip(flow, -max_disp, max_disp).astype(np.float32, copy=False)
-  out /= max_disp
+def encode_flow(displacement: np.ndarray, encoding: str, scale_px: float) -> np.ndarray:
+  """Displacement in pixels -> float32 in [0, 1], 0.5 = no motion (module docstring, step 5)."""
+  if encoding == FLOW_CLIP:
+    out = np.clip(displacement, -scale_px, scale_px).astype(np.float32, copy=False)
+    out /= scale_px
+  elif encoding == FLOW_SOFTSIGN:
+    d = np.asarray(displacement, np.float32)
+    out = d / (np.abs(d) + np.float32(scale_px))
+  else:
+    raise ValueError(f"Unknown flow encoding {encoding!r}; valid: {FLOW_ENCODINGS}.")
+  # In place: the same float32 operations as the expression, fewer allocations.
   out += 1.0
-  out *= 0.5
+  out *= FLOW_ZERO
   return out
+
+
+def decode_flow(encoded: np.ndarray, encoding: str, scale_px: float) -> np.ndarray:
+  """The inverse of `encode_flow`: float32 displacement in pixels.
+
+  Exact for "softsign" on (0, 1); for "clip", exact inside (-scale_px, scale_px), and a clipped
+  value gives back +-scale_px.
+  """
+  u = np.asarray(encoded, np.float32) / np.float32(FLOW_ZERO) - 1.0
+  if encoding == FLOW_CLIP:
+    return u * np.float32(scale_px)
+  if encoding == FLOW_SOFTSIGN:
+    return np.float32(scale_px) * u / (1.0 - np.abs(u))
+  raise ValueError(f"Unknown flow encoding {encoding!r}; valid: {FLOW_ENCODINGS}.")
+
+
+def rows_reaching_crop(source_height: int, cfg: PreprocessConfig) -> np.ndarray:
+  """bool [source_height]: the rows of a source frame whose pixels reach the centre crop.
+
+  The area resize maps source row r to [r h / H, (r + 1) h / H) of the resized frame (h =
+  resize_hw[0], H = source_height); the row reaches the crop when that interval overlaps the rows
+  the crop keeps. E.g. a label mask entirely in rows outside it marks nothing the model sees.
+  """
+  rows, _ = crop_slices(cfg.resize_hw, cfg.crop_hw)
+  resized_height = cfg.resize_hw[0]
+  r = np.arange(source_height, dtype=np.int64)
+  return ((r + 1) * resized_height > rows.start * source_height) & (
+      r * resized_height < rows.stop * source_height
+  )
 
 
 class FramePreprocessor:
@@ -237,7 +307,9 @@ class FramePreprocessor:
     displacement = self.raw_flow(current)
     self._previous = current
     gray = current[self._rows, self._cols, None]
-    flow = normalise_flow(displacement[self._rows, self._cols], self.cfg.flow_max_disp)
+    flow = encode_flow(
+        displacement[self._rows, self._cols], self.cfg.flow_encoding, self.cfg.flow_scale_px
+    )
     return np.ascontiguousarray(gray), flow
 
 

@@ -195,15 +195,8 @@ def find_jhuang_recordings(
   return pairs
 
 
-def read_avenue_frame_labels(
-    mat_path: str | pathlib.Path, num_frames: int | None = None
-) -> np.ndarray:
-  """int64 [T] 0/1 per frame from an Avenue `<N>_label.mat` (`volLabel`, 1xT cell of masks).
-
-  Args:
-    mat_path: the label file.
-    num_frames: the test video's frame count; a different mask count raises.
-  """
+def read_avenue_masks(mat_path: str | pathlib.Path) -> list[np.ndarray]:
+  """The per-frame masks [height, width] of an Avenue `<N>_label.mat` (`volLabel`, 1xT cell)."""
   mat_path = pathlib.Path(mat_path)
   if not mat_path.is_file():
     raise FileNotFoundError(f"Avenue label file not found: {mat_path}.")
@@ -217,8 +210,24 @@ def read_avenue_frame_labels(
         f"{mat_path}: no '{AVENUE_LABEL_KEY}' variable (found {found}); expected the "
         f"ground_truth_demo/testing_label_mask files of the Avenue dataset."
     )
-  masks = np.asarray(contents[AVENUE_LABEL_KEY]).ravel()
-  labels = np.array([int(np.any(np.asarray(m))) for m in masks], np.int64)
+  return [np.asarray(m) for m in np.asarray(contents[AVENUE_LABEL_KEY]).ravel()]
+
+
+def avenue_frame_labels(masks: list[np.ndarray]) -> np.ndarray:
+  """int64 [T]: 1 where a frame's mask has any nonzero pixel (the anomalous frames), else 0."""
+  return np.array([int(np.any(m)) for m in masks], np.int64)
+
+
+def read_avenue_frame_labels(
+    mat_path: str | pathlib.Path, num_frames: int | None = None
+) -> np.ndarray:
+  """int64 [T] 0/1 per frame from an Avenue `<N>_label.mat` (`volLabel`, 1xT cell of masks).
+
+  Args:
+    mat_path: the label file.
+    num_frames: the test video's frame count; a different mask count raises.
+  """
+  labels = avenue_frame_labels(read_avenue_masks(mat_path))
   if num_frames is not None and len(labels) != num_frames:
     raise ValueError(
         f"{mat_path}: {len(labels)} label masks but the video has {num_frames} frames; "

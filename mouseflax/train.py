@@ -47,6 +47,34 @@ AUTO_STEPS_PER_CALL = 0  # `config.train.steps_per_call` value that lets the bac
 AUTO_ACCELERATOR_STEPS_PER_CALL = 50
 
 
+def fitting_batch_size(batch_size: int, num_examples: int, num_devices: int) -> int:
+  """`config.train.batch_size`, or the largest multiple of the device count the split fills.
+
+  A short recording (own videos: under a minute) can hold fewer training sequences than the batch
+  size; training then runs one step per epoch on the largest batch that fits, with a logged note,
+  instead of stopping.
+  """
+  if num_examples >= batch_size:
+    return batch_size
+  fitted = num_examples // num_devices * num_devices
+  if fitted < 1:
+    raise ValueError(
+        f"The training split has {num_examples} sequences, fewer than the {num_devices} devices "
+        "on the mesh: use longer or more videos, a smaller data.train_hop, or fewer devices "
+        "(config.mesh.data_parallelism)."
+    )
+  logging.warning(
+      "Note: the training split has %d sequences, fewer than config.train.batch_size=%d: "
+      "training with batches of %d (the largest multiple of the %d devices that fits). More "
+      "video, or a smaller data.train_hop, gives more sequences.",
+      num_examples,
+      batch_size,
+      fitted,
+      num_devices,
+  )
+  return fitted
+
+
 class TrainingDivergedError(FloatingPointError):
   """Raised when the loss or the gradient norm is NaN or infinite."""
 
@@ -131,12 +159,8 @@ class _Trainer:
           f"the {mesh.size} devices on the mesh."
       )
     self.num_examples = train.num_examples
-    self.steps_per_epoch = self.num_examples // tc.batch_size
-    if self.steps_per_epoch < 1:
-      raise ValueError(
-          f"The training split has {self.num_examples} sequences, fewer than "
-          f"config.train.batch_size={tc.batch_size}: lower the batch size."
-      )
+    self.batch_size = fitting_batch_size(tc.batch_size, self.num_examples, mesh.size)
+    self.steps_per_epoch = self.num_examples // self.batch_size
     self.total_steps = tc.epochs * self.steps_per_epoch
     self.steps_per_call = resolve_steps_per_call(tc.steps_per_call)
     self.records = train
@@ -182,7 +206,7 @@ class _Trainer:
   def epoch_order(self, epoch: int) -> np.ndarray:
     """[steps_per_epoch, batch_size] example indices: a pure function of (seed, epoch)."""
     perm = input_pipeline.epoch_permutation(self.num_examples, self.config.seed, epoch)
-    used = self.steps_per_epoch * self.config.train.batch_size
+    used = self.steps_per_epoch * self.batch_size
     return np.asarray(perm[:used]).reshape(self.steps_per_epoch, -1)
 
   def validate(self, state: steps.TrainState) -> dict[str, float]:
@@ -195,7 +219,7 @@ def _progress(trainer: _Trainer, step: int, train_seconds: float) -> dict[str, A
       "epoch": epoch,
       "step_in_epoch": step_in_epoch,
       "steps_per_epoch": trainer.steps_per_epoch,
-      "batch_size": trainer.config.train.batch_size,
+      "batch_size": trainer.batch_size,
       "num_train_examples": trainer.num_examples,
       "train_seconds": train_seconds,
   }
@@ -232,8 +256,8 @@ class _ProgressLog:
     if not self.count:
       return {}
     now = time.perf_counter()
-    rate = (step - self.last_step) * self.trainer.config.train.batch_size / (now - self.last_time)
-    eta = (self.trainer.total_steps - step) * self.trainer.config.train.batch_size / rate
+    rate = (step - self.last_step) * self.trainer.batch_size / (now - self.last_time)
+    eta = (self.trainer.total_steps - step) * self.trainer.batch_size / rate
     means = {f"train_{k}": v / self.count for k, v in self.sums.items()}
     self.writer.write_scalars(step, {**means, "sequences_per_second": rate})
     logging.info(

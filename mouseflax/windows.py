@@ -1,14 +1,15 @@
 """Index maths: which frames form a window, which windows form a split, which rows form a batch.
 
 The builders cut videos into windows with `strided_windows` (training) and `covering_windows`
-(every frame, as scored), split them with `split_train_validation`; `mouseflax.score` uses the
-`covering_windows` rule while it streams; the trainer and the evaluator batch a split with
-`padded_batches`. Pure numpy, no I/O.
+(every frame, as scored), and hold validation out by time with `hold_out_by_time` (the end of each
+training video, a gap, covering windows); `mouseflax.score` uses the `covering_windows` rule while
+it streams; the trainer and the evaluator batch a split with `padded_batches`. Pure numpy, no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+import dataclasses
 
 import numpy as np
 
@@ -20,8 +21,7 @@ def strided_windows(num_frames: int, *, length: int, stride: int, hop: int) -> n
   """
   if min(length, stride, hop) < 1:
     raise ValueError(f"length, stride and hop must be >= 1, got {length}, {stride}, {hop}.")
-  span = (length - 1) * stride + 1
-  starts = np.arange(0, num_frames - span + 1, hop, dtype=np.int64)
+  starts = np.arange(0, num_frames - window_span(length, stride) + 1, hop, dtype=np.int64)
   return starts[:, None] + stride * np.arange(length, dtype=np.int64)[None, :]
 
 
@@ -39,15 +39,50 @@ def covering_windows(num_frames: int, *, length: int) -> np.ndarray:
   return np.asarray(starts, np.int64)[:, None] + np.arange(length, dtype=np.int64)[None, :]
 
 
-def split_train_validation(
-    num_examples: int, *, validation_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-  """A deterministic split of range(num_examples): (train, validation) sorted index arrays."""
+@dataclasses.dataclass(frozen=True)
+class TimeSplit:
+  """One video cut by time: training windows first, a gap, then the validation block."""
+
+  train: np.ndarray  # [K, length] frame indices of the training windows (strided).
+  validation: np.ndarray  # [M, length] consecutive windows covering [validation_start, stop).
+  train_stop: int  # One past the last frame a training window may use.
+  validation_start: int  # First frame of the validation block.
+
+
+def window_span(length: int, stride: int) -> int:
+  """Frames from the first to the last frame of a strided window, both included."""
+  return (length - 1) * stride + 1
+
+
+def hold_out_by_time(
+    num_frames: int, *, validation_fraction: float, length: int, stride: int, hop: int
+) -> TimeSplit:
+  """Validation = the last `validation_fraction` of the frames, a block held out the way test is.
+
+  The block [V, num_frames), V = num_frames - round(validation_fraction * num_frames), is cut into
+  `covering_windows` (every frame, as the test split and `mouseflax.score` cut a video). Training
+  windows (`strided_windows`) use only frames [0, V - span), span = one training window's span, so
+  at least a window's span of frames separates the last training frame from the first validation
+  frame: no training window is adjacent to the validation block. validation_fraction = 0 gives no
+  validation and training windows over the whole video.
+  """
   if not 0.0 <= validation_fraction < 1.0:
     raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}.")
-  order = np.random.default_rng(seed).permutation(num_examples)
-  num_validation = int(round(num_examples * validation_fraction))
-  return np.sort(order[num_validation:]), np.sort(order[:num_validation])
+  num_validation = int(round(validation_fraction * num_frames))
+  validation_start = num_frames - num_validation
+  if num_validation:
+    if num_validation < length:
+      raise ValueError(
+          f"The validation block of {num_frames} frames x {validation_fraction} = "
+          f"{num_validation} frames is shorter than one window ({length} frames)."
+      )
+    validation = validation_start + covering_windows(num_validation, length=length)
+    train_stop = max(validation_start - window_span(length, stride), 0)
+  else:
+    validation = np.zeros((0, length), np.int64)
+    train_stop = num_frames
+  train = strided_windows(train_stop, length=length, stride=stride, hop=hop)
+  return TimeSplit(train, validation, train_stop, validation_start)
 
 
 def padded_batches(

@@ -15,6 +15,7 @@ from mouseflax import score
 from mouseflax import train
 
 FLOW_SPILL_FRAMES = 2
+CLIP_SECONDS = 50
 
 
 def test_cut_video_holds_out_the_end_by_time():
@@ -23,11 +24,34 @@ def test_cut_video_holds_out_the_end_by_time():
   train_frames = np.concatenate([w for _, w in splits["train"]])
   validation = np.unique(np.concatenate([w for _, w in splits["validation"]]))
   test = np.unique(np.concatenate([w for _, w in splits["test"]]))
-  assert train_frames.max() < 60  # used = 80, validation = the last 20 of them.
+  # used = 80, validation = the last 20 of them; training ends a window span (15 frames) earlier.
+  assert train_frames.max() < 60 - 15
   np.testing.assert_array_equal(validation, np.arange(60, 80))
   np.testing.assert_array_equal(test, np.arange(60, 100))
   assert all(np.all(np.diff(w) == 2) for _, w in splits["train"])
   assert all(np.all(np.diff(w) == 1) for _, w in splits["validation"])
+
+
+def test_a_50_second_clip_trains_with_the_default_settings(tmp_path):
+  """configs/own_videos.py as it is on one 50-second clip: only the model is shrunk, for speed."""
+  videos = tmp_path / "videos"
+  videos.mkdir()
+  write_scene(videos / "clip.mp4", CLIP_SECONDS * int(FPS))
+  config = fakes.load_config("own_videos")
+  config.data.video_dir = str(videos)
+  config.data.data_dir = str(tmp_path / "data")
+  # The defaults (width 32, 60 epochs) take ~8 min on 2 cores; data, protocol and batch are theirs.
+  config.model.width = 4
+  config.train.epochs = 1
+  results = train.train_and_evaluate(config, tmp_path / "run")
+  handle = input_pipeline.prepare(config.data)
+  num_train = handle.num_examples("train")
+  assert 200 <= num_train <= 300  # A few hundred overlapping windows (233 at 25 fps).
+  assert results["steps"] == num_train // config.train.batch_size
+  num_frames = CLIP_SECONDS * int(FPS)
+  validation = np.unique(handle.load("validation")["frame_index"])
+  np.testing.assert_array_equal(validation, np.arange(num_frames - num_frames // 5, num_frames))
+  assert (tmp_path / "run" / "threshold.json").is_file()
 
 
 def test_short_video_and_bad_folders_raise(tmp_path):

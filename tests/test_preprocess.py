@@ -27,7 +27,7 @@ def square_frame(left: int, top: int = 12, size: int = SIZE) -> np.ndarray:
 
 
 def test_config_round_trip_and_unknown_keys():
-  cfg = preprocess.PreprocessConfig(gamma=2.0, flow_max_disp=3.0)
+  cfg = preprocess.PreprocessConfig(gamma=2.0, flow_scale_px=3.0)
   d = cfg.to_dict()
   assert d["resize_hw"] == [32, 32]
   assert preprocess.PreprocessConfig.from_dict(d) == cfg
@@ -48,7 +48,7 @@ def test_gamma_brightens_and_keeps_ends():
 
 
 def test_translating_square_flow():
-  cfg = preprocess.PreprocessConfig(gamma=1.0, flow_max_disp=4.0)
+  cfg = preprocess.PreprocessConfig(gamma=1.0, flow_scale_px=4.0)
   pre = preprocess.FramePreprocessor(cfg)
   lefts = [4 + STEP * t for t in range(5)]
   for left in lefts[:-1]:
@@ -74,6 +74,75 @@ def test_outputs_shapes_ranges_and_first_frame():
   pre.reset()
   _, flow2 = pre(square_frame(4, size=64))
   np.testing.assert_array_equal(flow2, 0.5)
+
+
+def test_softsign_flow_does_not_saturate_where_clip_does():
+  # The square jumps ~18 px at 32x32 (36 at 64x64): clip saturates, softsign keeps it below 1.
+  flows = {}
+  for encoding in preprocess.FLOW_ENCODINGS:
+    pre = preprocess.FramePreprocessor(preprocess.PreprocessConfig(flow_encoding=encoding))
+    pre(square_frame(4, size=64))
+    flows[encoding] = pre(square_frame(40, size=64))[1]
+  assert flows["clip"][..., 0].max() == pytest.approx(1.0)
+  softsign = flows["softsign"]
+  assert 0.0 < softsign.min() and softsign.max() < 1.0 and softsign[..., 0].max() > 0.75
+
+
+@pytest.mark.parametrize("encoding", preprocess.FLOW_ENCODINGS)
+def test_flow_encodings_are_odd_monotone_and_invertible(encoding):
+  scale = 0.7
+  d = np.linspace(-30, 30, 2001, dtype=np.float32)
+  y = preprocess.encode_flow(d, encoding, scale)
+  assert y.dtype == np.float32 and 0.0 <= y.min() and y.max() <= 1.0
+  assert preprocess.encode_flow(np.zeros(3, np.float32), encoding, scale).tolist() == [0.5] * 3
+  np.testing.assert_allclose(preprocess.encode_flow(-d, encoding, scale), 1.0 - y, atol=1e-6)
+  assert np.all(np.diff(y) >= 0)
+  # The same slope at 0 for both: 1 / (2 scale) per pixel.
+  small = np.float32(1e-3)
+  slope = (preprocess.encode_flow(small, encoding, scale) - 0.5) / small
+  assert slope == pytest.approx(1 / (2 * scale), rel=1e-2)
+  inside = np.abs(d) < (scale if encoding == preprocess.FLOW_CLIP else np.inf)
+  np.testing.assert_allclose(
+      preprocess.decode_flow(y, encoding, scale)[inside], d[inside], rtol=1e-4, atol=1e-4
+  )
+  if encoding == preprocess.FLOW_SOFTSIGN:
+    assert np.all(np.diff(y) > 0)  # Strictly: every speed stays distinguishable.
+    assert preprocess.encode_flow(np.float32(scale), encoding, scale) == pytest.approx(0.75)
+
+
+def test_hflip_negates_softsign_flow():
+  d = np.random.default_rng(0).normal(0, 3, (2, 24, 32, 2)).astype(np.float32)
+  flow = preprocess.encode_flow(d, preprocess.FLOW_SOFTSIGN, 1.0)
+  _, flipped = preprocess.hflip(np.zeros((2, 24, 32, 1), np.uint8), flow)
+  mirrored = np.stack([-d[..., ::-1, 0], d[..., ::-1, 1]], axis=-1)
+  np.testing.assert_allclose(
+      flipped, preprocess.encode_flow(mirrored, preprocess.FLOW_SOFTSIGN, 1.0), atol=1e-6
+  )
+
+
+def test_legacy_preprocess_json_loads_as_clip_with_its_scale():
+  legacy = preprocess.PreprocessConfig().to_dict()
+  del legacy["flow_encoding"], legacy["flow_scale_px"]
+  legacy["flow_max_disp"] = 2.0  # As written before the encoding was selectable.
+  cfg = preprocess.PreprocessConfig.from_dict(legacy)
+  assert cfg.flow_encoding == preprocess.FLOW_CLIP and cfg.flow_scale_px == 2.0
+  with pytest.raises(ValueError, match="flow_encoding"):
+    preprocess.PreprocessConfig(flow_encoding="tanh")
+  with pytest.raises(ValueError, match="flow_scale_px"):
+    preprocess.PreprocessConfig(flow_scale_px=0.0)
+
+
+def test_rows_reaching_crop_follow_the_area_resize():
+  cfg = preprocess.PreprocessConfig()  # 32x32 resize, rows [4, 28) kept.
+  np.testing.assert_array_equal(
+      np.flatnonzero(preprocess.rows_reaching_crop(32, cfg)), range(4, 28)
+  )
+  # 240 source rows: 7.5 per resized row; rows [30, 210) map into [4, 28).
+  kept = np.flatnonzero(preprocess.rows_reaching_crop(240, cfg))
+  assert kept[0] == 30 and kept[-1] == 209
+  # 360 rows: 11.25 per resized row; row 44 covers [3.91, 4.0): outside; row 45 inside.
+  kept = np.flatnonzero(preprocess.rows_reaching_crop(360, cfg))
+  assert kept[0] == 45 and kept[-1] == 314
 
 
 def test_crop_is_centred():
@@ -148,7 +217,7 @@ def test_resize_method_is_validated_and_area_is_exact():
 def test_translating_square_flow_after_two_pass_resize():
   # 320x240 frames (7.5x / 10x shrink, two passes): a square moving 10 px per frame moves 1 px at
   # 32x32.
-  cfg = preprocess.PreprocessConfig(gamma=1.0, flow_max_disp=4.0)
+  cfg = preprocess.PreprocessConfig(gamma=1.0, flow_scale_px=4.0)
   pre = preprocess.FramePreprocessor(cfg)
   big = [
       cv2.resize(square_frame(4 + t), (320, 240), interpolation=cv2.INTER_NEAREST) for t in range(5)

@@ -252,6 +252,24 @@ def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, messa
     train.train_and_evaluate(config, tmp_path)
 
 
+def test_batch_size_fits_a_short_training_split(caplog):
+  assert train.fitting_batch_size(32, 500, 2) == 32
+  assert train.fitting_batch_size(32, 32, 2) == 32
+  with caplog.at_level("WARNING"):
+    assert train.fitting_batch_size(32, 23, 2) == 22  # The largest multiple of 2 devices.
+  assert "fewer than config.train.batch_size=32" in caplog.text
+  assert train.fitting_batch_size(32, 23, 1) == 23
+  with pytest.raises(ValueError, match="fewer than the 2 devices"):
+    train.fitting_batch_size(32, 1, 2)
+
+
+def test_a_split_smaller_than_the_batch_trains_on_the_batch_that_fits(fake_data, tmp_path):
+  num_train = len(fakes.FakeHandle().load("train")["gray"])
+  results = train.train_and_evaluate(fakes.tiny_config(train__batch_size=64), tmp_path)
+  fitted = num_train // jax.device_count() * jax.device_count()
+  assert results["steps"] == num_train // fitted
+
+
 def test_loss_weights_weight_each_stream():
   outputs = {"gray": np.zeros((2, T, H, W, 1)), "flow": np.zeros((2, T, H, W, 2))}
   inputs = {"gray": np.ones((2, T, H, W, 1)), "flow": np.full((2, T, H, W, 2), 0.5)}

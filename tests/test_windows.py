@@ -1,4 +1,4 @@
-"""mouseflax.windows: strided and covering windows, the train/validation split, padded batches."""
+"""mouseflax.windows: strided and covering windows, validation held out by time, padded batches."""
 
 import numpy as np
 import pytest
@@ -27,14 +27,40 @@ def test_covering_windows_cover_every_frame_with_an_end_aligned_tail():
     windows.covering_windows(7, length=8)
 
 
-def test_split_is_deterministic_disjoint_and_exact():
-  train, validation = windows.split_train_validation(50, validation_fraction=0.2, seed=0)
-  again = windows.split_train_validation(50, validation_fraction=0.2, seed=0)
-  np.testing.assert_array_equal(train, again[0])
-  assert len(validation) == 10 and not set(train) & set(validation)
-  np.testing.assert_array_equal(np.sort(np.concatenate([train, validation])), np.arange(50))
-  other = windows.split_train_validation(50, validation_fraction=0.2, seed=1)[1]
-  assert not np.array_equal(validation, other)
+@pytest.mark.parametrize(
+    "num_frames, fraction, stride, hop", [(1000, 0.2, 5, 40), (958, 0.2, 1, 4), (300, 0.3, 5, 4)]
+)
+def test_validation_held_out_by_time_never_touches_training(num_frames, fraction, stride, hop):
+  cut = windows.hold_out_by_time(
+      num_frames, validation_fraction=fraction, length=8, stride=stride, hop=hop
+  )
+  span = 7 * stride + 1
+  start = num_frames - round(fraction * num_frames)
+  assert cut.validation_start == start and len(cut.train)
+  # Training windows end a whole window span before the first validation frame.
+  assert cut.train.max() + span < start and cut.train_stop == start - span
+  assert start - cut.train.max() - 1 >= span
+  np.testing.assert_array_equal(
+      cut.train, windows.strided_windows(start - span, length=8, stride=stride, hop=hop)
+  )
+  # Validation: consecutive windows covering the block, every frame, plus one end-aligned.
+  np.testing.assert_array_equal(np.unique(cut.validation), np.arange(start, num_frames))
+  assert (np.diff(cut.validation, axis=1) == 1).all()
+  np.testing.assert_array_equal(
+      cut.validation[:, 0], start + windows.covering_windows(num_frames - start, length=8)[:, 0]
+  )
+
+
+def test_hold_out_by_time_edges():
+  whole = windows.hold_out_by_time(100, validation_fraction=0.0, length=8, stride=5, hop=40)
+  assert whole.validation.shape == (0, 8) and whole.train_stop == 100 and len(whole.train) == 2
+  with pytest.raises(ValueError, match="shorter than one window"):
+    windows.hold_out_by_time(30, validation_fraction=0.2, length=8, stride=1, hop=4)
+  with pytest.raises(ValueError, match="validation_fraction"):
+    windows.hold_out_by_time(100, validation_fraction=1.0, length=8, stride=1, hop=4)
+  # Too short for a training window after the gap: none (the builders then name the empty split).
+  short = windows.hold_out_by_time(70, validation_fraction=0.2, length=8, stride=5, hop=40)
+  assert short.train.shape == (0, 8) and len(short.validation) == 2  # Frames [56, 70).
 
 
 def test_padded_batches_are_full_size_and_repeat_the_last_real_row():

@@ -1,25 +1,35 @@
 """mouse_behavior: Jhuang et al. 2010 home-cage videos cut as in Nwokedi et al. 2021, sec. 2.2-2.3.
 
 One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, with its parameters in
-`MouseBehaviorConfig`:
+`MouseBehaviorConfig`, is the same for every held-out behaviour (only the windows dropped for
+holding it differ):
 
 - Videos: `video_names` (metadata) is the sorted list of the file stems of every recording found;
-  the `video` feature indexes it. The test video is `test_video`, or by default the recording whose
-  test part (its first `test_fraction` of frames) holds the held-out behaviour, then the most
-  distinct behaviours, then the most held-out frames, then comes first by name: the test part holds
-  the held-out behaviour whenever any recording's test part does. The training videos are
+  the `video` feature indexes it. The test video is `test_video`, or by default the LONGEST
+  recording (most frames with pixels and labels; ties: first by name). The training videos are
   `train_videos`, or by default the first `num_train_videos` recordings by sorted name other than
-  the test video (the same videos for every held-out behaviour, as in the paper).
-- Train/validation: in every training video, windows of `sequence_length` frames taking every
-  `stride`-th frame, starting every `sequence_length * stride` frames (no overlap). A window holding
-  any frame of the held-out behaviour is dropped (rule: any, not a majority). The kept windows are
-  split `validation_fraction` / rest by a permutation seeded with `split_seed`.
-- `train_labelled` / `validation_labelled` (for the supervised baseline): the same windows plus the
-  dropped ones, these split with the same rule, so `train` is a subset of `train_labelled`.
+  the test video. Neither choice depends on the held-out behaviour, so `hang` and `groom` runs test
+  and train on the same videos, as in the paper. A WARNING is logged when the test video is shorter
+  than an hour (the paper's is over an hour) and when its test part holds no frame of the held-out
+  behaviour (the AUC is then undefined: None in results.json).
 - Frames used: those with both pixels and a label, i.e. the first min(decoded, annotated) frames of
   a video. The decoded count is exact (decoding reads to the end of the stream; the container's
   count is a short estimate on MPEG-1 .mpg files), so every annotated frame of a complete video is
   used; a mismatch is logged.
+- Validation, held out by time (`mouseflax.windows.hold_out_by_time`): in each training video of N
+  frames, the last round(`validation_fraction` * N) frames form one contiguous block, cut into
+  consecutive windows of `sequence_length` covering every frame (plus one aligned to the block's
+  end), as the test split and `mouseflax.score` cut a video. The paper draws a random 20% of the
+  training windows instead; those sit 40 frames from training windows, so the validation loss, the
+  stream statistics and the calibrated threshold were fitted on frames next to training frames.
+- Train: windows of `sequence_length` frames taking every `stride`-th frame, starting every
+  `sequence_length * stride` frames (no overlap), from frames before the validation block minus a
+  gap of one window span (`(sequence_length - 1) * stride + 1` frames): no training window touches
+  the validation block.
+- Held-out behaviour: a train or validation window holding any frame of it is dropped (rule: any,
+  not a majority). `train_labelled` / `validation_labelled` (for the supervised baseline) keep
+  every window of the same cut, so `train` is a subset of `train_labelled` and `validation` of
+  `validation_labelled`.
 - Test: frames [0, floor(test_fraction * N)) of the test video (N: its frames used, above), every
   frame, in consecutive windows of `sequence_length`; a tail shorter than a window is covered by
   one window aligned to its end (those frames appear twice; the evaluator averages per frame).
@@ -31,8 +41,9 @@ One BuilderConfig per held-out ("pseudo-anomalous") behaviour. The protocol, wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 import dataclasses
+import functools
 import pathlib
 from typing import Any
 
@@ -47,6 +58,11 @@ from mouseflax import video
 from mouseflax import windows
 
 DEFAULT_HELD_OUT = "hang"
+# The paper's test video is over an hour long; a shorter one gives noisier AUCs (a warning says so).
+PAPER_TEST_VIDEO_SECONDS = 3600.0
+SECONDS_PER_MINUTE = 60.0
+LABELLED_SUFFIX = "_labelled"  # train_labelled / validation_labelled keep the held-out windows.
+SPLITS = ("train", "validation", "test", "train_labelled", "validation_labelled")
 
 _MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Download the "full database" of Jhuang et al. 2010 (12 annotated home-cage videos, over 10 hours;
@@ -71,9 +87,8 @@ class MouseBehaviorConfig(tfds.core.BuilderConfig):
   sequence_length: int = streams.SEQUENCE_LENGTH  # Frames per sequence (paper: 8).
   stride: int = video_builder.PAPER_STRIDE  # Training windows take every 5th frame (paper).
   test_fraction: float = 0.5  # Paper: the first half of the test video.
-  # Paper: 80/20 train/validation.
+  # Share of each training video, at its end by time, held out for validation (paper: 20%).
   validation_fraction: float = video_builder.PAPER_VALIDATION_FRACTION
-  split_seed: int = 0  # Seeds the train/validation permutation.
   preprocess: dict[str, Any] = dataclasses.field(default_factory=video_builder.default_preprocess)
 
   def protocol(self) -> dict[str, Any]:
@@ -104,11 +119,21 @@ class Recording:
   video: pathlib.Path
   labels: np.ndarray  # int64 per-frame behaviour ids.
 
+  @functools.cached_property
+  def info(self) -> video.VideoInfo:
+    """The video's probe (its decodable frame count is counted once, then kept)."""
+    return video.probe(self.video)
+
+  @property
+  def usable_frames(self) -> int:
+    """Frames with both pixels (the decoded count, exact) and a label."""
+    return min(self.info.num_frames, len(self.labels))
+
 
 class Builder(video_builder.VideoSequenceBuilder):
   """Jhuang home-cage videos as 8-frame gray + flow sequences, one behaviour held out."""
 
-  VERSION = tfds.core.Version("1.2.0")
+  VERSION = tfds.core.Version("2.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: the protocol of Nwokedi et al. 2021.",
       "1.1.0": "New bytes: preprocess resize_method 'area_two_pass' (within 1 grey level of "
@@ -117,6 +142,12 @@ class Builder(video_builder.VideoSequenceBuilder):
       "1.2.0": "Default test video ranked on its test part (held-out behaviour present, distinct "
       "behaviours, held-out frames, name) instead of the whole annotation, so the test "
       "split holds the held-out behaviour whenever any video's test part does.",
+      "2.0.0": "One protocol for every held-out behaviour, validation held out by time. "
+      "Test video: the longest recording (ties: first by name), whatever is held out; "
+      "training videos: the first num_train_videos others by name. Validation: the last "
+      "validation_fraction of each training video, every frame in consecutive windows, a gap "
+      "of one window span after the last training frame (was: a random 20% of the strided "
+      "windows). split_seed removed; metadata test_video_seconds, test_held_out_frames.",
   }
   BUILDER_CONFIGS = [make_config(behavior) for behavior in raw_formats.BEHAVIORS]
   DEFAULT_CONFIG_NAME = DEFAULT_HELD_OUT
@@ -129,10 +160,11 @@ class Builder(video_builder.VideoSequenceBuilder):
         video_builder.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
     )
     names = sorted(recordings)
-    test_name = config.test_video or default_test_video(recordings, config)
-    train_names = list(config.train_videos) or _default_train_videos(names, test_name, config)
+    test_name = config.test_video or default_test_video(recordings)
+    train_names = list(config.train_videos) or default_train_videos(names, test_name, config)
     _check_choice(names, test_name, train_names)
     test_stop = test_part_stop(recordings[test_name], config)
+    test_facts = check_test_video(recordings[test_name], test_stop, config)
     arrays = self._preprocess(
         {n: recordings[n].video for n in [*train_names, test_name]}, stops={test_name: test_stop}
     )
@@ -159,6 +191,7 @@ class Builder(video_builder.VideoSequenceBuilder):
         test_video=test_name,
         behaviors=list(raw_formats.BEHAVIORS),
         held_out=config.held_out,
+        **test_facts,
     )
 
 
@@ -180,31 +213,54 @@ def _find_recordings(manual_dir: pathlib.Path) -> dict[str, Recording]:
 
 def test_part_stop(recording: Recording, config: MouseBehaviorConfig) -> int:
   """One past the last test frame: `test_fraction` of the frames with pixels and a label."""
-  num_frames = min(video.probe(recording.video).num_frames, len(recording.labels))
-  return int(num_frames * config.test_fraction)
+  return int(recording.usable_frames * config.test_fraction)
 
 
-def default_test_video(recordings: dict[str, Recording], config: MouseBehaviorConfig) -> str:
-  """The module docstring's rule, ranked on each recording's test part (what the test split holds).
+def default_test_video(recordings: Mapping[str, Recording]) -> str:
+  """The longest recording (most frames with pixels and labels); ties: the first by name.
 
-  Held-out frames come before the count of distinct behaviours, so that the test split holds the
-  held-out behaviour whenever any recording's test part does.
+  The same video for every held-out behaviour (the module docstring's rule).
   """
-  held_out_id = raw_formats.BEHAVIORS.index(config.held_out)
-
-  def rank(name: str) -> tuple[bool, int, int, str]:
-    labels = recordings[name].labels[: test_part_stop(recordings[name], config)]
-    held_out_frames = int(np.sum(labels == held_out_id))
-    distinct = len(set(labels[labels != raw_formats.NO_LABEL].tolist()))
-    return (held_out_frames == 0, -distinct, -held_out_frames, name)
-
-  return min(recordings, key=rank)
+  return min(recordings, key=lambda name: (-recordings[name].usable_frames, name))
 
 
-def _default_train_videos(
+def default_train_videos(
     names: Sequence[str], test_name: str, config: MouseBehaviorConfig
 ) -> list[str]:
-  return [name for name in names if name != test_name][: config.num_train_videos]
+  """The first `num_train_videos` recordings by sorted name, the test video left out."""
+  return [name for name in sorted(names) if name != test_name][: config.num_train_videos]
+
+
+def check_test_video(
+    recording: Recording, test_stop: int, config: MouseBehaviorConfig
+) -> dict[str, Any]:
+  """Warns when the test video is shorter than the paper's or its test part lacks the anomaly.
+
+  Returns the facts as dataset metadata: `test_video_seconds`, `test_held_out_frames`.
+  """
+  seconds = recording.usable_frames / recording.info.fps
+  if seconds < PAPER_TEST_VIDEO_SECONDS:
+    logging.warning(
+        "mouse_behavior: the test video %s is %.1f min long, shorter than the paper's (over an "
+        "hour): its AUCs rest on fewer frames and bouts. Set data.test_video to use another.",
+        recording.name,
+        seconds / SECONDS_PER_MINUTE,
+    )
+  held_out_id = raw_formats.BEHAVIORS.index(config.held_out)
+  held_out_frames = int(np.sum(recording.labels[:test_stop] == held_out_id))
+  if not held_out_frames:
+    logging.warning(
+        "mouse_behavior/%s: the test part of %s (frames [0, %d)) holds no %r frame: every test "
+        "frame is normal, so the AUC is undefined (None in results.json). Choose a test video "
+        "whose first %.0f%% holds %r (data.test_video).",
+        config.held_out,
+        recording.name,
+        test_stop,
+        config.held_out,
+        100 * config.test_fraction,
+        config.held_out,
+    )
+  return {"test_video_seconds": seconds, "test_held_out_frames": held_out_frames}
 
 
 def _check_choice(names: Sequence[str], test_name: str, train_names: Sequence[str]) -> None:
@@ -224,50 +280,34 @@ def _cut_splits(config: MouseBehaviorConfig, arrays, labels, train_names, test_v
 
   `test_video` is (its name, one past its last test frame).
   """
-  kept, dropped = [], []
+  held_out_id = raw_formats.BEHAVIORS.index(config.held_out)
+  splits = {split: [] for split in SPLITS}
   for name in train_names:
-    num_frames = _aligned_length(name, arrays[name][0], labels[name])
-    for frames in windows.strided_windows(
-        num_frames,
+    cut = windows.hold_out_by_time(
+        _aligned_length(name, arrays[name][0], labels[name]),
+        validation_fraction=config.validation_fraction,
         length=config.sequence_length,
         stride=config.stride,
         hop=config.sequence_length * config.stride,
-    ):
-      held_out = np.any(labels[name][frames] == raw_formats.BEHAVIORS.index(config.held_out))
-      (dropped if held_out else kept).append((name, frames))
-  train, validation = _split(kept, config)
-  train_extra, validation_extra = _split(dropped, config)
+    )
+    for split, video_windows in (("train", cut.train), ("validation", cut.validation)):
+      for frames in video_windows:
+        splits[f"{split}{LABELLED_SUFFIX}"].append((name, frames))
+        if not np.any(labels[name][frames] == held_out_id):
+          splits[split].append((name, frames))
   test_name, test_stop = test_video
   test_frames = _aligned_length(test_name, arrays[test_name][0], labels[test_name][:test_stop])
-  test = [
+  splits["test"] = [
       (test_name, frames)
       for frames in windows.covering_windows(test_frames, length=config.sequence_length)
   ]
   logging.info(
-      "mouse_behavior/%s: %d windows kept, %d dropped (held-out frames), %d test.",
+      "mouse_behavior/%s: windows per split %s (train/validation drop those holding %r).",
       config.held_out,
-      len(kept),
-      len(dropped),
-      len(test),
+      {split: len(items) for split, items in splits.items()},
+      config.held_out,
   )
-  return {
-      "train": train,
-      "validation": validation,
-      "test": test,
-      "train_labelled": sorted(train + train_extra, key=_window_key),
-      "validation_labelled": sorted(validation + validation_extra, key=_window_key),
-  }
-
-
-def _split(items: list, config: MouseBehaviorConfig) -> tuple[list, list]:
-  train, validation = windows.split_train_validation(
-      len(items), validation_fraction=config.validation_fraction, seed=config.split_seed
-  )
-  return [items[i] for i in train], [items[i] for i in validation]
-
-
-def _window_key(window: tuple[str, np.ndarray]) -> tuple[str, int]:
-  return window[0], int(window[1][0])
+  return splits
 
 
 def _aligned_length(name: str, gray: np.ndarray, labels: np.ndarray) -> int:

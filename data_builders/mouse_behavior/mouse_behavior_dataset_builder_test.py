@@ -19,11 +19,13 @@ from mouseflax import build_data
 from mouseflax import preprocess
 from mouseflax import raw_formats
 from mouseflax import synthetic
+from mouseflax import video
+from mouseflax import windows
 
 SEED = 0
 NUM_VIDEOS = 4
-# The last training window of each video ends on its last frame (start 240 + 35 = 275): a decoder
-# that stops at OpenCV's short count for .mpg files (275) loses one window per video.
+# The validation block of each training video ends on its last frame (275): a decoder that stops at
+# OpenCV's short count for .mpg files (275) loses it.
 FRAMES = 276
 WIDTH, HEIGHT = 160, 120
 NUM_TRAIN_VIDEOS = 3
@@ -32,6 +34,9 @@ PROTOCOL = {"num_train_videos": NUM_TRAIN_VIDEOS}
 SPLITS = ("train", "validation", "test", "train_labelled", "validation_labelled")
 # Float16 storage of flow in [0, 1]: spacing at 1 is ~4.9e-4.
 FLOW_ATOL = 1e-3
+STRIDE, LENGTH = 5, 8
+SPAN = (LENGTH - 1) * STRIDE + 1  # Frames of one training window, first to last.
+VALIDATION_START = FRAMES - round(0.2 * FRAMES)  # 221: the last 20% of each training video.
 
 
 def build(manual_dir: pathlib.Path, data_dir: pathlib.Path):
@@ -87,33 +92,59 @@ def test_split_sizes_follow_the_protocol(built, raw_dir):
   _, arrays, metadata = built
   names = metadata["video_names"]
   assert names == sorted(p.stem for p in raw_dir.glob("*.mpg"))
-  assert metadata["test_video"] not in metadata["train_videos"]
-  assert len(metadata["train_videos"]) == NUM_TRAIN_VIDEOS
+  # Equally long synthetic recordings: the longest is the first by name; training: the next ones.
+  assert metadata["test_video"] == names[0]
+  assert metadata["train_videos"] == names[1 : 1 + NUM_TRAIN_VIDEOS]
   hang = raw_formats.BEHAVIORS.index(HELD_OUT)
-  starts = np.arange(0, FRAMES - 7 * 5, 8 * 5)  # Windows of 8 frames 5 apart, starts 40 apart.
-  kept = dropped = 0
-  for name in metadata["train_videos"]:
-    windows = labels_of(raw_dir, name)[starts[:, None] + 5 * np.arange(8)]
-    has_hang = (windows == hang).any(axis=1)
-    kept, dropped = kept + int((~has_hang).sum()), dropped + int(has_hang.sum())
-  assert len(arrays["train"]["video"]) + len(arrays["validation"]["video"]) == kept
-  assert len(arrays["validation"]["video"]) == round(0.2 * kept)
-  assert (
-      len(arrays["train_labelled"]["video"]) + len(arrays["validation_labelled"]["video"])
-      == kept + dropped
+  train_starts = np.arange(0, VALIDATION_START - SPAN - SPAN + 1, LENGTH * STRIDE)
+  validation_starts = VALIDATION_START + np.append(
+      np.arange(0, FRAMES - VALIDATION_START - LENGTH + 1, LENGTH),
+      FRAMES - VALIDATION_START - LENGTH,
   )
-  assert dropped > 0, "fixture has no hang in the training videos: the filter is untested"
+  counts = dict.fromkeys(SPLITS, 0)
+  for name in metadata["train_videos"]:
+    labels = labels_of(raw_dir, name)
+    for split, starts, step in (
+        ("train", train_starts, STRIDE),
+        ("validation", validation_starts, 1),
+    ):
+      has_hang = (labels[starts[:, None] + step * np.arange(LENGTH)] == hang).any(axis=1)
+      counts[split] += int((~has_hang).sum())
+      counts[f"{split}_labelled"] += len(starts)
+  for split in ("train", "validation", "train_labelled", "validation_labelled"):
+    assert len(arrays[split]["video"]) == counts[split], split
+  assert counts["train"] < counts["train_labelled"], "no hang in training: the filter is untested"
   labelled = np.concatenate([arrays[s]["frame_index"] for s in SPLITS[3:]])
   assert labelled.max() == FRAMES - 1  # The last frame of the .mpg files is decoded and used.
   assert len(arrays["test"]["video"]) == -(-FRAMES // 2 // 8)  # ceil: the tail window.
 
 
+def test_validation_is_held_out_by_time_away_from_training(built):
+  _, arrays, metadata = built
+  for video_id in {int(v) for v in arrays["train_labelled"]["video"]}:
+    train = arrays["train_labelled"]["frame_index"][arrays["train_labelled"]["video"] == video_id]
+    rows = arrays["validation_labelled"]["video"] == video_id
+    validation = arrays["validation_labelled"]["frame_index"][rows]
+    # Training and validation never overlap nor touch: a whole window span between them.
+    assert validation.min() - train.max() - 1 >= SPAN
+    # Validation windows are consecutive frames covering the block, as the test split's.
+    assert (np.diff(validation, axis=1) == 1).all()
+    np.testing.assert_array_equal(np.unique(validation), np.arange(VALIDATION_START, FRAMES))
+    np.testing.assert_array_equal(
+        np.sort(validation[:, 0]),
+        VALIDATION_START + windows.covering_windows(FRAMES - VALIDATION_START, length=LENGTH)[:, 0],
+    )
+  assert metadata["test_video"] not in {
+      metadata["video_names"][v] for v in arrays["validation_labelled"]["video"]
+  }
+
+
 def test_training_windows_are_strided_and_disjoint(built):
   _, arrays, _ = built
-  for split in ("train", "validation", "train_labelled", "validation_labelled"):
+  for split in ("train", "train_labelled"):
     frames = arrays[split]["frame_index"]
-    assert (np.diff(frames, axis=1) == 5).all()
-    assert (frames[:, 0] % 40 == 0).all()  # Starts 40 apart: no overlap.
+    assert (np.diff(frames, axis=1) == STRIDE).all()
+    assert (frames[:, 0] % (LENGTH * STRIDE) == 0).all()  # Starts 40 apart: no overlap.
   train, validation, test = (testing.frame_set(arrays[s]) for s in ("train", "validation", "test"))
   assert not train & validation and not train & test and not validation & test
   assert train <= testing.frame_set(arrays["train_labelled"])
@@ -121,6 +152,19 @@ def test_training_windows_are_strided_and_disjoint(built):
   assert not testing.frame_set(arrays["train_labelled"]) & testing.frame_set(
       arrays["validation_labelled"]
   )
+
+
+def test_video_choice_is_the_same_for_every_held_out_behaviour(built, raw_dir, tmp_path):
+  _, _, metadata = built
+  groom = build_data.build(
+      "mouse_behavior",
+      manual_dir=raw_dir,
+      data_dir=tmp_path,
+      config=mb.make_config("groom", **PROTOCOL),
+  )
+  for key in ("test_video", "train_videos", "video_names"):
+    assert groom.info.metadata[key] == metadata[key], key
+  assert groom.info.splits["test"].num_examples == len(built[1]["test"]["video"])
 
 
 def test_held_out_frames_only_where_allowed(built):
@@ -141,8 +185,8 @@ def test_labels_match_annotation(built, raw_dir):
   _, arrays, metadata = built
   names = metadata["video_names"]
   for split in arrays.values():
-    for video, frames, behavior in zip(split["video"], split["frame_index"], split["behavior"]):
-      np.testing.assert_array_equal(behavior, labels_of(raw_dir, names[video])[frames])
+    for video_id, frames, behavior in zip(split["video"], split["frame_index"], split["behavior"]):
+      np.testing.assert_array_equal(behavior, labels_of(raw_dir, names[video_id])[frames])
 
 
 def test_every_test_frame_covered_once_per_histogram(built, raw_dir):
@@ -244,33 +288,39 @@ def test_interrupted_build_is_not_complete(raw_dir, tmp_path, monkeypatch):
   assert not list(tmp_path.glob(f"mouse_behavior/*/{mb.Builder.VERSION}/dataset_info.json"))
 
 
-def _recording(name: str, test_part: list[int], rest: list[int]) -> mb.Recording:
-  """A recording whose first half (the default test part) is `test_part`, then `rest`."""
-  assert len(test_part) == len(rest)
-  return mb.Recording(name, pathlib.Path(f"{name}.mpg"), np.array(test_part + rest, np.int64))
+def _recording(name: str, num_frames: int, labels: list[int], fps: float = 30.0) -> mb.Recording:
+  """A recording whose video is `num_frames` long (its probe seeded: no file is read)."""
+  recording = mb.Recording(name, pathlib.Path(f"{name}.mpg"), np.array(labels, np.int64))
+  recording.__dict__["info"] = video.VideoInfo(recording.video, 320, 240, fps, num_frames)
+  return recording
 
 
-def test_default_test_video_ranks_test_parts_held_out_first(monkeypatch):
-  # Frame counts come from the annotations here (no video files): the real rule also probes.
-  monkeypatch.setattr(
-      mb,
-      "test_part_stop",
-      lambda recording, config: int(len(recording.labels) * config.test_fraction),
-  )
-  hang, walk = raw_formats.BEHAVIORS.index("hang"), raw_formats.BEHAVIORS.index("walk")
-  others = [b for b in range(len(raw_formats.BEHAVIORS)) if b != hang]  # 7 behaviours.
+def test_default_test_video_is_the_longest_whatever_is_held_out():
+  hang = raw_formats.BEHAVIORS.index(HELD_OUT)
   recordings = {
-      # Every behaviour in the whole video, but hang only after the test part.
-      "a_all_but_late_hang": _recording("a_all_but_late_hang", others + [walk] * 3, [hang] * 10),
-      # Three behaviours in the test part, hang among them (2 and 5 frames).
-      "b_some_hang": _recording("b_some_hang", [hang] * 2 + [0] * 4 + [1] * 4, [walk] * 10),
-      "c_more_hang": _recording("c_more_hang", [hang] * 5 + [0] * 3 + [1] * 2, [walk] * 10),
-      "d_same_as_c": _recording("d_same_as_c", [hang] * 5 + [0] * 3 + [1] * 2, [walk] * 10),
+      "a_short_with_hang": _recording("a_short_with_hang", 100, [hang] * 100),
+      "b_long": _recording("b_long", 300, [0] * 300),
+      # 400 frames of video but 300 annotated: 300 usable, a tie with b_long, which comes first.
+      "c_long_video": _recording("c_long_video", 400, [1] * 300),
+      "d_longest_labels": _recording("d_longest_labels", 290, [2] * 500),
   }
-  assert mb.default_test_video(recordings, mb.make_config("hang")) == "c_more_hang"
-  # Walk is in every test part: the most distinct behaviours win.
-  assert mb.default_test_video(recordings, mb.make_config("walk")) == "a_all_but_late_hang"
-  # No test part holds the held-out behaviour: distinct behaviours, then name.
-  del recordings["b_some_hang"], recordings["c_more_hang"], recordings["d_same_as_c"]
-  recordings["e_hang_late"] = _recording("e_hang_late", [0] * 10, [hang] * 10)
-  assert mb.default_test_video(recordings, mb.make_config("hang")) == "a_all_but_late_hang"
+  assert mb.default_test_video(recordings) == "b_long"
+  names = sorted(recordings)
+  config = mb.make_config("hang", num_train_videos=2)
+  assert mb.default_train_videos(names, "b_long", config) == ["a_short_with_hang", "c_long_video"]
+
+
+def test_short_test_video_and_absent_held_out_behaviour_warn(caplog):
+  hang = raw_formats.BEHAVIORS.index(HELD_OUT)
+  # Hang only in the second half, after the test part.
+  recording = _recording("r", 3000, [0] * 1500 + [hang] * 1500, fps=25.0)
+  config = mb.make_config(HELD_OUT)
+  with caplog.at_level("WARNING"):
+    facts = mb.check_test_video(recording, mb.test_part_stop(recording, config), config)
+  assert facts == {"test_video_seconds": 120.0, "test_held_out_frames": 0}
+  assert "2.0 min long" in caplog.text and "the AUC is undefined" in caplog.text
+  caplog.clear()
+  hour = _recording("h", 120_000, [hang] * 120_000)  # 66.7 min at 30 fps.
+  with caplog.at_level("WARNING"):
+    facts = mb.check_test_video(hour, mb.test_part_stop(hour, config), config)
+  assert facts["test_held_out_frames"] == 60_000 and not caplog.text

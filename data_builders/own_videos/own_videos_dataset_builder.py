@@ -8,13 +8,16 @@ decoded frames, with its parameters in `OwnVideosConfig`:
   list of paths relative to `video_dir`.
 - Used part: frames [0, U), U = floor(video_fraction * N). `video_fraction` < 1 leaves the end of
   every video out of training altogether, e.g. to score it afterwards (the README's worked example).
-- Train: frames [0, V), V = U - round(validation_fraction * U): windows of `sequence_length` frames
-  taking every `stride`-th frame, starts `train_hop` frames apart (0: no overlap), as the paper's
-  training sequences.
-- Validation: the end of the used part by time, frames [V, U), every frame, in consecutive windows
-  plus one aligned to the end (`windows.covering_windows`): the same windows `mouseflax.score`
-  uses, so the threshold calibrated on these frames at the end of training applies to scores
-  computed exactly the same way.
+- Validation: the end of the used part by time, frames [V, U), V = U - round(validation_fraction *
+  U), every frame, in consecutive windows plus one aligned to the end (`windows.covering_windows`):
+  the same windows `mouseflax.score` uses, so the threshold calibrated on these frames at the end of
+  training applies to scores computed exactly the same way.
+- Train: windows of `sequence_length` frames taking every `stride`-th frame, starts `train_hop`
+  frames apart (0: no overlap), from frames [0, V - span), span = (sequence_length - 1) *
+  stride + 1: a gap of one window span keeps every training window away from the validation block
+  (the rule of mouse_behavior and cuhk_avenue too: `windows.hold_out_by_time`).
+  configs/own_videos.py overlaps the windows (`data.train_hop` 4), so a 50-second clip gives a few
+  hundred of them.
 - Test: frames [V, N) in the same windows (the validation frames plus the part left out), so the
   run's `scores/` and `timeline.png` show the held-out end of every video. There are no labels:
   `anomaly` is 0 and `behavior` -1 everywhere, and the AUCs are undefined (None).
@@ -27,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 import dataclasses
 import hashlib
+import math
 import pathlib
 from typing import Any
 
@@ -118,8 +122,10 @@ def make_config(video_dir: str | pathlib.Path, **protocol: Any) -> OwnVideosConf
   return config
 
 
-def config_from_data(data_config: Mapping[str, Any]) -> OwnVideosConfig:
-  """The config that `config.data` (configs/own_videos.py) asks for."""
+def config_from_data(
+    data_config: Mapping[str, Any], preprocess_config: Mapping[str, Any]
+) -> OwnVideosConfig:
+  """The config that `config.data` (configs/own_videos.py) asks for, with its preprocessing."""
   if not data_config["video_dir"]:
     raise NoVideosError(
         "config.data.video_dir is empty: pass --config.data.video_dir=DIR, the "
@@ -131,39 +137,59 @@ def config_from_data(data_config: Mapping[str, Any]) -> OwnVideosConfig:
       train_hop=data_config["train_hop"],
       validation_fraction=data_config["validation_fraction"],
       video_fraction=data_config["video_fraction"],
+      preprocess=dict(preprocess_config),
+  )
+
+
+def minimum_frames(config: OwnVideosConfig) -> int:
+  """About the fewest used frames giving one training window, the gap and one validation window."""
+  span = windows.window_span(config.sequence_length, config.stride)
+  return math.ceil(
+      max(
+          2 * span / (1.0 - config.validation_fraction),
+          config.sequence_length / config.validation_fraction,
+      )
   )
 
 
 def cut_video(name: str, num_frames: int, config: OwnVideosConfig) -> dict[str, list]:
   """Split -> [(name, frame indices [T])] windows of one video (the module docstring's rule)."""
   used = int(config.video_fraction * num_frames)
-  train_end = used - int(round(config.validation_fraction * used))
   length = config.sequence_length
-  hop = config.train_hop or length * config.stride
-  train = windows.strided_windows(train_end, length=length, stride=config.stride, hop=hop)
-  if len(train) == 0 or used - train_end < length:
-    raise NoVideosError(
-        f"{name}: {num_frames} frames; its training part ({train_end} frames) needs at least "
-        f"{(length - 1) * config.stride + 1} and its validation part ({used - train_end}) at least "
-        f"{length}: use a longer video or change data.validation_fraction / video_fraction / "
-        f"stride."
+  too_short = NoVideosError(
+      f"{name}: {num_frames} frames, {used} of them used; training and validation need about "
+      f"{minimum_frames(config)} (one training window, a gap of one window span, one validation "
+      "window): use a longer video or change data.validation_fraction / video_fraction / stride."
+  )
+  try:
+    cut = windows.hold_out_by_time(
+        used,
+        validation_fraction=config.validation_fraction,
+        length=length,
+        stride=config.stride,
+        hop=config.train_hop or length * config.stride,
     )
-
-  def covering(start: int, stop: int) -> list:
-    return [(name, start + w) for w in windows.covering_windows(stop - start, length=length)]
-
+  except ValueError as e:
+    raise too_short from e
+  if not len(cut.train):
+    raise too_short
+  test = windows.covering_windows(num_frames - cut.validation_start, length=length)
   return {
-      "train": [(name, w) for w in train],
-      "validation": covering(train_end, used),
-      "test": covering(train_end, num_frames),
+      "train": [(name, w) for w in cut.train],
+      "validation": [(name, w) for w in cut.validation],
+      "test": [(name, cut.validation_start + w) for w in test],
   }
 
 
 class Builder(video_builder.VideoSequenceBuilder):
   """Your recordings as 8-frame gray + flow sequences; the end of each video validates."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "Initial release.",
+      "1.1.0": "Training windows end one window span before the validation block (was: adjacent "
+      "to it), the rule of every builder (`windows.hold_out_by_time`).",
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
