@@ -36,7 +36,7 @@ def test_a_50_second_clip_trains_with_the_default_settings(tmp_path):
   """configs/own_videos.py as it is on one 50-second clip: only the model is shrunk, for speed."""
   videos = tmp_path / "videos"
   videos.mkdir()
-  write_scene(videos / "clip.mp4", CLIP_SECONDS * int(FPS))
+  fakes.write_scene(videos / "clip.mp4", CLIP_SECONDS * int(fakes.SCENE_FPS))
   config = fakes.load_config("own_videos")
   config.data.video_dir = str(videos)
   config.data.data_dir = str(tmp_path / "data")
@@ -48,7 +48,7 @@ def test_a_50_second_clip_trains_with_the_default_settings(tmp_path):
   num_train = handle.num_examples("train")
   assert 200 <= num_train <= 300  # A few hundred overlapping windows (233 at 25 fps).
   assert results["steps"] == num_train // config.train.batch_size
-  num_frames = CLIP_SECONDS * int(FPS)
+  num_frames = CLIP_SECONDS * int(fakes.SCENE_FPS)
   validation = np.unique(handle.load("validation")["frame_index"])
   np.testing.assert_array_equal(validation, np.arange(num_frames - num_frames // 5, num_frames))
   assert (tmp_path / "run" / "threshold.json").is_file()
