@@ -216,6 +216,8 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
       data_dir=data_dir,
       num_workers=data_config["build_workers"],
       config=config,
+      raw_tolerance_frames=data_config["raw_tolerance_frames"],
+      rebuild_stale=data_config["rebuild_stale"],
   )
   cfg = preprocess.PreprocessConfig.from_dict(builder.info.metadata["preprocess"])
   return DatasetHandle(builder=builder, preprocess=cfg)

@@ -13,6 +13,8 @@
   mouse_behavior).
 - Labels follow the decoded frames (decoding reads to the end of the stream, whatever the
   container's count says); a mask count that differs is logged and the frames without one dropped.
+  A test video decoding fewer frames than its masks (a truncated video) is an error naming both
+  files, unless the builder's `raw_tolerance_frames` (data.raw_tolerance_frames) allows it.
 - `behavior` is -1 everywhere (Avenue has no behaviour labels); train frames have `anomaly` 0.
 """
 
@@ -91,7 +93,10 @@ class Builder(video_builder.VideoSequenceBuilder):
     names = sorted(paths)
     arrays = self._preprocess({name: paths[name] for name in names})
     labels = {_name(v): np.zeros(len(arrays[_name(v)][0]), np.int64) for v in train_videos}
-    labels |= {_name(v): _test_labels(v, mat, len(arrays[_name(v)][0])) for v, mat in test_pairs}
+    labels |= {
+        _name(v): _test_labels(v, mat, len(arrays[_name(v)][0]), self._raw_tolerance_frames)
+        for v, mat in test_pairs
+    }
     splits = _cut_splits(
         config, [_name(v) for v in train_videos], [_name(v) for v, _ in test_pairs], labels
     )
@@ -105,6 +110,13 @@ class Builder(video_builder.VideoSequenceBuilder):
       return np.full(len(frames), raw_formats.NO_LABEL, np.int64), labels[name][frames]
 
     return self._split_examples(splits, arrays, names, window_labels)
+
+  def raw_input_files(
+      self, manual_dir: pathlib.Path
+  ) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """The training and test videos and the test label files (`find_avenue_recordings`)."""
+    train_videos, test_pairs = raw_formats.find_avenue_recordings(manual_dir)
+    return [*train_videos, *(v for v, _ in test_pairs)], [m for _, m in test_pairs]
 
 
 def _name(video: str | pathlib.Path) -> str:
@@ -126,9 +138,18 @@ def _find_recordings(root: pathlib.Path):
   return train_videos, test_pairs
 
 
-def _test_labels(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> np.ndarray:
-  """Per-frame anomaly labels, length `num_frames` (decoded frames); a mismatch is logged."""
+def _test_labels(
+    video: pathlib.Path, mat: pathlib.Path, num_frames: int, tolerance_frames: int = 0
+) -> np.ndarray:
+  """Per-frame anomaly labels, length `num_frames` (decoded frames); a mismatch is logged.
+
+  Raises:
+    raw_formats.RawDataError: the video is more than `tolerance_frames` shorter than its labels.
+  """
   labels = np.asarray(raw_formats.read_avenue_frame_labels(mat), np.int64)
+  raw_formats.check_label_count(
+      mat, len(labels), num_frames, video_path=video, tolerance_frames=tolerance_frames
+  )
   if len(labels) != num_frames:
     logging.warning(
         "%s: %d decoded frames but %d labels in %s; frames past the labels get none "
