@@ -71,7 +71,9 @@ def message(error: BaseException) -> str:
   """The text printed after `error: `; an OSError with advice is explained with its path."""
   if isinstance(error, OSError) and not isinstance(error, fileio.OutputWriteError):
     if fileio.has_advice(error):
-      return str(fileio.explain(error, error.filename or "a file"))
+      error = fileio.explain(error, error.filename or "a file")
+  if isinstance(error, fileio.OutputWriteError):
+    return error.strerror or str(error)  # Without OSError's "[Errno N]" prefix.
   return str(error)
 
 
@@ -88,7 +90,8 @@ def _guarded(main: Callable[[list[str]], None], argv: list[str]) -> None:
 
 def run(main: Callable[[list[str]], None], argv: Sequence[str] | None = None) -> None:
   """`absl.app.run(main)`, with user errors ending as one line (module docstring)."""
-  flags.DEFINE_bool(
-      VERBOSE_FLAG, False, "Show the traceback of errors in the input too (a bug report)."
-  )
+  if VERBOSE_FLAG not in flags.FLAGS:  # Defined once per process (tests call this again).
+    flags.DEFINE_bool(
+        VERBOSE_FLAG, False, "Show the traceback of errors in the input too (a bug report)."
+    )
   app.run(functools.partial(_guarded, main), argv=None if argv is None else list(argv))
