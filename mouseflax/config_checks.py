@@ -7,14 +7,16 @@ the dataset's name, batch sizes that split over the devices). Every problem is r
 `optim.learning_rate=nan` or `eval.false_alarm_rate=1.5` stops before writing anything, instead of
 at step 2 or after training.
 
-The config is read through `to_dict()`, not key by key: the config test records the keys the real
-code reads, and a check reading every key would hide a dead one. A key added to configs/default.py
-needs a rule here (a test holds it); keys without one (such as a test's probes) are not checked.
+The config is read as its JSON form (tuples become lists), not key by key: the config test records
+the keys the real code reads, and a check reading every key would hide a dead one. A key added to
+configs/default.py needs a rule here (a test holds it); keys without one (such as a test's probes)
+are not checked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import json
 import math
 from typing import Any
 
@@ -258,7 +260,10 @@ def _device_problems(config: Mapping[str, Any]) -> list[str]:
 
 def problems(config: ml_collections.ConfigDict | Mapping[str, Any]) -> list[str]:
   """Every problem of `config`, one line each (empty when it is valid)."""
-  values = config.to_dict() if isinstance(config, ml_collections.ConfigDict) else dict(config)
+  if isinstance(config, ml_collections.ConfigDict):  # As config.json holds it (module docstring).
+    values = json.loads(config.to_json_best_effort())
+  else:
+    values = dict(config)
   found = _leaf_problems(values)
   if found:  # The rules below assume well-typed values.
     return found
