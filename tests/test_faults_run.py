@@ -318,13 +318,13 @@ def test_orbax_disk_errors_are_explained(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-  """A 256 KB file system (tmpfs; needs root) that a checkpoint does not fit on."""
+  """A 64 KB file system (tmpfs; needs root) that a checkpoint does not fit on."""
   mount = tmp_path / "small"
   mount.mkdir()
   if (
       os.geteuid() != 0
       or subprocess.run(
-          ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], check=False
+          ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], check=False
       ).returncode
   ):
     pytest.skip("mounting a small tmpfs needs root")
