@@ -15,9 +15,10 @@ without its timing). It also lists what the killed process left that the rerun d
 
 The points (issue 17, "Why"):
 - synthetic: mid-generation (the temporary folder holds a video);
-- build_cache, build_video, build_records, build_record_file, build_info: build_data with its
+- build_cache, build_video, build_records, build_record_file, build_splits: build_data with its
   preprocessing cache just created, after the first video's arrays, when TFDS starts writing
-  records (`incomplete.*`), once a record file exists, once `dataset_info.json` is written there;
+  records (`incomplete.*`), once a record file exists, once three of the five splits' files exist
+  (the moment between `dataset_info.json` and the rename into place is too short to hit by polling);
 - train: mid-training (epoch 2, after the epoch-1 checkpoint); checkpoint: during a checkpoint write
   (orbax's temporary folder exists); evaluation: after the last checkpoint, before results.json;
 - score: scoring the second of two videos (the first one's outputs are written).
@@ -53,6 +54,7 @@ SYNTHETIC_SIZE = {"num_videos": 4, "frames_per_video": 300}  # configs/tiny.py's
 DATASET = "mouse_behavior/hang"
 EPOCHS = 2
 SCORE_VIDEOS = 2
+LATER_SPLIT_FILES = 3  # build_splits: killed once this many of the 5 splits' files exist.
 # results.json keys that differ between equal runs: wall time, and the config (its folders).
 NOT_COMPARED = ("train_seconds", "config")
 # Names of what a killed process may leave: temporary files and folders of every writer.
@@ -116,6 +118,10 @@ def _leftovers(root: pathlib.Path) -> list[str]:
 
 def _exists(root: pathlib.Path, pattern: str) -> bool:
   return next(root.glob(pattern), None) is not None
+
+
+def _count(root: pathlib.Path, pattern: str) -> int:
+  return sum(1 for _ in root.glob(pattern))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,10 +243,12 @@ def cases(plan: Plan) -> list[Case]:
       build_point(
           "build_record_file", "build_data: a record file written", f"{incomplete}/*.array_record*"
       ),
-      build_point(
-          "build_info",
-          "build_data: dataset_info.json written, before the rename",
-          f"{incomplete}/dataset_info.json",
+      Case(
+          "build_splits",
+          f"build_data: {LATER_SPLIT_FILES} splits' record files written",
+          plan.build,
+          lambda f: _count(f / "data", f"{incomplete}/*.array_record*") >= LATER_SPLIT_FILES,
+          _records_outcome,
       ),
       Case(
           "train",
