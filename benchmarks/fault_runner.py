@@ -89,10 +89,14 @@ def _python(module: str, *args: str) -> list[str]:
   return [sys.executable, "-m", module, *args]
 
 
+def _env() -> dict[str, str]:
+  """The commands run this checkout on the CPU."""
+  return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+
+
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
   return subprocess.run(
-      argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+      argv, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
   )
 
 
@@ -297,10 +301,9 @@ def kill_at(
     argv: list[str], point: Callable[[pathlib.Path], bool], folder: pathlib.Path
 ) -> tuple[bool, float, int]:
   """Starts argv, SIGKILLs it once `point(folder)`; (landed, seconds to the kill, exit status)."""
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
   started = time.perf_counter()
   proc = subprocess.Popen(
-      argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+      argv, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
   )
   landed = False
   while proc.poll() is None and time.perf_counter() - started < RUN_TIMEOUT_S:
