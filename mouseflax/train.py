@@ -389,7 +389,10 @@ def _git_commit() -> str:
 def _restore_or_init(
     config, trainer, manager, workdir, model, tx, mesh
 ) -> tuple[steps.TrainState, float]:
-  """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
+  """The newest readable checkpoint if any (resume), else a fresh state; plus seconds trained.
+
+  Unreadable newer checkpoints are skipped with a warning and set aside (`checkpointing`).
+  """
   example = streams.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
   state = steps.create_train_state(model, tx, example, config.seed, mesh)
   newest_first = sorted(manager.all_steps(), reverse=True)
