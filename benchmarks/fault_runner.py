@@ -3,7 +3,7 @@
   python -m benchmarks.fault_runner --output_dir=/tmp/faults [--cases=train,build_cache,...]
       [--output=/tmp/faults/fault_runner.json]
 
-Too slow for CI (about 10-20 min on 2 cores); the CI suite kills one build (tests/test_faults_data).
+Too slow for CI (about 7-10 min on 2 cores); the CI suite kills one build (tests/test_faults_data).
 Every case starts the real command line (`mouseflax.synthetic`, `build_data`, `main`, `score`) on
 tiny synthetic data, waits for its point (a file or folder that appears only there, polled every
 `POLL_S`), sends SIGKILL, reruns the same command to the end, and compares what the rerun left
