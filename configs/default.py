@@ -62,6 +62,12 @@ def get_config() -> ml_collections.ConfigDict:
   # own_videos: leading share of each video used for training + validation (< 1 keeps the end of
   # every video unseen, to score it afterwards).
   config.data.video_fraction = 1.0
+  # Frames an annotation (or Avenue label file) may run past its video's last decodable frame
+  # before the build stops with an error naming both files (0: none; a truncated video is an error).
+  config.data.raw_tolerance_frames = 0
+  # Records whose raw inputs changed since they were built (a file edited, added or removed):
+  # False stops with StaleRecordsError naming the files; True rebuilds them.
+  config.data.rebuild_stale = False
 
   # Model: owned by mouseflax/models/.
   config.model = ml_collections.ConfigDict()

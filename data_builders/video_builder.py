@@ -6,6 +6,11 @@ sequences from the cache with `mouseflax.windows`, and yields them through one e
 (`VideoSequenceBuilder._split_examples`), serialised deterministically. Every builder holds its
 validation split out the same way (`windows.hold_out_by_time`): the end of each training video by
 time, every frame in consecutive windows, one training-window span after the last training frame.
+
+Each build also stores a fingerprint of the raw files it read (`raw_input_files`, metadata
+`raw_inputs`: `data_builders.raw_inputs`), and its cache folder is named after its process
+(`.preprocess-<host>-<pid>-*`), so the next build after a killed one can remove it
+(`mouseflax.build_data`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 import data_builders
+from data_builders import raw_inputs
 from data_builders import video_cache
+from mouseflax import fileio
 from mouseflax import preprocess
 from mouseflax import streams
 
@@ -136,10 +143,30 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
 
   HOMEPAGE: str | None = None  # The dataset's page, shown in its DatasetInfo.
 
-  def __init__(self, *, num_workers: int = 1, **kwargs: Any):
+  def __init__(self, *, num_workers: int = 1, raw_tolerance_frames: int = 0, **kwargs: Any):
     super().__init__(**kwargs)
     self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
+    # Frames a label file may run past its video's end (raw_formats); does not change the bytes.
+    self._raw_tolerance_frames = raw_tolerance_frames
     self._cache_dir: str | None = None
+    self._raw_inputs: dict[str, Any] | None = None
+
+  def raw_input_files(
+      self, manual_dir: pathlib.Path
+  ) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """(videos, annotation/label files) a build reads; FileNotFoundError when there are none."""
+    raise NotImplementedError
+
+  def _fingerprint_inputs(self, dl_manager: Any) -> dict[str, Any] | None:
+    """The fingerprint of the raw files, taken before they are read; None when they are missing.
+
+    `_split_generators` then raises the builder's own MissingDataError.
+    """
+    try:
+      manual_dir = pathlib.Path(dl_manager.manual_dir)
+      return raw_inputs.fingerprint(manual_dir, *self.raw_input_files(manual_dir))
+    except (AssertionError, FileNotFoundError):
+      return None
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
@@ -154,8 +181,10 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
 
   def _download_and_prepare(self, dl_manager, download_config=None) -> None:
     # Preprocessed whole videos (~4 KB per frame) live beside the records only during the build.
+    self._raw_inputs = self._fingerprint_inputs(dl_manager)
+    prefix = f"{video_cache.CACHE_PREFIX}{fileio.process_tag()}-"
     with (
-        tempfile.TemporaryDirectory(prefix=".preprocess-", dir=self.data_dir_root) as cache_dir,
+        tempfile.TemporaryDirectory(prefix=prefix, dir=self.data_dir_root) as cache_dir,
         deterministic_serialization(),
     ):
       self._cache_dir = cache_dir
@@ -199,6 +228,7 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
         **metadata,
         protocol=config.protocol(),
         preprocess=config.preprocess,
+        **{raw_inputs.METADATA_KEY: self._raw_inputs},
     )
     video_ids = {name: i for i, name in enumerate(names)}
     return {

@@ -25,6 +25,9 @@ from mouseflax import fileio
 from mouseflax import preprocess
 from mouseflax import streams
 
+# A build's cache folder beside the records: `.preprocess-<host>-<pid>-<random>` (the owner's
+# `fileio.process_tag()`, so the next build can remove the cache of a killed one).
+CACHE_PREFIX = ".preprocess-"
 GRAY_SUFFIX = ".gray.npy"
 FLOW_SUFFIX = ".flow.npy"
 # Frames buffered per array before a write to disk while preprocessing a video (~4 MB for gray +

@@ -12,15 +12,31 @@ finds a dataset's builder by name, builds it, and refuses records built with oth
 Atomicity: TFDS writes every split into an `incomplete.*` folder and renames it to `<version>/` only
 after all splits and `dataset_info.json` are written, so an interrupted build never reads as
 complete.
+
+Faults (README.md, "What happens when things go wrong"):
+- A build holds an exclusive lock on its dataset config's folder (`.build.lock`, released by the
+  kernel when its process dies, kill -9 included), so a second build of the same records waits and
+  then reuses them. Holding it, a build removes what killed builds left: `incomplete.*` folders of
+  its config, and `.preprocess-<host>-<pid>-*` caches whose process is gone.
+- Reused records are checked against the config (the stored protocol) and against the raw files
+  now in `manual_dir` (the stored fingerprints, `data_builders.raw_inputs`): a file edited, added
+  or removed raises `StaleRecordsError` naming it, or rebuilds the records with `rebuild_stale`
+  (`--rebuild`, `config.data.rebuild_stale`).
+- `raw_tolerance_frames` (`--raw_tolerance_frames`, `config.data.raw_tolerance_frames`; default 0)
+  allows an annotation or label file to run that many frames past its video's decodable end; beyond
+  it the build stops with `raw_formats.RawDataError` naming both files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+import contextlib
+import fcntl
 import importlib
 import json
 import os
 import pathlib
+import shutil
 from typing import Any
 
 from absl import app
@@ -28,6 +44,10 @@ from absl import flags
 from absl import logging
 
 import data_builders
+from data_builders import raw_inputs
+from data_builders import video_cache
+from mouseflax import cli
+from mouseflax import fileio
 
 # Dataset name -> module holding its `Builder` (the exact `tfds new` layout).
 BUILDER_MODULES = {
@@ -36,6 +56,11 @@ BUILDER_MODULES = {
     "own_videos": "data_builders.own_videos.own_videos_dataset_builder",
 }
 FILE_FORMAT = "array_record"
+LOCK_NAME = ".build.lock"  # In <data_dir>/<name>/<config>/, beside the version folders.
+REBUILD_HINT = (
+    "Rebuild them with --rebuild (build_data) or --config.data.rebuild_stale=True, delete that "
+    "folder, or build into another data_dir (config.data.data_dir / --data_dir)."
+)
 
 
 class StaleRecordsError(ValueError):
@@ -62,6 +87,8 @@ def build(
     data_dir: str | os.PathLike,
     num_workers: int = 1,
     config: Any = None,
+    raw_tolerance_frames: int = 0,
+    rebuild_stale: bool = False,
 ):
   """Builds `dataset` ('name' or 'name/config') from `manual_dir` into `data_dir`.
 
@@ -71,12 +98,12 @@ def build(
     data_dir: where the records go (`<data_dir>/<name>/<config>/<version>/`).
     num_workers: processes preprocessing videos in parallel.
     config: optional custom BuilderConfig (replaces the '/config' part of `dataset`).
+    raw_tolerance_frames: frames a label file may run past its video's end (module docstring).
+    rebuild_stale: rebuild complete records that are stale instead of raising StaleRecordsError.
 
   Returns:
-    The prepared builder; an already complete build is reused, not rebuilt.
+    The prepared builder; an already complete build is reused, not rebuilt, when it is not stale.
   """
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow: only here.
-
   name, config_name = parse_dataset(dataset)
   cls = builder_module(name).Builder
   manual_dir = pathlib.Path(manual_dir).expanduser()
@@ -86,44 +113,153 @@ def build(
     )
   if config is not None and config.name in cls.builder_configs:
     config = config.name  # TFDS refuses a second config object under a registered name.
-  builder = cls(
-      config=config or config_name,
-      data_dir=os.fspath(data_dir),
-      file_format=FILE_FORMAT,
-      num_workers=num_workers,
-  )
+
+  def prepared():
+    builder = cls(
+        config=config or config_name,
+        data_dir=os.fspath(data_dir),
+        file_format=FILE_FORMAT,
+        num_workers=num_workers,
+        raw_tolerance_frames=raw_tolerance_frames,
+    )
+    with build_lock(pathlib.Path(builder.data_dir).parent):
+      remove_leftovers(builder)
+      _download_and_prepare(builder, manual_dir)
+    return builder
+
+  builder = prepared()
+  reasons = stale_reasons(builder, manual_dir)
+  if reasons and rebuild_stale:
+    logging.warning("Rebuilding the stale records in %s: %s", builder.data_dir, "; ".join(reasons))
+    _remove_records(builder)
+    builder = prepared()
+    reasons = stale_reasons(builder, manual_dir)
+  if reasons:
+    raise StaleRecordsError(
+        f"Records in {builder.data_dir} are stale: {'; '.join(reasons)}. {REBUILD_HINT}"
+    )
+  return builder
+
+
+def _download_and_prepare(builder: Any, manual_dir: pathlib.Path) -> None:
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top  # Slow: only here.
+
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(manual_dir))
   )
-  check_not_stale(builder)
-  return builder
+
+
+def _remove_records(builder: Any) -> None:
+  """Removes the complete records of `builder` (the version folder, which holds its info)."""
+  records = pathlib.Path(builder.data_dir)
+  try:
+    shutil.rmtree(records)
+  except OSError as e:
+    raise fileio.explain(e, records) from e
+
+
+@contextlib.contextmanager
+def build_lock(config_dir: pathlib.Path) -> Iterator[None]:
+  """Holds the exclusive build lock of a dataset config's folder (waits for another build).
+
+  A folder that cannot be written (records shared read-only) has nothing to build or clean: it is
+  read without the lock.
+  """
+  try:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(config_dir / LOCK_NAME, "a")  # pylint: disable=consider-using-with
+  except OSError as e:
+    logging.info("No build lock in %s (%s): reading without it.", config_dir, e.strerror)
+    yield
+    return
+  with lock:
+    try:
+      fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      logging.info("Another process builds the records in %s: waiting for it.", config_dir)
+      fcntl.flock(lock, fcntl.LOCK_EX)
+    yield  # Closing the file releases the lock.
+
+
+def remove_leftovers(builder: Any) -> list[pathlib.Path]:
+  """Removes what killed builds left (module docstring); call holding the build lock."""
+  from tensorflow_datasets.core import constants  # pylint: disable=g-import-not-at-top  # Slow.
+
+  config_dir = pathlib.Path(builder.data_dir).parent
+  leftovers = sorted(config_dir.glob(f"{constants.INCOMPLETE_PREFIX}*"))
+  root = pathlib.Path(builder.data_dir_root)
+  for cache in sorted(root.glob(f"{video_cache.CACHE_PREFIX}*")):
+    owner = cache.name.removeprefix(video_cache.CACHE_PREFIX).rpartition("-")[0]
+    if fileio.owner_is_gone(owner):
+      leftovers.append(cache)
+  for path in leftovers:
+    logging.warning("Removing %s, left by a build that was killed.", path)
+    shutil.rmtree(path, ignore_errors=True)
+  return leftovers
 
 
 def _json_roundtrip(value: Any) -> Any:
   return json.loads(json.dumps(value, default=str))
 
 
-def check_not_stale(builder: Any) -> None:
-  """Raises StaleRecordsError when the records' stored protocol is not the builder config's.
+def _protocol_changes(builder: Any) -> list[str]:
+  """The stored protocol (preprocessing included) against the builder config's; [] if equal.
 
-  A complete build is reused by TFDS on its name and version alone; the protocol (which holds the
-  preprocessing parameters) catches records made before a default changed under the same name.
+  A complete build is reused by TFDS on its name and version alone; the protocol catches records
+  made before a default changed under the same name.
   """
   config = builder.builder_config
   if not hasattr(config, "protocol"):
-    return
+    return []
   stored = _json_roundtrip(builder.info.metadata.get("protocol"))
   expected = _json_roundtrip(config.protocol())
-  if stored != expected:
-    changed = sorted(
-        key
-        for key in set(stored or {}) | set(expected)
-        if (stored or {}).get(key) != expected.get(key)
+  if stored == expected:
+    return []
+  changed = sorted(
+      key
+      for key in set(stored or {}) | set(expected)
+      if (stored or {}).get(key) != expected.get(key)
+  )
+  return [
+      f"they were built with protocol {stored}, but the config asks for {expected} "
+      f"(differing: {changed})"
+  ]
+
+
+def _input_changes(builder: Any, manual_dir: pathlib.Path) -> list[str]:
+  """The raw files edited, added or removed since the records were built ([] if none)."""
+  stored = builder.info.metadata.get(raw_inputs.METADATA_KEY)
+  try:
+    current = raw_inputs.fingerprint(manual_dir, *builder.raw_input_files(manual_dir))
+  except FileNotFoundError as e:
+    logging.warning("Raw recordings not found (%s): the records are reused unchecked.", e)
+    return []
+  if stored is None:
+    logging.warning(
+        "Records in %s hold no fingerprint of their raw files (an older build): edited raw files "
+        "cannot be noticed. Rebuild them (--rebuild) to record one.",
+        builder.data_dir,
     )
+    return []
+  return [
+      f"{change} in {manual_dir}" for change in raw_inputs.changes(_json_roundtrip(stored), current)
+  ]
+
+
+def stale_reasons(builder: Any, manual_dir: str | os.PathLike | None = None) -> list[str]:
+  """Why the complete records of `builder` do not match its config or the raw files ([] if not)."""
+  reasons = _protocol_changes(builder)
+  if manual_dir is not None and hasattr(builder, "raw_input_files"):
+    reasons += _input_changes(builder, pathlib.Path(manual_dir).expanduser())
+  return reasons
+
+
+def check_not_stale(builder: Any, manual_dir: str | os.PathLike | None = None) -> None:
+  """Raises StaleRecordsError naming each reason of `stale_reasons`."""
+  reasons = stale_reasons(builder, manual_dir)
+  if reasons:
     raise StaleRecordsError(
-        f"Records in {builder.data_dir} were built with protocol {stored}, but the config asks "
-        f"for {expected} (differing: {changed}). Delete that folder to rebuild it, or build into "
-        "another data_dir (config.data.data_dir / --data_dir)."
+        f"Records in {builder.data_dir} are stale: {'; '.join(reasons)}. {REBUILD_HINT}"
     )
 
 
@@ -135,6 +271,13 @@ def _define_flags() -> None:
   flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Preprocessing processes.")
   flags.DEFINE_string("test_video", "", "mouse_behavior: override the test video (file stem).")
   flags.DEFINE_list("train_videos", [], "mouse_behavior: override the training videos (stems).")
+  flags.DEFINE_bool("rebuild", False, "Rebuild records whose raw files or protocol changed.")
+  flags.DEFINE_integer(
+      "raw_tolerance_frames",
+      0,
+      "Frames an annotation/label file may run past its video's decodable end (0: none).",
+      lower_bound=0,
+  )
 
 
 def _config_from_flags(flag_values: flags.FlagValues) -> Any:
@@ -164,6 +307,8 @@ def main(argv: Sequence[str]) -> None:
       data_dir=flag_values.data_dir,
       num_workers=flag_values.num_workers,
       config=_config_from_flags(flag_values),
+      raw_tolerance_frames=flag_values.raw_tolerance_frames,
+      rebuild_stale=flag_values.rebuild,
   )
   logging.info(
       "Records in %s: %s",
@@ -174,4 +319,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

@@ -5,10 +5,23 @@ Each checkpoint holds the train state (parameters, optimiser state, step, RNG ke
 data position. Restoring places every array with the caller's sharding, so a checkpoint written by
 an n-device run restores on m devices. `restore_for_eval` picks and restores the checkpoint an
 evaluation uses: the trainer's, `mouseflax.score`'s and the tests' are the same.
+
+Faults:
+- A checkpoint that cannot be read (a data file cut short, a damaged metadata file) is skipped with
+  a warning naming its folder, and the next older one is restored (`restore_newest_readable`); a
+  resumed run sets the skipped ones aside into `<workdir>/checkpoints_unreadable/` (never deleted)
+  once an older one restored, so the steps it trains again can be saved. When none can be read,
+  `UnreadableCheckpointError` names the folder to remove.
+- A save checks the free space first (the state's bytes plus `CHECKPOINT_OVERHEAD_BYTES`), and a
+  disk-full or permission error from orbax/tensorstore (which report errno as `os_error_code`)
+  becomes `fileio.OutputWriteError` naming the checkpoint folder and the fix.
 """
 
+import errno
 import os
 import pathlib
+import re
+import shutil
 from typing import Any
 
 from absl import logging
@@ -17,13 +30,26 @@ import ml_collections
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
+from mouseflax import distributed
+from mouseflax import fileio
+
 CHECKPOINT_DIR = "checkpoints"
+UNREADABLE_DIR = "checkpoints_unreadable"  # Beside CHECKPOINT_DIR: skipped checkpoints, kept.
 VAL_LOSS_KEY = "val_loss"
 ORBAX_SOURCE_MARKER = f"{os.sep}orbax{os.sep}"  # In the path of every orbax module.
+# A checkpoint's files beyond its arrays (metadata, sharding, manifests: ~70 KB measured for the
+# tiny model), with a margin.
+CHECKPOINT_OVERHEAD_BYTES = 2**20
+# How tensorstore reports the errno of a failed file operation inside its error text.
+OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)")
 
 
 class CheckpointNotFoundError(FileNotFoundError):
   """The run folder holds no complete checkpoint; the message names it."""
+
+
+class UnreadableCheckpointError(ValueError):
+  """No checkpoint of the run folder can be read; the message names the folder and the fix."""
 
 
 class _DropOrbaxInfo:
@@ -79,6 +105,29 @@ def create_manager(
   return ocp.CheckpointManager(directory, options=options, item_names=("state", "progress"))
 
 
+def _check_free_space(directory: pathlib.Path, state: Any) -> None:
+  """Raises OutputWriteError (disk full) when `directory` cannot hold one more checkpoint."""
+  needed = sum(getattr(leaf, "nbytes", 0) for leaf in jax.tree.leaves(state))
+  needed += CHECKPOINT_OVERHEAD_BYTES
+  if shutil.disk_usage(directory).free < needed:
+    raise fileio.explain(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), directory)
+
+
+def explain_write_error(
+    error: Exception, directory: pathlib.Path
+) -> fileio.OutputWriteError | None:
+  """An OutputWriteError naming `directory` for a disk-full/permission error of orbax, else None."""
+  if isinstance(error, OSError):
+    code = error.errno
+  else:
+    match = OS_ERROR_CODE.search(str(error))
+    code = int(match[1]) if match else None
+  if code is None:
+    return None
+  os_error = OSError(code, os.strerror(code))
+  return fileio.explain(os_error, directory) if fileio.has_advice(os_error) else None
+
+
 def save(
     manager: ocp.CheckpointManager,
     step: int,
@@ -86,17 +135,29 @@ def save(
     progress: dict[str, int],
     val_loss: float | None = None,
 ) -> None:
-  """Saves state + progress at `step`; `val_loss` ranks it among the best (None: latest only)."""
+  """Saves state + progress at `step`; `val_loss` ranks it among the best (None: latest only).
+
+  Raises:
+    fileio.OutputWriteError: the disk is full, or the folder cannot be written (module docstring).
+  """
+  directory = pathlib.Path(manager.directory)
+  _check_free_space(directory, state)
   metrics = None if val_loss is None else {VAL_LOSS_KEY: float(val_loss)}
-  manager.save(
-      step,
-      args=ocp.args.Composite(
-          state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)
-      ),
-      metrics=metrics,
-      force=True,
-  )
-  manager.wait_until_finished()
+  try:
+    manager.save(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)
+        ),
+        metrics=metrics,
+        force=True,
+    )
+    manager.wait_until_finished()
+  except Exception as e:  # pylint: disable=broad-exception-caught  # Re-raised unless explained.
+    explained = explain_write_error(e, directory)
+    if explained is None:
+      raise
+    raise explained from e
 
 
 def restore(manager: ocp.CheckpointManager, step: int, target_state: Any) -> tuple[Any, dict]:
@@ -109,6 +170,69 @@ def restore(manager: ocp.CheckpointManager, step: int, target_state: Any) -> tup
       ),
   )
   return restored["state"], dict(restored["progress"])
+
+
+def _step_dir(manager: ocp.CheckpointManager, step: int) -> pathlib.Path:
+  return pathlib.Path(manager.directory) / str(step)
+
+
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip()
+  return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def restore_newest_readable(
+    manager: ocp.CheckpointManager, candidates: list[int], target_state: Any
+) -> tuple[Any, dict, int, list[int]]:
+  """Restores the first of `candidates` that can be read; (state, progress, step, skipped steps).
+
+  Raises:
+    UnreadableCheckpointError: none can be read (the message names the folder to remove).
+  """
+  skipped, last_error = [], None
+  for step in candidates:
+    try:
+      state, progress = restore(manager, step, target_state)
+    except Exception as e:  # pylint: disable=broad-exception-caught  # tensorstore: plain Exception.
+      logging.warning(
+          "Checkpoint %s cannot be read (%s): skipped, trying an older one.",
+          _step_dir(manager, step),
+          _first_line(e),
+      )
+      skipped.append(step)
+      last_error = e
+      continue
+    return state, progress, step, skipped
+  raise UnreadableCheckpointError(
+      f"No checkpoint in {manager.directory} can be read (steps {skipped}; the last error: "
+      f"{_first_line(last_error)}). If its files are damaged, remove or move away that folder to "
+      "train from scratch; if this config is not the run's, use the run's config.json."
+  )
+
+
+def set_aside(manager: ocp.CheckpointManager, skipped: list[int]) -> list[pathlib.Path]:
+  """Moves the checkpoints of `skipped` steps into UNREADABLE_DIR (kept, never deleted).
+
+  Called by a resumed run once an older checkpoint restored: the run then saves those steps again.
+  Returns the new folders (the primary process moves them; the others wait).
+  """
+  directory = pathlib.Path(manager.directory)
+  target = directory.parent / UNREADABLE_DIR
+  moved = []
+  if distributed.is_primary():
+    for step in skipped:
+      destination = target / str(step)
+      while destination.exists():  # The same step failed before: keep both.
+        destination = destination.with_name(destination.name + "_")
+      destination.parent.mkdir(parents=True, exist_ok=True)
+      os.replace(_step_dir(manager, step), destination)
+      logging.warning(
+          "Unreadable checkpoint %s moved to %s.", _step_dir(manager, step), destination
+      )
+      moved.append(destination)
+  distributed.barrier("set_aside_checkpoints")
+  manager.reload()
+  return moved
 
 
 def evaluated_step(manager: ocp.CheckpointManager, *, use_best: bool) -> int | None:
@@ -126,8 +250,11 @@ def restore_for_eval(
 ) -> tuple[Any, int]:
   """Restores the checkpoint `evaluated_step` picks into `target_state`'s layout; (state, step).
 
+  A checkpoint that cannot be read is skipped (with a warning) for the newest readable one.
+
   Raises:
     CheckpointNotFoundError: the manager's folder holds no complete checkpoint.
+    UnreadableCheckpointError: it holds some, none of which can be read.
   """
   step = evaluated_step(manager, use_best=use_best)
   if step is None:
@@ -135,5 +262,6 @@ def restore_for_eval(
         f"No complete checkpoint in {manager.directory}: train the run first "
         "(python -m mouseflax.main --config=... --workdir=...)."
     )
-  state, _ = restore(manager, step, target_state)
-  return state, step
+  others = sorted((s for s in manager.all_steps() if s != step), reverse=True)
+  state, _, restored, _ = restore_newest_readable(manager, [step, *others], target_state)
+  return state, restored

@@ -4,6 +4,10 @@ Every output of mouseflax (CSVs, JSON, plots, videos, arrays) goes through `atom
 the `write_*_atomic` helpers below, so a killed job leaves either the old file or the new one, never
 a truncated one. Outputs get the ordinary permissions of a new file (0666 less the umask), not the
 0600 of `tempfile.mkstemp`. An OS error names the path and what to do about it.
+
+Temporary folders that outlive a killed process (a build's preprocessing cache) carry their owner in
+their name (`process_tag()`: `<host>-<pid>`), so a later run can tell a leftover (`owner_is_gone`)
+from a folder a live process still writes.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import errno
 import json
 import os
 import pathlib
+import socket
 import tempfile
 from typing import Any
 
@@ -42,13 +47,62 @@ _ADVICE = {
     errno.EACCES: "permission denied: choose a folder you can write to",
     errno.EPERM: "operation not permitted: choose a folder you can write to",
     errno.EROFS: "read-only file system: choose a folder you can write to",
+    errno.ENOTDIR: "a file is in the way of that folder: choose another path",
 }
+
+
+def has_advice(error: OSError) -> bool:
+  """Whether `explain` knows what to advise for `error` (disk full, permissions, ...)."""
+  return error.errno in _ADVICE
 
 
 def explain(error: OSError, path: str | os.PathLike[str]) -> OutputWriteError:
   """An OutputWriteError naming `path` and the fix for `error` (disk full, permissions, ...)."""
   advice = _ADVICE.get(error.errno, error.strerror or str(error))
   return OutputWriteError(error.errno, f"cannot write {path}: {advice}")
+
+
+def check_can_create(path: str | os.PathLike[str]) -> pathlib.Path:
+  """Raises OutputWriteError unless `path` exists as a writable folder or could be created as one.
+
+  Checks without creating anything (the nearest existing ancestor must be a writable folder), so a
+  run can refuse an unwritable output folder before hours of work, and still leave nothing behind
+  when it stops for another reason.
+  """
+  path = pathlib.Path(path).expanduser().absolute()
+  existing = next(p for p in (path, *path.parents) if p.exists())
+  if not existing.is_dir():
+    raise explain(OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR)), existing)
+  if not os.access(existing, os.W_OK | os.X_OK):
+    code = errno.EROFS if _read_only_mount(existing) else errno.EACCES
+    raise explain(OSError(code, os.strerror(code)), path)
+  return path
+
+
+def _read_only_mount(path: pathlib.Path) -> bool:
+  return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def process_tag() -> str:
+  """`<host>-<pid>` of this process, for the names of temporary files and folders it owns."""
+  return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def owner_is_gone(tag: str) -> bool:
+  """Whether the process named by `tag` (`process_tag()`'s form) has ended.
+
+  False when that cannot be known from here: another host's process, or a tag of another form.
+  """
+  host, _, pid = tag.rpartition("-")
+  if host != socket.gethostname() or not pid.isdigit():
+    return False
+  try:
+    os.kill(int(pid), 0)
+  except ProcessLookupError:
+    return True
+  except PermissionError:  # Alive, owned by another user.
+    return False
+  return False
 
 
 @contextlib.contextmanager

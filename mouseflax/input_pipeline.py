@@ -16,7 +16,10 @@ When `data.manual_dir` is empty the same builders run on synthetic recordings wr
 can never be taken for real ones. Protocol fields that differ from a builder's defaults select a
 config named '<name>-<hash of its parameters>', so records built with other parameters are never
 reused; a stored protocol that does not match the expected one (e.g. records made before a
-preprocessing default changed) raises `build_data.StaleRecordsError` (`build_data.check_not_stale`).
+preprocessing default changed), or raw files changed since the build, raise
+`build_data.StaleRecordsError` (`build_data.check_not_stale`), or rebuild the records when
+`data.rebuild_stale` is set; `data.raw_tolerance_frames` is the builders' tolerance for label files
+running past their video's end.
 """
 
 from __future__ import annotations
@@ -225,6 +228,8 @@ def prepare(data_config: Mapping[str, Any], *, seed: int = 0) -> DatasetHandle:
       data_dir=data_dir,
       num_workers=data_config["build_workers"],
       config=config,
+      raw_tolerance_frames=data_config["raw_tolerance_frames"],
+      rebuild_stale=data_config["rebuild_stale"],
   )
   cfg = preprocess.PreprocessConfig.from_dict(builder.info.metadata["preprocess"])
   return DatasetHandle(builder=builder, preprocess=cfg)

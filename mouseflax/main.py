@@ -5,7 +5,10 @@
       --config.data.manual_dir=/data/jhuang --config.train.epochs=10
 
 Every config field can be overridden on the command line (`--config.<group>.<field>=value`).
-Rerunning the same command resumes from the latest checkpoint in --workdir. Several hosts: run the
+Rerunning the same command resumes from the latest checkpoint in --workdir; a config that does not
+fit the run already there is refused before anything is written (`mouseflax.run_guard`), and
+--overwrite deletes that run's files first (README.md, "What happens when things go wrong"). A
+user error ends as one line, `error: ...` (--verbose: with its traceback). Several hosts: run the
 same command on each, adding --coordinator_address=HOST0:PORT --num_processes=N --process_id=i (or
 the variables $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID), with a --workdir every
 host sees (README.md, "Scaling out").
@@ -20,6 +23,7 @@ import jax
 from ml_collections import config_flags
 
 from mouseflax import checkpointing
+from mouseflax import cli
 from mouseflax import distributed
 from mouseflax import train
 
@@ -28,6 +32,9 @@ config_flags.DEFINE_config_file(
     "config", None, "Config file, e.g. configs/demo.py.", lock_config=True
 )
 flags.mark_flags_as_required(["config", "workdir"])
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Delete the run already in --workdir (mouseflax.run_guard.run_paths) first."
+)
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None, "Multi-host: process 0's host:port ($JAX_COORDINATOR_ADDRESS)."
 )
@@ -65,11 +72,11 @@ def main(argv: list[str]) -> None:
       jax.process_index(),
       jax.process_count(),
   )
-  results = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value)
+  results = train.train_and_evaluate(flags.FLAGS.config, _WORKDIR.value, overwrite=_OVERWRITE.value)
   summary = {k: results[k] for k in SUMMARY_KEYS if k in results} or results
   if distributed.is_primary():
     print(json.dumps(summary, indent=2, default=str))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -8,12 +8,16 @@ inclusive is unclear, so the next run's start is the boundary: run i covers fram
 min(end_i, start_{i+1} - 1). A gap (end_i + 1 < start_{i+1}) leaves its frames unlabelled
 (`NO_LABEL`) and an overlap (end_i >= start_{i+1}, beyond the one-frame inclusive/exclusive
 ambiguity) keeps the next run's start; both are logged with file:line. A run past the video's last
-frame raises, except end = last + 1, which is an exclusive end.
+frame raises, except end = last + 1, which is an exclusive end: an annotation running past its
+video's decodable frames (a truncated video, or the wrong annotation file) is an error naming both
+files and the line (`check_annotation_fits`), unless the user allows `tolerance_frames` more
+(`data.raw_tolerance_frames`, build_data --raw_tolerance_frames; default 0).
 
 CUHK Avenue (Lu et al. 2013): `training_videos/`, `testing_videos/` and
 `ground_truth_demo/testing_label_mask/<N>_label.mat` (N without leading zero) holding `volLabel`, a
 1xT cell array of per-frame masks; a frame is anomalous when its mask has a nonzero pixel. The root
-may be the dataset folder itself or a folder containing `Avenue Dataset/`.
+may be the dataset folder itself or a folder containing `Avenue Dataset/`. A test video with fewer
+decodable frames than masks (beyond the same tolerance) is an error (`check_label_count`).
 """
 
 from __future__ import annotations
@@ -52,8 +56,17 @@ AVENUE_TEST_DIR = "testing_videos"
 AVENUE_LABEL_DIR = pathlib.Path("ground_truth_demo", "testing_label_mask")
 AVENUE_LABEL_KEY = "volLabel"
 
+# How the user allows raw files that disagree by a few frames (named in the errors).
+TOLERANCE_HINT = (
+    "allow a difference of a few frames with --config.data.raw_tolerance_frames=N (build_data: "
+    "--raw_tolerance_frames=N)"
+)
 # `<prefix>: <start>-<end> <label>`; the prefix is optional, spacing free, numbers maybe padded.
 _RUN_LINE = re.compile(r"^\s*(?:[^:]*:)?\s*(\d+)\s*-\s*(\d+)\s+(\S.*?)\s*$")
+
+
+class RawDataError(ValueError):
+  """Raw files that contradict each other (an annotation past its video's end); names both."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,13 +155,7 @@ def parse_jhuang_annotation(path: str | pathlib.Path, num_frames: int | None = N
   runs = _parse_runs(path)
   _report_gaps(path, runs)
   length = runs[-1].end if num_frames is None else num_frames
-  for run in runs:
-    # end = length + 1 is an exclusive end at the last frame; anything further is a mismatch.
-    if run.start > length or run.end > length + 1:
-      raise ValueError(
-          f"{path}:{run.line}: run {run.start}-{run.end} goes past the video's last "
-          f"frame {length}: wrong annotation file for this video, or a truncated video."
-      )
+  _check_runs_fit(path, runs, length)
   labels = np.full(length, NO_LABEL, np.int64)
   next_starts = [run.start for run in runs[1:]] + [length + 1]
   for run, next_start in zip(runs, next_starts):
@@ -159,6 +166,52 @@ def parse_jhuang_annotation(path: str | pathlib.Path, num_frames: int | None = N
         "%s: frames %d-%d (end of video) have no label.", path, runs[-1].end + 1, length
     )
   return labels
+
+
+def _check_runs_fit(
+    path: pathlib.Path,
+    runs: list[_Run],
+    num_frames: int,
+    tolerance_frames: int = 0,
+    video_path: pathlib.Path | None = None,
+) -> None:
+  """Raises RawDataError at the first run reaching past frame num_frames (+ 1, + tolerance)."""
+  for run in runs:
+    # end = num_frames + 1 is an exclusive end at the last frame; anything further is a mismatch.
+    if run.start > num_frames + tolerance_frames or run.end > num_frames + 1 + tolerance_frames:
+      video_name = "" if video_path is None else f" ({video_path})"
+      raise RawDataError(
+          f"{path}:{run.line}: run {run.start}-{run.end} goes past the video's last frame "
+          f"{num_frames}{video_name}: a truncated video, or the wrong annotation file for it. "
+          f"Replace the video or fix the annotation, or {TOLERANCE_HINT}."
+      )
+
+
+def check_annotation_fits(
+    path: str | pathlib.Path,
+    num_frames: int,
+    *,
+    video_path: str | pathlib.Path | None = None,
+    tolerance_frames: int = 0,
+) -> None:
+  """Raises RawDataError when annotation `path` runs past the `num_frames` its video decodes.
+
+  Args:
+    path: a Jhuang annotation file.
+    num_frames: the video's decodable frame count (`video.probe`).
+    video_path: the video, named in the error.
+    tolerance_frames: frames the annotation may run past the end (data.raw_tolerance_frames).
+  """
+  path = pathlib.Path(path)
+  runs = _parse_runs(path)
+  video_path = None if video_path is None else pathlib.Path(video_path)
+  _check_runs_fit(path, runs, num_frames, tolerance_frames, video_path)
+
+
+def jhuang_annotation_path(video_path: str | pathlib.Path) -> pathlib.Path:
+  """`<dir>/Annotator_group_1/<stem>.txt`: where the Jhuang layout keeps a video's annotation."""
+  video_path = pathlib.Path(video_path)
+  return video_path.parent / JHUANG_ANNOTATION_DIR / (video_path.stem + JHUANG_ANNOTATION_SUFFIX)
 
 
 def find_jhuang_recordings(
@@ -183,9 +236,7 @@ def find_jhuang_recordings(
         f"No videos ({', '.join(video.VIDEO_SUFFIXES)}) under {root}. Expected the Jhuang layout: "
         f"<dir>/<name>.mpg with <dir>/{JHUANG_ANNOTATION_DIR}/<name>{JHUANG_ANNOTATION_SUFFIX}."
     )
-  pairs = [
-      (v, v.parent / JHUANG_ANNOTATION_DIR / (v.stem + JHUANG_ANNOTATION_SUFFIX)) for v in videos
-  ]
+  pairs = [(v, jhuang_annotation_path(v)) for v in videos]
   missing = [str(a) for _, a in pairs if not a.is_file()]
   if missing:
     raise FileNotFoundError(
@@ -234,6 +285,26 @@ def read_avenue_frame_labels(
         "the label file does not belong to this video."
     )
   return labels
+
+
+def check_label_count(
+    mat_path: str | pathlib.Path,
+    num_labels: int,
+    num_frames: int,
+    *,
+    video_path: str | pathlib.Path,
+    tolerance_frames: int = 0,
+) -> None:
+  """Raises RawDataError when a test video decodes fewer frames than its label file has masks.
+
+  A few more masks than frames are allowed with `tolerance_frames` (data.raw_tolerance_frames).
+  """
+  if num_labels - num_frames > tolerance_frames:
+    raise RawDataError(
+        f"{video_path} has {num_frames} decodable frames but {mat_path} labels {num_labels}: a "
+        f"truncated video, or the wrong label file for it. Replace the video, or "
+        f"{TOLERANCE_HINT}."
+    )
 
 
 def _avenue_root(root: pathlib.Path) -> pathlib.Path:

@@ -54,6 +54,7 @@ import dataclasses
 import io
 import itertools
 import json
+import math
 import pathlib
 import sys
 import tempfile
@@ -71,6 +72,7 @@ import ml_collections
 import numpy as np
 
 from mouseflax import checkpointing
+from mouseflax import cli
 from mouseflax import evaluate
 from mouseflax import fileio
 from mouseflax import models
@@ -288,10 +290,30 @@ def validation_scores(run: ScoringRun) -> np.ndarray:
   return scores
 
 
+def check_threshold_flags(threshold: float | None, false_alarm_rate: float | None) -> None:
+  """Raises ValueError unless the threshold flags make one valid rule.
+
+  --threshold must be a finite number, --false_alarm_rate a share in (0, 1), and they cannot be
+  combined (one of them would be ignored). The one place the flags are checked: extend it here.
+  """
+  if threshold is not None and false_alarm_rate is not None:
+    raise ValueError(
+        f"--threshold={threshold} and --false_alarm_rate={false_alarm_rate} both set the "
+        "threshold: pass one of them."
+    )
+  if threshold is not None and not math.isfinite(threshold):
+    raise ValueError(f"--threshold={threshold}: must be a finite number (scores are).")
+  if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 1.0:
+    raise ValueError(
+        f"--false_alarm_rate={false_alarm_rate}: must be a share of frames in (0, 1), e.g. 0.01."
+    )
+
+
 def resolve_threshold(
     run: ScoringRun, threshold: float | None = None, false_alarm_rate: float | None = None
 ) -> Threshold:
   """--threshold, else the stored threshold (same rate), else a recalibration for the new rate."""
+  check_threshold_flags(threshold, false_alarm_rate)
   if threshold is not None:
     return Threshold(float(threshold), None, "--threshold")
   stored = run.stored_threshold
@@ -760,7 +782,7 @@ def score_videos(
       scores = score_video(run, path, batch_size=batch_size, errors_fn=errors_fn, progress=progress)
       files = write_outputs(scores, threshold, output_dir, stem, annotated_video)
     except VIDEO_ERRORS as e:
-      logging.error("%s: %s", path, e)
+      logging.error("%s", e if str(path) in str(e) else f"{path}: {e}")
       results[str(path)] = e
       continue
     results[str(path)] = ScoredVideo(scores, files, time.perf_counter() - started)
@@ -845,6 +867,7 @@ def run_cli(
   segments of highest peak score (default `review.DEFAULT_TOP_CLIPS`).
   """
   try:
+    check_threshold_flags(threshold, false_alarm_rate)
     output_stems(videos)
     out = check_output_dir(output_dir)
     run = load_run(workdir)
@@ -915,4 +938,4 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   _define_flags()
-  app.run(main)
+  cli.run(main)

@@ -1418,7 +1418,7 @@ def _main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  from absl import app  # pylint: disable=g-import-not-at-top
+  from mouseflax import cli  # pylint: disable=g-import-not-at-top
 
   _define_flags()
-  app.run(_main)
+  cli.run(_main)

@@ -30,12 +30,14 @@ import numpy as np
 import optax
 
 from mouseflax import checkpointing
+from mouseflax import config_checks
 from mouseflax import distributed
 from mouseflax import fileio
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
 from mouseflax import models
 from mouseflax import run_files
+from mouseflax import run_guard
 from mouseflax import steps
 from mouseflax import streams
 from mouseflax import windows
@@ -150,14 +152,7 @@ class _Trainer:
   ):
     self.config = config
     self.mesh = mesh
-    tc = config.train
-    if tc.epochs < 1:
-      raise ValueError(f"config.train.epochs must be >= 1, got {tc.epochs}.")
-    if tc.batch_size < 1 or tc.batch_size % mesh.size:
-      raise ValueError(
-          f"config.train.batch_size={tc.batch_size} must be a positive multiple of "
-          f"the {mesh.size} devices on the mesh."
-      )
+    tc = config.train  # Checked by config_checks.validate (epochs, batch size over the mesh).
     self.num_examples = train.num_examples
     self.batch_size = fitting_batch_size(tc.batch_size, self.num_examples, mesh.size)
     self.steps_per_epoch = self.num_examples // self.batch_size
@@ -348,11 +343,6 @@ def evaluate_and_calibrate(
   from mouseflax import evaluate  # pylint: disable=g-import-not-at-top
 
   ec = config.eval
-  if ec.batch_size % mesh.size:
-    raise ValueError(
-        f"config.eval.batch_size={ec.batch_size} must be a multiple of the "
-        f"{mesh.size} devices on the mesh."
-    )
   rule = evaluate.normalisation_rule(ec)
   predict_fn = steps.make_predict_fn(state.apply_fn, state.params, mesh)
   anomaly_class = score_class(config, handle)
@@ -423,13 +413,20 @@ def _git_commit() -> str:
 def _restore_or_init(
     config, trainer, manager, workdir, model, tx, mesh
 ) -> tuple[steps.TrainState, float]:
-  """The latest checkpoint if there is one (resume), else a fresh state; plus seconds trained."""
+  """The newest readable checkpoint if any (resume), else a fresh state; plus seconds trained.
+
+  Unreadable newer checkpoints are skipped with a warning and set aside (`checkpointing`).
+  """
   example = streams.to_model_inputs(trainer.records.take(np.zeros(1, np.int64)))
   state = steps.create_train_state(model, tx, example, config.seed, mesh)
-  step = manager.latest_step()
-  if step is None:
+  newest_first = sorted(manager.all_steps(), reverse=True)
+  if not newest_first:
     return state, 0.0
-  state, progress = checkpointing.restore(manager, step, state)
+  state, progress, step, skipped = checkpointing.restore_newest_readable(
+      manager, newest_first, state
+  )
+  if skipped:  # Those steps are trained again: their folders must make room.
+    checkpointing.set_aside(manager, skipped)
   _check_resumable(progress, trainer, workdir)
   logging.info(
       "Resumed from step %d (epoch %d, step %d in the epoch).",
@@ -475,14 +472,20 @@ def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pa
   fileio.write_json_atomic(workdir / run_files.PREPROCESS_FILE, handle.preprocess.to_dict())
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> dict:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str | os.PathLike, *, overwrite: bool = False
+) -> dict:
   """Trains (resuming from the latest checkpoint in `workdir`), evaluates, writes results.json.
+
+  Nothing is written before the config, the workdir (`run_guard`: a run already there must fit the
+  config; `overwrite` removes it instead) and the data have been checked.
 
   Returns the results.json content, or {'stopped_at_step': n} when `config.train.stop_after_steps`
   ended the run early (a debugging aid for the resume path; nothing is evaluated then).
   """
+  config_checks.validate(config)
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  run_guard.prepare_workdir(config, workdir, overwrite=overwrite)
   mesh = steps.make_mesh(config.mesh)
   model = models.create_model(config.model)
   tx = steps.create_optimizer(config.optim)
@@ -491,30 +494,35 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       lambda: input_pipeline.prepare(config.data, seed=config.seed), "prepare_data"
   )
   score_class(config, handle)  # Fails here, not after training, when nothing can be scored.
-  _write_run_files(config, handle, workdir)
+  run_guard.check_preprocess(handle.preprocess.to_dict(), workdir)
   train = train_records(handle, config.train.train_split)
   val = handle.load(config.train.val_split)
   trainer = _Trainer(config, mesh, train, val)
+  workdir.mkdir(parents=True, exist_ok=True)
+  _write_run_files(config, handle, workdir)
   manager = checkpointing.create_manager(workdir, config.ckpt)
-  state, seconds = _restore_or_init(config, trainer, manager, workdir, model, tx, mesh)
-  writer = (
-      metric_writers.MetricWriter(workdir, resume_step=int(state.step))
-      if distributed.is_primary()
-      else _NullWriter()
-  )
-  try:
-    state, last, seconds, finished = _train_loop(trainer, state, manager, writer, seconds)
+  try:  # The manager is closed after an error too: orbax's threads end before the interpreter.
+    state, seconds = _restore_or_init(config, trainer, manager, workdir, model, tx, mesh)
+    writer = (
+        metric_writers.MetricWriter(workdir, resume_step=int(state.step))
+        if distributed.is_primary()
+        else _NullWriter()
+    )
+    try:
+      state, last, seconds, finished = _train_loop(trainer, state, manager, writer, seconds)
+    finally:
+      writer.close()
+    if not finished:
+      return {"stopped_at_step": int(state.step)}
+    if not last:  # Finished in an earlier run: the final losses for results.json.
+      last = _final_losses(trainer, state, workdir)
+    num_steps = int(state.step)
+    state, _ = checkpointing.restore_for_eval(
+        manager, state, use_best=config.eval.use_best_checkpoint
+    )
+    results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
   finally:
-    writer.close()
-  if not finished:
-    return {"stopped_at_step": int(state.step)}
-  if not last:  # Finished in an earlier run: the final losses for results.json.
-    last = _final_losses(trainer, state, workdir)
-  num_steps = int(state.step)
-  state, _ = checkpointing.restore_for_eval(
-      manager, state, use_best=config.eval.use_best_checkpoint
-  )
-  results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
+    manager.close()
   results.update(
       final_train_loss=last.get("epoch_train_loss"),
       final_val_loss=last["val_loss"],
@@ -532,7 +540,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   )
   if distributed.is_primary():
     fileio.write_json_atomic(workdir / run_files.RESULTS_FILE, results)
-  manager.close()
   logging.info(
       "AUC %s (frame level, pooled) on %s; results in %s",
       results.get("auc"),

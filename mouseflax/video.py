@@ -127,6 +127,8 @@ def _read(cap: cv2.VideoCapture) -> np.ndarray | None:
 
 def _open(path: pathlib.Path, *, convert_rgb: bool = True) -> cv2.VideoCapture:
   """Opens `path` with the FFmpeg backend or raises VideoError naming the file."""
+  if path.is_dir():
+    raise VideoError(f"{path} is a folder, not a video file: pass the path of a video.")
   if not path.is_file():
     raise VideoNotFoundError(f"Video file not found: {path}. Check the path (and manual_dir).")
   params = [] if convert_rgb else [cv2.CAP_PROP_CONVERT_RGB, 0]

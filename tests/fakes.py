@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 import importlib
+import json
 import pathlib
 import types
 
@@ -20,6 +21,7 @@ from mouseflax import checkpointing
 from mouseflax import metric_writers
 from mouseflax import models
 from mouseflax import preprocess
+from mouseflax import run_files
 from mouseflax import steps
 from mouseflax import streams
 
@@ -125,6 +127,13 @@ def own_config(video_dir: pathlib.Path, data_dir: pathlib.Path, **data):
   return config
 
 
+def cut_short(path: pathlib.Path, out: pathlib.Path, fraction: float) -> pathlib.Path:
+  """The first `fraction` of the bytes of `path`: an .avi that probes fine and fails mid-decode."""
+  data = path.read_bytes()
+  out.write_bytes(data[: int(fraction * len(data))])
+  return out
+
+
 # --------------------------------------------------------------------------------------------------
 # Records, a fake dataset, configs, runs.
 
@@ -196,6 +205,33 @@ def final_params(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> di
   finally:
     manager.close()
   return jax.tree.map(np.asarray, state.params)
+
+
+def initial_state(config: ml_collections.ConfigDict) -> steps.TrainState:
+  """The freshly initialised train state of `config`'s model, on one device."""
+  mesh = steps.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
+  example = streams.to_model_inputs(random_split(1, 0))
+  return steps.create_train_state(
+      models.create_model(config.model), steps.create_optimizer(config.optim), example, 0, mesh
+  )
+
+
+def untrained_run(workdir: pathlib.Path, threshold: float, eval_batch_size: int) -> pathlib.Path:
+  """A run folder as train.py leaves it, with freshly initialised (untrained) parameters."""
+  config = load_config("tiny")
+  config.eval.batch_size = eval_batch_size
+  workdir.mkdir(parents=True)
+  (workdir / run_files.CONFIG_FILE).write_text(config.to_json_best_effort())
+  (workdir / run_files.PREPROCESS_FILE).write_text(
+      json.dumps(preprocess.PreprocessConfig().to_dict())
+  )
+  (workdir / run_files.THRESHOLD_FILE).write_text(
+      json.dumps({"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate})
+  )
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  checkpointing.save(manager, 1, initial_state(config), {"epoch": 1}, 0.0)
+  manager.close()
+  return workdir
 
 
 def train_losses(workdir: pathlib.Path) -> list[float]:

@@ -197,7 +197,8 @@ def test_resume_matches_uninterrupted_run(fake_data, tmp_path):
 
 def test_resume_with_other_batch_size_is_refused(fake_data, tmp_path):
   train.train_and_evaluate(fakes.tiny_config(train__stop_after_steps=2), tmp_path)
-  with pytest.raises(ValueError, match="was written with"):
+  # Refused before anything is written (mouseflax.run_guard), not after restoring the checkpoint.
+  with pytest.raises(ValueError, match="train.batch_size: 4 in the run, 2 now"):
     train.train_and_evaluate(fakes.tiny_config(train__batch_size=2), tmp_path)
 
 

@@ -27,6 +27,8 @@
   mouse_behavior).
 - Labels follow the decoded frames (decoding reads to the end of the stream, whatever the
   container's count says); a mask count that differs is logged and the frames without one dropped.
+  A test video decoding fewer frames than its masks (a truncated video) is an error naming both
+  files, unless the builder's `raw_tolerance_frames` (data.raw_tolerance_frames) allows it.
 - `behavior` is -1 everywhere (Avenue has no behaviour labels); train frames have `anomaly` 0.
 """
 
@@ -124,7 +126,9 @@ class Builder(video_builder.VideoSequenceBuilder):
     names = sorted(paths)
     arrays = self._preprocess({name: paths[name] for name in names})
     labels = {_name(v): np.zeros(len(arrays[_name(v)][0]), np.int64) for v in train_videos}
-    test_labels, outside_crop = _test_labels(test_pairs, arrays, self._preprocess_config())
+    test_labels, outside_crop = _test_labels(
+        test_pairs, arrays, self._preprocess_config(), self._raw_tolerance_frames
+    )
     labels |= test_labels
     train_names, test_names = [_name(v) for v in train_videos], [_name(v) for v, _ in test_pairs]
     splits = _cut_splits(config, train_names, test_names, labels)
@@ -144,6 +148,13 @@ class Builder(video_builder.VideoSequenceBuilder):
 
   def _preprocess_config(self) -> preprocess.PreprocessConfig:
     return preprocess.PreprocessConfig.from_dict(self.builder_config.preprocess)
+
+  def raw_input_files(
+      self, manual_dir: pathlib.Path
+  ) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """The training and test videos and the test label files (`find_avenue_recordings`)."""
+    train_videos, test_pairs = raw_formats.find_avenue_recordings(manual_dir)
+    return [*train_videos, *(v for v, _ in test_pairs)], [m for _, m in test_pairs]
 
 
 def _name(video: str | pathlib.Path) -> str:
@@ -170,19 +181,30 @@ def _is_synthetic(root: pathlib.Path) -> bool:
   return (root / synthetic.MARKER_NAME).is_file()
 
 
-def _test_labels(test_pairs, arrays, cfg: preprocess.PreprocessConfig) -> tuple[dict, int]:
+def _test_labels(
+    test_pairs, arrays, cfg: preprocess.PreprocessConfig, tolerance_frames: int = 0
+) -> tuple[dict, int]:
   """({test video name: per-frame labels}, anomalous frames whose mask the crop removes)."""
   labels, outside_crop = {}, 0
   for test_video, mat in test_pairs:
-    masks = _test_masks(test_video, mat, len(arrays[_name(test_video)][0]))
+    masks = _test_masks(test_video, mat, len(arrays[_name(test_video)][0]), tolerance_frames)
     labels[_name(test_video)] = raw_formats.avenue_frame_labels(masks)
     outside_crop += crop_removed_anomalies(masks, cfg)
   return labels, outside_crop
 
 
-def _test_masks(video: pathlib.Path, mat: pathlib.Path, num_frames: int) -> list[np.ndarray]:
-  """The label masks of the first `num_frames` (decoded) frames; a count mismatch is logged."""
+def _test_masks(
+    video: pathlib.Path, mat: pathlib.Path, num_frames: int, tolerance_frames: int = 0
+) -> list[np.ndarray]:
+  """The label masks of the first `num_frames` (decoded) frames; a count mismatch is logged.
+
+  Raises:
+    raw_formats.RawDataError: the video is more than `tolerance_frames` shorter than its masks.
+  """
   masks = raw_formats.read_avenue_masks(mat)
+  raw_formats.check_label_count(
+      mat, len(masks), num_frames, video_path=video, tolerance_frames=tolerance_frames
+  )
   if len(masks) != num_frames:
     logging.warning(
         "%s: %d decoded frames but %d label masks in %s; frames past the masks get none "

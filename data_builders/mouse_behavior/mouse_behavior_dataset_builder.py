@@ -15,7 +15,9 @@ holding it differ):
 - Frames used: those with both pixels and a label, i.e. the first min(decoded, annotated) frames of
   a video. The decoded count is exact (decoding reads to the end of the stream; the container's
   count is a short estimate on MPEG-1 .mpg files), so every annotated frame of a complete video is
-  used; a mismatch is logged.
+  used; a mismatch is logged. An annotation running past its video's decodable frames (a truncated
+  video, or the wrong annotation) is an error naming both files, unless the builder's
+  `raw_tolerance_frames` (data.raw_tolerance_frames) allows the difference.
 - Validation, held out by time (`mouseflax.windows.hold_out_by_time`): in each training video of N
   frames, the last round(`validation_fraction` * N) frames form one contiguous block, cut into
   consecutive windows of `sequence_length` covering every frame (plus one aligned to the block's
@@ -159,6 +161,7 @@ class Builder(video_builder.VideoSequenceBuilder):
     recordings = _find_recordings(
         video_builder.manual_dir_or_raise(dl_manager, self.MANUAL_DOWNLOAD_INSTRUCTIONS)
     )
+    check_annotations_fit(recordings, self._raw_tolerance_frames)
     names = sorted(recordings)
     test_name = config.test_video or default_test_video(recordings)
     train_names = list(config.train_videos) or default_train_videos(names, test_name, config)
@@ -192,6 +195,24 @@ class Builder(video_builder.VideoSequenceBuilder):
         behaviors=list(raw_formats.BEHAVIORS),
         held_out=config.held_out,
         **test_facts,
+    )
+
+  def raw_input_files(
+      self, manual_dir: pathlib.Path
+  ) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """The videos and annotation files in `manual_dir` (`raw_formats.find_jhuang_recordings`)."""
+    pairs = raw_formats.find_jhuang_recordings(manual_dir)
+    return [v for v, _ in pairs], [a for _, a in pairs]
+
+
+def check_annotations_fit(recordings: dict[str, Recording], tolerance_frames: int) -> None:
+  """Raises RawDataError when an annotation runs past its video's decodable frames (+ tolerance)."""
+  for recording in recordings.values():
+    raw_formats.check_annotation_fits(
+        raw_formats.jhuang_annotation_path(recording.video),
+        video.probe(recording.video).num_frames,
+        video_path=recording.video,
+        tolerance_frames=tolerance_frames,
     )
 
 

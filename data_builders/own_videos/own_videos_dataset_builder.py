@@ -192,6 +192,12 @@ class Builder(video_builder.VideoSequenceBuilder):
   }
   MANUAL_DOWNLOAD_INSTRUCTIONS = _MANUAL_DOWNLOAD_INSTRUCTIONS
 
+  def raw_input_files(
+      self, manual_dir: pathlib.Path
+  ) -> tuple[list[pathlib.Path], list[pathlib.Path]]:
+    """The videos of the folder (no label files): `find_videos`."""
+    return find_videos(manual_dir), []
+
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config: OwnVideosConfig = self.builder_config
     root = pathlib.Path(config.video_dir)
