@@ -29,6 +29,7 @@ import tensorflow_datasets as tfds
 from data_builders import video_builder
 from mouseflax import raw_formats
 from mouseflax import streams
+from mouseflax import video
 from mouseflax import windows
 
 DEFAULT_CONFIG = "default"
@@ -104,7 +105,9 @@ class Builder(video_builder.VideoSequenceBuilder):
     def window_labels(name: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
       return np.full(len(frames), raw_formats.NO_LABEL, np.int64), labels[name][frames]
 
-    return self._split_examples(splits, arrays, names, window_labels)
+    return self._split_examples(
+        splits, arrays, names, window_labels, video_fps=[video.probe(paths[n]).fps for n in names]
+    )
 
 
 def _name(video: str | pathlib.Path) -> str:
