@@ -621,7 +621,7 @@ def _sweep_table(variant: Mapping[str, Any]) -> list[str]:
 
 
 def markdown(results: Mapping[str, Any]) -> str:
-  """Per variant: AUCs per score and baseline, calibrated false alarms vs nominal, the rule sweep."""
+  """Per variant: AUCs per score and baseline, false alarms vs nominal, the event-rule sweep."""
   m = results["environment"]["machine"]
   lines = [
       f"# Real-video check ({results['video']}, {results['environment']['date']})",
