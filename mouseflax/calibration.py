@@ -303,7 +303,8 @@ def shortfall_warning(target: Target, fitted: Mapping[str, Any]) -> str | None:
   factor = MIN_EXPECTED_EVENTS / max(observed, 1)
   return (
       f"the validation video ({minutes:.3g} min of normal frames) is too short to promise "
-      f"{target.describe()}: the flagged validation frames form {observed} events, and a rate "
+      f"{target.describe()}: the flagged validation frames form {observed} event"
+      f"{'' if observed == 1 else 's'}, and a rate "
       f"estimated from fewer than {MIN_EXPECTED_EVENTS} may be off by more than 2x. About "
       f"{factor:.3g}x as much normal validation video is needed (at least {factor * hours:.3g} h, "
       f"{(factor - 1) * hours:.3g} h more), or ask for a higher rate."

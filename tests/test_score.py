@@ -303,7 +303,7 @@ def test_threshold_override_stored_and_recalibrated(run):
   assert score.resolve_threshold(run, threshold=0.3).value == 0.3
   stored = score.resolve_threshold(run)
   assert stored.value == THRESHOLD and stored.false_events_per_hour == 2.0
-  assert stored.event_rule == events.EventRule(1.0, 0.25) and "too short" in stored.warning
+  assert stored.event_rule == events.EventRule(1.0, 0.5) and "too short" in stored.warning
   assert score.resolve_threshold(run, false_events_per_hour=2.0).value == THRESHOLD
   # 60 s at 10 fps of quiet frames with five bumps of 5 frames, peaks 0.9, 0.8, ..., 0.5.
   values = np.random.default_rng(0).random(600) * 0.1

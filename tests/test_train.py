@@ -66,7 +66,7 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   assert threshold["false_events_per_hour"] == 2.0 and threshold["false_alarm_rate"] is None
   # 80 validation frames at 25 fps cannot support 2 false events per hour: the run says so.
   assert "too short" in threshold["warning"] and results["calibration_warning"]
-  assert threshold["event_rule"] == {"merge_gap_s": 1.0, "min_duration_s": 0.25}
+  assert threshold["event_rule"] == {"merge_gap_s": 1.0, "min_duration_s": 0.5}
   # The paper's score by default: raw mean of the l2 errors; every error's statistics stored.
   assert results["score"] == threshold["score"] == "paper"
   assert results["auc"] == results["auc_paper_average"] == results["auc_scores"]["paper"]
