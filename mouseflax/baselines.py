@@ -29,6 +29,7 @@ PCA = "pca"
 NAMES = (MOTION_ENERGY, FLOW_MAGNITUDE, PCA)
 PCA_COMPONENTS = 20
 PCA_MAX_FRAMES = 5000
+CHUNK_FRAMES = 4096  # Frames projected at once (bounds the float64 temporaries of a long split).
 NO_MOTION = 0.5  # The encoded flow of a still pixel (ARCHITECTURE.md, flow normalisation).
 NOTES = {
     MOTION_ENERGY: "mean |gray(t) - gray(t-1)| of the frame (gray in [0, 1]; 0 without frame t-1)",
@@ -65,9 +66,12 @@ def fit_pca(gray: np.ndarray, num_components: int = PCA_COMPONENTS) -> PcaModel:
 
 def pca_error(model: PcaModel, gray: np.ndarray) -> np.ndarray:
   """[N] mean squared residual of each gray frame after projection on the components."""
-  centred = _flat_gray(gray) - model.mean
-  residual = centred - (centred @ model.components.T) @ model.components
-  return np.mean(residual**2, axis=1)
+  errors = []
+  for start in range(0, len(gray), CHUNK_FRAMES):
+    centred = _flat_gray(gray[start : start + CHUNK_FRAMES]) - model.mean
+    residual = centred - (centred @ model.components.T) @ model.components
+    errors.append(np.mean(residual**2, axis=1))
+  return np.concatenate(errors) if errors else np.zeros(0)
 
 
 def sample_training_gray(
@@ -96,10 +100,11 @@ def sample_training_gray(
 
 def motion_energy(video: np.ndarray, frame: np.ndarray, gray: np.ndarray) -> np.ndarray:
   """[N] mean |gray(t) - gray(t-1)| per frame; rows sorted by (video, frame)."""
-  x = _flat_gray(gray)
+  x = np.asarray(gray).reshape(len(gray), -1).astype(np.int16)  # Exact differences, 2 bytes each.
   diff = np.zeros(x.shape[0])
   follows = (np.diff(video) == 0) & (np.diff(frame) == 1)  # Row i+1 is the frame after row i.
-  diff[1:][follows] = np.mean(np.abs(x[1:] - x[:-1]), axis=1)[follows]
+  mean_abs = np.mean(np.abs(np.diff(x, axis=0)), axis=1) / streams.GRAY_SCALE
+  diff[1:][follows] = mean_abs[follows]
   return diff
 
 
