@@ -502,6 +502,14 @@ def detection_metrics(
   }
 
 
+def check_eval_config(eval_config: Mapping[str, Any]) -> None:
+  """Raises ValueError naming the field when the score, the calibration target or the event rule
+  of `config.eval` is invalid (the trainer calls it before training, not after)."""
+  named_scores.score_name(eval_config)
+  calibration.Target.from_config(eval_config)
+  events.rule_from_config(eval_config)
+
+
 def normal_timeline(table: FrameTable, fps: Mapping[int, float]) -> calibration.Timeline:
   """The table's normal frames as a calibration timeline (the threshold's fitting data)."""
   normal = table.label == 0

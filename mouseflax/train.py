@@ -504,6 +504,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   Returns the results.json content, or {'stopped_at_step': n} when `config.train.stop_after_steps`
   ended the run early (a debugging aid for the resume path; nothing is evaluated then).
   """
+  from mouseflax import evaluate  # pylint: disable=g-import-not-at-top
+
+  evaluate.check_eval_config(config.eval)  # Before training, not after it.
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   mesh = steps.make_mesh(config.mesh)

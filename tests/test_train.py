@@ -263,6 +263,10 @@ def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
         ("train", "steps_per_call", -1, "config.train.steps_per_call"),
         ("optim", "name", "rmsprop", "config.optim.name"),
         ("mesh", "data_parallelism", 64, "config.mesh.data_parallelism"),
+        ("eval", "score", "zscore", "config.eval.score"),
+        ("eval", "calibrate_to", "frames", "config.eval.calibrate_to"),
+        ("eval", "false_events_per_hour", 0.0, "config.eval.false_events_per_hour"),
+        ("eval", "event_merge_gap_s", -1.0, "config.eval.event_merge_gap_s"),
     ],
 )
 def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, message):
