@@ -108,13 +108,28 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.batch_size = 64  # Sequences per predict call on the test split.
   config.eval.smoothing_sigma = 5.0  # Gaussian sigma (frames) of the `auc_smoothed` variant only.
-  config.eval.false_alarm_rate = 0.01  # Share of normal validation frames above the threshold.
   config.eval.timeline_max_videos = 6  # Panels in timeline.png (the first videos, sorted by name).
   config.eval.test_split = "test"  # Split scored for the AUCs.
   config.eval.use_best_checkpoint = False  # Evaluate the lowest-val-loss checkpoint, not the last.
-  # How the per-stream errors make the score: "none" = their raw mean (the paper, section 2.5);
-  # "validation" = the mean of per-stream z-scores from the normal validation frames (ours).
-  config.eval.stream_normalisation = "none"
+  # The score (mouseflax/named_scores.py): "paper" = the streams' l2 norms of the error averaged
+  # (section 2.5); "mse" = their per-pixel MSEs averaged; "mse_z" / "patch_z" = the mean of
+  # per-stream z-scores (normal validation frames) of the MSE / of the largest 8x8-patch MSE.
+  config.eval.score = "paper"
+  # The threshold (mouseflax/calibration.py), fitted on the normal validation frames:
+  # "events_per_hour" = at most eval.false_events_per_hour false events per hour of video;
+  # "frame_rate" = at most eval.false_alarm_rate of the frames flagged.
+  config.eval.calibrate_to = "events_per_hour"
+  # 2 per hour: a 12-hour night of one cage gives about 24 false flags to review, a few minutes of
+  # clips; promising it within 0.5x-2x needs >= 5 h of normal validation video (10 events).
+  config.eval.false_events_per_hour = 2.0
+  config.eval.false_alarm_rate = 0.01  # Share of normal validation frames above the threshold.
+  # Events (mouseflax/events.py): flagged frames less than 1 s apart are one event (a score
+  # flickering around the threshold is one thing to review, not many); events shorter than 0.5 s
+  # are dropped (blips of a window or two). Chosen on benchmarks/real_video_check.py (README):
+  # plain runs gave 1576 false events/h there, 1 s merging 286/h, plus the 0.5 s minimum 0/h, with
+  # every injected anomaly (1.5-3 s) still caught. Lower the minimum if shorter events matter.
+  config.eval.event_merge_gap_s = 1.0
+  config.eval.event_min_duration_s = 0.5
 
   # Checkpoints (orbax, in <workdir>/checkpoints; a rerun resumes from the latest).
   config.ckpt = ml_collections.ConfigDict()

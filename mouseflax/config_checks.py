@@ -24,9 +24,11 @@ import jax
 import ml_collections
 
 from mouseflax import build_data
+from mouseflax import calibration
 from mouseflax import evaluate
 from mouseflax import input_pipeline
 from mouseflax import models
+from mouseflax import named_scores
 from mouseflax import preprocess
 from mouseflax import raw_formats
 from mouseflax import steps
@@ -185,7 +187,11 @@ RULES: dict[str, Rule] = {
     "eval.timeline_max_videos": integer(0),
     "eval.test_split": split_name,
     "eval.use_best_checkpoint": boolean,
-    "eval.stream_normalisation": choice(evaluate.NORMALISATIONS),
+    "eval.score": choice(tuple(named_scores.SCORES)),
+    "eval.calibrate_to": choice(calibration.MODES),
+    "eval.false_events_per_hour": number(0.0, low_open=True),
+    "eval.event_merge_gap_s": number(0.0),
+    "eval.event_min_duration_s": number(0.0),
     "ckpt.keep_last": integer(1),
     "ckpt.keep_best": integer(0),
     "mesh.data_parallelism": integer(1, also=(ALL_DEVICES,)),
@@ -244,6 +250,15 @@ def _model_problems(model: Mapping[str, Any]) -> list[str]:
   return []
 
 
+def _eval_problems(eval_config: Mapping[str, Any]) -> list[str]:
+  """The score, the calibration target and the event rule together (evaluate.check_eval_config)."""
+  try:
+    evaluate.check_eval_config(eval_config)
+  except ValueError as e:
+    return [str(e)]
+  return []
+
+
 def _device_problems(config: Mapping[str, Any]) -> list[str]:
   """The mesh fits the visible devices, and both batch sizes split evenly over it."""
   wanted, available = config["mesh"]["data_parallelism"], jax.device_count()
@@ -273,6 +288,7 @@ def problems(config: ml_collections.ConfigDict | Mapping[str, Any]) -> list[str]
   return [
       *_dataset_problems(values["data"]),
       *_model_problems(values["model"]),
+      *_eval_problems(values["eval"]),
       *_device_problems(values),
   ]
 

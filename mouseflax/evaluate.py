@@ -1,27 +1,29 @@
-"""Reconstruction errors -> per-frame anomaly scores -> frame-level ROC AUCs, score CSVs and plots.
+"""Reconstruction errors -> per-frame anomaly scores -> AUCs, baselines, false alarms, CSVs, plots.
 
-The paper (section 2.5) scores a frame by the reconstruction MSE of each stream, averaged across the
-streams, turns it into a regularity score and reports the frame-level ROC AUC. Definitions used
-here:
+The paper (section 2.5) scores a frame by each stream's reconstruction error, averaged across the
+streams, and reports the frame-level ROC AUC. Definitions used here:
 
-- e_s(t): mean over H, W, C of (x - x_hat)^2 for stream s (`gray`, `flow`) of frame t, inputs in
-  [0, 1] (`streams.per_frame_errors`, in float64). Test windows may overlap (the last window of a
-  video), so a frame seen in several windows gets the mean over those windows.
-- score(t), `config.eval.stream_normalisation`:
-  'none' (the paper): unweighted mean of e_s(t) over the streams the model reconstructs
-  (single-stream: e_gray);
-  'validation' (ours, opt-in): unweighted mean of z_s(t) = (e_s(t) - mean_s) / std_s, with mean_s
-  and std_s the mean and standard deviation of stream s's e_s over the NORMAL validation frames
-  (`stream_statistics`, computed by the trainer; never test-set statistics). On the mouse data the
-  flow error varies far more than the gray error over normal frames, so the raw mean is mostly the
-  flow error; z-scoring weights the streams by how unusual each error is for that stream.
-  `auc_paper_average` always reports the paper's raw mean, so both are visible.
-  The supervised baseline has no reconstruction: score(t) = softmax probability of the held-out
-  class.
+- Errors: per frame and stream, every kind of `streams.ERROR_KINDS` ('mse', 'l2', 'patch'; see
+  `streams.per_frame_errors`), computed in float64. Test windows may overlap (the last window of a
+  video), so a frame seen in several windows gets the mean over those windows. Columns are named by
+  `named_scores.error_column` (`error_gray`, `error_flow` are the MSE).
+- score(t): the named score `config.eval.score` (`named_scores`: 'paper', 'mse', 'mse_z',
+  'patch_z'); the z-scored ones use the mean/std of each error column over the NORMAL VALIDATION
+  frames (`named_scores.statistics`, computed by the trainer; never test-set statistics). Every
+  named score's AUC is reported (`auc_scores`), so the choice is visible. The supervised baseline
+  has no reconstruction: score(t) = softmax probability of the held-out class.
 - regularity s(t) = 1 - (score(t) - min score) / (max score - min score) within one video (Hasan et
   al. 2016); reported in the CSVs and plotted, not used by the headline AUC.
 - `auc`, the headline: ROC AUC of score against the anomaly label, every test frame pooled, no
   test-set normalisation. Variants used by peers are named and described in `metrics_notes`.
+- Baselines (`mouseflax.baselines`: motion energy, flow magnitude, PCA of the training frames) are
+  scored on the same test frames, each with its AUC and whether the model beats it.
+- With the calibrated threshold (`mouseflax.calibration`, fitted by the trainer on validation):
+  the false alarms realised on the NORMAL test frames (`false_alarm_rate_test`: share of normal
+  frames flagged; `false_events_per_hour_test`: events (`mouseflax.events`) on the test timeline
+  that overlap no anomalous frame, per hour of normal test frames at the video's frame rate), and
+  per-bout detection (`bout_detection`: the share of anomalous bouts, runs of label 1 per video,
+  with at least one flagged frame).
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +40,11 @@ from scipy import ndimage
 from scipy import special
 from sklearn import metrics as sk_metrics
 
+from mouseflax import baselines
+from mouseflax import calibration
+from mouseflax import events
 from mouseflax import fileio
+from mouseflax import named_scores
 from mouseflax import plots
 from mouseflax import streams
 from mouseflax import video
@@ -48,18 +54,19 @@ PredictFn = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
 InputsFn = Callable[[dict[str, np.ndarray]], Mapping[str, Any]]
 
 LOGITS_KEY = "logits"
-CSV_COLUMNS = ("frame", "label", "behavior", "error_gray", "error_flow", "score", "regularity")
+PROB_KEY = "prob"
+# The columns every score CSV has had (read_score_csv requires them), then the ones added since:
+# every error column (so every named score can be recomputed), the flag at the calibrated threshold
+# (empty without one) and the baselines' scores.
+BASE_CSV_COLUMNS = ("frame", "label", "behavior", "error_gray", "error_flow", "score", "regularity")
+EXTRA_ERROR_COLUMNS = tuple(c for c in named_scores.ERROR_COLUMNS if c not in BASE_CSV_COLUMNS)
+CSV_COLUMNS = BASE_CSV_COLUMNS + EXTRA_ERROR_COLUMNS + ("flagged",) + baselines.NAMES
+INT_COLUMNS = ("frame", "label", "behavior", "flagged")
 CSV_FLOAT_FORMAT = "{:.9g}"
 SCORES_DIR = "scores"
 ROC_FILE = "roc.png"
 TIMELINE_FILE = "timeline.png"
 REQUIRED_FIELDS = ("gray", "flow", "video", "frame_index", "anomaly", "behavior")
-# config.eval.stream_normalisation: how the per-stream errors are combined into the score.
-NORMALISATION_NONE = "none"  # The paper: the raw mean over the streams.
-NORMALISATION_VALIDATION = "validation"  # Mean of per-stream z-scores (normal validation frames).
-NORMALISATIONS = (NORMALISATION_NONE, NORMALISATION_VALIDATION)
-# {stream: {"mean": float, "std": float, "n_frames": int}} of the normal validation frames.
-StreamStats = Mapping[str, Mapping[str, float]]
 # Replaces path separators in video names (`day1/cam.mp4` -> `scores/day1__cam.csv`).
 NAME_SEPARATOR = "__"
 
@@ -68,31 +75,28 @@ METRICS_NOTES = {
         "headline: frame-level ROC AUC of score, all test frames pooled, no test-set "
         "normalisation"
     ),
+    "auc_scores": "pooled AUC of every named score (named_scores.SCORES; None where undefined)",
     "auc_macro": (
         "mean of per-video AUCs over videos holding both classes (others listed as skipped)"
     ),
     "auc_minmax_per_video": "pooled AUC after min-max normalising score inside each test video "
     "(USES TEST-SET INFORMATION; common in peers' Avenue code)",
     "auc_smoothed": "pooled AUC of score smoothed in time per video by a Gaussian, sigma = "
-    "{sigma:g} "
-    "frames (scipy gaussian_filter1d, mode nearest)",
-    "auc_paper_average": "pooled AUC of the paper's score, the unweighted mean of the raw "
-    "per-stream errors (equals auc when stream_normalisation is 'none'; None "
-    "for the supervised model)",
-    "auc_gray": "pooled AUC of the grayscale reconstruction error alone",
-    "auc_flow": "pooled AUC of the optical-flow reconstruction error alone",
+    "{sigma:g} frames (scipy gaussian_filter1d, mode nearest)",
+    "auc_paper_average": "pooled AUC of the paper's score (auc_scores['paper']: the streams' l2 "
+    "norms of the error averaged; None for the supervised model)",
+    "auc_gray": "pooled AUC of the grayscale reconstruction MSE alone",
+    "auc_flow": "pooled AUC of the optical-flow reconstruction MSE alone",
+    "baselines": "AUCs of cheap baselines on the same test frames; model_beats: auc > theirs",
+    "false_alarm_rate_test": "share of the NORMAL test frames with score > the threshold",
+    "false_events_per_hour_test": "events on the test timeline (event rule of threshold.json) that "
+    "overlap no anomalous frame, per hour of normal test frames",
+    "bout_detection": "anomalous bouts (runs of label 1 per video) with at least one frame flagged "
+    "at the calibrated threshold",
     "score": "{score}",
 }
-SCORE_NOTE_AE = (
-    "mean over the model's streams of per-frame MSE (mean over H,W,C; mean over windows)"
-)
-SCORE_NOTE_AE_VALIDATION = (
-    "mean over the model's streams of z_s = (e_s - mean_s) / std_s, e_s the per-frame MSE (mean "
-    "over "
-    "H,W,C; mean over windows), mean_s and std_s over the normal validation frames (stream_stats; "
-    "config.eval.stream_normalisation='validation', not the paper's rule)"
-)
 SCORE_NOTE_SUPERVISED = "softmax probability of the held-out class (mean over windows)"
+Stats = named_scores.Stats
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +111,8 @@ class FrameTable:
     error_gray: float64 [N] grayscale MSE, NaN when the model does not reconstruct gray.
     error_flow: float64 [N] flow MSE, NaN when the model does not reconstruct flow.
     score: float64 [N] anomaly score, higher = more anomalous.
+    error_l2_gray, error_l2_flow, error_patch_gray, error_patch_flow: float64 [N] the other error
+      kinds (`streams.ERROR_KINDS`); None (the default) is filled with NaN.
   """
 
   video: np.ndarray
@@ -116,6 +122,15 @@ class FrameTable:
   error_gray: np.ndarray
   error_flow: np.ndarray
   score: np.ndarray
+  error_l2_gray: np.ndarray | None = None
+  error_l2_flow: np.ndarray | None = None
+  error_patch_gray: np.ndarray | None = None
+  error_patch_flow: np.ndarray | None = None
+
+  def __post_init__(self):
+    for column in EXTRA_ERROR_COLUMNS:
+      if getattr(self, column) is None:
+        object.__setattr__(self, column, np.full(len(self.score), np.nan))
 
   def __len__(self) -> int:
     return int(self.score.shape[0])
@@ -123,6 +138,10 @@ class FrameTable:
   def rows(self, mask: np.ndarray | slice) -> "FrameTable":
     """Returns the table restricted to `mask` (boolean array or slice)."""
     return FrameTable(**{f.name: getattr(self, f.name)[mask] for f in dataclasses.fields(self)})
+
+  def error_columns(self) -> dict[str, np.ndarray]:
+    """{error column: [N]} (`named_scores.ERROR_COLUMNS`)."""
+    return {c: getattr(self, c) for c in named_scores.ERROR_COLUMNS}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,7 +165,7 @@ def _check_arrays(arrays: Mapping[str, np.ndarray]) -> int:
 def _window_outputs(
     outputs: Mapping[str, Any], inputs: Mapping[str, Any], anomaly_class: int | None
 ) -> dict[str, np.ndarray]:
-  """Per-window per-frame values [B, T]: stream errors, or the held-out class probability."""
+  """Per-window per-frame values [B, T]: every error column, or the held-out class probability."""
   if LOGITS_KEY in outputs:
     if anomaly_class is None:
       raise ValueError(
@@ -159,13 +178,17 @@ def _window_outputs(
           f"anomaly_class={anomaly_class} but the model outputs {logits.shape[-1]} "
           f"classes: set config.model.num_classes to the number of behaviours"
       )
-    return {"prob": special.softmax(logits, axis=-1)[..., anomaly_class]}
+    return {PROB_KEY: special.softmax(logits, axis=-1)[..., anomaly_class]}
   if not any(s in outputs for s in streams.STREAMS):
     raise ValueError(
         f"predict_fn returned keys {sorted(outputs)}; expected reconstructions "
         f"{list(streams.STREAMS)} or {LOGITS_KEY!r}"
     )
-  return streams.per_frame_errors(inputs, outputs, dtype=np.float64)
+  values = {}
+  for kind in streams.ERROR_KINDS:
+    errors = streams.per_frame_errors(inputs, outputs, dtype=np.float64, kind=kind)
+    values.update({named_scores.error_column(kind, s): v for s, v in errors.items()})
+  return values
 
 
 def _group_mean(values: np.ndarray, inverse: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -189,14 +212,15 @@ def _aggregate(per_window: dict[str, np.ndarray], arrays: Mapping[str, np.ndarra
         "records are inconsistent; rebuild the dataset"
     )
   nan = np.full(keys.shape[0], np.nan)
-  errors = {
-      s: _group_mean(per_window[s].reshape(-1), inverse, counts) if s in per_window else nan
-      for s in streams.STREAMS
+  columns = {
+      c: _group_mean(per_window[c].reshape(-1), inverse, counts) if c in per_window else nan
+      for c in named_scores.ERROR_COLUMNS
   }
-  if "prob" in per_window:
-    score = _group_mean(per_window["prob"].reshape(-1), inverse, counts)
-  else:
-    score = combine_streams({s: errors[s] for s in streams.STREAMS if s in per_window})
+  if PROB_KEY in per_window:
+    score = _group_mean(per_window[PROB_KEY].reshape(-1), inverse, counts)
+  else:  # The raw MSE mean ('mse') until `scored_table` applies the configured named score.
+    mse = [named_scores.error_column(named_scores.MSE, s) for s in streams.STREAMS]
+    score = np.mean([columns[c] for c in mse if c in per_window], axis=0)
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(
         "non-finite anomaly scores: the model's outputs hold NaN/inf (diverged?)"
@@ -206,9 +230,8 @@ def _aggregate(per_window: dict[str, np.ndarray], arrays: Mapping[str, np.ndarra
       frame_index=keys[:, 1],
       label=label[first],
       behavior=np.asarray(arrays["behavior"], np.int64).reshape(-1)[first],
-      error_gray=errors["gray"],
-      error_flow=errors["flow"],
       score=score,
+      **columns,
   )
 
 
@@ -221,6 +244,9 @@ def frame_errors(
     inputs_fn: InputsFn | None = None,
 ) -> FrameTable:
   """Runs the model over a split and returns per-frame errors and scores (see the module docstring).
+
+  The table's `score` is the raw MSE mean of the streams ('mse'); `scored_table` applies the
+  configured named score. The supervised model's score is its held-out class probability.
 
   Args:
     predict_fn: model inputs {'gray','flow'} float [B,T,H,W,C] in [0,1] -> reconstructions with the
@@ -249,92 +275,50 @@ def frame_errors(
 
 
 # ----------------------------------------------------------------------------------------------
-# Streams -> score: the paper's raw mean, or the mean of z-scores from normal validation frames.
-
-
-def combine_streams(
-    errors: Mapping[str, np.ndarray], stream_stats: StreamStats | None = None
-) -> np.ndarray:
-  """The score from per-stream errors {stream: [N]}: their mean, or (with stats) their z-scores'
-  mean.
-
-  The one definition the evaluator and mouseflax.score share (see the module docstring).
-  """
-  if stream_stats is None:
-    return np.mean([errors[s] for s in errors], axis=0)
-  missing = sorted(set(errors) - set(stream_stats))
-  if missing:
-    raise ValueError(
-        f"stream statistics lack streams {missing} (have {sorted(stream_stats)}): "
-        "compute them with stream_statistics on the same model's validation frames"
-    )
-  return np.mean(
-      [(errors[s] - stream_stats[s]["mean"]) / stream_stats[s]["std"] for s in errors], axis=0
-  )
+# Errors -> the named score.
 
 
 def table_streams(table: FrameTable) -> list[str]:
   """The streams the model reconstructs (error columns not all NaN); [] for the supervised model."""
-  return [s for s in streams.STREAMS if not np.all(np.isnan(getattr(table, f"error_{s}")))]
+  return named_scores.model_streams(table.error_columns())
 
 
-def _stream_errors(table: FrameTable) -> dict[str, np.ndarray]:
-  return {s: getattr(table, f"error_{s}") for s in table_streams(table)}
+def error_statistics(table: FrameTable) -> dict[str, dict[str, float]]:
+  """`named_scores.statistics` of the table's normal frames: pass the VALIDATION table.
 
-
-def stream_statistics(table: FrameTable) -> dict[str, dict[str, float]]:
-  """Mean and standard deviation (ddof 0) of each stream's error over the table's normal frames.
-
-  Pass the VALIDATION split's table (normal frames): statistics of the test split would leak its
-  labels' distribution into the score. Empty for the supervised model (no stream errors).
+  Statistics of the test split would leak its labels' distribution into the score. Empty for the
+  supervised model (no stream errors).
   """
-  normal = table.label == 0
-  if not np.any(normal):
-    raise ValueError("stream_statistics needs normal frames (label 0): pass the validation split")
-  stats = {}
-  for stream, errors in _stream_errors(table).items():
-    std = float(np.std(errors[normal]))
-    if not std > 0:
-      raise ValueError(
-          f"the {stream} error is constant over the {int(normal.sum())} normal "
-          "validation frames, so it cannot be standardised: set "
-          "config.eval.stream_normalisation='none'"
-      )
-    stats[stream] = {
-        "mean": float(np.mean(errors[normal])),
-        "std": std,
-        "n_frames": int(normal.sum()),
-    }
-  return stats
-
-
-def normalisation_rule(eval_config: Mapping[str, Any]) -> str:
-  """`config.eval.stream_normalisation` ('none' when absent: runs made before the field existed)."""
-  rule = eval_config.get("stream_normalisation", NORMALISATION_NONE)
-  if rule not in NORMALISATIONS:
-    raise ValueError(
-        f"config.eval.stream_normalisation={rule!r}: expected one of {list(NORMALISATIONS)}"
-    )
-  return rule
+  if not table_streams(table):
+    return {}
+  return named_scores.statistics(table.error_columns(), table.label == 0)
 
 
 def scored_table(
-    table: FrameTable, eval_config: Mapping[str, Any], stream_stats: StreamStats | None = None
+    table: FrameTable, eval_config: Mapping[str, Any], error_stats: Stats | None = None
 ) -> FrameTable:
-  """The table with `score` under the configured rule (idempotent: recomputed from the errors).
+  """The table with `score` = the configured named score (idempotent: recomputed from the errors).
 
-  'validation' needs `stream_stats` (from `stream_statistics` on the validation table); the
+  The z-scored scores need `error_stats` (`error_statistics` of the validation table); the
   supervised model's score (a probability) is left as it is.
   """
-  streams = _stream_errors(table)
-  if normalisation_rule(eval_config) == NORMALISATION_NONE or not streams:
+  name = named_scores.score_name(eval_config)
+  if not table_streams(table):
     return table
-  if stream_stats is None:
-    raise ValueError(
-        "config.eval.stream_normalisation='validation' needs stream_stats: "
-        "evaluate.stream_statistics of the normal validation frames"
-    )
-  return dataclasses.replace(table, score=combine_streams(streams, stream_stats))
+  return dataclasses.replace(
+      table, score=named_scores.compute(name, table.error_columns(), error_stats)
+  )
+
+
+def all_named_scores(table: FrameTable, error_stats: Stats | None) -> dict[str, np.ndarray | None]:
+  """{name: [N] score} of every named score; None where it is undefined (stats missing)."""
+  scores = {}
+  for name in named_scores.SCORES:
+    try:
+      scores[name] = named_scores.compute(name, table.error_columns(), error_stats)
+    except ValueError:
+      scores[name] = None
+  return scores
 
 
 # ----------------------------------------------------------------------------------------------
@@ -371,9 +355,9 @@ def regularity(table: FrameTable) -> np.ndarray:
   return 1.0 - per_video(table, _minmax)
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
-  """ROC AUC, or None when undefined (one class only, or a stream the model lacks)."""
-  if np.unique(labels).size < 2 or np.any(np.isnan(scores)):
+def roc_auc(labels: np.ndarray, scores: np.ndarray | None) -> float | None:
+  """ROC AUC, or None when undefined (one class only, no scores, or a stream the model lacks)."""
+  if scores is None or np.unique(labels).size < 2 or np.any(np.isnan(scores)):
     return None
   return float(sk_metrics.roc_auc_score(labels, scores))
 
@@ -398,37 +382,52 @@ def _macro_auc(
   return (float(np.mean(aucs)) if aucs else None), skipped
 
 
-def _score_note(table: FrameTable, rule: str) -> str:
-  if not table_streams(table):
-    return SCORE_NOTE_SUPERVISED
-  return SCORE_NOTE_AE_VALIDATION if rule == NORMALISATION_VALIDATION else SCORE_NOTE_AE
+def _score_stats(name: str, table: FrameTable, error_stats: Stats | None) -> dict | None:
+  """{stream: stats} the configured score z-scores with (threshold.json's `stream_stats`)."""
+  spec = named_scores.SCORES[name]
+  if not spec.standardised or not table_streams(table):
+    return None
+  return {
+      s: dict(error_stats[named_scores.error_column(spec.kind, s)]) for s in table_streams(table)
+  }
 
 
 def compute_metrics(
     table: FrameTable,
     eval_config: ml_collections.ConfigDict,
     video_names: Sequence[str] | None = None,
-    stream_stats: StreamStats | None = None,
+    error_stats: Stats | None = None,
 ) -> dict[str, Any]:
   """Returns the metrics dict (JSON-serialisable; undefined AUCs are None), notes included.
 
-  The score is recomputed under `config.eval.stream_normalisation` (`scored_table`; 'validation'
-  needs `stream_stats`), so the table's own score column is not used for autoencoders.
+  The score is recomputed as the configured named score (`scored_table`; the z-scored ones need
+  `error_stats`), so the table's own score column is not used for autoencoders.
   """
   sigma = float(eval_config.smoothing_sigma)
-  rule = normalisation_rule(eval_config)
-  raw = _stream_errors(table)
-  table = scored_table(table, eval_config, stream_stats)
+  name = named_scores.score_name(eval_config)
+  table = scored_table(table, eval_config, error_stats)
+  reconstructs = bool(table_streams(table))
+  auc_scores = (
+      {n: roc_auc(table.label, v) for n, v in all_named_scores(table, error_stats).items()}
+      if reconstructs
+      else None
+  )
   auc_macro, skipped = _macro_auc(table, video_names)
   notes = dict(METRICS_NOTES)
   notes["auc_smoothed"] = notes["auc_smoothed"].format(sigma=sigma)
-  notes["score"] = _score_note(table, rule)
-  used_stats = stream_stats if rule == NORMALISATION_VALIDATION and raw else None
+  notes["score"] = (
+      f"{name}: {named_scores.SCORES[name].note}{named_scores.NOTE_WINDOWS}"
+      if reconstructs
+      else SCORE_NOTE_SUPERVISED
+  )
+  notes.update({f"score {n}": s.note for n, s in named_scores.SCORES.items()})
   return {
       "auc": roc_auc(table.label, table.score),
-      "auc_paper_average": roc_auc(table.label, combine_streams(raw)) if raw else None,
-      "stream_normalisation": rule,
-      "stream_stats": None if used_stats is None else {s: dict(v) for s, v in used_stats.items()},
+      "score": name if reconstructs else PROB_KEY,
+      "auc_scores": auc_scores,
+      "auc_paper_average": auc_scores["paper"] if auc_scores else None,
+      "stream_stats": _score_stats(name, table, error_stats),
+      "error_stats": {c: dict(v) for c, v in (error_stats or {}).items()} if reconstructs else None,
       "auc_macro": auc_macro,
       "auc_macro_skipped_videos": skipped,
       "auc_minmax_per_video": roc_auc(table.label, per_video(table, _minmax)),
@@ -443,18 +442,80 @@ def compute_metrics(
   }
 
 
-def calibrate_threshold(normal_scores: np.ndarray, false_alarm_rate: float) -> float:
-  """Threshold so that at most `false_alarm_rate` of the normal scores lie strictly above it.
+def baseline_metrics(
+    table: FrameTable, scores: Mapping[str, np.ndarray], model_auc: float | None
+) -> dict[str, dict[str, Any]]:
+  """{baseline: {'auc', 'model_beats' (model_auc > auc; None when either is undefined), 'note'}}."""
+  out = {}
+  for name, values in scores.items():
+    auc = roc_auc(table.label, values)
+    beats = None if auc is None or model_auc is None else bool(model_auc > auc)
+    out[name] = {"auc": auc, "model_beats": beats, "note": baselines.NOTES[name]}
+  return out
 
-  Rule: the `higher` empirical quantile of `normal_scores` at 1 - false_alarm_rate (an actual score,
-  rounded up); flag a frame when score > threshold. Calibrate on validation (normal) frames.
+
+def fps_by_video(
+    video_fps: Sequence[float] | None, video_ids: Sequence[int], where: str
+) -> dict[int, float]:
+  """{video id: fps} from the dataset's `video_fps` metadata (FALLBACK_FPS, warned, without it)."""
+  if video_fps is None or len(video_fps) == 0:
+    fps = events.checked_fps(None, f"{where} (no video_fps in the dataset's metadata)")
+    return {int(v): fps for v in video_ids}
+  return {
+      int(v): events.checked_fps(video_fps[int(v)], f"{where} video {int(v)}") for v in video_ids
+  }
+
+
+def detection_metrics(
+    table: FrameTable, threshold: float, rule: events.EventRule, fps: Mapping[int, float]
+) -> dict[str, Any]:
+  """False alarms on the NORMAL test frames and per-bout detection at `threshold`.
+
+  False events: events of the whole test timeline of each video (every frame, `rule`) that overlap
+  no anomalous frame; hours: normal test frames / fps. Bouts: runs of consecutive anomalous frames
+  of a video (`events.PLAIN_RUNS` on the labels); detected when one of their frames is flagged.
   """
-  scores = np.asarray(normal_scores, np.float64).reshape(-1)
-  if not 0.0 < false_alarm_rate < 1.0:
-    raise ValueError(f"config.eval.false_alarm_rate must be in (0, 1), got {false_alarm_rate}")
-  if scores.size == 0 or not np.all(np.isfinite(scores)):
-    raise ValueError("calibrate_threshold needs a non-empty set of finite normal scores")
-  return float(np.quantile(scores, 1.0 - false_alarm_rate, method="higher"))
+  flagged = table.score > threshold
+  normal = table.label == 0
+  false_events, bouts, detected = 0, 0, 0
+  for video_id, rows in video_slices(table):
+    frame, label, rate = table.frame_index[rows], table.label[rows], fps[video_id]
+    found = events.find_events(frame, flagged[rows], rule, rate)
+    false_events += int(np.sum(~events.overlaps(found, frame, label)))
+    truth = events.find_events(frame, label > 0, events.PLAIN_RUNS, rate)
+    bouts += len(truth)
+    detected += int(np.sum(events.overlaps(truth, frame, flagged[rows])))
+  hours = (
+      sum(np.sum(normal[rows]) / fps[v] for v, rows in video_slices(table))
+      / events.SECONDS_PER_HOUR
+  )
+  return {
+      "false_alarm_rate_test": float(np.mean(flagged[normal])) if np.any(normal) else None,
+      "false_events_test": false_events,
+      "test_normal_hours": float(hours),
+      "false_events_per_hour_test": false_events / hours if hours > 0 else None,
+      "bout_detection": {
+          "bouts": bouts,
+          "detected": detected,
+          "share": detected / bouts if bouts else None,
+      },
+  }
+
+
+def check_eval_config(eval_config: Mapping[str, Any]) -> None:
+  """Raises ValueError naming the field when the score, the calibration target or the event rule
+  of `config.eval` is invalid (the trainer calls it before training, not after)."""
+  named_scores.score_name(eval_config)
+  calibration.Target.from_config(eval_config)
+  events.rule_from_config(eval_config)
+
+
+def normal_timeline(table: FrameTable, fps: Mapping[int, float]) -> calibration.Timeline:
+  """The table's normal frames as a calibration timeline (the threshold's fitting data)."""
+  normal = table.label == 0
+  return calibration.timeline(
+      table.video[normal], table.frame_index[normal], table.score[normal], fps
+  )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -481,23 +542,23 @@ def video_name(video_id: int, video_names: Sequence[str] | None) -> str:
   return NAME_SEPARATOR.join(part for part in name.parts if part != name.anchor)
 
 
-def _csv_text(table: FrameTable, reg: np.ndarray) -> str:
+def _csv_text(columns: Mapping[str, np.ndarray]) -> str:
+  """CSV_COLUMNS of one video's rows; a missing column (or a NaN flag) is written empty."""
   buf = io.StringIO()
   writer = csv.writer(buf, lineterminator="\n")
   writer.writerow(CSV_COLUMNS)
   fmt = CSV_FLOAT_FORMAT.format
-  for i in range(len(table)):
-    writer.writerow(
-        [
-            int(table.frame_index[i]),
-            int(table.label[i]),
-            int(table.behavior[i]),
-            fmt(table.error_gray[i]),
-            fmt(table.error_flow[i]),
-            fmt(table.score[i]),
-            fmt(reg[i]),
-        ]
-    )
+  n = len(columns["frame"])
+  cells = []
+  for name in CSV_COLUMNS:
+    values = columns.get(name)
+    if values is None:
+      cells.append([""] * n)
+    elif name in INT_COLUMNS:
+      cells.append([str(int(v)) for v in values])
+    else:
+      cells.append([fmt(v) for v in values])
+  writer.writerows(zip(*cells))
   return buf.getvalue()
 
 
@@ -523,32 +584,59 @@ def _csv_names(table: FrameTable, video_names: Sequence[str] | None) -> dict[int
 
 
 def write_score_csvs(
-    table: FrameTable, workdir: str | os.PathLike[str], video_names: Sequence[str] | None = None
+    table: FrameTable,
+    workdir: str | os.PathLike[str],
+    video_names: Sequence[str] | None = None,
+    *,
+    threshold: float | None = None,
+    baseline_values: Mapping[str, np.ndarray] | None = None,
 ) -> list[pathlib.Path]:
   """Writes `scores/<video_name>.csv` per video (columns `CSV_COLUMNS`); returns the paths.
 
+  `flagged` is score > threshold (empty without one); baseline columns are empty when not given.
   Raises ValueError, before writing anything, when two videos would write the same file.
   """
-  reg = regularity(table)
+  columns = {
+      "frame": table.frame_index,
+      "label": table.label,
+      "behavior": table.behavior,
+      "score": table.score,
+      "regularity": regularity(table),
+      **table.error_columns(),
+      **(baseline_values or {}),
+  }
+  if threshold is not None:
+    columns["flagged"] = table.score > threshold
   names = _csv_names(table, video_names)
   paths = []
   for video_id, rows in video_slices(table):
     path = pathlib.Path(workdir) / SCORES_DIR / names[video_id]
-    paths.append(fileio.write_text_atomic(path, _csv_text(table.rows(rows), reg[rows])))
+    text = _csv_text({k: v[rows] for k, v in columns.items()})
+    paths.append(fileio.write_text_atomic(path, text))
   return paths
 
 
 def read_score_csv(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-  """Reads a `scores/<video>.csv` back into columns (ints for frame/label/behavior, floats else)."""
+  """Reads a `scores/<video>.csv` back into columns (ints for INT_COLUMNS, floats else).
+
+  Older runs' CSVs hold only BASE_CSV_COLUMNS; a column present but empty reads as NaN (-1 for
+  `flagged`).
+  """
   path = pathlib.Path(path)
   if not path.is_file():
     raise FileNotFoundError(f"score CSV not found: {path} (run the evaluation to write it)")
   with path.open(encoding="utf-8", newline="") as f:
     rows = list(csv.DictReader(f))
-  if not rows or set(CSV_COLUMNS) - set(rows[0]):
-    raise ValueError(f"{path} is empty or lacks columns {list(CSV_COLUMNS)}")
-  ints = ("frame", "label", "behavior")
-  return {c: np.array([int(r[c]) if c in ints else float(r[c]) for r in rows]) for c in CSV_COLUMNS}
+  if not rows or set(BASE_CSV_COLUMNS) - set(rows[0]):
+    raise ValueError(f"{path} is empty or lacks columns {list(BASE_CSV_COLUMNS)}")
+  present = [c for c in CSV_COLUMNS if c in rows[0]]
+
+  def parse(column: str, text: str) -> float:
+    if column in INT_COLUMNS:
+      return int(text) if text else -1
+    return float(text) if text else np.nan
+
+  return {c: np.array([parse(c, r[c]) for r in rows]) for c in present}
 
 
 def write_plots(
@@ -566,8 +654,8 @@ def write_plots(
           smooth_scores(table, eval_config.smoothing_sigma),
       ),
   }
-  for stream, errors in _stream_errors(table).items():
-    curves[f"{stream} error"] = (table.label, errors)
+  for stream in table_streams(table):
+    curves[f"{stream} error"] = (table.label, getattr(table, f"error_{stream}"))
   plots.plot_roc(curves, pathlib.Path(workdir) / ROC_FILE)
   reg = regularity(table)
   panels = [
@@ -582,6 +670,25 @@ def write_plots(
   plots.plot_timelines(panels, pathlib.Path(workdir) / TIMELINE_FILE)
 
 
+@dataclasses.dataclass(frozen=True)
+class Calibrated:
+  """What the trainer learnt on validation and training frames, for the test evaluation.
+
+  Attributes:
+    error_stats: `error_statistics` of the normal validation frames (z-scored named scores).
+    threshold: the calibrated threshold (None: no false-alarm or bout metrics).
+    event_rule: the event rule the threshold was calibrated with.
+    video_fps: the dataset's `video_fps` metadata (indexed like `video_names`), or None.
+    pca: the PCA baseline fitted on training frames (None: no PCA baseline).
+  """
+
+  error_stats: Stats | None = None
+  threshold: float | None = None
+  event_rule: events.EventRule = events.PLAIN_RUNS
+  video_fps: Sequence[float] | None = None
+  pca: baselines.PcaModel | None = None
+
+
 def evaluate(
     predict_fn: PredictFn,
     arrays: Mapping[str, np.ndarray],
@@ -591,29 +698,45 @@ def evaluate(
     video_names: Sequence[str] | None = None,
     anomaly_class: int | None = None,
     inputs_fn: InputsFn | None = None,
-    stream_stats: StreamStats | None = None,
+    calibrated: Calibrated = Calibrated(),
 ) -> dict[str, Any]:
   """Scores a test split, writes CSVs and plots into `workdir`, returns the metrics dict.
 
   Args:
     predict_fn: see `frame_errors`.
     arrays: the test split as loaded by `DatasetHandle.load('test')`.
-    eval_config: `config.eval` (batch_size, smoothing_sigma, timeline_max_videos,
-      stream_normalisation).
+    eval_config: `config.eval` (batch_size, smoothing_sigma, timeline_max_videos, score).
     workdir: run folder; receives `scores/<video>.csv`, `roc.png`, `timeline.png`.
     video_names: the dataset metadata's `video_names` (indexed by the records' `video`).
     anomaly_class: held-out behaviour id, required for the supervised model.
     inputs_fn: see `frame_errors`.
-    stream_stats: `stream_statistics` of the validation table (stream_normalisation='validation').
+    calibrated: validation statistics, threshold and event rule, frame rates, PCA baseline.
 
   Returns:
-    `compute_metrics(...)`: JSON-serialisable, for the trainer to merge into results.json.
+    `compute_metrics(...)` plus `baselines`, `model_beats_baselines` and, with a threshold,
+    `detection_metrics(...)`: JSON-serialisable, for the trainer to merge into results.json.
   """
   table = frame_errors(
       predict_fn, arrays, eval_config.batch_size, anomaly_class=anomaly_class, inputs_fn=inputs_fn
   )
-  table = scored_table(table, eval_config, stream_stats)  # CSVs and plots show the headline score.
-  results = compute_metrics(table, eval_config, video_names, stream_stats)
-  write_score_csvs(table, workdir, video_names)
+  table = scored_table(table, eval_config, calibrated.error_stats)  # CSVs show the headline.
+  results = compute_metrics(table, eval_config, video_names, calibrated.error_stats)
+  frames = baselines.unique_frames(arrays)
+  baseline_values = baselines.baseline_scores(
+      frames["video"], frames["frame_index"], frames["gray"], frames["flow"], calibrated.pca
+  )
+  results["baselines"] = baseline_metrics(table, baseline_values, results["auc"])
+  beats = [b["model_beats"] for b in results["baselines"].values()]
+  results["model_beats_baselines"] = None if None in beats else all(beats)
+  if calibrated.threshold is not None:
+    fps = fps_by_video(calibrated.video_fps, np.unique(table.video), "test split")
+    results.update(detection_metrics(table, calibrated.threshold, calibrated.event_rule, fps))
+  write_score_csvs(
+      table,
+      workdir,
+      video_names,
+      threshold=calibrated.threshold,
+      baseline_values=baseline_values,
+  )
   write_plots(table, eval_config, workdir, video_names)
   return results

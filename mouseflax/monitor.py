@@ -25,9 +25,11 @@ frames (as `score` does at the end of a video; their rows get that window's erro
 than 8 frames came since the previous interruption, their rows have an empty score (not flagged).
 
 Events: after each window, `score.segments` runs on the scores since the last interruption (at
-least `EVENT_CONTEXT_S`); a segment that was not there before starts an event (events CSV row
-`started`, `--on_event` runs), a segment that ended closes it (row `ended`). An interruption closes
-an open event.
+least `EVENT_CONTEXT_S`) with the run's event rule (`mouseflax.events`, the rule the threshold was
+calibrated with): an event that was not there before starts (events CSV row `started`,
+`--on_event` runs) once it is `event_min_duration_s` long, and it ends (row `ended`) once
+`event_merge_gap_s` of unflagged frames follow it, when no later flag can join it. An interruption
+closes an open event.
 
 Files in O, one set per local day (DATE = YYYY-MM-DD of the frame's, event's or gap's wall-clock
 time; a new set begins at local midnight; existing files are appended to, header once):
@@ -80,8 +82,9 @@ import jax
 import numpy as np
 
 from mouseflax import clips
-from mouseflax import evaluate
+from mouseflax import events
 from mouseflax import fileio
+from mouseflax import named_scores
 from mouseflax import preprocess
 from mouseflax import score
 from mouseflax import streams
@@ -171,7 +174,7 @@ class VideoSource:
     self._cap: cv2.VideoCapture | None = None
     self.reopen()
     fps = float(self._cap.get(cv2.CAP_PROP_FPS))
-    self.fps = fps if fps > 0 else score.FALLBACK_FPS
+    self.fps = fps if fps > 0 else events.FALLBACK_FPS
     self.name = pathlib.Path(self.target).name if self.kind == "file" else str(spec)
 
   @property
@@ -456,7 +459,11 @@ class EventTracker:
 
   def __init__(self, threshold: score.Threshold, fps: float, source: str, clips_dir: pathlib.Path):
     self.threshold, self.fps, self.source, self.clips_dir = threshold, fps, source, clips_dir
-    self.context = max(T, round(EVENT_CONTEXT_S * fps))
+    rule = threshold.event_rule
+    # An event is over once `link` unflagged frames follow its last flagged frame (no later flag
+    # can merge into it: `events.EventRule.link_frames`).
+    self.link = rule.link_frames(fps)
+    self.context = max(T, round(EVENT_CONTEXT_S * fps), self.link + rule.min_frames(fps))
     self.open: Event | None = None
     self._reset()
 
@@ -470,7 +477,7 @@ class EventTracker:
     values = np.asarray(self.scores)
     nan = np.full(len(values), np.nan)
     recent = score.VideoScores(pathlib.Path(self.source), self.fps, nan, nan, values)
-    return score.segments(recent, self.threshold.value)
+    return score.segments(recent, self.threshold)
 
   def _start(self, first: int) -> Event:
     wall = self.walls[first]
@@ -503,7 +510,7 @@ class EventTracker:
         self.open = self._start(first)
         changes.append((STARTED, self.open))
       self.open.peak_score = max(self.open.peak_score, max(self.scores[first : last + 1]))
-      if last < len(self.scores) - 1:  # A later frame is not flagged: the segment is over.
+      if len(self.scores) - 1 - last >= self.link:  # No later flag can join it: it is over.
         changes.append((ENDED, self._end(last)))
     self._trim()
     return changes
@@ -693,7 +700,7 @@ class Monitor:
     self.clock = clock
     self.stop = stop or threading.Event()
     self.errors_fn = errors_fn or make_errors_fn(run)
-    self.stream_stats = score.stream_stats(run)
+    self.score_name, self.error_stats = score.score_name(run), score.error_stats(run)
     self.preprocessor = preprocess.FramePreprocessor(run.preprocess)
     self.files = {
         "scores": DailyCsv(self.output_dir, SCORES_PREFIX, SCORE_COLUMNS),
@@ -720,21 +727,21 @@ class Monitor:
     return {s: np.asarray(v, np.float64)[0] for s, v in self.errors_fn(gray, flow).items()}
 
   def _write_rows(self, frames: Sequence[Frame], errors: dict[str, np.ndarray] | None) -> None:
-    """Writes the rows of `frames` (errors: per stream [len(frames)], None = unscored)."""
+    """Writes the rows of `frames` (errors: {error column: [len(frames)]}, None = unscored)."""
     n = len(frames)
     nan = np.full(n, np.nan)
     if errors is None:
-      errors, values = {s: nan for s in self.scoring_run.streams}, nan
+      errors, values = {}, nan
     else:
-      values = evaluate.combine_streams(errors, self.stream_stats)
+      values = named_scores.compute(self.score_name, errors, self.error_stats)
     rows, now = [], time.monotonic()
     for i, frame in enumerate(frames):
       latency = (now - frame.read_s) * MS_PER_S
       cells = [
           _stamp(frame.wall),
           frame.index,
-          _number(errors.get("gray", nan)[i]),
-          _number(errors.get("flow", nan)[i]),
+          _number(errors.get("error_gray", nan)[i]),
+          _number(errors.get("error_flow", nan)[i]),
           _number(values[i]),
           int(values[i] > self.threshold.value),
           f"{latency:.1f}",

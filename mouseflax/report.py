@@ -3,9 +3,13 @@
   python -m mouseflax.report --workdirs='workdirs/*' --output=report.md --figure=figures34.png
 
 Reads each run's `results.json` (falling back to `config.json` for fields it lacks), prints a
-markdown table that names the AUC variant, the data (real or SYNTHETIC) and the epochs run, writes
-it to `--output`, and draws the regularity timelines of the two-stream models on groom and hang side
-by side (`--figure`, from each run's `scores/*.csv`).
+markdown table that names the AUC variant, the data (real or SYNTHETIC) and the epochs run, then a
+table of each run's headline AUC beside the baselines scored on the same frames (motion energy, flow
+magnitude, PCA: `mouseflax.baselines`), the share of anomalous bouts detected and the false alarms
+realised on the normal test frames against the calibrated (nominal) rate. A model AUC that does not
+beat every baseline is marked `!` (in both tables) and the baselines that match or beat it are in
+bold. Writes it to `--output`, and draws the regularity timelines of the two-stream models on groom
+and hang side by side (`--figure`, from each run's `scores/*.csv`).
 """
 
 from collections.abc import Sequence
@@ -40,6 +44,15 @@ AUC_COLUMNS = {
     "auc_gray": "AUC gray",
     "auc_flow": "AUC flow",
 }
+
+# Baseline columns: key in results.json's `baselines` -> header.
+BASELINE_COLUMNS = {
+    "motion_energy": "motion energy",
+    "flow_magnitude": "flow magnitude",
+    "pca": "PCA",
+}
+NOT_BEATEN = "!"  # After a model AUC that does not beat every baseline.
+PERCENT_DIGITS = 1
 
 MODEL_LABELS = {
     "cae": "two-stream CAE",
@@ -167,6 +180,45 @@ def fmt_auc(metrics: dict[str, Any], key: str) -> str:
   return UNDEFINED if value is None else f"{value:.{AUC_DIGITS}f}"
 
 
+def _beaten(metrics: dict[str, Any]) -> bool:
+  """Whether a baseline matches or beats the run's headline AUC (False for runs without them)."""
+  return any(b.get("model_beats") is False for b in (metrics.get("baselines") or {}).values())
+
+
+def _fmt_headline(metrics: dict[str, Any]) -> str:
+  return fmt_auc(metrics, "auc") + (NOT_BEATEN if _beaten(metrics) else "")
+
+
+def _fmt_baseline(metrics: dict[str, Any], key: str) -> str:
+  baseline = (metrics.get("baselines") or {}).get(key)
+  if baseline is None:
+    return UNKNOWN
+  cell = fmt_auc(baseline, "auc")
+  return f"**{cell}**" if baseline.get("model_beats") is False else cell
+
+
+def _fmt_bouts(metrics: dict[str, Any]) -> str:
+  bouts = metrics.get("bout_detection")
+  if not bouts:
+    return UNKNOWN
+  return f"{bouts['detected']}/{bouts['bouts']}"
+
+
+def _fmt_false_alarms(metrics: dict[str, Any]) -> str:
+  """'<realised> (nominal <target>)' in the calibrated unit; ' W' when calibration warned."""
+  calibration = metrics.get("calibration")
+  if not calibration:
+    return UNKNOWN
+  warned = " W" if metrics.get("calibration_warning") else ""
+  if calibration["calibrate_to"] == "frame_rate":
+    test = metrics.get("false_alarm_rate_test")
+    realised = UNDEFINED if test is None else f"{100 * test:.{PERCENT_DIGITS}f}%"
+    return f"{realised} (nominal {100 * calibration['target']:g}%){warned}"
+  test = metrics.get("false_events_per_hour_test")
+  realised = UNDEFINED if test is None else f"{test:.3g}/h"
+  return f"{realised} (nominal {calibration['target']:g}/h){warned}"
+
+
 def fmt_paper(run: RunResult) -> tuple[str, str]:
   paper = PAPER_RESULTS.get((run.dataset, run.model))
   if paper is None:
@@ -189,7 +241,10 @@ def _row(run: RunResult) -> str:
       MODEL_LABELS.get(run.model, run.model),
       str(run.epochs),
   ]
-  cells += [fmt_auc(run.metrics, key) for key in AUC_COLUMNS]
+  cells += [
+      _fmt_headline(run.metrics) if key == "auc" else fmt_auc(run.metrics, key)
+      for key in AUC_COLUMNS
+  ]
   cells += [str(run.metrics.get("n_test_frames", UNKNOWN)), paper_auc, source, run.workdir.name]
   return "| " + " | ".join(cells) + " |"
 
@@ -204,6 +259,10 @@ def _notes(runs: Sequence[RunResult]) -> list[str]:
   )
   lines.append(
       f"- `{UNDEFINED}`: undefined for that run; `{UNKNOWN}`: not in the run's results.json."
+  )
+  lines.append(
+      f"- `{NOT_BEATEN}`: the model's AUC does not beat every baseline on the same test frames "
+      "(the baselines that match or beat it are bold in the table below)."
   )
   if any(r.synthetic for r in runs):
     lines.append(
@@ -224,6 +283,42 @@ def _peer_table() -> list[str]:
   return lines + [f"| {name} | {auc:.{AUC_DIGITS}f} |" for name, auc in PAPER_AVENUE_PEERS]
 
 
+def _baseline_table(runs: Sequence[RunResult]) -> list[str]:
+  """The headline AUC beside each baseline, bouts detected and false alarms, one row per run."""
+  header = (
+      ["Dataset", "Data", "Model", "AUC (pooled)"]
+      + [f"{name} AUC" for name in BASELINE_COLUMNS.values()]
+      + ["Bouts detected", "False alarms, normal test frames (nominal)", "Run"]
+  )
+  lines = [
+      "",
+      "## Beside the baselines (same test frames)",
+      "",
+      "| " + " | ".join(header) + " |",
+      "|" + "---|" * len(header),
+  ]
+  for run in runs:
+    cells = [
+        DATASET_LABELS.get(run.dataset, run.dataset),
+        data_label(run),
+        MODEL_LABELS.get(run.model, run.model),
+        _fmt_headline(run.metrics),
+    ]
+    cells += [_fmt_baseline(run.metrics, key) for key in BASELINE_COLUMNS]
+    cells += [_fmt_bouts(run.metrics), _fmt_false_alarms(run.metrics), run.workdir.name]
+    lines.append("| " + " | ".join(cells) + " |")
+  lines += [
+      "",
+      "Baselines: motion energy = mean |frame difference|, flow magnitude = mean |flow - 0.5|, PCA "
+      "= reconstruction error of a 20-component PCA of training frames. Bouts: anomalous runs with "
+      "a flagged frame at the calibrated threshold. False alarms: share of normal test frames "
+      "flagged (frame-rate calibration) or false events per hour of normal test video (events "
+      "calibration); W: the validation video was too short to promise the nominal rate "
+      "(threshold.json `warning`).",
+  ]
+  return lines
+
+
 def build_table(runs: Sequence[RunResult]) -> str:
   """Markdown report: one row per run (sorted by dataset, model), our AUCs beside the paper's."""
   header = (
@@ -237,8 +332,10 @@ def build_table(runs: Sequence[RunResult]) -> str:
       "| " + " | ".join(header) + " |",
       "|" + "---|" * len(header),
   ]
-  lines += [_row(r) for r in sorted(runs, key=lambda r: (r.dataset, r.model, str(r.workdir)))]
+  ordered = sorted(runs, key=lambda r: (r.dataset, r.model, str(r.workdir)))
+  lines += [_row(r) for r in ordered]
   lines += _notes(runs)
+  lines += _baseline_table(ordered)
   if any(r.dataset == AVENUE for r in runs):
     lines += _peer_table()
   return "\n".join(lines) + "\n"

@@ -20,11 +20,11 @@ read through `score.segments` and `score.Threshold`, so a change of the flagging
 
 Heat overlay: the window of T frames that contains the peak (the first of `covering_windows`, as
 scored) is decoded and preprocessed again with the run's preprocessing, and the model's squared
-error per pixel (mean over a stream's channels) is combined across streams by the run's score rule
-(`evaluate.combine_streams`): its mean over the pixels is that window's score of the frame. Its
-positive part, scaled to its maximum, is upsampled onto the crop the model sees; the rest of the
-frame (outside the crop) is darkened. The extra model calls are one window per segment, after
-scoring.
+error per pixel (mean over a stream's channels) is averaged across streams as the run's named score
+weighs them (`named_scores.pixel_scale`: divided by the stream's validation spread for a z-scored
+score), so the hot pixels are those that drive the score. Scaled to its maximum, it is upsampled
+onto the crop the model sees; the rest of the frame (outside the crop) is darkened. The extra model
+calls are one window per segment, after scoring.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from mouseflax import clips
-from mouseflax import evaluate
 from mouseflax import fileio
+from mouseflax import named_scores
 from mouseflax import preprocess
 from mouseflax import score
 from mouseflax import streams
@@ -124,26 +124,24 @@ class VideoSection:
 
 
 def stream_terms(
-    scores: score.VideoScores, frame: int, streams: Sequence[str], stats: Mapping | None
+    scores: score.VideoScores, frame: int, name: str, stats: Mapping | None
 ) -> dict[str, float]:
-  """Each stream's term of the score rule at `frame`: its error, or its z-score ('validation')."""
-  errors = {"gray": scores.error_gray, "flow": scores.error_flow}
-  return {
-      s: float(evaluate.combine_streams({s: errors[s][frame : frame + 1]}, stats)[0])
-      for s in streams
-  }
+  """Each stream's term of the named score at `frame` (`named_scores.stream_terms`)."""
+  columns = {c: v[frame : frame + 1] for c, v in scores.errors.items()}
+  return {s: float(v[0]) for s, v in named_scores.stream_terms(name, columns, stats).items()}
 
 
 def find_segments(
     scores: score.VideoScores,
     threshold: score.Threshold,
     stem: str,
-    streams: Sequence[str],
+    name: str,
     stats: Mapping | None,
 ) -> list[Segment]:
-  """The video's flagged segments (`score.segments`), numbered as in <stem>_segments.csv."""
+  """The video's events (`score.segments` with the run's event rule), numbered as in
+  <stem>_segments.csv; `name` and `stats`: the run's named score and its error statistics."""
   found = []
-  for number, (first, last) in enumerate(score.segments(scores, threshold.value), start=1):
+  for number, (first, last) in enumerate(score.segments(scores, threshold), start=1):
     peak = first + int(np.argmax(scores.score[first : last + 1]))
     found.append(
         Segment(
@@ -154,7 +152,7 @@ def find_segments(
             peak=peak,
             peak_score=float(scores.score[peak]),
             fps=scores.fps,
-            stream_terms=stream_terms(scores, peak, streams, stats),
+            stream_terms=stream_terms(scores, peak, name, stats),
         )
     )
   return found
@@ -223,14 +221,15 @@ def heat_maps(
 ) -> dict[str, np.ndarray]:
   """{key: float [crop_h, crop_w]}: the score rule per pixel at each peak (module docstring)."""
   starts = dict(zip(peaks, peak_window_starts(num_frames, list(peaks.values()))))
-  stats = score.stream_stats(run)
+  name, stats = score.score_name(run), score.error_stats(run)
+  scale = {s: named_scores.pixel_scale(name, s, stats) for s in run.streams}
   heats = {}
   for key, window in _preprocessed_windows(run, path, starts).items():
     gray = np.stack([g for g, _ in window])[None]
     flow = np.stack([f for _, f in window])[None]
     errors = pixel_errors_fn(gray, flow)
     offset = peaks[key] - starts[key]
-    heats[key] = evaluate.combine_streams({s: errors[s][0, offset] for s in run.streams}, stats)
+    heats[key] = np.mean([errors[s][0, offset] / scale[s] for s in run.streams], axis=0)
   return heats
 
 
@@ -405,7 +404,6 @@ def _summary(
       f"{flagged / frames:.2%} ({flagged:,} of {frames:,} frames)" if frames else webpage.MISSING
   )
   videos = f"{len(sections)} scored" + (f", {len(failures)} failed" if failures else "")
-  rule = evaluate.normalisation_rule(run.config.eval)
   items = [
       ("videos", webpage.esc(videos)),
       ("hours scored", f"{seconds / SECONDS_PER_HOUR:.3f} h ({_duration(seconds)})"),
@@ -413,7 +411,7 @@ def _summary(
       ("flagged share", share),
       *_threshold_items(threshold),
       ("run", webpage.esc(f"{run.workdir} (step {run.step}, streams {', '.join(run.streams)})")),
-      ("score rule", webpage.esc(f"stream_normalisation = {rule}")),
+      ("score", webpage.esc(f"{score.score_name(run)} (config.eval.score)")),
       (
           "clips",
           webpage.esc(f"the {min(top_clips, segments)} segments with the highest peak score"),
@@ -558,13 +556,11 @@ def write_review(
   `results`: video path -> ScoredVideo (its `scores` and `files`) or the exception that stopped it.
   """
   output_dir = pathlib.Path(output_dir)
-  stats = score.stream_stats(run)
+  name, stats = score.score_name(run), score.error_stats(run)
   failures = {p: r for p, r in results.items() if isinstance(r, BaseException)}
   scored = {p: r for p, r in results.items() if p not in failures}
   stems = dict(zip(scored, score.output_stems(list(scored))))
-  found = {
-      p: find_segments(r.scores, threshold, stems[p], run.streams, stats) for p, r in scored.items()
-  }
+  found = {p: find_segments(r.scores, threshold, stems[p], name, stats) for p, r in scored.items()}
   clip_keys = _clip_keys([s for segs in found.values() for s in segs], top_clips)
   pixel_errors_fn = make_pixel_errors_fn(run)
   sections, sizes = [], {}

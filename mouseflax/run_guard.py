@@ -188,8 +188,7 @@ def run_paths(workdir: pathlib.Path) -> list[pathlib.Path]:
       run_files.PREPROCESS_FILE,
   ]
   paths = [workdir / name for name in names]
-  pattern = score.VALIDATION_SCORES_FILE.format(step="*", rule="*")
-  paths += sorted(workdir.glob(pattern))
+  paths += sorted(workdir.glob(score.VALIDATION_ERRORS_FILE.format(step="*")))
   paths.append(workdir / run_files.CONFIG_FILE)
   return [p for p in paths if p.exists()]
 

@@ -1,14 +1,17 @@
-"""Score any recording with a trained run: per-frame anomaly scores, flagged segments, plots.
+"""Score any recording with a trained run: per-frame anomaly scores, flagged events, plots.
 
   python -m mouseflax.score --workdir=W --video=PATH [--video=PATH2 ...] --output_dir=O \
-      [--false_alarm_rate=0.01 | --threshold=X] [--annotated_video]
+      [--false_events_per_hour=2 | --false_alarm_rate=0.01 | --threshold=X] [--annotated_video]
 
 For each video `<stem>` it writes into O:
 - `<stem>_scores.csv`: one row per decoded frame (every frame, the first ones included), columns
-  `frame,time_s,error_gray,error_flow,score,flagged`; higher `score` = more anomalous.
-- `<stem>_segments.csv`: runs of consecutive flagged frames,
-  `start_frame,end_frame,start_s,end_s,peak_score` (end inclusive).
-- `<stem>_timeline.png`: score over time, the threshold, flagged segments shaded.
+  `frame,time_s,error_gray,error_flow,score,flagged` then `in_event` (the frame lies inside a
+  reported event) and the other error columns `error_l2_<stream>`, `error_patch_<stream>` (so any
+  named score can be recomputed); higher `score` = more anomalous.
+- `<stem>_segments.csv`: the events (`mouseflax.events`, the run's event rule),
+  `start_frame,end_frame,start_s,end_s,peak_score` (end inclusive) then
+  `peak_frame,duration_s,flagged_frames`.
+- `<stem>_timeline.png`: score over time, the threshold, the events shaded.
 - `<stem>_annotated.mp4` (with --annotated_video): the recording with a score bar; flagged frames
   get a red frame and bar.
 
@@ -20,22 +23,24 @@ What is computed (the same as the evaluator's test split, mouseflax.evaluate):
   frames of that window are seen twice and get the mean of their two errors (the rule of
   `windows.covering_windows`, applied while streaming). A video shorter than T frames cannot be
   scored (`VideoTooShortError`).
-- e_s(t) = mean over H, W, C of (x - x_hat)^2 per stream (`streams.per_frame_errors`), computed in
+- Errors per stream of every kind (`streams.per_frame_errors`: 'mse', 'l2', 'patch'), computed in
   float32 inside the jitted step (the evaluator uses float64 on the host: ~1e-7 relative
-  difference); score(t) combines the streams by the run's `config.eval.stream_normalisation`
-  (`evaluate.combine_streams`): 'none', the unweighted mean (single-stream models: error_gray,
-  error_flow empty); 'validation', the mean of per-stream z-scores with the validation statistics
-  stored in threshold.json (`stream_stats`), so the score is the one the threshold was calibrated
-  on.
+  difference); score(t) is the run's named score (`config.eval.score`, `named_scores.compute`;
+  runs made before it: `eval.stream_normalisation` 'none' -> 'mse', 'validation' -> 'mse_z'), the
+  z-scored ones with the validation statistics stored in threshold.json (`error_stats`), so the
+  score is the one the threshold was calibrated on.
 - Frame 0 has no previous frame, so its flow input is the zero-motion field (0.5 everywhere), as in
-  the training records: its error_flow measures how well the model reproduces "no motion", not the
+  the training records: its flow error measures how well the model reproduces "no motion", not the
   animal's motion, and can be high for a clip that starts mid-movement.
-- Threshold: flagged = score > threshold. Default: `<workdir>/threshold.json`, written by training
-  from the validation (normal) frames at `config.eval.false_alarm_rate`. `--threshold=X` overrides
-  it; `--false_alarm_rate=r` (another rate) recalibrates from the run's validation scores, computed
-  once from the run's validation split and cached in
-  `<workdir>/validation_scores_step<S>_<rule>.npy` (S the checkpoint step scored, rule
-  `config.eval.stream_normalisation`: a resumed run's new checkpoint gets its own scores).
+- Threshold: flagged = score > threshold; events by the run's event rule (`eval.event_merge_gap_s`,
+  `eval.event_min_duration_s`; runs made before it: plain runs of flagged frames). Default:
+  `<workdir>/threshold.json`, written by training from the validation (normal) frames
+  (`mouseflax.calibration`: `eval.false_events_per_hour` false events per hour, or
+  `eval.false_alarm_rate` of the frames). `--threshold=X` overrides it; `--false_events_per_hour=R`
+  or `--false_alarm_rate=r` (another target) recalibrates from the run's validation errors,
+  computed once from the run's validation split and cached in
+  `<workdir>/validation_errors_step<S>.npz` (S the checkpoint step scored; every error column, so
+  any named score can be recalibrated: a resumed run's new checkpoint gets its own errors).
 
 Speed and memory: decoding, preprocessing and the model run in three overlapping stages (two
 `threads.background` threads plus the caller's; OpenCV and XLA release the GIL), joined by bounded
@@ -71,11 +76,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from mouseflax import calibration
 from mouseflax import checkpointing
 from mouseflax import cli
 from mouseflax import evaluate
+from mouseflax import events
 from mouseflax import fileio
 from mouseflax import models
+from mouseflax import named_scores
 from mouseflax import plots
 from mouseflax import preprocess
 from mouseflax import run_files
@@ -84,14 +92,27 @@ from mouseflax import streams
 from mouseflax import threads
 from mouseflax import video
 
-# Keyed by checkpoint step and normalisation rule, so another checkpoint never reuses stale scores.
-VALIDATION_SCORES_FILE = "validation_scores_step{step}_{rule}.npy"
+# Keyed by checkpoint step, so another checkpoint never reuses stale errors; every error column is
+# kept, so every named score can be recalibrated from it.
+VALIDATION_ERRORS_FILE = "validation_errors_step{step}.npz"
 SCORES_SUFFIX = "_scores.csv"
 SEGMENTS_SUFFIX = "_segments.csv"
 TIMELINE_SUFFIX = "_timeline.png"
 ANNOTATED_SUFFIX = "_annotated.mp4"
-SCORE_COLUMNS = ("frame", "time_s", "error_gray", "error_flow", "score", "flagged")
-SEGMENT_COLUMNS = ("start_frame", "end_frame", "start_s", "end_s", "peak_score")
+# The columns every scores CSV has had, then those added since (the other error columns).
+SCORE_COLUMNS = ("frame", "time_s", "error_gray", "error_flow", "score", "flagged", "in_event") + (
+    tuple(c for c in named_scores.ERROR_COLUMNS if c not in ("error_gray", "error_flow"))
+)
+SEGMENT_COLUMNS = (
+    "start_frame",
+    "end_frame",
+    "start_s",
+    "end_s",
+    "peak_score",
+    "peak_frame",
+    "duration_s",
+    "flagged_frames",
+)
 FLOAT_FORMAT = evaluate.CSV_FLOAT_FORMAT
 TIME_FORMAT = "{:.4f}"
 # Bounded queues between the stages: decoded frames, and batches of preprocessed windows.
@@ -99,8 +120,6 @@ QUEUE_FRAMES = 256
 QUEUE_BATCHES = 4
 # The scoring mesh: one device (a video's batches are small; the step is compiled once).
 SCORING_MESH = {"data_parallelism": 1}
-# Containers whose frame rate OpenCV cannot read report 0: times are then given at this rate.
-FALLBACK_FPS = 30.0
 # Timeline figure.
 TIMELINE_SIZE_INCHES = (10.0, 3.0)
 # Annotated video: a bar at the bottom whose length is score / (BAR_FULL_SCALE * threshold).
@@ -138,11 +157,23 @@ class OutputDirError(PermissionError):
 
 @dataclasses.dataclass(frozen=True)
 class Threshold:
-  """The flagging rule: score > value; `source` says where the value came from."""
+  """The flagging rule: score > value, frames grouped into events by `event_rule`.
+
+  Attributes:
+    value: flag a frame when its score > value.
+    false_alarm_rate: the share of normal validation frames it was calibrated to (frame mode).
+    source: where the value came from.
+    false_events_per_hour: the false events per hour it was calibrated to (events mode).
+    event_rule: how flagged frames make events (`segments`; the run's rule).
+    warning: the calibration's warning (validation video too short for the rate), or None.
+  """
 
   value: float
   false_alarm_rate: float | None
   source: str
+  false_events_per_hour: float | None = None
+  event_rule: events.EventRule = events.PLAIN_RUNS
+  warning: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,18 +258,22 @@ def load_run(workdir: str | pathlib.Path) -> ScoringRun:
       streams=model_streams,
       stored_threshold=stored,
   )
-  stream_stats(run)  # A normalised run without its statistics fails here, before any video.
+  error_stats(run)  # A z-scored run without its statistics fails here, before any video.
   return run
 
 
 def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray], dict]:
-  """Jitted (gray uint8 [B,T,H,W,1], flow [B,T,H,W,2]) -> {stream: float32 [B,T] errors}."""
+  """Jitted (gray uint8 [B,T,H,W,1], flow [B,T,H,W,2]) -> {error column: float32 [B,T]}."""
 
   @jax.jit
   def window_errors(params, gray, flow):
     inputs = streams.to_model_inputs({"gray": gray, "flow": flow})
     outputs = steps.predict(run.model.apply, params, inputs)
-    return streams.per_frame_errors(inputs, outputs, dtype=jnp.float32, xp=jnp)
+    columns = {}
+    for kind in streams.ERROR_KINDS:
+      errors = streams.per_frame_errors(inputs, outputs, dtype=jnp.float32, xp=jnp, kind=kind)
+      columns.update({named_scores.error_column(kind, s): v for s, v in errors.items()})
+    return columns
 
   return lambda gray, flow: window_errors(run.params, gray, flow)
 
@@ -247,31 +282,41 @@ def make_window_errors_fn(run: ScoringRun) -> Callable[[np.ndarray, np.ndarray],
 # Threshold.
 
 
-def stream_stats(run: ScoringRun) -> dict[str, Any] | None:
-  """The per-stream statistics the run's score uses (threshold.json), or None for the raw mean."""
-  if evaluate.normalisation_rule(run.config.eval) == evaluate.NORMALISATION_NONE:
-    return None
-  stats = (run.stored_threshold or {}).get("stream_stats")
+def score_name(run: ScoringRun) -> str:
+  """The run's named score (`config.eval.score`, or what an old run's normalisation stands for)."""
+  return named_scores.score_name(run.config.eval)
+
+
+def error_stats(run: ScoringRun) -> dict[str, Any] | None:
+  """The validation error statistics (threshold.json) the run's score needs; None for a raw score.
+
+  threshold.json's `error_stats` (every error column), or an old run's `stream_stats` (the MSE's).
+  """
+  stored = run.stored_threshold or {}
+  stats = stored.get("error_stats") or named_scores.legacy_stats(stored.get("stream_stats"))
+  if not named_scores.SCORES[score_name(run)].standardised:
+    return stats or None
   if not stats:
     raise RunNotFoundError(
-        f"{run.workdir / run_files.THRESHOLD_FILE} lacks the stream_stats that config.eval."
-        "stream_normalisation='validation' scores with: finish the run's training and evaluation "
-        f"(python -m mouseflax.main ... --workdir={run.workdir})."
+        f"{run.workdir / run_files.THRESHOLD_FILE} lacks the error statistics that "
+        f"config.eval.score={score_name(run)!r} z-scores with: finish the run's training and "
+        f"evaluation (python -m mouseflax.main ... --workdir={run.workdir})."
     )
   return stats
 
 
-def validation_scores_path(run: ScoringRun) -> pathlib.Path:
-  """The cache of the validation scores of the run's scored checkpoint and normalisation rule."""
-  rule = evaluate.normalisation_rule(run.config.eval)
-  return run.workdir / VALIDATION_SCORES_FILE.format(step=run.step, rule=rule)
+def event_rule(run: ScoringRun) -> events.EventRule:
+  """The run's event rule (plain runs of flagged frames for runs made before it existed)."""
+  return events.rule_from_config(run.config.eval)
 
 
-def validation_scores(run: ScoringRun) -> np.ndarray:
-  """Per-frame scores of the run's validation split (cached in the workdir after the first call)."""
-  cache = validation_scores_path(run)
-  if cache.is_file():
-    return np.load(cache)
+def validation_errors_path(run: ScoringRun) -> pathlib.Path:
+  """The cache of the validation errors of the run's scored checkpoint."""
+  return run.workdir / VALIDATION_ERRORS_FILE.format(step=run.step)
+
+
+def _compute_validation_errors(run: ScoringRun) -> dict[str, np.ndarray]:
+  """The validation split's per-frame columns: video, frame, label, fps and every error column."""
   from mouseflax import input_pipeline  # pylint: disable=g-import-not-at-top  # Loads TFDS.
 
   try:
@@ -284,54 +329,141 @@ def validation_scores(run: ScoringRun) -> np.ndarray:
     ) from e
   predict_fn = steps.make_predict_fn(run.model.apply, run.params, steps.make_mesh(SCORING_MESH))
   table = evaluate.frame_errors(predict_fn, arrays, run.config.eval.batch_size)
-  table = evaluate.scored_table(table, run.config.eval, stream_stats(run))
-  scores = table.score[table.label == 0]
-  fileio.save_npy_atomic(cache, scores)
-  return scores
+  fps = evaluate.fps_by_video(
+      handle.info.metadata.get("video_fps"), np.unique(table.video), "validation split"
+  )
+  return {
+      "video": table.video,
+      "frame": table.frame_index,
+      "label": table.label,
+      "fps": np.array([fps[int(v)] for v in table.video]),
+      **table.error_columns(),
+  }
 
 
-def check_threshold_flags(threshold: float | None, false_alarm_rate: float | None) -> None:
+def validation_errors(run: ScoringRun) -> dict[str, np.ndarray]:
+  """Per-frame errors of the run's validation split (cached in the workdir after the first call)."""
+  cache = validation_errors_path(run)
+  if cache.is_file():
+    with np.load(cache) as stored:
+      return dict(stored)
+  columns = _compute_validation_errors(run)
+  with fileio.atomic_path(cache) as tmp:
+    np.savez(tmp, **columns)
+  return columns
+
+
+def validation_timeline(run: ScoringRun) -> calibration.Timeline:
+  """The normal validation frames under the run's score, as `calibration` fits thresholds on."""
+  columns = validation_errors(run)
+  normal = columns["label"] == 0
+  score = named_scores.compute(score_name(run), columns, error_stats(run))
+  fps = dict(zip(columns["video"].tolist(), columns["fps"].tolist()))
+  return calibration.timeline(
+      columns["video"][normal], columns["frame"][normal], score[normal], fps
+  )
+
+
+def _stored_target(stored: dict[str, Any]) -> calibration.Target:
+  """The target threshold.json was calibrated to (old runs: a frame rate)."""
+  mode = stored.get("calibrate_to", calibration.FRAME_RATE)
+  key = "false_events_per_hour" if mode == calibration.EVENTS_PER_HOUR else "false_alarm_rate"
+  return calibration.Target(mode, float(stored[key]))
+
+
+def _threshold(value: float, target: calibration.Target, source: str, **kwargs) -> Threshold:
+  events_mode = target.mode == calibration.EVENTS_PER_HOUR
+  return Threshold(
+      value,
+      None if events_mode else target.value,
+      source,
+      false_events_per_hour=target.value if events_mode else None,
+      **kwargs,
+  )
+
+
+def check_threshold_flags(
+    threshold: float | None,
+    false_alarm_rate: float | None,
+    false_events_per_hour: float | None = None,
+) -> None:
   """Raises ValueError unless the threshold flags make one valid rule.
 
-  --threshold must be a finite number, --false_alarm_rate a share in (0, 1), and they cannot be
-  combined (one of them would be ignored). The one place the flags are checked: extend it here.
+  --threshold must be a finite number, --false_alarm_rate a share in (0, 1),
+  --false_events_per_hour a positive rate, and at most one of them is given (another would be
+  ignored). The one place the flags are checked: extend it here.
   """
-  if threshold is not None and false_alarm_rate is not None:
-    raise ValueError(
-        f"--threshold={threshold} and --false_alarm_rate={false_alarm_rate} both set the "
-        "threshold: pass one of them."
-    )
+  given = {
+      name: value
+      for name, value in (
+          ("--threshold", threshold),
+          ("--false_alarm_rate", false_alarm_rate),
+          ("--false_events_per_hour", false_events_per_hour),
+      )
+      if value is not None
+  }
+  if len(given) > 1:
+    flags_given = " and ".join(f"{name}={value}" for name, value in given.items())
+    raise ValueError(f"{flags_given} all set the threshold: pass one of them.")
   if threshold is not None and not math.isfinite(threshold):
     raise ValueError(f"--threshold={threshold}: must be a finite number (scores are).")
   if false_alarm_rate is not None and not 0.0 < false_alarm_rate < 1.0:
     raise ValueError(
         f"--false_alarm_rate={false_alarm_rate}: must be a share of frames in (0, 1), e.g. 0.01."
     )
+  if false_events_per_hour is not None and not (
+      math.isfinite(false_events_per_hour) and false_events_per_hour > 0
+  ):
+    raise ValueError(
+        f"--false_events_per_hour={false_events_per_hour}: must be a positive number of false "
+        "events per hour of normal video, e.g. 2."
+    )
 
 
 def resolve_threshold(
-    run: ScoringRun, threshold: float | None = None, false_alarm_rate: float | None = None
+    run: ScoringRun,
+    threshold: float | None = None,
+    false_alarm_rate: float | None = None,
+    false_events_per_hour: float | None = None,
 ) -> Threshold:
-  """--threshold, else the stored threshold (same rate), else a recalibration for the new rate."""
-  check_threshold_flags(threshold, false_alarm_rate)
+  """--threshold, else the stored threshold (same target), else a recalibration for the new one.
+
+  The returned Threshold carries the run's event rule: pass it to `segments` to get the events
+  calibration counted.
+  """
+  check_threshold_flags(threshold, false_alarm_rate, false_events_per_hour)
+  rule = event_rule(run)
   if threshold is not None:
-    return Threshold(float(threshold), None, "--threshold")
+    return Threshold(float(threshold), None, "--threshold", event_rule=rule)
+  if false_events_per_hour is not None:
+    wanted = calibration.Target(calibration.EVENTS_PER_HOUR, float(false_events_per_hour))
+  elif false_alarm_rate is not None:
+    wanted = calibration.Target(calibration.FRAME_RATE, float(false_alarm_rate))
+  else:
+    wanted = None
   stored = run.stored_threshold
-  if stored is not None and (
-      false_alarm_rate is None or np.isclose(false_alarm_rate, stored["false_alarm_rate"])
-  ):
-    return Threshold(
-        float(stored["threshold"]),
-        float(stored["false_alarm_rate"]),
-        str(run.workdir / run_files.THRESHOLD_FILE),
-    )
-  if false_alarm_rate is None:
+  if stored is not None:
+    target = _stored_target(stored)
+    if wanted is None or (wanted.mode == target.mode and np.isclose(wanted.value, target.value)):
+      source = str(run.workdir / run_files.THRESHOLD_FILE)
+      return _threshold(
+          float(stored["threshold"]), target, source, event_rule=rule, warning=stored.get("warning")
+      )
+  if wanted is None:
     raise RunNotFoundError(
         f"{run.workdir / run_files.THRESHOLD_FILE} not found (training did not finish its "
-        "evaluation): pass --threshold=X or --false_alarm_rate=R."
+        "evaluation): pass --threshold=X, --false_events_per_hour=R or --false_alarm_rate=R."
     )
-  value = evaluate.calibrate_threshold(validation_scores(run), false_alarm_rate)
-  return Threshold(value, float(false_alarm_rate), "recalibrated on the validation split")
+  fitted = calibration.calibrate(validation_timeline(run), rule, wanted)
+  if fitted["warning"]:
+    logging.warning("Recalibration: %s", fitted["warning"])
+  return _threshold(
+      fitted["threshold"],
+      wanted,
+      "recalibrated on the validation split",
+      event_rule=rule,
+      warning=fitted["warning"],
+  )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -408,8 +540,8 @@ def window_batches(
 class _FrameSums:
   """Per-frame sums and counts of window errors; grows with the video (a few numbers per frame)."""
 
-  def __init__(self, stream_names: Sequence[str], capacity: int):
-    self.sums = {s: np.zeros(capacity) for s in stream_names}
+  def __init__(self, columns: Sequence[str], capacity: int):
+    self.sums = {c: np.zeros(capacity) for c in columns}
     self.counts = np.zeros(capacity)
     self.num_frames = 0
 
@@ -436,13 +568,18 @@ class _FrameSums:
 
 @dataclasses.dataclass(frozen=True)
 class VideoScores:
-  """Per-frame results of one video (arrays [N]); error_flow is NaN for a single-stream model."""
+  """Per-frame results of one video (arrays [N]); error_flow is NaN for a single-stream model.
+
+  `errors` holds every error column (`named_scores.ERROR_COLUMNS`, error_gray/error_flow
+  included; NaN for a stream the model lacks).
+  """
 
   path: pathlib.Path
   fps: float
   error_gray: np.ndarray
   error_flow: np.ndarray
   score: np.ndarray
+  errors: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
   @property
   def frame(self) -> np.ndarray:
@@ -496,7 +633,8 @@ def score_video(
   batches = threads.background(
       lambda: window_batches(frames, run.preprocess, batch_size, path), QUEUE_BATCHES, stop
   )
-  sums = _FrameSums(run.streams, info.num_frames)
+  columns = [named_scores.error_column(k, s) for k in streams.ERROR_KINDS for s in run.streams]
+  sums = _FrameSums(columns, info.num_frames)
   pending = None
   try:
     with _progress_bar(info.num_frames, path, progress) as bar:
@@ -510,33 +648,30 @@ def score_video(
         pending = result
   finally:
     batches.close()  # After an error here, stops and joins both stages: no thread is left behind.
-  return _video_scores(path, info, sums, run.streams, stream_stats(run))
+  return _video_scores(path, info, sums, score_name(run), error_stats(run))
 
 
 def _video_scores(
     path: pathlib.Path,
     info: video.VideoInfo,
     sums: _FrameSums,
-    stream_names: Sequence[str],
+    name: str,
     stats: dict[str, Any] | None = None,
 ) -> VideoScores:
   means = sums.means()
   nan = np.full(sums.num_frames, np.nan)
-  fps = info.fps
-  if not fps > 0:
-    logging.warning(
-        "%s: the container gives no frame rate; times assume %g fps.", path, FALLBACK_FPS
-    )
-    fps = FALLBACK_FPS
-  score = evaluate.combine_streams({s: means[s] for s in stream_names}, stats)
+  fps = events.checked_fps(info.fps, f"{path} (the container gives no frame rate)")
+  errors = {c: means.get(c, nan) for c in named_scores.ERROR_COLUMNS}
+  score = named_scores.compute(name, errors, stats)
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
   return VideoScores(
       path=path,
       fps=fps,
-      error_gray=means.get("gray", nan),
-      error_flow=means.get("flow", nan),
+      error_gray=errors["error_gray"],
+      error_flow=errors["error_flow"],
       score=score,
+      errors=errors,
   )
 
 
@@ -544,9 +679,26 @@ def _video_scores(
 # Outputs.
 
 
-def segments(scores: VideoScores, threshold: float) -> list[tuple[int, int]]:
-  """[(first_frame, last_frame)] of each run of consecutive frames with score > threshold."""
-  return plots.anomalous_runs(scores.frame, scores.score > threshold)
+def _value_and_rule(
+    threshold: Threshold | float, rule: events.EventRule | None
+) -> tuple[float, events.EventRule]:
+  if isinstance(threshold, Threshold):
+    return threshold.value, rule or threshold.event_rule
+  return float(threshold), rule or events.PLAIN_RUNS
+
+
+def segments(
+    scores: VideoScores, threshold: Threshold | float, rule: events.EventRule | None = None
+) -> list[tuple[int, int]]:
+  """[(first_frame, last_frame)] of each event: flagged frames (score > threshold) grouped by rule.
+
+  Pass the `Threshold` of `resolve_threshold`: its event rule is the run's, the one calibration
+  counted (`mouseflax.events`). A bare number gives plain runs of flagged frames unless `rule` is
+  given.
+  """
+  value, rule = _value_and_rule(threshold, rule)
+  found = events.find_events(scores.frame, scores.score > value, rule, scores.fps)
+  return [(int(a), int(b)) for a, b in found]
 
 
 def _csv(header: Sequence[str], rows: Iterator[Sequence[Any]]) -> str:
@@ -561,53 +713,60 @@ def _num(value: float) -> str:
   return "" if np.isnan(value) else FLOAT_FORMAT.format(value)
 
 
-def scores_csv(scores: VideoScores, threshold: float) -> str:
-  """The `<stem>_scores.csv` text (SCORE_COLUMNS; error_flow empty for single-stream models)."""
-  flagged = scores.score > threshold
-  return _csv(
-      SCORE_COLUMNS,
-      (
-          (i, TIME_FORMAT.format(t), _num(g), _num(f), _num(s), int(x))
-          for i, t, g, f, s, x in zip(
-              scores.frame,
-              scores.time_s,
-              scores.error_gray,
-              scores.error_flow,
-              scores.score,
-              flagged,
-          )
-      ),
-  )
+def scores_csv(scores: VideoScores, threshold: Threshold | float) -> str:
+  """The `<stem>_scores.csv` text (SCORE_COLUMNS; a stream the model lacks has empty errors)."""
+  value, _ = _value_and_rule(threshold, None)
+  in_event = np.zeros(len(scores.score), bool)
+  for a, b in segments(scores, threshold):
+    in_event[a : b + 1] = True
+  nan = np.full(len(scores.score), np.nan)
+  columns = {
+      "frame": scores.frame,
+      "time_s": [TIME_FORMAT.format(t) for t in scores.time_s],
+      "error_gray": [_num(v) for v in scores.error_gray],
+      "error_flow": [_num(v) for v in scores.error_flow],
+      "score": [_num(v) for v in scores.score],
+      "flagged": (scores.score > value).astype(int),
+      "in_event": in_event.astype(int),
+  }
+  for column in SCORE_COLUMNS[len(columns) :]:
+    columns[column] = [_num(v) for v in scores.errors.get(column, nan)]
+  return _csv(SCORE_COLUMNS, zip(*(columns[c] for c in SCORE_COLUMNS)))
 
 
-def segments_csv(scores: VideoScores, threshold: float) -> str:
+def segments_csv(scores: VideoScores, threshold: Threshold | float) -> str:
   """The `<stem>_segments.csv` text (SEGMENT_COLUMNS; frames inclusive, end_s = end of last
   frame)."""
-  return _csv(
-      SEGMENT_COLUMNS,
-      (
-          (
-              a,
-              b,
-              TIME_FORMAT.format(a / scores.fps),
-              TIME_FORMAT.format((b + 1) / scores.fps),
-              _num(scores.score[a : b + 1].max()),
-          )
-          for a, b in segments(scores, threshold)
-      ),
-  )
+  value, _ = _value_and_rule(threshold, None)
+  rows = []
+  for a, b in segments(scores, threshold):
+    span = scores.score[a : b + 1]
+    rows.append(
+        (
+            a,
+            b,
+            TIME_FORMAT.format(a / scores.fps),
+            TIME_FORMAT.format((b + 1) / scores.fps),
+            _num(span.max()),
+            a + int(np.argmax(span)),
+            TIME_FORMAT.format((b + 1 - a) / scores.fps),
+            int(np.sum(span > value)),
+        )
+    )
+  return _csv(SEGMENT_COLUMNS, iter(rows))
 
 
 def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path) -> pathlib.Path:
-  """Score over time, the threshold as a dashed line, flagged segments shaded."""
+  """Score over time, the threshold as a dashed line, events shaded."""
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top  # plots set the backend.
 
   fig, ax = plt.subplots(figsize=TIMELINE_SIZE_INCHES)
   frame_s = 1.0 / scores.fps
-  for a, b in segments(scores, threshold.value):
+  for a, b in segments(scores, threshold):
     ax.axvspan(a * frame_s, (b + 1) * frame_s, **plots.ANOMALY_SHADE)
   ax.plot(scores.time_s, scores.score, linewidth=plots.LINE_WIDTH, color="tab:blue", label="score")
-  rate = "" if threshold.false_alarm_rate is None else f", {threshold.false_alarm_rate:.1%} FA"
+  rate = describe_target(threshold)
+  rate = f", {rate}" if rate else ""
   ax.axhline(
       threshold.value,
       color="black",
@@ -617,7 +776,8 @@ def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path)
   )
   flagged = int(np.sum(scores.score > threshold.value))
   ax.set_title(
-      f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged (shaded)",
+      f"{scores.path.name}: {flagged} of {len(scores.score)} frames flagged, "
+      f"{len(segments(scores, threshold))} events (shaded)",
       fontsize="small",
   )
   ax.set_xlabel("time (s)")
@@ -628,6 +788,15 @@ def plot_timeline(scores: VideoScores, threshold: Threshold, path: pathlib.Path)
   ax.legend(loc="upper right", fontsize="small")
   fig.tight_layout()
   return plots.save_figure(fig, path)
+
+
+def describe_target(threshold: Threshold) -> str:
+  """'2 false events/h' or '1.0% FA' (what the threshold was calibrated to), '' for --threshold."""
+  if threshold.false_events_per_hour is not None:
+    return f"{threshold.false_events_per_hour:g} false events/h"
+  if threshold.false_alarm_rate is not None:
+    return f"{threshold.false_alarm_rate:.1%} FA"
+  return ""
 
 
 def draw_overlay(frame: np.ndarray, score: float, threshold: float) -> np.ndarray:
@@ -709,10 +878,10 @@ def write_outputs(
   """Writes the CSVs, the timeline (and the annotated video) of one video; returns their paths."""
   files = {
       "scores": fileio.write_text_atomic(
-          output_dir / f"{stem}{SCORES_SUFFIX}", scores_csv(scores, threshold.value)
+          output_dir / f"{stem}{SCORES_SUFFIX}", scores_csv(scores, threshold)
       ),
       "segments": fileio.write_text_atomic(
-          output_dir / f"{stem}{SEGMENTS_SUFFIX}", segments_csv(scores, threshold.value)
+          output_dir / f"{stem}{SEGMENTS_SUFFIX}", segments_csv(scores, threshold)
       ),
       "timeline": plot_timeline(scores, threshold, output_dir / f"{stem}{TIMELINE_SUFFIX}"),
   }
@@ -790,8 +959,11 @@ def score_videos(
 
 
 def summary(results: dict[str, ScoredVideo | BaseException], threshold: Threshold) -> str:
-  """One line per video: frames, flagged frames, segments, speed; or the error."""
-  lines = [f"threshold {threshold.value:.6g} ({threshold.source})"]
+  """One line per video: frames, flagged frames, events, speed; or the error."""
+  target = describe_target(threshold)
+  lines = [f"threshold {threshold.value:.6g} ({threshold.source}{', ' + target if target else ''})"]
+  if threshold.warning:
+    lines.append(f"WARNING: {threshold.warning}")
   for path, result in results.items():
     if isinstance(result, BaseException):
       lines.append(f"FAILED {path}: {type(result).__name__}: {result}")
@@ -799,7 +971,7 @@ def summary(results: dict[str, ScoredVideo | BaseException], threshold: Threshol
     s = result.scores
     lines.append(
         f"ok {path}: {len(s.score)} frames, {int(np.sum(s.score > threshold.value))} "
-        f"flagged in {len(segments(s, threshold.value))} segments, "
+        f"flagged, {len(segments(s, threshold))} events, "
         f"{result.frames_per_second:.0f} frames/s "
         f"({result.frames_per_second / s.fps:.1f}x real time) -> {result.files['scores']}"
     )
@@ -819,11 +991,17 @@ def _define_flags() -> None:
   flags.DEFINE_string("output_dir", None, "Folder the outputs are written to.")
   flags.DEFINE_float("threshold", None, "Flag frames with score > this (overrides the stored one).")
   flags.DEFINE_float(
+      "false_events_per_hour",
+      None,
+      "False events per hour of normal validation video; default: the target threshold.json was "
+      "calibrated to (config.eval.false_events_per_hour, 2). Another rate recalibrates on the "
+      "run's validation split.",
+  )
+  flags.DEFINE_float(
       "false_alarm_rate",
       None,
-      "Share of normal validation frames flagged; default: the rate "
-      "threshold.json was calibrated for (config.eval.false_alarm_rate, 1%). Another rate "
-      "recalibrates on the run's validation split.",
+      "Share of normal validation frames flagged (instead of events per hour); recalibrates on "
+      "the run's validation split unless threshold.json was calibrated to this rate.",
   )
   flags.DEFINE_bool("annotated_video", False, "Also write <stem>_annotated.mp4.")
   flags.DEFINE_integer(
@@ -855,6 +1033,7 @@ def run_cli(
     *,
     threshold: float | None = None,
     false_alarm_rate: float | None = None,
+    false_events_per_hour: float | None = None,
     annotated_video: bool = False,
     batch_size: int | None = None,
     progress: bool = True,
@@ -867,11 +1046,11 @@ def run_cli(
   segments of highest peak score (default `review.DEFAULT_TOP_CLIPS`).
   """
   try:
-    check_threshold_flags(threshold, false_alarm_rate)
+    check_threshold_flags(threshold, false_alarm_rate, false_events_per_hour)
     output_stems(videos)
     out = check_output_dir(output_dir)
     run = load_run(workdir)
-    rule = resolve_threshold(run, threshold, false_alarm_rate)
+    rule = resolve_threshold(run, threshold, false_alarm_rate, false_events_per_hour)
   except (OSError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return EXIT_NO_RUN
@@ -927,6 +1106,7 @@ def main(argv: Sequence[str]) -> None:
           f.output_dir,
           threshold=f.threshold,
           false_alarm_rate=f.false_alarm_rate,
+          false_events_per_hour=f.false_events_per_hour,
           annotated_video=f.annotated_video,
           batch_size=f.batch_size,
           progress=f.progress,

@@ -327,6 +327,46 @@ def score_class(config: ml_collections.ConfigDict, handle: Any) -> int | None:
   return raw_formats.behavior_id(held_out, f"the held_out metadata of {config.data.dataset!r}")
 
 
+def _threshold_record(
+    config: ml_collections.ConfigDict,
+    calibrated: Mapping[str, Any],
+    results: Mapping[str, Any],
+    num_normal: int,
+) -> dict[str, Any]:
+  """threshold.json: the threshold, how it was fitted, its estimate and the score's statistics."""
+  from mouseflax import calibration  # pylint: disable=g-import-not-at-top
+
+  events_mode = calibrated["calibrate_to"] == calibration.EVENTS_PER_HOUR
+  return {
+      **calibrated,
+      "false_events_per_hour": calibrated["target"] if events_mode else None,
+      "false_alarm_rate": None if events_mode else calibrated["target"],
+      "score": results["score"],
+      "calibration_split": config.train.val_split,
+      "n_calibration_frames": num_normal,
+      "stream_stats": results["stream_stats"],
+      "error_stats": results["error_stats"],
+      "rule": "flag a frame when score > threshold (score: see results.json metrics_notes); "
+      "events: mouseflax.events with event_rule",
+  }
+
+
+def _calibration_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+  """results.json's copy of the calibration: nominal rate, estimate, held-out realisation."""
+  heldout = record["heldout"]
+  return {
+      "false_events_per_hour": record["false_events_per_hour"],
+      "false_alarm_rate": record["false_alarm_rate"],
+      "false_alarm_rate_heldout": heldout.get("frame_rate"),
+      "false_events_per_hour_heldout": heldout.get("events_per_hour"),
+      "calibration": {
+          k: record[k]
+          for k in ("threshold", "calibrate_to", "target", "event_rule", "validation", "heldout")
+      },
+      "calibration_warning": record["warning"],
+  }
+
+
 def evaluate_and_calibrate(
     config: ml_collections.ConfigDict,
     state: steps.TrainState,
@@ -334,25 +374,43 @@ def evaluate_and_calibrate(
     handle: Any,
     val: Mapping[str, np.ndarray],
     workdir: pathlib.Path,
+    train: TrainRecords,
 ) -> dict[str, Any]:
-  """Scores the test split (CSVs, plots, AUCs) and writes threshold.json from the validation split.
+  """Calibrates the threshold on the validation split, then scores the test split.
 
-  The validation split is predicted once: its frame errors give the per-stream statistics of
-  `config.eval.stream_normalisation='validation'` and the threshold (on the same score as the test).
+  The validation split is predicted once: its frame errors give the error statistics of the
+  z-scored named scores and the threshold (`mouseflax.calibration`, on the same score as the
+  test). The test evaluation (CSVs, plots, AUCs, baselines, false alarms at the threshold) follows;
+  threshold.json records the threshold and its estimate.
   """
-  from mouseflax import evaluate  # pylint: disable=g-import-not-at-top
+  # pylint: disable=g-import-not-at-top
+  from mouseflax import baselines
+  from mouseflax import calibration
+  from mouseflax import evaluate
+  from mouseflax import events
+  # pylint: enable=g-import-not-at-top
 
   ec = config.eval
-  rule = evaluate.normalisation_rule(ec)
+  target = calibration.Target.from_config(ec)  # Config errors before any prediction.
+  rule = events.rule_from_config(ec)
   predict_fn = steps.make_predict_fn(state.apply_fn, state.params, mesh)
   anomaly_class = score_class(config, handle)
   # Every process makes the same predict calls in the same order (they are collectives).
   normal = evaluate.frame_errors(predict_fn, val, ec.batch_size, anomaly_class=anomaly_class)
-  stats = evaluate.stream_statistics(normal) if rule == evaluate.NORMALISATION_VALIDATION else None
   test = handle.load(ec.test_split)
   if not distributed.is_primary():  # The same predict calls, without writing anything.
     evaluate.frame_errors(predict_fn, test, ec.batch_size, anomaly_class=anomaly_class)
     return {}
+  stats = evaluate.error_statistics(normal)
+  normal = evaluate.scored_table(normal, ec, stats)
+  video_fps = handle.info.metadata.get("video_fps")
+  fps = evaluate.fps_by_video(video_fps, np.unique(normal.video), "validation split")
+  calibrated = calibration.calibrate(evaluate.normal_timeline(normal, fps), rule, target)
+  if calibrated["warning"]:
+    logging.warning("Calibration: %s", calibrated["warning"])
+  pca = baselines.fit_pca(
+      baselines.sample_training_gray(train.take, train.num_examples, config.seed)
+  )
   results = evaluate.evaluate(
       predict_fn,
       test,
@@ -360,22 +418,11 @@ def evaluate_and_calibrate(
       workdir=workdir,
       video_names=handle.video_names,
       anomaly_class=anomaly_class,
-      stream_stats=stats,
+      calibrated=evaluate.Calibrated(stats, calibrated["threshold"], rule, video_fps, pca),
   )
-  normal = evaluate.scored_table(normal, ec, stats)
-  threshold = evaluate.calibrate_threshold(normal.score[normal.label == 0], ec.false_alarm_rate)
-  fileio.write_json_atomic(
-      workdir / run_files.THRESHOLD_FILE,
-      {
-          "threshold": threshold,
-          "false_alarm_rate": ec.false_alarm_rate,
-          "calibration_split": config.train.val_split,
-          "n_calibration_frames": int(np.sum(normal.label == 0)),
-          "stream_normalisation": rule,
-          "stream_stats": results["stream_stats"],
-          "rule": "flag a frame when score > threshold (score: see results.json metrics_notes)",
-      },
-  )
+  record = _threshold_record(config, calibrated, results, int(np.sum(normal.label == 0)))
+  fileio.write_json_atomic(workdir / run_files.THRESHOLD_FILE, record)
+  results.update(_calibration_summary(record))
   return results
 
 
@@ -520,7 +567,7 @@ def train_and_evaluate(
     state, _ = checkpointing.restore_for_eval(
         manager, state, use_best=config.eval.use_best_checkpoint
     )
-    results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir)
+    results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir, train)
   finally:
     manager.close()
   results.update(

@@ -162,7 +162,11 @@ class FakeHandle:
     self.video_names = ["video_a", "video_b"]
     self.preprocess = preprocess.PreprocessConfig()
     self.info = types.SimpleNamespace(
-        metadata={"video_names": self.video_names, "preprocess": self.preprocess.to_dict()}
+        metadata={
+            "video_names": self.video_names,
+            "video_fps": [VIDEO_FPS] * len(self.video_names),
+            "preprocess": self.preprocess.to_dict(),
+        }
     )
 
   def load(self, split: str) -> dict[str, np.ndarray]:

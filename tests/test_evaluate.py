@@ -19,6 +19,9 @@ import numpy as np
 import pytest
 
 from mouseflax import evaluate
+from mouseflax import events
+from mouseflax import named_scores
+from mouseflax import streams
 
 T = 4
 H, W = 2, 2
@@ -221,19 +224,6 @@ def test_video_names_must_cover_the_records(tmp_path):
     )
 
 
-def test_calibrate_threshold_quantile_rule():
-  scores = np.arange(1, 101, dtype=np.float64)
-  # 'higher' quantile at 0.95: index ceil(99 * 0.95) = 95 -> the score 96; 4 of 100 lie above it.
-  threshold = evaluate.calibrate_threshold(scores, 0.05)
-  assert threshold == 96.0
-  assert np.mean(scores > threshold) <= 0.05
-  assert evaluate.calibrate_threshold(scores[::-1], 0.5) == 51.0
-  with pytest.raises(ValueError, match="false_alarm_rate"):
-    evaluate.calibrate_threshold(scores, 1.5)
-  with pytest.raises(ValueError, match="finite"):
-    evaluate.calibrate_threshold(np.array([]), 0.1)
-
-
 def test_default_inputs_fn_is_the_input_pipelines():
   # The trainer passes no inputs_fn: records go through streams.to_model_inputs.
   table = evaluate.frame_errors(_two_stream_predict, _fake_split(), 2)
@@ -241,10 +231,52 @@ def test_default_inputs_fn_is_the_input_pipelines():
 
 
 # ------------------------------------------------------------------------------------------------
-# config.eval.stream_normalisation='validation', on tables worked out by hand.
+# Named scores (config.eval.score) on the fake model. Its squared error is the same at every pixel
+# of a frame, so l2 = sqrt(H*W*C * mse) per window (H*W = 4: gray 2 sqrt(mse), flow 2 sqrt(2 mse))
+# and the largest patch mean equals the mse; l2 is averaged over windows like the mse.
+# Gray l2 by window position: 2 * OFFSETS = 0, 1/2, 1, 1/2; flow l2 = 2 sqrt(2) |flow - 0.5|.
+
+EXPECTED_L2_GRAY = np.array([0, 0.5, 0.5, 0.5, 1.0, 0.5, 0, 0.5, 1.0, 0.5])
+ABS_FLOW_DEV = np.abs(np.array(FLOW_DEV[0] + FLOW_DEV[1]))
+EXPECTED_PAPER = (EXPECTED_L2_GRAY + 2 * np.sqrt(2) * ABS_FLOW_DEV) / 2
+
+
+def test_every_error_kind_matches_hand_computed_values():
+  table = evaluate.frame_errors(_two_stream_predict, _fake_split(), 2, inputs_fn=_inputs_fn)
+  np.testing.assert_allclose(table.error_l2_gray, EXPECTED_L2_GRAY, atol=1e-12)
+  np.testing.assert_allclose(table.error_l2_flow, 2 * np.sqrt(2) * ABS_FLOW_DEV, atol=1e-12)
+  np.testing.assert_allclose(table.error_patch_gray, EXPECTED_GRAY, atol=1e-12)
+  np.testing.assert_allclose(table.error_patch_flow, EXPECTED_FLOW, atol=1e-12)
+  paper = evaluate.scored_table(table, _eval_config(score="paper"))
+  np.testing.assert_allclose(paper.score, EXPECTED_PAPER, atol=1e-12)
+  m = evaluate.compute_metrics(table, _eval_config(score="paper"))
+  # Paper: positives 1.207, 0.780 above every negative (at most 0.677).
+  assert m["auc"] == m["auc_paper_average"] == m["auc_scores"]["paper"] == pytest.approx(1.0)
+  assert m["auc_scores"]["mse"] == pytest.approx(EXPECTED_AUC)
+  assert m["auc_scores"]["mse_z"] is None  # No validation statistics given: undefined, not faked.
+  assert m["score"] == "paper" and "l2 norm" in m["metrics_notes"]["score"]
+
+
+def test_patch_error_finds_a_small_anomaly_the_mean_dilutes():
+  h, w = streams.FRAME_HW
+  inputs = {"gray": np.zeros((1, 2, h, w, 1))}
+  outputs = {"gray": np.zeros((1, 2, h, w, 1))}
+  outputs["gray"][0, 0, 4:12, 8:16] = 1.0  # An 8x8 block on the patch grid.
+  outputs["gray"][0, 1, 2:10, 2:10] = 1.0  # The same block off the grid: 6x6 of it in a patch.
+  errors = {
+      k: streams.per_frame_errors(inputs, outputs, dtype=np.float64, kind=k)["gray"][0]
+      for k in streams.ERROR_KINDS
+  }
+  np.testing.assert_allclose(errors["mse"], [64 / 768, 64 / 768])
+  np.testing.assert_allclose(errors["l2"], [8.0, 8.0])
+  np.testing.assert_allclose(errors["patch"], [1.0, 36 / 64])
+
+
+# ------------------------------------------------------------------------------------------------
+# z-scored named scores, on tables worked out by hand.
 # Validation: gray errors 1, 3 (normal) -> mean 2, std 1; flow 10, 50 (normal) -> mean 30, std 20;
 # the anomalous third frame is left out of the statistics.
-# Test: raw mean (36, 6 | 17.5, 27) ranks the positives below 36 -> paper AUC 2/4; z-scores
+# Test: raw mean (36, 6 | 17.5, 27) ranks the positives below 36 -> AUC 2/4; z-scores
 # gray (0, 0 | 3, 2), flow (2, -1 | 0, 1) -> score (1, -0.5 | 1.5, 1.5) -> AUC 1.
 
 
@@ -265,71 +297,137 @@ def _table(gray, flow, label) -> evaluate.FrameTable:
 VAL_TABLE = _table([1.0, 3.0, 100.0], [10.0, 50.0, 1000.0], [0, 0, 1])
 TEST_TABLE = _table([2.0, 2.0, 5.0, 4.0], [70.0, 10.0, 30.0, 50.0], [0, 0, 1, 1])
 HAND_STATS = {
-    "gray": {"mean": 2.0, "std": 1.0, "n_frames": 2},
-    "flow": {"mean": 30.0, "std": 20.0, "n_frames": 2},
+    "error_gray": {"mean": 2.0, "std": 1.0, "n_frames": 2},
+    "error_flow": {"mean": 30.0, "std": 20.0, "n_frames": 2},
 }
 
 
-def test_stream_statistics_use_normal_frames_only():
-  assert evaluate.stream_statistics(VAL_TABLE) == HAND_STATS
+def test_error_statistics_use_normal_frames_only():
+  # The l2 and patch columns are all NaN here: no statistics for them.
+  assert evaluate.error_statistics(VAL_TABLE) == HAND_STATS
   single = dataclasses.replace(VAL_TABLE, error_flow=np.full(3, np.nan))
-  assert evaluate.stream_statistics(single) == {"gray": HAND_STATS["gray"]}
-  with pytest.raises(ValueError, match="stream_normalisation='none'"):
-    evaluate.stream_statistics(dataclasses.replace(VAL_TABLE, error_gray=np.ones(3)))
+  assert evaluate.error_statistics(single) == {"error_gray": HAND_STATS["error_gray"]}
+  constant = dataclasses.replace(VAL_TABLE, error_gray=np.ones(3))  # std 0: left out.
+  assert evaluate.error_statistics(constant) == {"error_flow": HAND_STATS["error_flow"]}
   with pytest.raises(ValueError, match="normal frames"):
-    evaluate.stream_statistics(dataclasses.replace(VAL_TABLE, label=np.ones(3, np.int64)))
+    evaluate.error_statistics(dataclasses.replace(VAL_TABLE, label=np.ones(3, np.int64)))
 
 
-def test_validation_normalisation_matches_hand_computed_scores_and_aucs():
-  stats = evaluate.stream_statistics(VAL_TABLE)
-  cfg = _eval_config(stream_normalisation="validation")
+def test_mse_z_matches_hand_computed_scores_and_aucs():
+  stats = evaluate.error_statistics(VAL_TABLE)
+  cfg = _eval_config(score="mse_z")
   scored = evaluate.scored_table(TEST_TABLE, cfg, stats)
   np.testing.assert_allclose(scored.score, [1.0, -0.5, 1.5, 1.5], atol=1e-12)
-  # Idempotent (recomputed from the error columns), and 'none' leaves the paper's mean.
+  # Idempotent (recomputed from the error columns), and 'mse' leaves the raw mean.
   np.testing.assert_array_equal(evaluate.scored_table(scored, cfg, stats).score, scored.score)
   np.testing.assert_array_equal(
-      evaluate.scored_table(TEST_TABLE, _eval_config()).score, [36.0, 6.0, 17.5, 27.0]
+      evaluate.scored_table(TEST_TABLE, _eval_config(score="mse")).score, [36.0, 6.0, 17.5, 27.0]
   )
-  m = evaluate.compute_metrics(TEST_TABLE, cfg, stream_stats=stats)
-  assert m["auc"] == pytest.approx(1.0)
-  assert m["auc_paper_average"] == pytest.approx(0.5)
-  assert (m["stream_normalisation"], m["stream_stats"]) == ("validation", HAND_STATS)
-  assert "validation" in m["metrics_notes"]["score"] and "z_s" in m["metrics_notes"]["score"]
-  assert "auc_paper_average" in m["metrics_notes"]
+  m = evaluate.compute_metrics(TEST_TABLE, cfg, error_stats=stats)
+  assert m["auc"] == m["auc_scores"]["mse_z"] == pytest.approx(1.0)
+  assert m["auc_scores"]["mse"] == pytest.approx(0.5)
+  assert m["auc_scores"]["paper"] is None and m["auc_scores"]["patch_z"] is None  # No l2/patch.
+  assert m["score"] == "mse_z" and m["stream_stats"] == {
+      "gray": HAND_STATS["error_gray"],
+      "flow": HAND_STATS["error_flow"],
+  }
+  assert m["error_stats"] == HAND_STATS
   json.dumps(m, allow_nan=False)
-  paper = evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="none"))
-  assert paper["auc"] == paper["auc_paper_average"] == pytest.approx(0.5)
-  assert paper["stream_stats"] is None
+  raw = evaluate.compute_metrics(TEST_TABLE, _eval_config(score="mse"))
+  assert raw["auc"] == pytest.approx(0.5) and raw["stream_stats"] is None
 
 
-def test_normalisation_config_errors():
-  with pytest.raises(ValueError, match="needs stream_stats"):
-    evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="validation"))
-  with pytest.raises(ValueError, match="config.eval.stream_normalisation='zscore'"):
+def test_old_runs_normalisation_maps_to_named_scores():
+  stats = evaluate.error_statistics(VAL_TABLE)
+  old = evaluate.compute_metrics(
+      TEST_TABLE, _eval_config(stream_normalisation="validation"), None, stats
+  )
+  assert old["score"] == "mse_z" and old["auc"] == pytest.approx(1.0)
+  assert (
+      evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="none"))["score"]
+      == "mse"
+  )
+  assert evaluate.compute_metrics(TEST_TABLE, _eval_config())["score"] == "mse"  # Older still.
+
+
+def test_score_config_errors():
+  with pytest.raises(ValueError, match="validation statistics"):
+    evaluate.compute_metrics(TEST_TABLE, _eval_config(score="mse_z"))
+  with pytest.raises(ValueError, match="config.eval.score='zscore'"):
+    evaluate.compute_metrics(TEST_TABLE, _eval_config(score="zscore"))
+  with pytest.raises(ValueError, match="stream_normalisation='zscore'"):
     evaluate.compute_metrics(TEST_TABLE, _eval_config(stream_normalisation="zscore"))
-  with pytest.raises(ValueError, match="lack streams"):
-    evaluate.combine_streams({"gray": np.ones(2), "flow": np.ones(2)}, {"gray": HAND_STATS["gray"]})
 
 
-def test_evaluate_writes_normalised_scores(tmp_path):
+def test_evaluate_writes_z_scored_scores(tmp_path):
   # z_gray = 16 e_gray, z_flow = 64 e_flow: score = (G + F) / 2 with G in 1/16, F in 1/64 (fixture).
   stats = {
-      "gray": {"mean": 0.0, "std": 1 / 16, "n_frames": 1},
-      "flow": {"mean": 0.0, "std": 1 / 64, "n_frames": 1},
+      "error_gray": {"mean": 0.0, "std": 1 / 16, "n_frames": 1},
+      "error_flow": {"mean": 0.0, "std": 1 / 64, "n_frames": 1},
   }
   m = evaluate.evaluate(
       _two_stream_predict,
       _fake_split(),
-      eval_config=_eval_config(stream_normalisation="validation"),
+      eval_config=_eval_config(score="mse_z"),
       workdir=tmp_path,
       video_names=VIDEO_NAMES,
       inputs_fn=_inputs_fn,
-      stream_stats=stats,
+      calibrated=evaluate.Calibrated(error_stats=stats),
   )
   expected = np.array([0, 1, 1, 2.5, 10, 5, 2, 0.5, 2.5, 0.5])
   assert m["auc"] == pytest.approx(1.0)  # 10 and 5 above every normal frame.
-  assert m["auc_paper_average"] == pytest.approx(EXPECTED_AUC)
+  assert m["auc_scores"]["mse"] == pytest.approx(EXPECTED_AUC)
   a = evaluate.read_score_csv(tmp_path / "scores" / "clip_a.csv")
   b = evaluate.read_score_csv(tmp_path / "scores" / "clip_b.csv")
   np.testing.assert_allclose(np.concatenate([a["score"], b["score"]]), expected, atol=1e-8)
   np.testing.assert_allclose(a["error_gray"], EXPECTED_GRAY[:6], atol=1e-9)  # Raw errors kept.
+
+
+# ------------------------------------------------------------------------------------------------
+# Baselines, false alarms and bouts at a threshold, on the fake model (score 'mse', in 1/128:
+# video 0: 0 5 8 8 | 32 13 (anomalous), video 1: 4 4 17 4).
+
+
+def test_baselines_false_alarms_and_bouts(tmp_path):
+  calibrated = evaluate.Calibrated(
+      threshold=7 / 128, event_rule=events.EventRule(0.0, 0.0), video_fps=[1.0, 1.0]
+  )
+  m = evaluate.evaluate(
+      _two_stream_predict,
+      _fake_split(),
+      eval_config=_eval_config(score="mse"),
+      workdir=tmp_path,
+      video_names=VIDEO_NAMES,
+      inputs_fn=_inputs_fn,
+      calibrated=calibrated,
+  )
+  # Gray inputs are all zero: no motion energy (AUC 0.5); the flow deviation ranks both anomalous
+  # frames first (AUC 1), above the model's 15/16; no PCA without training frames.
+  assert m["baselines"]["motion_energy"]["auc"] == pytest.approx(0.5)
+  assert m["baselines"]["flow_magnitude"]["auc"] == pytest.approx(1.0)
+  assert (
+      m["baselines"]["motion_energy"]["model_beats"],
+      m["baselines"]["flow_magnitude"]["model_beats"],
+  ) == (True, False)
+  assert m["model_beats_baselines"] is False and "pca" not in m["baselines"]
+  # Flagged (> 7/128): video 0 frames 2-5, one event holding the anomaly; video 1 frame 2, a false
+  # event. Normal frames: 8 (8 s at 1 fps), 3 of them flagged.
+  assert m["false_alarm_rate_test"] == pytest.approx(3 / 8)
+  assert m["false_events_test"] == 1
+  assert m["false_events_per_hour_test"] == pytest.approx(3600 / 8)
+  assert m["bout_detection"] == {"bouts": 1, "detected": 1, "share": 1.0}
+  a = evaluate.read_score_csv(tmp_path / "scores" / "clip_a.csv")
+  np.testing.assert_array_equal(a["flagged"], [0, 0, 1, 1, 1, 1])
+  np.testing.assert_allclose(a["flow_magnitude"], np.abs(FLOW_DEV[0]), atol=1e-9)
+  np.testing.assert_allclose(a["motion_energy"], 0.0)
+  assert np.all(np.isnan(a["pca"]))  # Column present, empty without a PCA.
+  header = (tmp_path / "scores" / "clip_b.csv").read_text().splitlines()[0].split(",")
+  assert header[: len(evaluate.BASE_CSV_COLUMNS)] == list(evaluate.BASE_CSV_COLUMNS)
+  assert set(named_scores.ERROR_COLUMNS) < set(header)
+
+
+def test_csvs_of_older_runs_still_read(tmp_path):
+  path = tmp_path / "old.csv"
+  path.write_text(",".join(evaluate.BASE_CSV_COLUMNS) + "\n3,1,2,0.5,0.25,0.375,0.0\n")
+  columns = evaluate.read_score_csv(path)
+  assert set(columns) == set(evaluate.BASE_CSV_COLUMNS) and columns["score"][0] == 0.375

@@ -116,13 +116,18 @@ def test_synthetic_is_the_written_field_else_own_videos_is_real(tmp_path):
   assert report.load_run(own).synthetic is False
 
 
-def test_table_puts_our_aucs_beside_the_papers(two_runs):
-  table = report.build_table([report.load_run(w) for w in two_runs])
-  rows = {
+def _rows(text: str) -> dict[str, str]:
+  """{dataset label: row} of the mouse rows of a markdown table."""
+  return {
       line.split(" | ")[0].strip("| "): line
-      for line in table.splitlines()
+      for line in text.splitlines()
       if line.startswith("| mouse")
   }
+
+
+def test_table_puts_our_aucs_beside_the_papers(two_runs):
+  table = report.build_table([report.load_run(w) for w in two_runs])
+  rows = _rows(table.split("## Beside the baselines")[0])
   hang, groom = rows["mouse, hang held out"], rows["mouse, groom held out"]
   assert (
       "| real | two-stream CAE | 60 | 0.912 | 0.900 | 0.950 | 0.930 | 0.880 | n/a | 56000 |" in hang
@@ -133,6 +138,29 @@ def test_table_puts_our_aucs_beside_the_papers(two_runs):
   assert "`auc`: headline: pooled" in table
   assert "SYNTHETIC** rows ran on generated recordings" in table
   assert "DSTN" not in table  # Avenue peers appear only with an Avenue run.
+
+
+def test_baselines_beside_the_model_and_marked_when_not_beaten(two_runs):
+  results = json.loads((two_runs[0] / "results.json").read_text())
+  results.update(
+      baselines={
+          "motion_energy": {"auc": 0.7, "model_beats": True},
+          "flow_magnitude": {"auc": 0.8, "model_beats": True},
+          "pca": {"auc": 0.95, "model_beats": False},
+      },
+      bout_detection={"bouts": 5, "detected": 4, "share": 0.8},
+      calibration={"calibrate_to": "events_per_hour", "target": 2.0},
+      false_events_per_hour_test=3.5,
+      calibration_warning="too short",
+  )
+  (two_runs[0] / "results.json").write_text(json.dumps(results))
+  table = report.build_table([report.load_run(w) for w in two_runs])
+  paper_table, baseline_table = table.split("## Beside the baselines")
+  assert "| 60 | 0.912! | 0.900 |" in _rows(paper_table)["mouse, hang held out"]
+  hang = _rows(baseline_table)["mouse, hang held out"]
+  assert "| 0.912! | 0.700 | 0.800 | **0.950** | 4/5 | 3.5/h (nominal 2/h) W | cae_hang |" in hang
+  groom = _rows(baseline_table)["mouse, groom held out"]  # A run from before the baselines.
+  assert "| 0.561 | ? | ? | ? | ? | ? | rae_groom |" in groom
 
 
 def test_paper_constants_cover_every_number_the_paper_states():
@@ -164,7 +192,7 @@ def test_cli_writes_report_and_figure_from_a_glob(two_runs, tmp_path):
   assert proc.returncode == 0, proc.stderr
   text = out.read_text()
   assert text in proc.stdout
-  assert text.count("| mouse,") == 2
+  assert text.count("| mouse,") == 4  # The paper table and the baseline table.
   assert fig.read_bytes().startswith(b"\x89PNG")
 
 

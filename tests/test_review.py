@@ -136,7 +136,9 @@ def test_heat_map_points_at_the_anomaly(scored, trained_scene):
   _, run = scored
   clip = trained_scene.clip
   scores = score.score_video(run, clip, progress=False)
-  found = review.find_segments(scores, score.resolve_threshold(run), "clip", run.streams, None)
+  found = review.find_segments(
+      scores, score.resolve_threshold(run), "clip", score.score_name(run), score.error_stats(run)
+  )
   errors_fn = review.make_pixel_errors_fn(run)
   rows, cols = preprocess.crop_slices(run.preprocess.resize_hw, run.preprocess.crop_hw)
   (resize_h, resize_w), (width, height) = run.preprocess.resize_hw, fakes.SCENE_SIZE

@@ -19,7 +19,10 @@ import numpy as np
 import pytest
 
 from mouseflax import checkpointing
+from mouseflax import events
 from mouseflax import models
+from mouseflax import named_scores
+from mouseflax import plots
 from mouseflax import preprocess
 from mouseflax import run_files
 from mouseflax import score
@@ -39,18 +42,36 @@ def write_video(path: pathlib.Path, num_frames: int, size=(70, 50), seed: int = 
   return fakes.write_video(path, fakes.moving_disc(num_frames, size, seed), "mp4v", FPS)
 
 
-def make_workdir(workdir: pathlib.Path, threshold: float = THRESHOLD) -> pathlib.Path:
-  """A run folder as train.py leaves it, with freshly initialised (untrained) parameters."""
+def make_workdir(
+    workdir: pathlib.Path,
+    threshold: float = THRESHOLD,
+    *,
+    config_dict: dict | None = None,
+    stored: dict | None = None,
+) -> pathlib.Path:
+  """A run folder as train.py leaves it, with freshly initialised (untrained) parameters.
+
+  Default: configs/tiny.py (score 'paper', 2 false events per hour) and its threshold.json;
+  `config_dict` and `stored` replace config.json and threshold.json (e.g. an older run's).
+  """
   config = fakes.load_config("tiny")
   config.eval.batch_size = 3  # Several batches, the last one partly padding.
   workdir.mkdir(parents=True)
-  (workdir / run_files.CONFIG_FILE).write_text(config.to_json_best_effort())
+  config_json = json.dumps(config_dict) if config_dict else config.to_json_best_effort()
+  (workdir / run_files.CONFIG_FILE).write_text(config_json)
   (workdir / run_files.PREPROCESS_FILE).write_text(
       json.dumps(preprocess.PreprocessConfig().to_dict())
   )
-  (workdir / run_files.THRESHOLD_FILE).write_text(
-      json.dumps({"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate})
-  )
+  stored = stored or {
+      "threshold": threshold,
+      "calibrate_to": "events_per_hour",
+      "false_events_per_hour": config.eval.false_events_per_hour,
+      "false_alarm_rate": None,
+      "score": config.eval.score,
+      "error_stats": {},
+      "warning": "the validation video is too short",
+  }
+  (workdir / run_files.THRESHOLD_FILE).write_text(json.dumps(stored))
   mesh = steps.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
   example = {
       "gray": np.zeros((1, T, fakes.H, fakes.W, 1), np.float32),
@@ -107,36 +128,62 @@ def test_scores_match_window_errors_averaged_per_frame(run, errors_fn, tmp_path)
   gray = np.stack([g for _, g, _ in frames])
   flow = np.stack([f for _, _, f in frames]).astype(streams.FLOW_DTYPE)
   covering = windows.covering_windows(len(frames), length=T)
-  sums, counts = {s: np.zeros(len(frames)) for s in run.streams}, np.zeros(len(frames))
   errors = errors_fn(gray[covering], flow[covering])
-  for s in run.streams:
-    np.add.at(sums[s], covering, np.asarray(errors[s], np.float64))
+  assert set(errors) == set(named_scores.ERROR_COLUMNS)
+  counts = np.zeros(len(frames))
   np.add.at(counts, covering, 1)
-  np.testing.assert_allclose(scores.error_gray, sums["gray"] / counts, rtol=1e-5)
-  np.testing.assert_allclose(scores.error_flow, sums["flow"] / counts, rtol=1e-5)
-  np.testing.assert_allclose(scores.score, (scores.error_gray + scores.error_flow) / 2, rtol=1e-12)
+  for column, values in errors.items():
+    sums = np.zeros(len(frames))
+    np.add.at(sums, covering, np.asarray(values, np.float64))
+    np.testing.assert_allclose(scores.errors[column], sums / counts, rtol=1e-5)
+  np.testing.assert_array_equal(scores.error_gray, scores.errors["error_gray"])
+  # configs/tiny.py scores with the paper's rule: the mean of the streams' l2 errors.
+  paper = (scores.errors["error_l2_gray"] + scores.errors["error_l2_flow"]) / 2
+  np.testing.assert_allclose(scores.score, paper, rtol=1e-12)
 
 
-def test_validation_normalised_run_scores_with_the_stored_statistics(run, errors_fn, tmp_path):
-  """stream_normalisation='validation': score = mean of z-scores with threshold.json's
-  statistics."""
-  config = ml_collections.ConfigDict(run.config.to_dict())
-  config.eval.stream_normalisation = "validation"
-  stats = {
-      "gray": {"mean": 0.01, "std": 0.5, "n_frames": 10},
-      "flow": {"mean": 0.02, "std": 0.25, "n_frames": 10},
-  }
-  normalised = dataclasses.replace(
-      run, config=config, stored_threshold={**run.stored_threshold, "stream_stats": stats}
+def legacy_config() -> dict:
+  """config.json of a run made before eval.score and the event rule: stream_normalisation only."""
+  config = fakes.load_config("tiny").to_dict()
+  new_keys = (
+      "score",
+      "calibrate_to",
+      "false_events_per_hour",
+      "event_merge_gap_s",
+      "event_min_duration_s",
   )
-  scores = score.score_video(
-      normalised, write_video(tmp_path / "clip.avi", 13), errors_fn=errors_fn, progress=False
-  )
+  config["eval"] = {k: v for k, v in config["eval"].items() if k not in new_keys}
+  config["eval"].update(stream_normalisation="validation", batch_size=3)
+  return config
+
+
+LEGACY_STATS = {
+    "gray": {"mean": 0.01, "std": 0.5, "n_frames": 10},
+    "flow": {"mean": 0.02, "std": 0.25, "n_frames": 10},
+}
+
+
+def test_an_older_runs_workdir_still_scores(tmp_path):
+  """stream_normalisation='validation' -> 'mse_z' with the old threshold.json's stream_stats."""
+  stored = {"threshold": THRESHOLD, "false_alarm_rate": 0.01, "stream_stats": LEGACY_STATS}
+  workdir = make_workdir(tmp_path / "old", config_dict=legacy_config(), stored=stored)
+  old = score.load_run(workdir)
+  assert score.score_name(old) == "mse_z" and score.event_rule(old) == events.PLAIN_RUNS
+  threshold = score.resolve_threshold(old)
+  assert (threshold.value, threshold.false_alarm_rate) == (THRESHOLD, 0.01)
+  assert threshold.false_events_per_hour is None
+  scores = score.score_video(old, write_video(tmp_path / "clip.avi", 13), progress=False)
   expected = ((scores.error_gray - 0.01) / 0.5 + (scores.error_flow - 0.02) / 0.25) / 2
   np.testing.assert_allclose(scores.score, expected, rtol=1e-12)
-  without_stats = dataclasses.replace(normalised, stored_threshold=run.stored_threshold)
-  with pytest.raises(score.RunNotFoundError, match="stream_stats"):
-    score.stream_stats(without_stats)
+  # Plain runs of flagged frames, as such runs always reported.
+  median = dataclasses.replace(threshold, value=float(np.median(scores.score)))
+  runs = plots.anomalous_runs(scores.frame, scores.score > median.value)
+  assert runs and score.segments(scores, median) == runs
+  without_stats = dataclasses.replace(
+      old, stored_threshold={"threshold": 1.0, "false_alarm_rate": 0.01}
+  )
+  with pytest.raises(score.RunNotFoundError, match="error statistics"):
+    score.error_stats(without_stats)
 
 
 def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
@@ -160,14 +207,29 @@ def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
   median = score.Threshold(float(np.median(exact)), None, "median")
   files = score.write_outputs(result.scores, median, tmp_path / "median", "clip")
   segments = read_csv(files["segments"])
+  assert list(segments[0]) == list(score.SEGMENT_COLUMNS)
   rebuilt = np.zeros(37, int)
   for seg in segments:
     a, b = int(seg["start_frame"]), int(seg["end_frame"])
     rebuilt[a : b + 1] = 1
     assert float(seg["peak_score"]) == pytest.approx(values[a : b + 1].max(), rel=1e-6)
+    assert int(seg["peak_frame"]) == a + int(np.argmax(exact[a : b + 1]))
     assert float(seg["start_s"]) == pytest.approx(a / FPS, abs=1e-4)
+    assert float(seg["duration_s"]) == pytest.approx((b + 1 - a) / FPS, abs=1e-4)
   np.testing.assert_array_equal(rebuilt, exact > median.value)
   assert segments and result.files["timeline"].stat().st_size > 0
+  # The same threshold with the run's event rule (1 s gaps merged at 12 fps): fewer, longer events,
+  # each starting and ending on a flagged frame; `in_event` marks their frames.
+  merged = dataclasses.replace(median, event_rule=events.EventRule(1.0, 0.25))
+  files = score.write_outputs(result.scores, merged, tmp_path / "merged", "clip")
+  events_rows = read_csv(files["segments"])
+  assert 0 < len(events_rows) <= len(segments)
+  in_event = np.array([int(r["in_event"]) for r in read_csv(files["scores"])])
+  for row in events_rows:
+    a, b = int(row["start_frame"]), int(row["end_frame"])
+    assert exact[a] > median.value and exact[b] > median.value and in_event[a : b + 1].all()
+    assert int(row["flagged_frames"]) == int(np.sum(exact[a : b + 1] > median.value))
+  assert in_event.sum() == sum(int(r["end_frame"]) - int(r["start_frame"]) + 1 for r in events_rows)
   cap = cv2.VideoCapture(str(result.files["annotated"]))
   assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 37
   cap.release()
@@ -220,31 +282,54 @@ def test_workdir_without_a_trained_run(tmp_path):
     score.load_run(workdir)
 
 
+def _cache_validation_errors(run, score_values, fps):
+  """Writes validation errors whose 'paper' score (mean of the l2 columns) is `score_values`."""
+  n = len(score_values)
+  nan = np.full(n, np.nan)
+  columns = {c: nan for c in named_scores.ERROR_COLUMNS}
+  columns.update(error_l2_gray=score_values, error_l2_flow=score_values, error_gray=score_values)
+  columns.update(
+      video=np.zeros(n, np.int64),
+      frame=np.arange(n),
+      label=np.zeros(n, np.int64),
+      fps=np.full(n, fps),
+  )
+  path = score.validation_errors_path(run)
+  np.savez(path, **columns)
+  return path
+
+
 def test_threshold_override_stored_and_recalibrated(run):
   assert score.resolve_threshold(run, threshold=0.3).value == 0.3
   stored = score.resolve_threshold(run)
-  assert stored.value == THRESHOLD and stored.false_alarm_rate == run.config.eval.false_alarm_rate
-  cached = np.linspace(0.0, 1.0, 101)  # Validation scores as score.validation_scores caches them.
-  cache = score.validation_scores_path(run)
-  np.save(cache, cached)
+  assert stored.value == THRESHOLD and stored.false_events_per_hour == 2.0
+  assert stored.event_rule == events.EventRule(1.0, 0.5) and "too short" in stored.warning
+  assert score.resolve_threshold(run, false_events_per_hour=2.0).value == THRESHOLD
+  # 60 s at 10 fps of quiet frames with five bumps of 5 frames, peaks 0.9, 0.8, ..., 0.5.
+  values = np.random.default_rng(0).random(600) * 0.1
+  for k, peak in enumerate([0.9, 0.8, 0.7, 0.6, 0.5]):
+    values[100 * k + 50 : 100 * k + 55] = peak
+  cache = _cache_validation_errors(run, values, fps=10.0)
   try:
-    recalibrated = score.resolve_threshold(run, false_alarm_rate=0.1)
+    by_frames = score.resolve_threshold(run, false_alarm_rate=0.01)  # 6 of 600 frames.
+    two_events = score.resolve_threshold(run, false_events_per_hour=120.0)  # 2 in 1/60 h.
+    three_events = score.resolve_threshold(run, false_events_per_hour=180.0)
   finally:
     cache.unlink()
-  assert recalibrated.value == pytest.approx(0.9)
-  assert np.mean(cached > recalibrated.value) <= 0.1
+  assert by_frames.value == pytest.approx(0.8) and by_frames.false_alarm_rate == 0.01
+  assert np.mean(values > by_frames.value) <= 0.01
+  assert (two_events.value, three_events.value) == (pytest.approx(0.7), pytest.approx(0.6))
+  assert two_events.false_events_per_hour == 120.0 and "too short" in two_events.warning
+  with pytest.raises(ValueError, match="pass one of them"):
+    score.resolve_threshold(run, false_alarm_rate=0.01, false_events_per_hour=2.0)
 
 
-def test_validation_score_cache_is_keyed_by_step_and_rule(run):
-  # A resumed run's new checkpoint, or another rule, must not reuse the old scores.
-  cache = score.validation_scores_path(run)
-  assert cache.name == f"validation_scores_step{run.step}_none.npy"
+def test_validation_error_cache_is_keyed_by_step(run):
+  # A resumed run's new checkpoint must not reuse the old errors; every named score shares them.
+  cache = score.validation_errors_path(run)
+  assert cache.name == f"validation_errors_step{run.step}.npz"
   resumed = dataclasses.replace(run, step=run.step + 1)
-  config = ml_collections.ConfigDict(run.config.to_dict())
-  config.eval.stream_normalisation = "validation"
-  normalised = dataclasses.replace(run, config=config)
-  paths = {cache, score.validation_scores_path(resumed), score.validation_scores_path(normalised)}
-  assert len(paths) == 3
+  assert score.validation_errors_path(resumed) != cache
 
 
 def test_failed_writes_leave_no_temporary_file(run, tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ from mouseflax import checkpointing
 from mouseflax import evaluate
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
+from mouseflax import named_scores
 from mouseflax import steps
 from mouseflax import train
 
@@ -61,10 +62,23 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   assert results["n_test_frames"] == fakes.SPLIT_SIZES["test"] * T
   assert len(fakes.train_losses(tmp_path)) == fakes.SPLIT_SIZES["train"] // 4
   threshold = json.loads((tmp_path / "threshold.json").read_text())
-  assert threshold["false_alarm_rate"] == 0.01 and np.isfinite(threshold["threshold"])
-  # The paper's rule by default: the headline is the raw per-stream mean, no statistics stored.
-  assert results["auc"] == results["auc_paper_average"]
-  assert threshold["stream_normalisation"] == "none" and threshold["stream_stats"] is None
+  assert threshold["calibrate_to"] == "events_per_hour" and np.isfinite(threshold["threshold"])
+  assert threshold["false_events_per_hour"] == 2.0 and threshold["false_alarm_rate"] is None
+  # 80 validation frames at 25 fps cannot support 2 false events per hour: the run says so.
+  assert "too short" in threshold["warning"] and results["calibration_warning"]
+  assert threshold["event_rule"] == {"merge_gap_s": 1.0, "min_duration_s": 0.5}
+  # The paper's score by default: raw mean of the l2 errors; every error's statistics stored.
+  assert results["score"] == threshold["score"] == "paper"
+  assert results["auc"] == results["auc_paper_average"] == results["auc_scores"]["paper"]
+  assert set(results["auc_scores"]) == {"paper", "mse", "mse_z", "patch_z"}
+  assert threshold["stream_stats"] is None and len(threshold["error_stats"]) == 6
+  # Baselines on the same test frames, and the false alarms realised at the threshold.
+  assert set(results["baselines"]) == {"motion_energy", "flow_magnitude", "pca"}
+  for baseline in results["baselines"].values():
+    assert 0.0 <= baseline["auc"] <= 1.0 and baseline["model_beats"] in (True, False)
+  assert 0.0 <= results["false_alarm_rate_test"] <= 1.0
+  assert results["false_events_per_hour_test"] >= 0.0 and results["bout_detection"]["bouts"] > 0
+  assert results["calibration"]["heldout"]["frames"] == threshold["n_calibration_frames"]
   assert (results["model"], results["synthetic"], results["epochs"]) == (
       "cae",
       True,
@@ -97,26 +111,32 @@ def test_metrics_with_a_partial_last_line_are_read_and_truncated(tmp_path):
   assert [r["step"] for r in metric_writers.read_metrics(tmp_path)] == [1, 2, 3]
 
 
-def test_validation_normalisation_stores_statistics_and_scores_with_them(fake_data, tmp_path):
-  results = train.train_and_evaluate(
-      fakes.tiny_config(eval__stream_normalisation="validation"), tmp_path
-  )
+@pytest.mark.parametrize("name", ["mse_z", "patch_z"])
+def test_z_scored_score_stores_statistics_and_scores_with_them(fake_data, tmp_path, name):
+  config = fakes.tiny_config(eval__score=name, eval__calibrate_to="frame_rate")
+  results = train.train_and_evaluate(config, tmp_path)
   threshold = json.loads((tmp_path / "threshold.json").read_text())
-  stats = results["stream_stats"]
-  assert results["stream_normalisation"] == threshold["stream_normalisation"] == "validation"
-  assert threshold["stream_stats"] == stats and set(stats) == {"gray", "flow"}
+  stats = threshold["error_stats"]
+  assert results["score"] == threshold["score"] == name
+  assert threshold["false_alarm_rate"] == 0.01 and threshold["false_events_per_hour"] is None
+  kind = named_scores.SCORES[name].kind
+  assert threshold["stream_stats"] == {
+      s: stats[named_scores.error_column(kind, s)] for s in ("gray", "flow")
+  }
   # Statistics of the validation split's normal frames (the fake split: ~70% of its frames).
   n_val = fakes.SPLIT_SIZES["validation"] * T
-  assert stats["gray"]["n_frames"] == threshold["n_calibration_frames"] < n_val
+  assert stats["error_gray"]["n_frames"] == threshold["n_calibration_frames"] < n_val
   assert all(v["std"] > 0 for v in stats.values())
-  # The test CSVs hold the z-scored score of their raw errors.
-  for name in ("video_a", "video_b"):
-    csv = evaluate.read_score_csv(tmp_path / "scores" / f"{name}.csv")
-    expected = evaluate.combine_streams(
-        {"gray": csv["error_gray"], "flow": csv["error_flow"]}, stats
+  # The test CSVs hold the z-scored score of their raw errors, and the flags at the threshold.
+  for video_name in ("video_a", "video_b"):
+    csv = evaluate.read_score_csv(tmp_path / "scores" / f"{video_name}.csv")
+    np.testing.assert_allclose(
+        csv["score"], named_scores.compute(name, csv, stats), rtol=1e-6, atol=1e-6
     )
-    np.testing.assert_allclose(csv["score"], expected, rtol=1e-6, atol=1e-6)
-  assert results["auc_paper_average"] is not None and "z_s" in results["metrics_notes"]["score"]
+    np.testing.assert_array_equal(csv["flagged"], csv["score"] > threshold["threshold"])
+  assert (
+      "z_s" in results["metrics_notes"]["score"] or "z-scored" in results["metrics_notes"]["score"]
+  )
 
 
 def test_create_optimizer_follows_the_config():
@@ -244,6 +264,10 @@ def test_nan_loss_stops_with_clear_error(monkeypatch, tmp_path):
         ("train", "steps_per_call", -1, "config.train.steps_per_call"),
         ("optim", "name", "rmsprop", "config.optim.name"),
         ("mesh", "data_parallelism", 64, "config.mesh.data_parallelism"),
+        ("eval", "score", "zscore", "config.eval.score"),
+        ("eval", "calibrate_to", "frames", "config.eval.calibrate_to"),
+        ("eval", "false_events_per_hour", 0.0, "config.eval.false_events_per_hour"),
+        ("eval", "event_merge_gap_s", -1.0, "config.eval.event_merge_gap_s"),
     ],
 )
 def test_bad_config_values_raise(fake_data, tmp_path, group, field, value, message):

@@ -48,6 +48,7 @@ from mouseflax import preprocess
 from mouseflax import raw_formats
 from mouseflax import streams
 from mouseflax import synthetic
+from mouseflax import video
 from mouseflax import windows
 
 DEFAULT_CONFIG = "default"
@@ -144,7 +145,14 @@ class Builder(video_builder.VideoSequenceBuilder):
     def window_labels(name: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
       return np.full(len(frames), raw_formats.NO_LABEL, np.int64), labels[name][frames]
 
-    return self._split_examples(splits, arrays, names, window_labels, **facts)
+    return self._split_examples(
+        splits,
+        arrays,
+        names,
+        window_labels,
+        video_fps=[video.probe(paths[n]).fps for n in names],
+        **facts,
+    )
 
   def _preprocess_config(self) -> preprocess.PreprocessConfig:
     return preprocess.PreprocessConfig.from_dict(self.builder_config.preprocess)
@@ -157,9 +165,10 @@ class Builder(video_builder.VideoSequenceBuilder):
     return [*train_videos, *(v for v, _ in test_pairs)], [m for _, m in test_pairs]
 
 
-def _name(video: str | pathlib.Path) -> str:
-  video = pathlib.Path(video)
-  return f"{video.parent.name}/{video.stem}"
+def _name(path: str | pathlib.Path) -> str:
+  """'<folder>/<stem>' of a video: 'training_videos/01'."""
+  path = pathlib.Path(path)
+  return f"{path.parent.name}/{path.stem}"
 
 
 def _find_recordings(root: pathlib.Path):

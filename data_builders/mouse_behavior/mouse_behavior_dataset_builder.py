@@ -192,6 +192,7 @@ class Builder(video_builder.VideoSequenceBuilder):
         window_labels,
         train_videos=train_names,
         test_video=test_name,
+        video_fps=[video.probe(recordings[n].video).fps for n in names],
         behaviors=list(raw_formats.BEHAVIORS),
         held_out=config.held_out,
         **test_facts,

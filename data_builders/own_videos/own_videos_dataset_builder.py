@@ -218,4 +218,6 @@ class Builder(video_builder.VideoSequenceBuilder):
       del name  # Every frame of every video is normal, with no behaviour label.
       return np.full(len(frames), raw_formats.NO_LABEL, np.int64), np.zeros(len(frames), np.int64)
 
-    return self._split_examples(splits, arrays, names, window_labels)
+    return self._split_examples(
+        splits, arrays, names, window_labels, video_fps=[video.probe(paths[n]).fps for n in names]
+    )
