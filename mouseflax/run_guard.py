@@ -13,7 +13,7 @@ the config and before reading any data or writing anything:
   preprocessing with the run's preprocess.json the same way.
 - `overwrite=True` first removes the run's files (`run_paths`: config.json, preprocess.json,
   metrics.jsonl, tensorboard/, checkpoints/, checkpoints_unreadable/, results.json, threshold.json,
-  scores/, roc.png, timeline.png and score's cached validation_scores_step*.npy) and nothing else.
+  scores/, roc.png, timeline.png and score's cached validation_errors_step*.npz) and nothing else.
 
 A run whose config differs used to fail deep inside orbax after config.json had been overwritten,
 leaving a trained run that could no longer be scored.

@@ -234,7 +234,7 @@ def test_other_preprocessing_is_refused(fake_data, run_copy):
 
 def test_overwrite_removes_the_run_and_only_the_run(fake_data, run_copy):
   (run_copy / "notes.txt").write_text("mine")
-  (run_copy / "validation_scores_step12_none.npy").write_bytes(b"")
+  (run_copy / "validation_errors_step12.npz").write_bytes(b"")
   removed = {p.name for p in run_guard.run_paths(run_copy)}
   assert removed == {
       "checkpoints",
@@ -247,7 +247,7 @@ def test_overwrite_removes_the_run_and_only_the_run(fake_data, run_copy):
       "scores",
       "roc.png",
       "timeline.png",
-      "validation_scores_step12_none.npy",
+      "validation_errors_step12.npz",
   }
   result = train.train_and_evaluate(
       run_config(model__name="cae_single", train__stop_after_steps=1), run_copy, overwrite=True
