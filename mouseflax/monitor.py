@@ -435,6 +435,7 @@ class Event:
   clip: pathlib.Path | None
   end_frame: int | None = None
   end_time: datetime.datetime | None = None
+  last_flagged: int = -1  # Its latest flagged frame so far (the end frame once it ended).
 
   def row(self, status: str, threshold: float, written: datetime.datetime, fps: float) -> list:
     ended = status == ENDED
@@ -493,6 +494,7 @@ class EventTracker:
   def _end(self, last: int) -> Event:
     event, self.open = self.open, None
     event.end_frame, event.end_time = self.frames[last], self.walls[last]
+    event.last_flagged = event.end_frame
     self.closed_until = last
     return event
 
@@ -510,6 +512,7 @@ class EventTracker:
         self.open = self._start(first)
         changes.append((STARTED, self.open))
       self.open.peak_score = max(self.open.peak_score, max(self.scores[first : last + 1]))
+      self.open.last_flagged = self.frames[last]
       if len(self.scores) - 1 - last >= self.link:  # No later flag can join it: it is over.
         changes.append((ENDED, self._end(last)))
     self._trim()
@@ -526,7 +529,10 @@ class EventTracker:
 
   def interrupt(self) -> list[tuple[str, Event]]:
     """The source failed: the open event ends at the last frame seen; scoring starts afresh."""
-    changes = [(ENDED, self._end(len(self.scores) - 1))] if self.open is not None else []
+    changes = []
+    if self.open is not None:  # It ends at its last flagged frame, as score.segments would end it.
+      last = max(last for _, last in self._segments() if last > self.closed_until)
+      changes.append((ENDED, self._end(last)))
     self._reset()
     return changes
 
@@ -537,25 +543,29 @@ class EventTracker:
 
 class ClipRecorder:
   """Keeps the last `before` frames; each event's clip starts with them and ends `after` frames
-  after the event (at most `max_frames`)."""
+  after the event's last flagged frame (at most `max_frames`).
 
-  def __init__(self, options: MonitorOptions, fps: float):
+  Whether a frame belongs to a clip is known only once the frames after it are scored: frames more
+  than `after` past the event's latest flagged frame are held back until a later flag extends the
+  event (they are written) or the event ends (they are dropped).
+  """
+
+  def __init__(self, options: MonitorOptions, fps: float, rule: events.EventRule):
     self.fps = fps
     self.before = round(options.clip_before_s * fps)
     self.after = round(options.clip_after_s * fps)
     self.max_frames = max(1, round(options.clip_max_s * fps))
-    # An event is seen at most a window after its first frame: keep that much more.
-    self.ring: collections.deque = collections.deque(maxlen=self.before + T)
-    self.active: dict[str, dict[str, Any]] = {}  # Event id -> {thread, last frame, frames}.
+    # An event is seen at most a window after it has lasted the rule's shortest event: keep that
+    # much more.
+    self.ring: collections.deque = collections.deque(maxlen=self.before + T + rule.min_frames(fps))
+    self.active: dict[str, dict[str, Any]] = {}  # Event id -> its writer, event, held frames.
     self.writers: list[clips.BackgroundClipWriter] = []
 
   def frame(self, index: int, small: np.ndarray) -> None:
     self.ring.append((index, small))
     for event_id, clip in list(self.active.items()):
-      clip["writer"].write(small)
-      clip["frames"] += 1
-      if index >= clip["last"] or clip["frames"] >= self.max_frames:
-        self._finish(event_id)
+      clip["held"].append((index, small))
+      self._advance(event_id)
 
   def start(self, event: Event) -> None:
     first = event.start_frame - self.before
@@ -565,16 +575,32 @@ class ClipRecorder:
     size = (recent[0][1].shape[1], recent[0][1].shape[0])
     queued = max(1, round(CLIP_QUEUE_S * self.fps))
     writer = clips.BackgroundClipWriter(event.clip, self.fps, size, queued, block=False)
-    for _, small in recent[: self.max_frames]:
-      writer.write(small)
     self.writers.append(writer)
-    self.active[event.id] = {"writer": writer, "last": np.inf, "frames": len(recent)}
-    if len(recent) >= self.max_frames:
-      self._finish(event.id)
+    self.active[event.id] = {
+        "writer": writer,
+        "event": event,
+        "held": collections.deque(recent),
+        "frames": 0,
+        "ended": False,
+    }
+    self._advance(event.id)
 
   def end(self, event: Event) -> None:
     if event.id in self.active:
-      self.active[event.id]["last"] = event.end_frame + self.after
+      self.active[event.id]["ended"] = True
+      self._advance(event.id)
+
+  def _advance(self, event_id: str) -> None:
+    """Writes the held frames the clip now covers; finishes it once nothing more can belong."""
+    clip = self.active[event_id]
+    last = clip["event"].last_flagged + self.after
+    held = clip["held"]
+    while held and held[0][0] <= last and clip["frames"] < self.max_frames:
+      clip["writer"].write(held.popleft()[1])
+      clip["frames"] += 1
+    past_end = bool(held) and held[0][0] > last
+    if clip["frames"] >= self.max_frames or (clip["ended"] and past_end):
+      self._finish(event_id)
 
   def _finish(self, event_id: str) -> None:
     writer = self.active.pop(event_id)["writer"]
@@ -587,7 +613,9 @@ class ClipRecorder:
   def close(self, wait: bool) -> None:
     """Finishes every clip (at an interruption; `wait` for the writers at the end)."""
     for event_id in list(self.active):
-      self._finish(event_id)
+      self._advance(event_id)
+      if event_id in self.active:
+        self._finish(event_id)
     self.ring.clear()
     for writer in self.writers:
       if (wait or not writer.is_alive()) and (error := writer.join()):
@@ -709,7 +737,9 @@ class Monitor:
     }
     clips_dir = self.output_dir / CLIPS_DIR
     self.tracker = EventTracker(threshold, source.fps, source.name, clips_dir)
-    self.recorder = ClipRecorder(options, source.fps) if options.clips else None
+    self.recorder = (
+        ClipRecorder(options, source.fps, threshold.event_rule) if options.clips else None
+    )
     self.runner = (
         CommandRunner(options.on_event, options.on_event_timeout_s) if options.on_event else None
     )

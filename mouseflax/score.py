@@ -1117,5 +1117,9 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  _define_flags()
-  cli.run(main)
+  # Run the imported module, not __main__'s copy: review.py uses mouseflax.score's classes
+  # (Threshold, VideoScores), which objects made by __main__'s copy would not be instances of.
+  from mouseflax import score as _score  # pylint: disable=g-import-not-at-top
+
+  _score._define_flags()  # pylint: disable=protected-access
+  cli.run(_score.main)

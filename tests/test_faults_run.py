@@ -113,7 +113,7 @@ def test_a_config_error_leaves_nothing_behind(fake_data, tmp_path):
         ("data__dataset", "mouse_behavior/dance", "held-out behaviour must be one of"),
         ("data__dataset", "ucf101", "unknown, use one of"),
         ("train__loss_weights", {"gray": -1.0}, "config.train.loss_weights"),
-        ("eval__stream_normalisation", "zscore", "one of ['none', 'validation']"),
+        ("eval__score", "zscore", "config.eval.score='zscore': must be one of"),
         ("optim__b1", 1.0, "config.optim.b1=1.0: must be a finite number in [0, 1)"),
         ("seed", True, "config.seed=True: must be an integer >= 0"),
     ],

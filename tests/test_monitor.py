@@ -8,6 +8,7 @@ SIGTERM stop cleanly; bad input gives one clear error.
 """
 
 import csv
+import dataclasses
 import datetime
 import os
 import pathlib
@@ -20,7 +21,9 @@ import numpy as np
 import pytest
 
 from benchmarks import monitor_latency
+from configs import default
 from mouseflax import clips
+from mouseflax import events
 from mouseflax import monitor
 from mouseflax import score
 from mouseflax import streams
@@ -56,8 +59,11 @@ def read_rows(out: pathlib.Path, prefix: str) -> list[dict[str, str]]:
   return rows
 
 
-def make_monitor(run, errors_fn, source, out, **options) -> monitor.Monitor:
+def make_monitor(run, errors_fn, source, out, rule=None, **options) -> monitor.Monitor:
+  """A monitor of `source` with the run's threshold and event rule (or `rule`)."""
   threshold = score.resolve_threshold(run)
+  if rule is not None:
+    threshold = dataclasses.replace(threshold, event_rule=rule)
   if isinstance(source, (str, pathlib.Path)):
     source = monitor.VideoSource(str(source))
   return monitor.Monitor(
@@ -102,6 +108,7 @@ def test_realtime_event_is_written_soon_and_its_clip_shows_what_came_before(
       errors_fn,
       trained_scene.clip,
       out,
+      rule=events.rule_from_config(default.get_config().eval),  # Merges; a shortest event.
       realtime=True,
       clip_before_s=CLIP_BEFORE_S,
       clip_after_s=CLIP_AFTER_S,
@@ -136,7 +143,7 @@ def test_realtime_event_is_written_soon_and_its_clip_shows_what_came_before(
       if e["event"] == event["event"] and e["status"] == monitor.ENDED
   )
   first = int(event["start_frame"]) - round(CLIP_BEFORE_S * fps)
-  last = int(ended["end_frame"]) + round(CLIP_AFTER_S * fps)
+  last = min(int(ended["end_frame"]) + round(CLIP_AFTER_S * fps), trained_scene.num_frames - 1)
   frames = clip_frames(out / monitor.CLIPS_DIR / f"{event['event']}{clips.SUFFIX}")
   assert len(frames) == last - first + 1
   reference = source_frames(trained_scene.clip, (frames.shape[2], frames.shape[1]))
