@@ -14,6 +14,9 @@ import scipy.io
 
 from mouseflax import preprocess
 from mouseflax import synthetic
+from mouseflax.synthetic import avenue
+from mouseflax.synthetic import cache
+from mouseflax.synthetic import home_cage
 
 SEED = 3
 HOME_CAGE_SIZE = {"num_videos": 2, "frames_per_video": 96, "width": 160, "height": 120}
@@ -65,7 +68,7 @@ def _column_parse(line: str) -> tuple[int, int, str]:
 
 
 def _stem(i: int) -> str:
-  return synthetic.HOME_CAGE_STEM.format(i)
+  return home_cage.HOME_CAGE_STEM.format(i)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -108,7 +111,7 @@ def test_videos_decode_with_the_right_count_size_and_grey_content(home_cage_dir)
 
 @pytest.mark.parametrize("seed", range(6))
 def test_default_length_schedule_has_every_behavior_and_respects_the_chain(seed):
-  schedule = synthetic.sample_behavior_schedule(
+  schedule = home_cage.sample_behavior_schedule(
       DEFAULT_FRAMES, DEFAULT_FPS, np.random.default_rng(seed)
   )
   behaviors = [b for b, _ in schedule]
@@ -117,17 +120,17 @@ def test_default_length_schedule_has_every_behavior_and_respects_the_chain(seed)
   assert all(n >= 1 for _, n in schedule)
   assert all(a != b for a, b in zip(behaviors, behaviors[1:]))  # Runs are maximal.
   for previous, current in zip(behaviors, behaviors[1:]):
-    required = synthetic.REQUIRED_PREDECESSOR.get(current)
+    required = home_cage.REQUIRED_PREDECESSOR.get(current)
     assert required is None or previous == required, (previous, current)
-  assert behaviors[0] not in synthetic.REQUIRED_PREDECESSOR
+  assert behaviors[0] not in home_cage.REQUIRED_PREDECESSOR
 
 
-@pytest.mark.parametrize("frames", [synthetic.MIN_FRAMES_PER_VIDEO, 1500, DEFAULT_FRAMES])
+@pytest.mark.parametrize("frames", [home_cage.MIN_FRAMES_PER_VIDEO, 1500, DEFAULT_FRAMES])
 def test_every_behavior_in_each_half_so_any_test_half_holds_it(frames):
   """The builders' test split is the first half of a video: it must hold every held-out
   behaviour."""
   for seed in range(4):
-    schedule = synthetic.sample_behavior_schedule(frames, DEFAULT_FPS, np.random.default_rng(seed))
+    schedule = home_cage.sample_behavior_schedule(frames, DEFAULT_FPS, np.random.default_rng(seed))
     labels = np.concatenate([[b] * n for b, n in schedule])
     assert len(labels) == frames
     for half in (labels[: frames // 2], labels[frames // 2 :]):
@@ -135,10 +138,10 @@ def test_every_behavior_in_each_half_so_any_test_half_holds_it(frames):
 
 
 def test_transition_matrix_is_stochastic_without_self_transitions():
-  assert np.allclose(synthetic.TRANSITIONS.sum(1), 1.0)
-  assert np.all(np.diag(synthetic.TRANSITIONS) == 0)
-  for behavior, required in synthetic.REQUIRED_PREDECESSOR.items():
-    sources = set(np.flatnonzero(synthetic.TRANSITIONS[:, behavior]))
+  assert np.allclose(home_cage.TRANSITIONS.sum(1), 1.0)
+  assert np.all(np.diag(home_cage.TRANSITIONS) == 0)
+  for behavior, required in home_cage.REQUIRED_PREDECESSOR.items():
+    sources = set(np.flatnonzero(home_cage.TRANSITIONS[:, behavior]))
     assert sources == {required}
 
 
@@ -159,16 +162,16 @@ def test_hang_is_high_up_and_groom_moves_less_than_walk():
   """Downstream needs: hang conspicuous at 32x32 (under the lid), groom subtle."""
   hold = 30
   schedule = [
-      (synthetic.WALK, hold),
-      (synthetic.REAR, hold),
-      (synthetic.HANG, hold),
-      (synthetic.MICRO, hold),
-      (synthetic.GROOM, hold),
-      (synthetic.WALK, hold),
+      (home_cage.WALK, hold),
+      (home_cage.REAR, hold),
+      (home_cage.HANG, hold),
+      (home_cage.MICRO, hold),
+      (home_cage.GROOM, hold),
+      (home_cage.WALK, hold),
   ]
   frames = np.stack(
       list(
-          synthetic.render_home_cage_frames(
+          home_cage.render_home_cage_frames(
               schedule, 160, 120, DEFAULT_FPS, np.random.default_rng(0)
           )
       )
@@ -195,26 +198,26 @@ def test_hang_moves_under_the_lid_more_than_anything_moves_there():
   """Hand-over-hand travel under the lid: flow up there that no normal behaviour makes."""
   hold = 45
   order = (
-      synthetic.WALK,
-      synthetic.REAR,
-      synthetic.HANG,
-      synthetic.MICRO,
-      synthetic.GROOM,
-      synthetic.EAT,
-      synthetic.DRINK,
-      synthetic.REST,
+      home_cage.WALK,
+      home_cage.REAR,
+      home_cage.HANG,
+      home_cage.MICRO,
+      home_cage.GROOM,
+      home_cage.EAT,
+      home_cage.DRINK,
+      home_cage.REST,
   )
   frames = np.stack(
       list(
-          synthetic.render_home_cage_frames(
+          home_cage.render_home_cage_frames(
               [(b, hold) for b in order], 160, 120, DEFAULT_FPS, np.random.default_rng(1)
           )
       )
   )
   top = _flow_magnitude(frames)[:, :8].mean(1)  # Upper third of the crop: under the lid.
   settled = [top[k * hold + hold // 2 : (k + 1) * hold].mean() for k in range(len(order))]
-  hang = settled[order.index(synthetic.HANG)]
-  assert hang > 3 * max(m for b, m in zip(order, settled) if b != synthetic.HANG), settled
+  hang = settled[order.index(home_cage.HANG)]
+  assert hang > 3 * max(m for b, m in zip(order, settled) if b != home_cage.HANG), settled
   whole = _flow_magnitude(frames).mean(1)
   walk = whole[hold // 2 : hold].mean()
   hang_whole = whole[2 * hold + hold // 2 : 3 * hold].mean()
@@ -263,9 +266,7 @@ def test_failed_generation_leaves_nothing_visible(tmp_path, monkeypatch):
     (pathlib.Path(output_dir) / "half.mpg").write_bytes(b"partial")
     raise RuntimeError("killed mid-way")
 
-  monkeypatch.setitem(
-      synthetic._WRITERS, "home_cage", (failing_writer, synthetic.HOME_CAGE_DEFAULTS)
-  )
+  monkeypatch.setitem(cache._WRITERS, "home_cage", (failing_writer, synthetic.HOME_CAGE_DEFAULTS))
   with pytest.raises(RuntimeError, match="killed"):
     synthetic.ensure_synthetic("home_cage", tmp_path, seed=0)
   assert list(tmp_path.iterdir()) == []
@@ -359,12 +360,12 @@ def test_avenue_masks_match_frames_and_mark_anomalies(avenue_dir):
 
 def test_avenue_training_videos_have_no_anomalies_and_test_masks_cover_the_actor():
   size = (AVENUE_SIZE["width"], AVENUE_SIZE["height"])
-  train = list(synthetic.render_avenue(60, size, 25.0, False, np.random.default_rng(1)))
+  train = list(avenue.render_avenue(60, size, 25.0, False, np.random.default_rng(1)))
   assert not any(mask.any() for _, mask in train)
-  test = list(synthetic.render_avenue(60, size, 25.0, True, np.random.default_rng(1)))
+  test = list(avenue.render_avenue(60, size, 25.0, True, np.random.default_rng(1)))
   flagged = [(frame, mask) for frame, mask in test if mask.any()]
   assert flagged
-  background = synthetic._draw_avenue_background(size, np.random.default_rng(0))
+  background = avenue._draw_avenue_background(size, np.random.default_rng(0))
   for frame, mask in flagged:  # The masked pixels are where someone or something was drawn.
     assert mask.sum() < 0.5 * mask.size
     changed = np.abs(frame.astype(np.int16) - background).max(-1) > 40
@@ -412,9 +413,9 @@ def test_parallel_writing_gives_the_same_bytes(tmp_path):
 
 def test_automatic_workers_only_for_large_sets():
   small = synthetic.synthetic_params("home_cage", seed=0, **HOME_CAGE_SIZE)
-  assert synthetic._auto_workers(small) == 1
+  assert cache._auto_workers(small) == 1
   large = synthetic.synthetic_params("home_cage", seed=0)
-  assert 1 <= synthetic._auto_workers(large) <= synthetic.AUTO_MAX_WORKERS
+  assert 1 <= cache._auto_workers(large) <= cache.AUTO_MAX_WORKERS
 
 
 def test_avenue_same_seed_same_bytes(tmp_path):
