@@ -1,4 +1,4 @@
-"""AVENUE"""
+"""A synthetic CUHK-Avenue-like street scene: pedestrians, anomalies, masks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pathlib
 import cv2
 import numpy as np
 import scipy.io
-import scipy.signal
 
 from mouseflax.synthetic import common
 
@@ -29,18 +28,21 @@ AVENUE_DEFAULTS = {
 AVENUE_FOURCC = "XVID"
 AVENUE_TRAIN_DIR, AVENUE_TEST_DIR = "training_videos", "testing_videos"
 AVENUE_LABEL_DIR = "ground_truth_demo/testing_label_mask"
+MIN_SIZE_PX = 32  # Smallest accepted frame width and height, pixels.
+MIN_VIDEO_S = 2  # Shortest accepted video, seconds (frames_per_video >= this * fps).
+BGR_CHANNELS = 3  # Colour channels of a frame (and of a drawn colour).
 PEDESTRIAN_RATE_PER_S = 0.6  # Poisson arrivals of normal pedestrians.
 PERSON_HEIGHT_H = (0.22, 0.42)  # Figure height at the far and near edge of the pavement.
 PAVEMENT_H = (0.58, 0.97)  # Feet y range (fraction of height).
 WALK_HEIGHTS_PER_S = 0.8  # Walking speed in body heights per second (~1.4 m/s).
-RUN_SPEED_FACTOR = 3.0
-STEP_HZ_WALK, STEP_HZ_RUN = 1.8, 3.2
+WALK_SPEED_FACTOR, RUN_SPEED_FACTOR = 1.0, 3.0  # Speed relative to walking.
+STEP_HZ_WALK, STEP_HZ_RUN = 1.8, 3.2  # Gait cycles per second.
 ANOMALY_KINDS = ("run", "throw", "wrong_way")
 ANOMALIES_PER_TEST_VIDEO = (1, 2)  # Inclusive range.
-THROW_WINDUP_S, THROW_FLIGHT_S = 0.6, 1.2
-THROW_GRAVITY_H_PER_S2 = 1.6
+THROW_WINDUP_S, THROW_FLIGHT_S = 0.6, 1.2  # Arm raise, then object in the air, seconds.
+THROW_GRAVITY_H_PER_S2 = 1.6  # Gravity on the thrown object, frame heights per second squared.
 MASK_MARGIN_PX = 3  # Masks are drawn a little thicker than the figures.
-FACADE_H, HEDGE_H = 0.40, 0.52
+FACADE_H, HEDGE_H = 0.40, 0.52  # Bottom edge of the facade and of the hedge (fraction of height).
 SPEED_SPREAD = 0.15  # Per-person speed factor in 1 +- this.
 WARMUP_S = 8.0  # Pedestrians spawned this long before frame 0, so the avenue is not empty at start.
 WALK_STRIDE, RUN_STRIDE, FRONTAL_STRIDE = 0.18, 0.30, 0.15  # Leg swing, fraction of the height.
@@ -51,11 +53,27 @@ ANOMALY_MIN_S = 2.0  # Anomalies start at least this long before the end of a te
 # Figure proportions, fractions of the person's height above the feet.
 HEAD_Y, NECK_Y, HIP_Y, HAND_Y = 0.92, 0.82, 0.48, 0.45
 HEAD_R, TORSO_W, LEG_W, ARM_W, ARM_LEN, OBJECT_R = 0.07, 0.2, 0.07, 0.05, 0.35, 0.04
+# Seen from the front the feet swing this much (of the side-view swing) along x and lift in y.
+FRONTAL_FOOT_X, FRONTAL_FOOT_LIFT = 0.3, 0.2
+HAND_SWING = 0.6  # Free hand swing along x, relative to the foot swing.
+# The throwing arm's angle from horizontal-behind, in units of pi radians: straight up when
+# lowered (raise 0), rotating forward by the sweep to the release (raise 1).
+ARM_UP_ANGLE_PI, ARM_SWEEP_ANGLE_PI = 0.5, 0.6
 SKIN_BGR, OBJECT_BGR = (60, 80, 120), (20, 40, 200)
 SHIRT_BGR_RANGE, TROUSERS_BGR_RANGE = (30, 230), (20, 120)
 FACADE_BGR, WINDOW_BGR, PILLAR_BGR = (120, 125, 130), (80, 70, 60), (150, 155, 160)
 HEDGE_BGR, HEDGE_TEXTURE_BGR = (40, 90, 50), (15, 25, 15)
 PAVEMENT_BGR, SEAM_BGR = (165, 170, 175), (140, 145, 150)
+# Background layout. Windows: a grid of WINDOW_W_DIV per width and WINDOW_H_DIV per height (one
+# window per two cells), at least MIN_WINDOW_PX pixels a side. Pillars: PILLARS_PER_WIDTH across,
+# each width / PILLAR_W_DIV wide.
+WINDOW_W_DIV, WINDOW_H_DIV, MIN_WINDOW_PX = 20, 14, 4
+PILLARS_PER_WIDTH, PILLAR_W_DIV = 5, 40
+HEDGE_BLUR_SIGMA_PX = 2.0  # Gaussian blur of the hedge's leaf texture, pixels.
+PAVEMENT_SEAMS = 12  # Lengthwise tiles across the pavement (PAVEMENT_SEAMS - 1 seam lines).
+SEAM_SPREAD = 2.5  # Bottom-edge spacing of the lengthwise seams, relative to their top spacing.
+CROSS_SEAMS = 8  # Crosswise seam lines, geometrically spaced (denser far away).
+CROSS_SEAM_OFFSET_PX = 4  # The first crosswise seam lies this many pixels below the hedge.
 _MAT_HEADER_TEXT = b"MATLAB 5.0 MAT-file, Platform: posix, written by mouseflax.synthetic"
 _MAT_HEADER_TEXT_BYTES = 116  # The descriptive text field of a MAT v5 header.
 
@@ -88,8 +106,8 @@ def _person_height(y: np.ndarray | float, height: int) -> np.ndarray | float:
 
 
 def _colours(rng: np.random.Generator) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-  shirt = tuple(int(c) for c in rng.integers(*SHIRT_BGR_RANGE, size=3))
-  trousers = tuple(int(c) for c in rng.integers(*TROUSERS_BGR_RANGE, size=3))
+  shirt = tuple(int(c) for c in rng.integers(*SHIRT_BGR_RANGE, size=BGR_CHANNELS))
+  trousers = tuple(int(c) for c in rng.integers(*TROUSERS_BGR_RANGE, size=BGR_CHANNELS))
   return shirt, trousers
 
 
@@ -155,10 +173,8 @@ def _thrower(start: int, size: tuple[int, int], fps: float, rng: np.random.Gener
   arm = np.concatenate([np.linspace(0, 1, windup), np.ones(flight)])
   t = np.arange(flight) / fps
   g = THROW_GRAVITY_H_PER_S2 * height
-  vy, vx = (
-      -0.5 * g * THROW_FLIGHT_S,
-      facing * THROW_SPEED_HEIGHTS_PER_S * h,
-  )  # Lands at hand height.
+  vy = -0.5 * g * THROW_FLIGHT_S  # Up, so that the object lands back at hand height.
+  vx = facing * THROW_SPEED_HEIGHTS_PER_S * h
   hand = np.array([x, y - NECK_Y * h]) + _raised_hand(1.0, facing, h)
   obj = np.full((n, 2), np.nan)
   obj[windup:, 0] = hand[0] + vx * t
@@ -175,27 +191,33 @@ def _avenue_actors(
   actors, warmup = [], int(WARMUP_S * fps)
   t = -warmup + rng.exponential(fps / PEDESTRIAN_RATE_PER_S)
   while t < num_frames:
-    actors.append(_crossing(int(t), 1.0, STEP_HZ_WALK, WALK_STRIDE, False, size, fps, rng))
+    actors.append(
+        _crossing(int(t), WALK_SPEED_FACTOR, STEP_HZ_WALK, WALK_STRIDE, False, size, fps, rng)
+    )
     t += rng.exponential(fps / PEDESTRIAN_RATE_PER_S)
   if test:
     lo, hi = ANOMALIES_PER_TEST_VIDEO
     for _ in range(int(rng.integers(lo, hi + 1))):
       kind = ANOMALY_KINDS[int(rng.integers(len(ANOMALY_KINDS)))]
       start = int(rng.integers(0, max(1, num_frames - int(ANOMALY_MIN_S * fps))))
-      if kind == "run":
-        actors.append(
-            _crossing(start, RUN_SPEED_FACTOR, STEP_HZ_RUN, RUN_STRIDE, True, size, fps, rng)
-        )
-      elif kind == "throw":
-        actors.append(_thrower(start, size, fps, rng))
-      else:
-        actors.append(_wrong_way(start, size, fps, rng))
+      actors.append(_anomaly(kind, start, size, fps, rng))
   return actors
+
+
+def _anomaly(
+    kind: str, start: int, size: tuple[int, int], fps: float, rng: np.random.Generator
+) -> _Actor:
+  """One anomalous actor of `kind` (one of ANOMALY_KINDS), appearing at frame `start`."""
+  if kind == "run":
+    return _crossing(start, RUN_SPEED_FACTOR, STEP_HZ_RUN, RUN_STRIDE, True, size, fps, rng)
+  if kind == "throw":
+    return _thrower(start, size, fps, rng)
+  return _wrong_way(start, size, fps, rng)
 
 
 def _raised_hand(raise_: float, facing: float, h: float) -> np.ndarray:
   """Hand offset from the neck: straight up at raise_ = 0, forward at release (raise_ = 1)."""
-  angle = math.pi * (0.5 + 0.6 * raise_)
+  angle = math.pi * (ARM_UP_ANGLE_PI + ARM_SWEEP_ANGLE_PI * raise_)
   return np.array([-facing * ARM_LEN * h * math.cos(angle), -ARM_LEN * h * math.sin(angle)])
 
 
@@ -215,7 +237,11 @@ def _draw_person(
   swing = actor.stride * h * math.sin(actor.phase[i])
   hip, neck = (x, y - HIP_Y * h), np.array([x, y - NECK_Y * h])
   # Seen from the side the feet swing along x; walking towards the camera they bob in y.
-  sx, sy = (swing, 0.0) if actor.facing != 0 else (0.3 * swing, -0.2 * abs(swing))
+  sx, sy = (
+      (swing, 0.0)
+      if actor.facing != 0
+      else (FRONTAL_FOOT_X * swing, -FRONTAL_FOOT_LIFT * abs(swing))
+  )
   for s in (1, -1):
     cv2.line(
         img,
@@ -229,7 +255,7 @@ def _draw_person(
     if s == 1 and actor.arm[i] > 0:
       hand = neck + _raised_hand(actor.arm[i], actor.facing, h)
     else:
-      hand = (x - s * 0.6 * sx, y - HAND_Y * h)
+      hand = (x - s * HAND_SWING * sx, y - HAND_Y * h)
     cv2.line(img, common.pt(*neck), common.pt(*hand), colour(actor.shirt), width(ARM_W))
   cv2.circle(img, common.pt(x, y - HEAD_Y * h), width(HEAD_R), colour(SKIN_BGR), -1)
   if actor.obj is not None and not np.isnan(actor.obj[i, 0]):
@@ -239,29 +265,47 @@ def _draw_person(
 def _draw_avenue_background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
   """A facade with windows and pillars, a hedge and a tiled pavement (BGR uint8)."""
   width, height = size
-  img = np.zeros((height, width, 3), np.uint8)
+  img = np.zeros((height, width, BGR_CHANNELS), np.uint8)
   facade, hedge = int(FACADE_H * height), int(HEDGE_H * height)
-  img[:facade] = FACADE_BGR
-  win_w, win_h = max(4, width // 20), max(4, height // 14)
-  for wy in range(win_h // 2, facade - win_h, 2 * win_h):
+  _draw_facade(img, facade)
+  img[facade:hedge] = _hedge_texture(hedge - facade, width, rng)
+  _draw_pavement(img, hedge)
+  return img
+
+
+def _draw_facade(img: np.ndarray, bottom: int) -> None:
+  """Paints rows [0, bottom) of `img` as a facade: a grid of windows and evenly spaced pillars."""
+  height, width = img.shape[:2]
+  img[:bottom] = FACADE_BGR
+  win_w = max(MIN_WINDOW_PX, width // WINDOW_W_DIV)
+  win_h = max(MIN_WINDOW_PX, height // WINDOW_H_DIV)
+  for wy in range(win_h // 2, bottom - win_h, 2 * win_h):
     for wx in range(win_w // 2, width - win_w, 2 * win_w):
       cv2.rectangle(img, (wx, wy), (wx + win_w, wy + win_h), WINDOW_BGR, -1)
-  for px in range(0, width, max(1, width // 5)):
-    cv2.rectangle(img, (px, 0), (px + width // 40, facade), PILLAR_BGR, -1)
+  for px in range(0, width, max(1, width // PILLARS_PER_WIDTH)):
+    cv2.rectangle(img, (px, 0), (px + width // PILLAR_W_DIV, bottom), PILLAR_BGR, -1)
+
+
+def _hedge_texture(rows: int, width: int, rng: np.random.Generator) -> np.ndarray:
+  """A rows x width hedge band: blurred noise as leaves over the hedge colour (BGR uint8)."""
   leaves = cv2.GaussianBlur(
-      rng.normal(0, 1, size=(hedge - facade, width)).astype(np.float32), (0, 0), 2.0
+      rng.normal(0, 1, size=(rows, width)).astype(np.float32), (0, 0), HEDGE_BLUR_SIGMA_PX
   )
-  img[facade:hedge] = np.clip(
+  return np.clip(
       np.array(HEDGE_BGR) + np.array(HEDGE_TEXTURE_BGR) * leaves[..., None], 0, 255
   ).astype(np.uint8)
-  img[hedge:] = PAVEMENT_BGR
-  seams = 12
-  for k in range(1, seams):  # Tile seams converging to a vanishing point above the frame.
-    top, bottom = width * k / seams, width / 2 + 2.5 * width * (k / seams - 0.5)
-    cv2.line(img, (int(top), hedge), (int(bottom), height), SEAM_BGR, 1)
-  for ty in np.geomspace(hedge + 4, height, 8):
+
+
+def _draw_pavement(img: np.ndarray, top: int) -> None:
+  """Paints rows [top, end) of `img` as tiles whose seams converge to a point above the frame."""
+  height, width = img.shape[:2]
+  img[top:] = PAVEMENT_BGR
+  for k in range(1, PAVEMENT_SEAMS):  # Lengthwise seams.
+    upper = width * k / PAVEMENT_SEAMS
+    lower = width / 2 + SEAM_SPREAD * width * (k / PAVEMENT_SEAMS - 0.5)
+    cv2.line(img, (int(upper), top), (int(lower), height), SEAM_BGR, 1)
+  for ty in np.geomspace(top + CROSS_SEAM_OFFSET_PX, height, CROSS_SEAMS):  # Crosswise seams.
     cv2.line(img, (0, int(ty)), (width, int(ty)), SEAM_BGR, 1)
-  return img
 
 
 def render_avenue(
@@ -271,7 +315,7 @@ def render_avenue(
   width, height = size
   background = _draw_avenue_background(size, rng)
   actors = _avenue_actors(num_frames, size, fps, test, rng)
-  camera = common.NoisyCamera((height, width, 3), fps, rng)
+  camera = common.NoisyCamera((height, width, BGR_CHANNELS), fps, rng)
   for t in range(num_frames):
     frame, mask = background.copy(), np.zeros((height, width), np.uint8)
     visible = [a for a in actors if 0 <= t - a.start < len(a.x)]
@@ -305,6 +349,7 @@ def _write_avenue_video(
     size: tuple[int, int],
     fps: float,
 ) -> None:
+  """Renders one video (and, for a test video, its volLabel masks) into the Avenue layout."""
   pairs = render_avenue(frames_per_video, size, fps, test, common.rng_for(seed, int(test), index))
   folder = AVENUE_TEST_DIR if test else AVENUE_TRAIN_DIR
   masks: list[np.ndarray] = []
@@ -334,9 +379,9 @@ def write_avenue(
   for name, value, minimum in (
       ("num_train", num_train, 1),
       ("num_test", num_test, 1),
-      ("frames_per_video", frames_per_video, 2 * fps),
-      ("width", width, 32),
-      ("height", height, 32),
+      ("frames_per_video", frames_per_video, MIN_VIDEO_S * fps),
+      ("width", width, MIN_SIZE_PX),
+      ("height", height, MIN_SIZE_PX),
       ("fps", fps, 1),
   ):
     common.check_size(name, value, minimum)

@@ -13,13 +13,17 @@ import uuid
 
 import cv2
 import numpy as np
-import scipy.io
 import scipy.signal
 
-_PARTIAL_DIR = (
-    ".partial"  # Per-file temporary outputs inside an output dir (renamed when complete).
-)
-_NOISE_BANK_SIZE = 32
+# Per-file temporary outputs inside an output dir (renamed when complete).
+_PARTIAL_DIR = ".partial"
+_PARTIAL_TAG_CHARS = 8  # Hex characters of the random tag that makes a temporary name unique.
+_MIN_TAU_FRAMES = 1e-6  # Floor on the noise time constant, frames (tau 0: white noise).
+# Camera defaults: lighting flicker and sensor noise.
+FLICKER_HZ = 0.4  # Lighting flicker frequency, Hz.
+FLICKER_AMPLITUDE, FLICKER_JITTER = 0.03, 0.008  # Flicker and random gain jitter, fraction of 1.
+NOISE_SIGMA = 3.0  # Sensor noise standard deviation, grey levels.
+_NOISE_BANK_SIZE = 32  # Precomputed noise frames that the camera draws from at random.
 
 # --------------------------------------------------------------------------------------------------
 # Small helpers.
@@ -36,7 +40,7 @@ def rng_for(seed: int, *keys: int) -> np.random.Generator:
 
 def ou_noise(n: int, tau_frames: float, rng: np.random.Generator) -> np.ndarray:
   """Unit-variance Ornstein-Uhlenbeck series: smooth random jitter."""
-  a = math.exp(-1.0 / max(tau_frames, 1e-6))
+  a = math.exp(-1.0 / max(tau_frames, _MIN_TAU_FRAMES))
   drive = rng.normal(size=n) * math.sqrt(1.0 - a * a)
   out, _ = scipy.signal.lfilter([1.0], [1.0, -a], drive, zi=[rng.normal() * a])
   return out
@@ -53,7 +57,7 @@ def partial_path(output_dir: pathlib.Path, final: pathlib.Path) -> pathlib.Path:
   """A temporary path for `final` that keeps its extension (OpenCV picks the container from it)."""
   folder = output_dir / _PARTIAL_DIR
   folder.mkdir(parents=True, exist_ok=True)
-  return folder / f"{final.stem}.{uuid.uuid4().hex[:8]}{final.suffix}"
+  return folder / f"{final.stem}.{uuid.uuid4().hex[:_PARTIAL_TAG_CHARS]}{final.suffix}"
 
 
 def write_text_atomic(output_dir: pathlib.Path, final: pathlib.Path, text: str) -> None:
@@ -92,11 +96,6 @@ def write_video_atomic(
 
 def remove_partial_dir(output_dir: pathlib.Path) -> None:
   shutil.rmtree(output_dir / _PARTIAL_DIR, ignore_errors=True)
-
-
-# Camera defaults: lighting flicker and sensor noise.
-FLICKER_HZ, FLICKER_AMPLITUDE, FLICKER_JITTER = 0.4, 0.03, 0.008
-NOISE_SIGMA = 3.0
 
 
 def pt(x: float, y: float) -> tuple[int, int]:
