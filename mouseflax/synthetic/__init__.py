@@ -6,7 +6,8 @@ readers through them, so they are written exactly in the layouts the builders re
 
 - `home_cage`: a side view of a home cage, Jhuang et al. 2010 layout (`<stem>.mpg` and
   `Annotator_group_1/<stem>.txt`); the behaviours, their statistics and the recording conditions.
-- `open_field`: a top view of an open-field arena in the same layout (the own-videos path).
+- `open_field`: a top view of one mouse in an open-field arena, `<stem>.mp4` with annotations in
+  the same layout (the own-videos path, and an evaluation through the annotations).
 - `avenue`: a street scene in the CUHK Avenue layout (`training_videos/`, `testing_videos/`,
   `volLabel` masks).
 - `cache`: generate once into a folder named by the parameters (generator version included),
@@ -31,6 +32,8 @@ from mouseflax.synthetic.common import SyntheticConfigError
 from mouseflax.synthetic.home_cage import BEHAVIORS
 from mouseflax.synthetic.home_cage import HOME_CAGE_DEFAULTS
 from mouseflax.synthetic.home_cage import write_home_cage
+from mouseflax.synthetic.open_field import OPEN_FIELD_DEFAULTS
+from mouseflax.synthetic.open_field import write_open_field
 
 __all__ = [
     "AVENUE_DEFAULTS",
@@ -39,6 +42,7 @@ __all__ = [
     "HOME_CAGE_DEFAULTS",
     "KINDS",
     "MARKER_NAME",
+    "OPEN_FIELD_DEFAULTS",
     "SyntheticConfigError",
     "ensure_synthetic",
     "materialize",
@@ -46,4 +50,5 @@ __all__ = [
     "synthetic_params",
     "write_avenue",
     "write_home_cage",
+    "write_open_field",
 ]

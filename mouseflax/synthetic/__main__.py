@@ -21,13 +21,17 @@ def _define_flags() -> None:
       "output_dir", None, "Folder to create (must not hold other files).", required=True
   )
   flags.DEFINE_integer("seed", 0, "Random seed: the same seed gives the same recordings.")
-  flags.DEFINE_integer("num_videos", None, "home_cage: number of recordings (default 8).")
   flags.DEFINE_integer(
-      "frames_per_video", None, "Frames per recording (home_cage 4500, avenue 240)."
+      "num_videos", None, "home_cage / open_field: number of recordings (default 8 / 4)."
   )
-  flags.DEFINE_integer("width", None, "Frame width (home_cage 320, avenue 640).")
-  flags.DEFINE_integer("height", None, "Frame height (home_cage 240, avenue 360).")
-  flags.DEFINE_float("fps", None, "Frames per second (home_cage 30, avenue 25).")
+  flags.DEFINE_integer(
+      "frames_per_video",
+      None,
+      "Frames per recording (home_cage 4500, open_field 1800, avenue 240).",
+  )
+  flags.DEFINE_integer("width", None, "Frame width (home_cage 320, open_field 640, avenue 640).")
+  flags.DEFINE_integer("height", None, "Frame height (home_cage 240, open_field 480, avenue 360).")
+  flags.DEFINE_float("fps", None, "Frames per second (home_cage 30, open_field 30, avenue 25).")
   flags.DEFINE_integer("num_train", None, "avenue: training videos (default 16).")
   flags.DEFINE_integer("num_test", None, "avenue: test videos (default 21).")
   flags.DEFINE_integer("num_workers", None, "Processes rendering videos (default: automatic).")
