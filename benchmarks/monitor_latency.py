@@ -39,6 +39,7 @@ from mouseflax import fileio
 from mouseflax import monitor
 from mouseflax import score
 from mouseflax import streams
+from mouseflax.synthetic import behaviour
 from mouseflax.synthetic import home_cage
 
 SIZE = (640, 480)  # Width, height: a common cage camera.
@@ -65,7 +66,7 @@ WIDTHS = (8, 32)
 def write_recording(path: pathlib.Path, num_frames: int) -> pathlib.Path:
   """A synthetic 640x480 home-cage recording (MJPG, like many USB cameras' stream)."""
   rng = np.random.default_rng(SEED)
-  schedule = home_cage.sample_behavior_schedule(num_frames, CAMERA_FPS, rng)
+  schedule = behaviour.sample_schedule(num_frames, CAMERA_FPS, rng)
   frames = home_cage.render_home_cage_frames(schedule, *SIZE, CAMERA_FPS, rng)
   with fileio.atomic_path(path) as tmp:
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), CAMERA_FPS, SIZE)

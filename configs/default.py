@@ -32,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.manual_dir = ""  # Raw recordings (real layout); "" -> synthetic recordings.
   config.data.synthetic_videos = 8  # Synthetic default: recordings written (avenue: per split).
   config.data.synthetic_frames = 4500  # Synthetic home cage: frames per recording (30 fps).
+  # Synthetic home cage: frames of the designated test recording (the longest; its test half holds
+  # >= 5 bouts of every behaviour, mouseflax/synthetic/behaviour.py).
+  config.data.synthetic_test_frames = 9000
   config.data.synthetic_avenue_frames = 240  # Synthetic avenue: frames per recording (25 fps).
   config.data.hflip = True  # Training: random horizontal flips of whole sequences (flow x negated).
   config.data.device_resident = True  # Hold the training split on the device when it fits.

@@ -33,9 +33,10 @@ def get_config() -> ml_collections.ConfigDict:
   config = default_lib.get_config()
   config.data.synthetic_videos = 6
   config.data.synthetic_frames = 1500
+  config.data.synthetic_test_frames = 6000
   config.model.width = 8
   config.optim.learning_rate = 2e-3  # 10x Table 1: fewer, shorter epochs than the paper.
-  config.train.epochs = 30
+  config.train.epochs = 50
   config.train.batch_size = 16
   config.train.log_every_steps = 20
   config.eval.score = "mse_z"  # The own_videos default (docstring), not chosen on this test split.

@@ -139,6 +139,7 @@ RULES: dict[str, Rule] = {
     "data.manual_dir": text,
     "data.synthetic_videos": integer(1),
     "data.synthetic_frames": integer(streams.SEQUENCE_LENGTH),
+    "data.synthetic_test_frames": integer(streams.SEQUENCE_LENGTH),
     "data.synthetic_avenue_frames": integer(streams.SEQUENCE_LENGTH),
     "data.hflip": boolean,
     "data.device_resident": boolean,

@@ -187,6 +187,7 @@ def synthetic_sizes(kind: str, data_config: Mapping[str, Any]) -> dict[str, int]
     return {
         "num_videos": data_config["synthetic_videos"],
         "frames_per_video": data_config["synthetic_frames"],
+        "test_frames": data_config["synthetic_test_frames"],
     }
   # Avenue has its own length (640x360 frames; `synthetic_frames` is sized for the home cage).
   return {

@@ -61,7 +61,12 @@ RUN_KEYS = (
 # Keys of the groups above that do not change the run (the same parameters, computed another way).
 NOT_RUN_KEYS = ("model.conv_impl",)
 # Keys that define a synthetic run's recordings (compared when both configs are synthetic).
-SYNTHETIC_KEYS = ("data.synthetic_videos", "data.synthetic_frames", "data.synthetic_avenue_frames")
+SYNTHETIC_KEYS = (
+    "data.synthetic_videos",
+    "data.synthetic_frames",
+    "data.synthetic_test_frames",
+    "data.synthetic_avenue_frames",
+)
 DATA_SOURCE_KEY = "data source"  # Synthetic or real recordings, derived from the data.* fields.
 OVERWRITE_FLAG = "--overwrite"
 

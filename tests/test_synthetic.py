@@ -15,6 +15,7 @@ import scipy.io
 from mouseflax import preprocess
 from mouseflax import synthetic
 from mouseflax.synthetic import avenue
+from mouseflax.synthetic import behaviour
 from mouseflax.synthetic import cache
 from mouseflax.synthetic import home_cage
 
@@ -23,6 +24,20 @@ HOME_CAGE_SIZE = {"num_videos": 2, "frames_per_video": 96, "width": 160, "height
 AVENUE_SIZE = {"num_train": 2, "num_test": 2, "frames_per_video": 60, "width": 160, "height": 96}
 DEFAULT_FRAMES = synthetic.HOME_CAGE_DEFAULTS["frames_per_video"]
 DEFAULT_FPS = synthetic.HOME_CAGE_DEFAULTS["fps"]
+GROOM, HANG, MICRO, REAR, REST, WALK, EAT, DRINK = (
+    behaviour.GROOM,
+    behaviour.HANG,
+    behaviour.MICRO,
+    behaviour.REAR,
+    behaviour.REST,
+    behaviour.WALK,
+    behaviour.EAT,
+    behaviour.DRINK,
+)
+LID_REGION_H = 0.04  # "At the lid": within this share of the frame height under its edge.
+LID_EDGE_PX = 3  # The lid's edge line, drawn 2 px thick at 320x240.
+INNER_MARGIN_W = 0.02  # Columns kept clear of the hopper and the bottle, share of the width.
+DARK_SHARE = 0.6  # The animal: darker than this share of the frame's median grey level.
 # Fixed columns of an annotation line (0-based slices) used by one of the known parsers.
 START_COLS, END_COLS, LABEL_FROM = slice(8, 16), slice(17, 25), 26
 
@@ -71,6 +86,12 @@ def _stem(i: int) -> str:
   return home_cage.HOME_CAGE_STEM.format(i)
 
 
+def _frames(i: int) -> int:
+  """Frames of recording i (1-based): the first is the longer test recording."""
+  size = HOME_CAGE_SIZE["frames_per_video"]
+  return home_cage.test_recording_frames(size, None) if i == 1 else size
+
+
 # --------------------------------------------------------------------------------------------------
 # Home cage.
 
@@ -90,16 +111,21 @@ def test_annotation_lines_parse_with_split_rule_and_fixed_columns(home_cage_dir)
     runs = [_split_parse(line) for line in lines]
     assert runs == [_column_parse(line) for line in lines]
     starts, ends, labels = zip(*runs)
-    assert starts[0] == 1 and ends[-1] == HOME_CAGE_SIZE["frames_per_video"]
+    assert starts[0] == 1 and ends[-1] == _frames(i)
     assert all(s == e + 1 for s, e in zip(starts[1:], ends[:-1]))  # Contiguous, inclusive ends.
     assert all(s <= e for s, e in zip(starts, ends))
     assert set(labels) == set(synthetic.BEHAVIORS)
 
 
+def test_the_first_recording_is_the_longest_test_recording(home_cage_dir):
+  frames = {i: len(_decode(home_cage_dir / f"{_stem(i)}.mpg")) for i in (1, 2)}
+  assert frames == {1: _frames(1), 2: _frames(2)} and frames[1] > frames[2]
+
+
 def test_videos_decode_with_the_right_count_size_and_grey_content(home_cage_dir):
-  frames = _decode(home_cage_dir / f"{_stem(1)}.mpg")
+  frames = _decode(home_cage_dir / f"{_stem(2)}.mpg")
   assert frames.shape == (
-      HOME_CAGE_SIZE["frames_per_video"],
+      _frames(2),
       HOME_CAGE_SIZE["height"],
       HOME_CAGE_SIZE["width"],
       3,
@@ -111,117 +137,152 @@ def test_videos_decode_with_the_right_count_size_and_grey_content(home_cage_dir)
 
 @pytest.mark.parametrize("seed", range(6))
 def test_default_length_schedule_has_every_behavior_and_respects_the_chain(seed):
-  schedule = home_cage.sample_behavior_schedule(
-      DEFAULT_FRAMES, DEFAULT_FPS, np.random.default_rng(seed)
-  )
+  schedule = behaviour.sample_schedule(DEFAULT_FRAMES, DEFAULT_FPS, np.random.default_rng(seed))
   behaviors = [b for b, _ in schedule]
   assert sum(n for _, n in schedule) == DEFAULT_FRAMES
   assert set(behaviors) == set(range(len(synthetic.BEHAVIORS)))
   assert all(n >= 1 for _, n in schedule)
   assert all(a != b for a, b in zip(behaviors, behaviors[1:]))  # Runs are maximal.
   for previous, current in zip(behaviors, behaviors[1:]):
-    required = home_cage.REQUIRED_PREDECESSOR.get(current)
+    required = behaviour.HOME_CAGE.predecessor.get(current)
     assert required is None or previous == required, (previous, current)
-  assert behaviors[0] not in home_cage.REQUIRED_PREDECESSOR
+  assert behaviors[0] not in behaviour.HOME_CAGE.predecessor
 
 
-@pytest.mark.parametrize("frames", [home_cage.MIN_FRAMES_PER_VIDEO, 1500, DEFAULT_FRAMES])
+@pytest.mark.parametrize(
+    "frames", [behaviour.min_frames(behaviour.SCHEDULE_PARTS), 1500, DEFAULT_FRAMES]
+)
 def test_every_behavior_in_each_half_so_any_test_half_holds_it(frames):
   """The builders' test split is the first half of a video: it must hold every held-out
   behaviour."""
   for seed in range(4):
-    schedule = home_cage.sample_behavior_schedule(frames, DEFAULT_FPS, np.random.default_rng(seed))
-    labels = np.concatenate([[b] * n for b, n in schedule])
+    labels = behaviour.labels(
+        behaviour.sample_schedule(frames, DEFAULT_FPS, np.random.default_rng(seed))
+    )
     assert len(labels) == frames
     for half in (labels[: frames // 2], labels[frames // 2 :]):
       assert set(half.tolist()) == set(range(len(synthetic.BEHAVIORS))), (frames, seed)
 
 
-def test_transition_matrix_is_stochastic_without_self_transitions():
-  assert np.allclose(home_cage.TRANSITIONS.sum(1), 1.0)
-  assert np.all(np.diag(home_cage.TRANSITIONS) == 0)
-  for behavior, required in home_cage.REQUIRED_PREDECESSOR.items():
-    sources = set(np.flatnonzero(home_cage.TRANSITIONS[:, behavior]))
-    assert sources == {required}
+def _bouts(labels: np.ndarray) -> list[tuple[int, int, int]]:
+  """(behaviour, first frame, one past the last) of each run of labels."""
+  edges = np.flatnonzero(np.diff(labels)) + 1
+  starts, stops = np.concatenate([[0], edges]), np.concatenate([edges, [len(labels)]])
+  return [(int(labels[a]), int(a), int(b)) for a, b in zip(starts, stops)]
 
 
-def _dark_centroid_rows(frames: np.ndarray) -> np.ndarray:
-  """Row of the animal's centre (the darkest pixels) in the 32x32 resize the models see."""
-  small = np.stack(
-      [
-          cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
-          for f in frames
-      ]
-  ).astype(np.float32)
-  dark = small < 80
-  rows = np.arange(32)[None, :, None]
-  return (dark * rows).sum((1, 2)) / np.maximum(dark.sum((1, 2)), 1)
-
-
-def test_hang_is_high_up_and_groom_moves_less_than_walk():
-  """Downstream needs: hang conspicuous at 32x32 (under the lid), groom subtle."""
-  hold = 30
-  schedule = [
-      (home_cage.WALK, hold),
-      (home_cage.REAR, hold),
-      (home_cage.HANG, hold),
-      (home_cage.MICRO, hold),
-      (home_cage.GROOM, hold),
-      (home_cage.WALK, hold),
-  ]
-  frames = np.stack(
-      list(
-          home_cage.render_home_cage_frames(
-              schedule, 160, 120, DEFAULT_FPS, np.random.default_rng(0)
-          )
+@pytest.mark.parametrize("seed", range(3))
+def test_test_recording_half_holds_several_bouts_of_each_behavior_spread_out(seed):
+  """An AUC is not decided by one bout: >= TEST_BOUTS bouts of every behaviour in the test half,
+  one in each fifth of it, next to different normal behaviours."""
+  frames = home_cage.test_recording_frames(DEFAULT_FRAMES, None)
+  labels = behaviour.labels(
+      behaviour.sample_schedule(
+          frames, DEFAULT_FPS, np.random.default_rng(seed), parts=behaviour.TEST_RECORDING_PARTS
       )
   )
-  rows = _dark_centroid_rows(frames)
-  settled = slice(hold // 2, hold)  # Skip the blend from the previous behaviour.
-  hang = rows[2 * hold :][settled]
-  others = np.concatenate([rows[k * hold :][settled] for k in (0, 1, 3, 4)])
-  assert hang.max() < 12 < others.min()  # Hang in the top part of the 24x32 crop (rows 4..27).
-  gray = frames[..., 0].astype(np.float32)
-  motion = (np.abs(np.diff(gray, axis=0)) > 25).mean((1, 2))  # Moving pixels, not sensor noise.
-  groom, walk = motion[4 * hold :][settled].mean(), motion[5 * hold :][settled].mean()
-  assert groom < 0.5 * walk
+  half = labels[: frames // 2]
+  bouts = _bouts(half)
+  for behavior in range(len(synthetic.BEHAVIORS)):
+    own = [(a, b) for k, a, b in bouts if k == behavior]
+    assert len(own) >= behaviour.TEST_BOUTS, (behavior, len(own))
+    for part in np.array_split(np.arange(len(half)), behaviour.TEST_BOUTS):
+      assert behavior in set(half[part].tolist())
+    neighbours = {k for i, (k, _, _) in enumerate(bouts) if 0 < i and bouts[i - 1][0] == behavior}
+    assert len(neighbours) >= 2, (behavior, neighbours)
 
 
-def _flow_magnitude(frames: np.ndarray) -> np.ndarray:
-  """Mean |displacement| per frame and row of the 24x32 crop the models see, [T, 24]."""
+def test_the_chain_is_fitted_to_the_documented_frame_shares():
+  ethogram = behaviour.HOME_CAGE
+  transitions = ethogram.transitions
+  assert np.allclose(transitions.sum(1), 1.0) and np.all(np.diag(transitions) == 0)
+  for behavior, required in ethogram.predecessor.items():
+    assert set(np.flatnonzero(transitions[:, behavior])) == {required}
+  expected = np.array([ethogram.frame_share[b] for b in range(len(synthetic.BEHAVIORS))])
+  np.testing.assert_allclose(behaviour.frame_shares(ethogram), expected, atol=1e-3)
+  hour = int(3600 * DEFAULT_FPS)  # One part: no forced bouts, only the minimum bout lengths.
+  labels = behaviour.labels(
+      behaviour.sample_schedule(hour, DEFAULT_FPS, np.random.default_rng(0), parts=1)
+  )
+  realised = np.bincount(labels, minlength=len(expected)) / len(labels)
+  np.testing.assert_allclose(realised, expected, atol=0.05)
+
+
+def test_annotated_boundaries_are_at_most_the_label_jitter_off():
+  schedule = behaviour.sample_schedule(DEFAULT_FRAMES, DEFAULT_FPS, np.random.default_rng(1))
+  written = behaviour.annotated(schedule, DEFAULT_FPS, np.random.default_rng(2))
+  assert [b for b, _ in written] == [b for b, _ in schedule]
+  assert all(n >= 1 for _, n in written)
+  ends, moved = np.cumsum([n for _, n in schedule]), np.cumsum([n for _, n in written])
+  assert ends[-1] == moved[-1]
+  jitter = round(behaviour.LABEL_JITTER_S * DEFAULT_FPS)
+  assert np.abs(moved - ends).max() <= jitter and (moved != ends).any()
+
+
+def _render(schedule, seed: int = 0) -> np.ndarray:
+  """Frames at the default size (the behaviours' sizes are tuned at 320x240)."""
+  d = synthetic.HOME_CAGE_DEFAULTS
+  rng = np.random.default_rng(seed)
+  frames = home_cage.render_home_cage_frames(schedule, d["width"], d["height"], d["fps"], rng)
+  return np.stack([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+
+
+def _flow_magnitude(gray: np.ndarray) -> np.ndarray:
+  """Mean |Farneback displacement| per frame at the models' 32x32 (pixels of 32x32)."""
   processor = preprocess.FramePreprocessor(preprocess.PreprocessConfig())
-  flows = [processor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))[1] for f in frames]
-  return np.abs(2 * np.stack(flows) - 1).mean(axis=(2, 3))  # Back from [0, 1] to +-max_disp units.
+  magnitudes = []
+  for frame in gray:
+    current = processor.process_frame(frame)
+    magnitudes.append(np.linalg.norm(processor.raw_flow(current), axis=-1).mean())
+    processor._previous = current  # pylint: disable=protected-access
+  return np.array(magnitudes)
 
 
-def test_hang_moves_under_the_lid_more_than_anything_moves_there():
-  """Hand-over-hand travel under the lid: flow up there that no normal behaviour makes."""
-  hold = 45
-  order = (
-      home_cage.WALK,
-      home_cage.REAR,
-      home_cage.HANG,
-      home_cage.MICRO,
-      home_cage.GROOM,
-      home_cage.EAT,
-      home_cage.DRINK,
-      home_cage.REST,
+BOUT_FRAMES, SETTLE_FRAMES, REPEATS = 150, 15, 3
+
+
+def _each_behavior_schedule() -> behaviour.Schedule:
+  order = (WALK, REST, MICRO, GROOM, EAT, WALK, DRINK, REAR, HANG, MICRO, GROOM, REAR, REST)
+  return [(b, BOUT_FRAMES) for b in order] * REPEATS
+
+
+def _settled(schedule: behaviour.Schedule) -> np.ndarray:
+  """False on the first SETTLE_FRAMES of each bout (the blend from the previous one)."""
+  settled = np.ones(sum(n for _, n in schedule), bool)
+  for start in np.cumsum([0] + [n for _, n in schedule])[:-1]:
+    settled[start : start + SETTLE_FRAMES] = False
+  return settled
+
+
+def test_motion_per_behavior_at_the_models_resolution():
+  """Groom moves about as much as micromovement (0.5x-2x), rest is the stillest."""
+  schedule = _each_behavior_schedule()
+  magnitude = _flow_magnitude(_render(schedule))
+  labels, settled = behaviour.labels(schedule), _settled(schedule)
+  mean = {b: magnitude[(labels == b) & settled].mean() for b in set(labels.tolist())}
+  assert 0.5 <= mean[GROOM] / mean[MICRO] <= 2.0, mean
+  assert min(mean, key=mean.get) == REST, mean
+
+
+def test_some_rears_reach_the_lid():
+  """Being near the lid is not unique to hang: rears stretch up until the forepaws touch it."""
+  schedule = [(WALK, 30), (REAR, 90)] * 8
+  gray = _render(schedule, seed=1)
+  height, width = gray.shape[1:]
+  # Under the lid's edge line, between the hopper and the bottle: the wire, the hopper's grille
+  # and the spout are dark too.
+  below = round(home_cage.LID_BOTTOM_H * height) + LID_EDGE_PX
+  cols = slice(
+      round((home_cage.HOPPER_X_W[1] + INNER_MARGIN_W) * width),
+      round((home_cage.SPOUT_X_W - home_cage.BOTTLE_HALF_W - INNER_MARGIN_W) * width),
   )
-  frames = np.stack(
-      list(
-          home_cage.render_home_cage_frames(
-              [(b, hold) for b in order], 160, 120, DEFAULT_FPS, np.random.default_rng(1)
-          )
-      )
-  )
-  top = _flow_magnitude(frames)[:, :8].mean(1)  # Upper third of the crop: under the lid.
-  settled = [top[k * hold + hold // 2 : (k + 1) * hold].mean() for k in range(len(order))]
-  hang = settled[order.index(home_cage.HANG)]
-  assert hang > 3 * max(m for b, m in zip(order, settled) if b != home_cage.HANG), settled
-  whole = _flow_magnitude(frames).mean(1)
-  walk = whole[hold // 2 : hold].mean()
-  hang_whole = whole[2 * hold + hold // 2 : 3 * hold].mean()
-  assert hang_whole > walk  # As vigorous as walking, not a still animal.
+  inside = gray[:, below:, cols]
+  dark = (inside < DARK_SHARE * np.median(gray, axis=(1, 2))[:, None, None]).any(axis=2)
+  top = np.where(dark.any(1), dark.argmax(1), height) + below
+  reach = below + round(LID_REGION_H * height)
+  labels, settled = behaviour.labels(schedule), _settled(schedule)
+  assert (top[labels == REAR] <= reach).any()
+  assert (top[(labels == WALK) & settled] > reach).all()
 
 
 def test_same_seed_same_bytes_other_seed_other_content(tmp_path):
@@ -381,9 +442,9 @@ def test_raw_formats_reads_the_home_cage_output(home_cage_dir):
   assert tuple(raw_formats.BEHAVIORS) == synthetic.BEHAVIORS
   pairs = raw_formats.find_jhuang_recordings(home_cage_dir)
   assert [v.name for v, _ in pairs] == [f"{_stem(i)}.mpg" for i in (1, 2)]
-  for _, annotation in pairs:
-    labels = raw_formats.parse_jhuang_annotation(annotation, HOME_CAGE_SIZE["frames_per_video"])
-    assert labels.shape == (HOME_CAGE_SIZE["frames_per_video"],)
+  for i, (_, annotation) in enumerate(pairs, start=1):
+    labels = raw_formats.parse_jhuang_annotation(annotation, _frames(i))
+    assert labels.shape == (_frames(i),)
     assert labels.min() >= 0 and set(labels.tolist()) == set(range(len(synthetic.BEHAVIORS)))
     first = _split_parse(annotation.read_text().splitlines()[0])
     assert np.all(labels[: first[1]] == synthetic.BEHAVIORS.index(first[2]))

@@ -9,7 +9,16 @@ from mouseflax.synthetic import cache
 # --------------------------------------------------------------------------------------------------
 # CLI.
 
-_SIZE_FLAGS = ("num_videos", "frames_per_video", "width", "height", "fps", "num_train", "num_test")
+_SIZE_FLAGS = (
+    "num_videos",
+    "frames_per_video",
+    "test_frames",
+    "width",
+    "height",
+    "fps",
+    "num_train",
+    "num_test",
+)
 
 
 def _define_flags() -> None:
@@ -32,6 +41,12 @@ def _define_flags() -> None:
   flags.DEFINE_integer("width", None, "Frame width (home_cage 320, open_field 640, avenue 640).")
   flags.DEFINE_integer("height", None, "Frame height (home_cage 240, open_field 480, avenue 360).")
   flags.DEFINE_float("fps", None, "Frames per second (home_cage 30, open_field 30, avenue 25).")
+  flags.DEFINE_integer(
+      "test_frames",
+      None,
+      "home_cage: frames of the designated test recording synth_cage_01 (default: twice "
+      "frames_per_video).",
+  )
   flags.DEFINE_integer("num_train", None, "avenue: training videos (default 16).")
   flags.DEFINE_integer("num_test", None, "avenue: test videos (default 21).")
   flags.DEFINE_integer("num_workers", None, "Processes rendering videos (default: automatic).")

@@ -49,9 +49,9 @@ HOME_CAGE_FRAME_SHARE = {
     EAT: 0.10,
     GROOM: 0.25,
     HANG: 0.08,
-    MICRO: 0.15,
-    REAR: 0.08,
-    REST: 0.20,
+    MICRO: 0.13,
+    REAR: 0.12,
+    REST: 0.18,
     WALK: 0.10,
 }
 HOME_CAGE_MEAN_BOUT_S = {
@@ -60,7 +60,7 @@ HOME_CAGE_MEAN_BOUT_S = {
     GROOM: 5.0,
     HANG: 3.0,
     MICRO: 2.0,
-    REAR: 1.5,
+    REAR: 2.0,
     REST: 8.0,
     WALK: 2.0,
 }
