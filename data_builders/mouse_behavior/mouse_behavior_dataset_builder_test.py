@@ -21,12 +21,14 @@ from mouseflax import raw_formats
 from mouseflax import synthetic
 from mouseflax import video
 from mouseflax import windows
+from mouseflax.synthetic import home_cage
 
 SEED = 0
 NUM_VIDEOS = 4
 # The validation block of each training video ends on its last frame (275): a decoder that stops at
 # OpenCV's short count for .mpg files (275) loses it.
 FRAMES = 276
+TEST_FRAMES = home_cage.test_recording_frames(FRAMES, None)  # The first, longer recording.
 WIDTH, HEIGHT = 160, 120
 NUM_TRAIN_VIDEOS = 3
 HELD_OUT = "hang"
@@ -92,7 +94,7 @@ def test_split_sizes_follow_the_protocol(built, raw_dir):
   _, arrays, metadata = built
   names = metadata["video_names"]
   assert names == sorted(p.stem for p in raw_dir.glob("*.mpg"))
-  # Equally long synthetic recordings: the longest is the first by name; training: the next ones.
+  # The synthetic test recording (the first) is the longest; training: the next ones.
   assert metadata["test_video"] == names[0]
   assert metadata["train_videos"] == names[1 : 1 + NUM_TRAIN_VIDEOS]
   hang = raw_formats.BEHAVIORS.index(HELD_OUT)
@@ -116,7 +118,7 @@ def test_split_sizes_follow_the_protocol(built, raw_dir):
   assert counts["train"] < counts["train_labelled"], "no hang in training: the filter is untested"
   labelled = np.concatenate([arrays[s]["frame_index"] for s in SPLITS[3:]])
   assert labelled.max() == FRAMES - 1  # The last frame of the .mpg files is decoded and used.
-  assert len(arrays["test"]["video"]) == -(-FRAMES // 2 // 8)  # ceil: the tail window.
+  assert len(arrays["test"]["video"]) == -(-TEST_FRAMES // 2 // 8)  # ceil: the tail window.
 
 
 def test_validation_is_held_out_by_time_away_from_training(built):
@@ -195,11 +197,13 @@ def test_every_test_frame_covered_once_per_histogram(built, raw_dir):
   test_id = metadata["video_names"].index(metadata["test_video"])
   assert (test["video"] == test_id).all()
   covered = np.unique(test["frame_index"])
-  np.testing.assert_array_equal(covered, np.arange(FRAMES // 2))
+  np.testing.assert_array_equal(covered, np.arange(TEST_FRAMES // 2))
   assert (np.diff(test["frame_index"], axis=1) == 1).all()
   # Per-frame histogram (each frame counted once) equals the annotation's over the first half.
   behavior_of = dict(zip(test["frame_index"].ravel().tolist(), test["behavior"].ravel().tolist()))
-  expected = np.bincount(labels_of(raw_dir, metadata["test_video"])[: FRAMES // 2], minlength=8)
+  expected = np.bincount(
+      labels_of(raw_dir, metadata["test_video"])[: TEST_FRAMES // 2], minlength=8
+  )
   np.testing.assert_array_equal(np.bincount(list(behavior_of.values()), minlength=8), expected)
 
 
@@ -209,7 +213,9 @@ def test_pixels_match_the_preprocessor(built, raw_dir):
   cfg = preprocess.PreprocessConfig.from_dict(metadata["preprocess"])
   frames = {
       i: (g, f)
-      for i, g, f in preprocess.preprocess_video(raw_dir / f"{name}.mpg", cfg, stop=FRAMES // 2)
+      for i, g, f in preprocess.preprocess_video(
+          raw_dir / f"{name}.mpg", cfg, stop=TEST_FRAMES // 2
+      )
   }
   for example in (0, -1):
     for j, index in enumerate(arrays["test"]["frame_index"][example]):
