@@ -1,10 +1,11 @@
 """A top view of one dark mouse in a square open-field arena (the own-videos path, annotated).
 
-The real recording the project tests with (`../shared/data/real/`, no labels) is a 640x480 top-down
-video of one black mouse on a light floor, the arena walls visible at the edges. This generator
-writes recordings of that kind, `<stem>.mp4` with `Annotator_group_1/<stem>.txt` in the Jhuang
-layout, so the same folder serves the own-videos path (`data.video_dir`) and, through its
-annotations, an evaluation with the mouse_behavior builder (`data.manual_dir`).
+The real recording of the README's worked example (the DeepLabCut example open-field video, no
+labels) is a 640x480 top-down video of one black mouse on a light floor, the arena walls visible at
+the edges. This generator writes recordings of that kind, `<stem>.mp4` with
+`Annotator_group_1/<stem>.txt` in the Jhuang layout, so the same folder serves the own-videos path
+(`data.video_dir`) and, through its annotations, an evaluation with the mouse_behavior builder
+(`data.manual_dir`).
 
 The scene: a square arena, its light floor textured and marked with the open-field grid, the inner
 wall faces seen in perspective as a rim (the wall tops are nearer the camera), a darker bench
