@@ -245,3 +245,21 @@ def train_losses(workdir: pathlib.Path) -> list[float]:
 def assert_trees_close(a, b, atol: float) -> None:
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
     np.testing.assert_allclose(x, y, atol=atol, rtol=0)
+
+
+def files_below(root: pathlib.Path) -> set[str]:
+  """Paths of the files under root, relative to it (posix)."""
+  return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def decode_bgr(path: pathlib.Path) -> np.ndarray:
+  """Every frame of a video as BGR uint8 [T, H, W, 3] (cv2's decoder, as a user's player)."""
+  capture = cv2.VideoCapture(str(path))
+  frames = []
+  while True:
+    ok, frame = capture.read()
+    if not ok:
+      break
+    frames.append(frame)
+  capture.release()
+  return np.stack(frames)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import cv2
+import fakes
 import numpy as np
 import pytest
 import scipy.io
@@ -24,16 +25,6 @@ HOME_CAGE_SIZE = {"num_videos": 2, "frames_per_video": 96, "width": 160, "height
 AVENUE_SIZE = {"num_train": 2, "num_test": 2, "frames_per_video": 60, "width": 160, "height": 96}
 DEFAULT_FRAMES = synthetic.HOME_CAGE_DEFAULTS["frames_per_video"]
 DEFAULT_FPS = synthetic.HOME_CAGE_DEFAULTS["fps"]
-GROOM, HANG, MICRO, REAR, REST, WALK, EAT, DRINK = (
-    behaviour.GROOM,
-    behaviour.HANG,
-    behaviour.MICRO,
-    behaviour.REAR,
-    behaviour.REST,
-    behaviour.WALK,
-    behaviour.EAT,
-    behaviour.DRINK,
-)
 LID_REGION_H = 0.04  # "At the lid": within this share of the frame height under its edge.
 LID_EDGE_PX = 3  # The lid's edge line, drawn 2 px thick at 320x240.
 INNER_MARGIN_W = 0.02  # Columns kept clear of the hopper and the bottle, share of the width.
@@ -52,22 +43,6 @@ def home_cage_dir(tmp_path_factory) -> pathlib.Path:
 def avenue_dir(tmp_path_factory) -> pathlib.Path:
   root = tmp_path_factory.mktemp("synthetic_avenue")
   return synthetic.ensure_synthetic("avenue", root, seed=SEED, **AVENUE_SIZE)
-
-
-def _files(root: pathlib.Path) -> set[str]:
-  return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-
-
-def _decode(path: pathlib.Path) -> np.ndarray:
-  capture = cv2.VideoCapture(str(path))
-  frames = []
-  while True:
-    ok, frame = capture.read()
-    if not ok:
-      break
-    frames.append(frame)
-  capture.release()
-  return np.stack(frames)
 
 
 def _split_parse(line: str) -> tuple[int, int, str]:
@@ -101,7 +76,7 @@ def test_home_cage_layout_is_exactly_the_jhuang_layout(home_cage_dir):
   expected = {f"{_stem(i)}.mpg" for i in range(1, n + 1)}
   expected |= {f"Annotator_group_1/{_stem(i)}.txt" for i in range(1, n + 1)}
   expected.add(synthetic.MARKER_NAME)
-  assert _files(home_cage_dir) == expected
+  assert fakes.files_below(home_cage_dir) == expected
   assert [p.name for p in home_cage_dir.parent.iterdir()] == [home_cage_dir.name]  # No temp left.
 
 
@@ -118,12 +93,12 @@ def test_annotation_lines_parse_with_split_rule_and_fixed_columns(home_cage_dir)
 
 
 def test_the_first_recording_is_the_longest_test_recording(home_cage_dir):
-  frames = {i: len(_decode(home_cage_dir / f"{_stem(i)}.mpg")) for i in (1, 2)}
+  frames = {i: len(fakes.decode_bgr(home_cage_dir / f"{_stem(i)}.mpg")) for i in (1, 2)}
   assert frames == {1: _frames(1), 2: _frames(2)} and frames[1] > frames[2]
 
 
 def test_videos_decode_with_the_right_count_size_and_grey_content(home_cage_dir):
-  frames = _decode(home_cage_dir / f"{_stem(2)}.mpg")
+  frames = fakes.decode_bgr(home_cage_dir / f"{_stem(2)}.mpg")
   assert frames.shape == (
       _frames(2),
       HOME_CAGE_SIZE["height"],
@@ -242,7 +217,21 @@ BOUT_FRAMES, SETTLE_FRAMES, REPEATS = 150, 15, 3
 
 
 def _each_behavior_schedule() -> behaviour.Schedule:
-  order = (WALK, REST, MICRO, GROOM, EAT, WALK, DRINK, REAR, HANG, MICRO, GROOM, REAR, REST)
+  order = (
+      behaviour.WALK,
+      behaviour.REST,
+      behaviour.MICRO,
+      behaviour.GROOM,
+      behaviour.EAT,
+      behaviour.WALK,
+      behaviour.DRINK,
+      behaviour.REAR,
+      behaviour.HANG,
+      behaviour.MICRO,
+      behaviour.GROOM,
+      behaviour.REAR,
+      behaviour.REST,
+  )
   return [(b, BOUT_FRAMES) for b in order] * REPEATS
 
 
@@ -260,13 +249,13 @@ def test_motion_per_behavior_at_the_models_resolution():
   magnitude = _flow_magnitude(_render(schedule))
   labels, settled = behaviour.labels(schedule), _settled(schedule)
   mean = {b: magnitude[(labels == b) & settled].mean() for b in set(labels.tolist())}
-  assert 0.5 <= mean[GROOM] / mean[MICRO] <= 2.0, mean
-  assert min(mean, key=mean.get) == REST, mean
+  assert 0.5 <= mean[behaviour.GROOM] / mean[behaviour.MICRO] <= 2.0, mean
+  assert min(mean, key=mean.get) == behaviour.REST, mean
 
 
 def test_some_rears_reach_the_lid():
   """Being near the lid is not unique to hang: rears stretch up until the forepaws touch it."""
-  schedule = [(WALK, 30), (REAR, 90)] * 8
+  schedule = [(behaviour.WALK, 30), (behaviour.REAR, 90)] * 8
   gray = _render(schedule, seed=1)
   height, width = gray.shape[1:]
   # Under the lid's edge line, between the hopper and the bottle: the wire, the hopper's grille
@@ -281,8 +270,8 @@ def test_some_rears_reach_the_lid():
   top = np.where(dark.any(1), dark.argmax(1), height) + below
   reach = below + round(LID_REGION_H * height)
   labels, settled = behaviour.labels(schedule), _settled(schedule)
-  assert (top[labels == REAR] <= reach).any()
-  assert (top[(labels == WALK) & settled] > reach).all()
+  assert (top[labels == behaviour.REAR] <= reach).any()
+  assert (top[(labels == behaviour.WALK) & settled] > reach).all()
 
 
 def test_same_seed_same_bytes_other_seed_other_content(tmp_path):
@@ -290,10 +279,16 @@ def test_same_seed_same_bytes_other_seed_other_content(tmp_path):
   a = synthetic.write_home_cage(tmp_path / "a", seed=5, **size)
   b = synthetic.write_home_cage(tmp_path / "b", seed=5, **size)
   c = synthetic.write_home_cage(tmp_path / "c", seed=6, **size)
-  assert _files(a) == _files(b) == {f"{_stem(1)}.mpg", f"Annotator_group_1/{_stem(1)}.txt"}
-  for name in _files(a):  # The ffmpeg MPEG-1 encoder is deterministic as well.
+  assert (
+      fakes.files_below(a)
+      == fakes.files_below(b)
+      == {f"{_stem(1)}.mpg", f"Annotator_group_1/{_stem(1)}.txt"}
+  )
+  for name in fakes.files_below(a):  # The ffmpeg MPEG-1 encoder is deterministic as well.
     assert (a / name).read_bytes() == (b / name).read_bytes(), name
-  assert np.array_equal(_decode(a / f"{_stem(1)}.mpg"), _decode(b / f"{_stem(1)}.mpg"))
+  assert np.array_equal(
+      fakes.decode_bgr(a / f"{_stem(1)}.mpg"), fakes.decode_bgr(b / f"{_stem(1)}.mpg")
+  )
   assert (a / f"{_stem(1)}.mpg").read_bytes() != (c / f"{_stem(1)}.mpg").read_bytes()
 
 
@@ -382,7 +377,7 @@ def test_cli_writes_the_layout(tmp_path):
       check=True,
       capture_output=True,
   )
-  assert _files(out) == {
+  assert fakes.files_below(out) == {
       f"{_stem(1)}.mpg",
       f"Annotator_group_1/{_stem(1)}.txt",
       synthetic.MARKER_NAME,
@@ -401,13 +396,13 @@ def test_avenue_layout_is_exactly_the_cuhk_layout(avenue_dir):
       for i in range(1, AVENUE_SIZE["num_test"] + 1)
   }
   expected.add(synthetic.MARKER_NAME)
-  assert _files(avenue_dir) == expected
+  assert fakes.files_below(avenue_dir) == expected
 
 
 def test_avenue_masks_match_frames_and_mark_anomalies(avenue_dir):
   shape = (AVENUE_SIZE["frames_per_video"], AVENUE_SIZE["height"], AVENUE_SIZE["width"], 3)
   for i in range(1, AVENUE_SIZE["num_test"] + 1):
-    frames = _decode(avenue_dir / "testing_videos" / f"{i:02d}.avi")
+    frames = fakes.decode_bgr(avenue_dir / "testing_videos" / f"{i:02d}.avi")
     assert frames.shape == shape
     vol = scipy.io.loadmat(avenue_dir / "ground_truth_demo/testing_label_mask" / f"{i}_label.mat")[
         "volLabel"
@@ -416,7 +411,7 @@ def test_avenue_masks_match_frames_and_mark_anomalies(avenue_dir):
     masks = np.stack([np.asarray(m) for m in vol[0]])
     assert masks.shape == shape[:3] and masks.dtype == np.uint8
     assert masks.any(axis=(1, 2)).sum() > 0
-  assert _decode(avenue_dir / "training_videos" / "01.avi").shape == shape
+  assert fakes.decode_bgr(avenue_dir / "training_videos" / "01.avi").shape == shape
 
 
 def test_avenue_training_videos_have_no_anomalies_and_test_masks_cover_the_actor():
@@ -467,8 +462,8 @@ def test_parallel_writing_gives_the_same_bytes(tmp_path):
   size = {"num_videos": 2, "frames_per_video": 64, "width": 64, "height": 48}
   serial = synthetic.write_home_cage(tmp_path / "serial", seed=2, num_workers=1, **size)
   parallel = synthetic.write_home_cage(tmp_path / "parallel", seed=2, num_workers=2, **size)
-  assert _files(serial) == _files(parallel)
-  for name in _files(serial):
+  assert fakes.files_below(serial) == fakes.files_below(parallel)
+  for name in fakes.files_below(serial):
     assert (serial / name).read_bytes() == (parallel / name).read_bytes(), name
 
 
@@ -483,6 +478,6 @@ def test_avenue_same_seed_same_bytes(tmp_path):
   size = {"num_train": 1, "num_test": 1, "frames_per_video": 50, "width": 96, "height": 64}
   a = synthetic.write_avenue(tmp_path / "a", seed=4, **size)
   b = synthetic.write_avenue(tmp_path / "b", seed=4, **size)
-  assert _files(a) == _files(b) and len(_files(a)) == 3
-  for name in _files(a):  # Includes the .mat: its header carries no creation time.
+  assert fakes.files_below(a) == fakes.files_below(b) and len(fakes.files_below(a)) == 3
+  for name in fakes.files_below(a):  # Includes the .mat: its header carries no creation time.
     assert (a / name).read_bytes() == (b / name).read_bytes(), name

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import cv2
+import fakes
 import numpy as np
 import pytest
 
@@ -37,22 +38,6 @@ def field_dir(tmp_path_factory) -> pathlib.Path:
   return synthetic.ensure_synthetic("open_field", root, seed=SEED, num_workers=1, **SIZE)
 
 
-def _files(root: pathlib.Path) -> set[str]:
-  return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-
-
-def _decode(path: pathlib.Path) -> np.ndarray:
-  capture = cv2.VideoCapture(str(path))
-  frames = []
-  while True:
-    ok, frame = capture.read()
-    if not ok:
-      break
-    frames.append(frame)
-  capture.release()
-  return np.stack(frames)
-
-
 def _runs(path: pathlib.Path) -> list[tuple[int, int, str]]:
   runs = []
   for line in path.read_text(encoding="utf-8").splitlines():
@@ -71,7 +56,7 @@ def test_layout_and_annotations(field_dir):
   n = SIZE["num_videos"]
   expected = {f"{_stem(i)}.mp4" for i in range(1, n + 1)}
   expected |= {f"Annotator_group_1/{_stem(i)}.txt" for i in range(1, n + 1)}
-  assert _files(field_dir) == expected | {synthetic.MARKER_NAME}
+  assert fakes.files_below(field_dir) == expected | {synthetic.MARKER_NAME}
   for i in range(1, n + 1):
     runs = _runs(field_dir / "Annotator_group_1" / f"{_stem(i)}.txt")
     starts, ends, labels = zip(*runs)
@@ -82,7 +67,7 @@ def test_layout_and_annotations(field_dir):
 
 
 def test_frames_show_a_dark_mouse_on_a_light_floor(field_dir):
-  frames = _decode(field_dir / f"{_stem(1)}.mp4")
+  frames = fakes.decode_bgr(field_dir / f"{_stem(1)}.mp4")
   assert frames.shape == (SIZE["frames_per_video"], SIZE["height"], SIZE["width"], 3)
   x0, y0, x1, y1 = open_field.arena_box(SIZE["width"], SIZE["height"])
   for frame in frames[::150]:
@@ -103,7 +88,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
   annotation = f"Annotator_group_1/{_stem(1)}.txt"
   assert (a / annotation).read_bytes() == (b / annotation).read_bytes()
   assert (a / annotation).read_bytes() != (c / annotation).read_bytes()
-  frames = [_decode(d / f"{_stem(1)}.mp4") for d in (a, b, c)]
+  frames = [fakes.decode_bgr(d / f"{_stem(1)}.mp4") for d in (a, b, c)]
   assert np.array_equal(frames[0], frames[1])
   assert not np.array_equal(frames[0], frames[2])
 
@@ -115,7 +100,7 @@ def _flow_by_behavior(field_dir: pathlib.Path) -> dict[str, float]:
     labels = _labels(field_dir / "Annotator_group_1" / f"{_stem(i)}.txt")
     small = [
         cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), MODEL_SIZE, interpolation=cv2.INTER_AREA)
-        for f in _decode(field_dir / f"{_stem(i)}.mp4")
+        for f in fakes.decode_bgr(field_dir / f"{_stem(i)}.mp4")
     ]
     for t in range(1, len(small)):
       flow = cv2.calcOpticalFlowFarneback(small[t - 1], small[t], *FARNEBACK)
@@ -151,7 +136,11 @@ def test_cli_writes_videos_the_readers_take(tmp_path):
       capture_output=True,
   )
   path = out / f"{_stem(1)}.mp4"
-  assert _files(out) == {path.name, f"Annotator_group_1/{_stem(1)}.txt", synthetic.MARKER_NAME}
+  assert fakes.files_below(out) == {
+      path.name,
+      f"Annotator_group_1/{_stem(1)}.txt",
+      synthetic.MARKER_NAME,
+  }
   info = video.probe(path)  # What the own-videos builder reads.
   assert (info.num_frames, info.fps, info.width, info.height) == (90, 30.0, 160, 120)
   [(found, annotation)] = raw_formats.find_jhuang_recordings(out)  # The mouse_behavior reader.
