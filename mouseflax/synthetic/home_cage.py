@@ -149,6 +149,12 @@ X_MARGIN = 0.6  # Body lengths kept from the side walls.
 
 # Drawing proportions of the mouse (relative to the body's half length / girth or the head size).
 LINE_W = 1 / 110  # Leg line width, fraction of the frame width.
+# Scene line widths and the bedding's blur: one pixel per this many pixels of frame width (at least
+# MIN_THICK_PX for the thick ones).
+THIN_LINE_DIV, THICK_LINE_DIV, GRILLE_LINE_DIV, SPOUT_LINE_DIV = 320, 160, 200, 100
+MIN_THICK_PX = 2
+BEDDING_BLUR_DIV = 320
+FULL_TURN_DEG = 360  # cv2.ellipse draws from 0 to this.
 LEG_POSITIONS = (0.55, 0.35, -0.45, -0.65)  # Hips along the body axis: fore pair, hind pair.
 LEG_HIP, LEG_STRIDE = 0.6, 0.5  # Hip depth into the body; foot swing relative to the leg length.
 LEGS_HIDDEN_BELOW = 0.1  # Leg visibility under which legs are not drawn (curled up).
@@ -573,7 +579,7 @@ def _draw_walls_and_lid(img: np.ndarray, cage: _Cage) -> None:
   lid = int(cage.lid_y)
   img[:lid] = LID_FILL
   bar_step = max(LID_BAR_STEP_PX, w // LID_BAR_COUNT)
-  thin, thick = max(1, w // 320), max(2, w // 160)
+  thin, thick = max(1, w // THIN_LINE_DIV), max(MIN_THICK_PX, w // THICK_LINE_DIV)
   for bx in range(0, w, bar_step):
     cv2.line(img, (bx, 0), (bx, lid), LID_GRAY, thin)
   cv2.line(img, (0, lid), (w, lid), LID_GRAY, thick)
@@ -582,7 +588,7 @@ def _draw_walls_and_lid(img: np.ndarray, cage: _Cage) -> None:
 def _draw_bedding(img: np.ndarray, cage: _Cage, rng: np.random.Generator) -> None:
   floor = int(cage.h(FLOOR_H))
   texture = rng.normal(0, 1, size=(cage.height - floor, cage.width)).astype(np.float32)
-  texture = cv2.GaussianBlur(texture, (0, 0), sigmaX=max(1.0, cage.width / 320))
+  texture = cv2.GaussianBlur(texture, (0, 0), sigmaX=max(1.0, cage.width / BEDDING_BLUR_DIV))
   bedding = BEDDING_GRAY + BEDDING_TEXTURE * texture / texture.std()
   img[floor:] = np.clip(bedding, 0, 255).astype(np.uint8)
 
@@ -610,7 +616,7 @@ def _hopper_front(cage: _Cage) -> tuple[np.ndarray, np.ndarray]:
   """The hopper's rim and grille, which hide the head of an eating mouse: (mask, grey levels)."""
   front = np.zeros((cage.height, cage.width), np.uint8)
   shape = _hopper_shape(cage)
-  cv2.polylines(front, [shape], True, GRILLE_GRAY, max(1, cage.width // 200))
+  cv2.polylines(front, [shape], True, GRILLE_GRAY, max(1, cage.width // GRILLE_LINE_DIV))
   x0, x1 = cage.w(HOPPER_X_W[0]), cage.w(HOPPER_X_W[1]) + EAT_REACH * cage.body_len
   for bx in np.linspace(x0, x1, HOPPER_GRILLE_BARS):
     cv2.line(front, common.pt(bx, cage.lid_y), common.pt(bx, cage.h(HOPPER_BOTTOM_H)), 1, 1)
@@ -623,7 +629,13 @@ def _draw_spout(img: np.ndarray, cage: _Cage) -> None:
   bottle = cage.w(BOTTLE_HALF_W)
   cv2.rectangle(img, common.pt(x - bottle, 0), common.pt(x + bottle, cage.lid_y), BOTTLE_GRAY, -1)
   tip_at = common.pt(x - cage.w(SPOUT_SLANT_W), tip)
-  cv2.line(img, common.pt(x, cage.lid_y), tip_at, SPOUT_GRAY, max(2, cage.width // 100))
+  cv2.line(
+      img,
+      common.pt(x, cage.lid_y),
+      tip_at,
+      SPOUT_GRAY,
+      max(MIN_THICK_PX, cage.width // SPOUT_LINE_DIV),
+  )
 
 
 def _draw_scene(cage: _Cage, rng: np.random.Generator) -> _Scene:
@@ -698,7 +710,7 @@ def _draw_mouse(img: np.ndarray, pose: np.ndarray, phase: float, cage: _Cage) ->
   _draw_tail(img, body, pose, phase, cage, line_w)
   _draw_legs(img, body, phase, pose[P_LEGS], cage, line_w)
   centre, axes = common.pt(*body.centre), common.pt(body.half_len, body.half_girth)
-  cv2.ellipse(img, centre, axes, _angle(body.axis), 0, 360, BODY_GRAY, -1, cv2.LINE_AA)
+  cv2.ellipse(img, centre, axes, _angle(body.axis), 0, FULL_TURN_DEG, BODY_GRAY, -1, cv2.LINE_AA)
   head = _draw_head(img, body, pose, cage, line_w)
   _draw_forepaws(img, body, head, pose, cage, line_w)
   _draw_scratching_leg(img, body, head, pose, line_w)
@@ -746,7 +758,9 @@ def _draw_head(
   lift = -body.legs_dir * body.half_girth * pose[P_HEAD_BACK]  # Over the flank, not inside it.
   centre = body.centre + body.axis * along + lift + np.array([0.0, pose[P_HEAD_DY]])
   axes = common.pt(head_len, head_girth)
-  cv2.ellipse(img, common.pt(*centre), axes, _angle(body.axis), 0, 360, HEAD_GRAY, -1, cv2.LINE_AA)
+  cv2.ellipse(
+      img, common.pt(*centre), axes, _angle(body.axis), 0, FULL_TURN_DEG, HEAD_GRAY, -1, cv2.LINE_AA
+  )
   ear = centre - body.axis * EAR_BACK * head_len - body.legs_dir * head_girth
   cv2.circle(img, common.pt(*ear), max(1, int(cage.w(EAR_W))), EAR_GRAY, -1, cv2.LINE_AA)
   return centre
