@@ -28,7 +28,6 @@ AVENUE_DEFAULTS = {
 AVENUE_FOURCC = "XVID"
 AVENUE_TRAIN_DIR, AVENUE_TEST_DIR = "training_videos", "testing_videos"
 AVENUE_LABEL_DIR = "ground_truth_demo/testing_label_mask"
-MIN_SIZE_PX = 32  # Smallest accepted frame width and height, pixels.
 MIN_VIDEO_S = 2  # Shortest accepted video, seconds (frames_per_video >= this * fps).
 BGR_CHANNELS = 3  # Colour channels of a frame (and of a drawn colour).
 PEDESTRIAN_RATE_PER_S = 0.6  # Poisson arrivals of normal pedestrians.
@@ -380,8 +379,8 @@ def write_avenue(
       ("num_train", num_train, 1),
       ("num_test", num_test, 1),
       ("frames_per_video", frames_per_video, MIN_VIDEO_S * fps),
-      ("width", width, MIN_SIZE_PX),
-      ("height", height, MIN_SIZE_PX),
+      ("width", width, common.MIN_SIZE_PX),
+      ("height", height, common.MIN_SIZE_PX),
       ("fps", fps, 1),
   ):
     common.check_size(name, value, minimum)

@@ -29,6 +29,11 @@ _NOISE_BANK_SIZE = 32  # Precomputed noise frames that the camera draws from at 
 # Small helpers.
 
 
+MIN_SIZE_PX = 32  # Smallest accepted frame width and height (the models' input is 32x32).
+MIN_FPS = 1.0
+RHYTHM_DEPTH = 0.4  # Amplitude modulation depth of rhythmic motion (bouts of strokes).
+
+
 class SyntheticConfigError(ValueError):
   """A size or kind argument out of range; the message names the argument and the fix."""
 
@@ -143,3 +148,11 @@ def run_jobs(fn: Callable[..., None], jobs: list[tuple], num_workers: int) -> No
   ) as ex:
     for future in [ex.submit(fn, *job) for job in jobs]:
       future.result()
+
+
+def rhythm(n: int, hz: float, fps: float, tau_s: float, rng: np.random.Generator) -> np.ndarray:
+  """A sinusoid of slowly varying amplitude (bouts of strokes, chews or licks): the amplitude
+  is 1 - RHYTHM_DEPTH + RHYTHM_DEPTH * tanh(smooth noise with time constant tau_s)."""
+  t = np.arange(n) / fps
+  envelope = 1 - RHYTHM_DEPTH + RHYTHM_DEPTH * np.tanh(ou_noise(n, tau_s * fps, rng))
+  return envelope * np.sin(2 * math.pi * hz * t + rng.uniform(0, 2 * math.pi))

@@ -6,8 +6,9 @@ line per run of frames, `frames: SSSSSSSS-EEEEEEEE <label>` (1-based, inclusive,
 digits, so that both the split parser and the fixed-column parser of peers work). The annotation is
 the schedule as an annotator would write it (`behaviour.annotated`: boundaries a few frames off).
 
-Scene: back wall, a wire lid, textured bedding, a food hopper hanging from the lid on the left (its
-front grille hides what is behind it: the head of an eating mouse) and a water spout on the right.
+Scene: back wall, a wire lid, textured bedding, a food hopper hanging from the lid on the left (the
+bars of its front grille are drawn over the animal: an eating mouse's head is seen through them)
+and a water spout on the right.
 The lid is within reach: a mouse rearing at full stretch touches it with its forepaws, so being near
 the lid is not what tells hanging apart.
 
@@ -16,23 +17,27 @@ What the animal does (`behaviour.HOME_CAGE` says how often and for how long), as
   happens (hopper, spout) or anywhere; walking kicks the bedding, which stays shifted.
 - rest: curled up and still, breathing.
 - micromovement: in place, small postural shifts and sniffing; some bouts sitting up.
-- groom, one of three styles per bout: face-wash (sitting up, both forepaws stroking the snout at
-  5-7 Hz), flank licking (body curled, head turned back to the flank, licking strokes) or
-  hind-leg scratching (a hind foot at the head in fast 15-20 Hz bursts, aliased by the 30 fps
-  camera as real scratching is). Its motion is of the order of micromovement's, with a different
-  rhythm and posture.
-- eat: pitched up at the hopper, head partly behind its grille, chewing; drink: at the spout,
+- groom, one of three styles per bout (`GROOM_STYLES`): face-wash (sitting up, both forepaws
+  stroking the snout at 6 Hz), flank licking (body curled, head turned back to the flank, licking
+  strokes at 4 Hz) or hind-leg scratching (a hind foot at the head in bursts at 17 Hz, aliased by
+  the 30 fps camera as real scratching is). Its motion is of the order of micromovement's, with a
+  different rhythm and posture.
+- eat: pitched up at the hopper, head behind its grille's bars, chewing; drink: at the spout,
   licking with small head movements.
 - rear: standing on the hind legs against the wall; in some rears the animal stretches up until
   its forepaws touch the lid.
-- hang: suspended under the lid, feet on the lid, travelling hand over hand, legs paddling, the
-  body swinging and sagging between grips.
-Pose targets are low-pass filtered so behaviours blend; rhythmic motion (strokes, licks, scratches,
-sniffing, chewing) is added after the filter, so it keeps its frequency.
+- hang, one of two styles per bout (`TRAVERSE_PROB`): a traverse (upside down under the lid, feet on
+  it, travelling hand over hand, legs paddling, the body swinging and sagging between grips) or a
+  dangle (hanging from the forepaws, the stretched body below the grip swinging like a pendulum,
+  hind legs paddling: from the side close to a rear that reaches the lid, but swinging).
+Pose targets are low-pass filtered so behaviours blend (the slow swings and sags of hanging go
+through the filter, damped); fast rhythmic motion (strokes, licks, scratches, sniffing, chewing,
+the gait's bob) is added after the filter, so it keeps its frequency and amplitude.
 
 Recording conditions: slow lighting drift and flicker, sensor noise (`common.NoisyCamera`); in some
-recordings the light switches between day and night once (night: infrared-like gray video, flatter
-and brighter); the bedding shifts where the animal walks.
+recordings (each with probability `NIGHT_SWITCH_PROB`) the light switches between day and night
+once (night: infrared-like gray video of lower contrast); the bedding behind a walking mouse is
+shifted and stays so.
 
 The designated test recording is the first, `synth_cage_01`, with `test_frames` frames: the
 longest, which the mouse_behavior builder takes as its test video, and cut into
@@ -79,8 +84,6 @@ HOME_CAGE_DEFAULTS = {
     "fps": 30.0,
 }
 TEST_FRAMES_FACTOR = 2  # The test recording is this many times as long as the others by default.
-MIN_SIZE_PX = 32  # Smallest frame side (the model's input is 32x32).
-MIN_FPS = 1.0
 
 # Motion (sizes as fractions of the frame width, times in seconds).
 WALK_SPEED_W_PER_S = 0.30  # Body lengths ~2/s: a mouse's leisurely walk.
@@ -123,12 +126,14 @@ GROOM_STYLES = {FACE_WASH: (0.5, 6.0), FLANK_LICK: (0.3, 4.0), SCRATCH: (0.2, 17
 FACE_WASH_PAW_W, FACE_WASH_HEAD_W = 0.022, 0.008  # Forepaws stroke from the ears to the snout.
 FLANK_LICK_HEAD_W, FLANK_LICK_SWAY_DEG = 0.012, 6.0  # Licking strokes; the curled body sways.
 FLANK_LICK_LENGTH, FLANK_LICK_PITCH_DEG = 0.8, 12.0
+FLANK_LICK_SWAY_RATE = 0.5  # Body sways per licking stroke.
 SCRATCH_FOOT_W, SCRATCH_SHAKE_W = 0.02, 0.004  # Foot stroke at the head; the body shakes with it.
 SCRATCH_PITCH_DEG = 20.0
 SCRATCH_BURST_S, SCRATCH_PAUSE_S = 0.8, 0.4  # Scratching comes in bursts.
-RHYTHM_DEPTH, RHYTHM_TAU_S = 0.4, 0.9  # Amplitude modulation of the rhythms (bouts of strokes).
+RHYTHM_TAU_S = 0.9  # Time constant of the rhythms' amplitude modulation (bouts of strokes).
 POSE_SMOOTHING_S = 0.1  # Low-pass time constant of the pose targets: behaviours blend.
 GAIT_BOB_GIRTH = 0.04  # Vertical body bob while walking, relative to the girth.
+GAIT_BOBS_PER_STRIDE = 2  # The body rises at each of a stride's two steps.
 
 # Cage geometry as fractions of the frame (side view). The model's 24x32 crop of the 32x32 frame
 # drops the top and bottom 1/8: the lid and everything under it is inside the crop.
@@ -137,7 +142,8 @@ FLOOR_H = 0.84
 WALL_W = 0.03
 HOPPER_X_W, HOPPER_BOTTOM_H, HOPPER_TAPER = (0.08, 0.26), 0.62, 0.2
 HOPPER_GRILLE_BARS, HOPPER_PELLETS, PELLET_W = 7, 24, 0.012
-EAT_REACH = 0.05  # Eating: the snout this far (body lengths) past the hopper's edge, behind it.
+EAT_REACH = 0.05  # Eating: the body centre this far (body lengths) right of the hopper's edge.
+HOPPER_BAR_DIV = 160  # Grille bar width: one pixel per this many pixels of frame width.
 SPOUT_X_W, SPOUT_TIP_H, SPOUT_SLANT_W, BOTTLE_HALF_W = 0.86, 0.64, 0.03, 0.05
 DRINK_BACK = 0.4  # Drinking: body centre this far (body lengths) before the spout.
 LID_BAR_STEP_PX, LID_BAR_COUNT = 3, 40  # Wire bars: at most this many, at least this far apart.
@@ -165,8 +171,9 @@ PAWS_SHOWN_ABOVE, PAW_BELOW, PAW_FORWARD = 0.3, 1.3, 0.2  # Raised forepaws near
 PAW_SPREAD = 0.5  # The two forepaws, apart along the body axis (head lengths).
 PAW_RADIUS = 1.5  # Forepaw radius, leg line widths.
 REACH_SHOULDER = 0.7  # Reaching forelegs start here along the body (half lengths).
-REACH_ABOVE = 1.5  # They end this many head lengths past the snout (the lid stops them).
+REACH_ABOVE = 1.5  # They end this many head lengths past the head's centre (the lid stops them).
 SCRATCH_HIP = -0.6  # The scratching hind leg's hip along the body (half lengths).
+HEAD_CENTRE_AHEAD = 0.5  # The head's centre lies this many head half-lengths past the body's end.
 TURNED_HEAD_BACK = 0.9  # A head turned to the flank lies this far back along the body.
 _EPS = 1e-6
 
@@ -180,10 +187,11 @@ BODY_GRAY, HEAD_GRAY, EAR_GRAY, TAIL_GRAY, LEG_GRAY, PAW_GRAY = 48, 42, 95, 85, 
 LIGHT_DRIFT, LIGHT_DRIFT_TAU_S = 0.05, 20.0  # Slow lighting drift: gain s.d. and time constant.
 NIGHT_SWITCH_PROB = 0.5  # Recordings with one day/night switch.
 NIGHT_SWITCH_SPAN = (0.1, 0.9)  # Where in the recording it happens.
-NIGHT_GAIN, NIGHT_OFFSET = 0.7, 40.0  # Infrared-like night video: flatter and brighter.
-BEDDING_KICK_PROB = 0.3  # Per walking frame: a foot shifts the bedding under it.
+NIGHT_GAIN, NIGHT_OFFSET = 0.7, 40.0  # Infrared-like night video: lower contrast.
+NIGHT_FIRST_PROB = 0.5  # A switching recording starts at night (else it switches to night).
+BEDDING_KICK_PROB = 0.3  # Per walking frame: the bedding at the rump is kicked back.
 BEDDING_KICK_W, BEDDING_KICK_DEPTH_H = 0.02, 0.02  # Size of the shifted bedding patch.
-BEDDING_KICK_PX = 2  # How far the patch shifts, backwards.
+BEDDING_KICK_PX = 2  # How far the patch is rolled, backwards (wrapping within the patch).
 
 # Pose vector fields (one row per frame).
 (
@@ -262,7 +270,7 @@ class _Cage:
   def grip_reach(self, length: float) -> float:
     """From the forepaws' grip to the body centre of a body stretched up along its axis."""
     head = self.w(HEAD_LEN_W) / 2
-    return 0.5 * self.body_len * length + (1 + 2 * REACH_ABOVE) * head
+    return 0.5 * self.body_len * length + (HEAD_CENTRE_AHEAD + 2 * REACH_ABOVE) * head
 
   def pitched_y(self, pitch_deg: float, length: float = 1.0) -> float:
     """Body centre height with the hind end on the floor and the body raised by pitch_deg."""
@@ -339,7 +347,8 @@ def _segment_walk(
   # Leg phase advances with distance: nominal speed -> STRIDE_HZ_AT_WALK swings per second.
   phase_step = np.abs(dx) / nominal * 2 * math.pi * (STRIDE_HZ_AT_WALK / cage.fps)
   rhythm = np.zeros_like(pose)
-  rhythm[:, P_Y] = GAIT_BOB_GIRTH * cage.girth * np.sin(2 * np.cumsum(phase_step))
+  bob = GAIT_BOBS_PER_STRIDE * np.cumsum(phase_step)
+  rhythm[:, P_Y] = GAIT_BOB_GIRTH * cage.girth * np.sin(bob)
   return _Segment(pose, rhythm, phase_step, float(xs[-1]), float(facing[-1]))
 
 
@@ -370,11 +379,8 @@ def _sitting(pose: np.ndarray, behavior: int, cage: _Cage, rng: np.random.Genera
 
 
 def _rhythm(n: int, hz: float, cage: _Cage, rng: np.random.Generator) -> np.ndarray:
-  """A sinusoid of slowly varying amplitude (bouts of strokes, chews or licks)."""
-  t = np.arange(n) / cage.fps
-  envelope = common.ou_noise(n, RHYTHM_TAU_S * cage.fps, rng)
-  envelope = 1 - RHYTHM_DEPTH + RHYTHM_DEPTH * np.tanh(envelope)
-  return envelope * np.sin(2 * math.pi * hz * t + rng.uniform(0, 2 * math.pi))
+  """Bouts of strokes, chews or licks (`common.rhythm`)."""
+  return common.rhythm(n, hz, cage.fps, RHYTHM_TAU_S, rng)
 
 
 def _bursts(n: int, cage: _Cage, rng: np.random.Generator) -> np.ndarray:
@@ -398,7 +404,7 @@ def _groom(pose: np.ndarray, rhythm: np.ndarray, cage: _Cage, rng: np.random.Gen
     _pitched(pose, FLANK_LICK_PITCH_DEG, cage, FLANK_LICK_LENGTH)
     pose[:, P_HEAD_BACK] = 1.0
     rhythm[:, P_HEAD_DY] = cage.w(FLANK_LICK_HEAD_W) * strokes
-    rhythm[:, P_PITCH] = FLANK_LICK_SWAY_DEG * _rhythm(n, hz / 2, cage, rng)
+    rhythm[:, P_PITCH] = FLANK_LICK_SWAY_DEG * _rhythm(n, hz * FLANK_LICK_SWAY_RATE, cage, rng)
   else:
     _pitched(pose, SCRATCH_PITCH_DEG, cage, SITTING_LENGTH)
     pose[:, P_SCRATCH] = 1.0
@@ -613,13 +619,17 @@ def _draw_hopper(img: np.ndarray, cage: _Cage, rng: np.random.Generator) -> None
 
 
 def _hopper_front(cage: _Cage) -> tuple[np.ndarray, np.ndarray]:
-  """The hopper's rim and grille, which hide the head of an eating mouse: (mask, grey levels)."""
-  front = np.zeros((cage.height, cage.width), np.uint8)
+  """The hopper's rim and the bars of its grille, drawn over the animal: (mask, grey levels)."""
   shape = _hopper_shape(cage)
-  cv2.polylines(front, [shape], True, GRILLE_GRAY, max(1, cage.width // GRILLE_LINE_DIV))
-  x0, x1 = cage.w(HOPPER_X_W[0]), cage.w(HOPPER_X_W[1]) + EAT_REACH * cage.body_len
+  bars = np.zeros((cage.height, cage.width), np.uint8)
+  bar_w = max(1, cage.width // HOPPER_BAR_DIV)
+  x0, x1 = cage.w(HOPPER_X_W[0]), cage.w(HOPPER_X_W[1])
   for bx in np.linspace(x0, x1, HOPPER_GRILLE_BARS):
-    cv2.line(front, common.pt(bx, cage.lid_y), common.pt(bx, cage.h(HOPPER_BOTTOM_H)), 1, 1)
+    cv2.line(bars, common.pt(bx, cage.lid_y), common.pt(bx, cage.h(HOPPER_BOTTOM_H)), 1, bar_w)
+  inside = np.zeros_like(bars)
+  cv2.fillConvexPoly(inside, shape, 1)
+  front = bars & inside  # The bars end at the hopper's tapered sides.
+  cv2.polylines(front, [shape], True, 1, max(1, cage.width // GRILLE_LINE_DIV))
   mask = front > 0
   return mask, np.where(mask, GRILLE_GRAY, 0).astype(np.uint8)
 
@@ -753,7 +763,7 @@ def _draw_head(
   """Head at the front of the body, or turned back to the flank; ear on the back side. Returns
   the head's centre."""
   head_len, head_girth = 0.5 * cage.w(HEAD_LEN_W), 0.5 * cage.w(HEAD_GIRTH_W)
-  forward = body.half_len + 0.5 * head_len + pose[P_HEAD_DX]
+  forward = body.half_len + HEAD_CENTRE_AHEAD * head_len + pose[P_HEAD_DX]
   along = forward * (1 - pose[P_HEAD_BACK]) - TURNED_HEAD_BACK * body.half_len * pose[P_HEAD_BACK]
   lift = -body.legs_dir * body.half_girth * pose[P_HEAD_BACK]  # Over the flank, not inside it.
   centre = body.centre + body.axis * along + lift + np.array([0.0, pose[P_HEAD_DY]])
@@ -814,7 +824,7 @@ class _Light:
     if rng.random() < NIGHT_SWITCH_PROB:
       at = int(rng.uniform(*NIGHT_SWITCH_SPAN) * num_frames)
       night[at:] = True
-      night = night if rng.random() < 0.5 else ~night  # Day -> night or night -> day.
+      night = ~night if rng.random() < NIGHT_FIRST_PROB else night
     self.night = night
 
   def __call__(self, gray: np.ndarray, t: int) -> np.ndarray:
@@ -901,17 +911,18 @@ def write_home_cage(
   on num_workers.
   """
   common.check_size("num_videos", num_videos, 1)
+  # The test recording must be the longest: the mouse_behavior builder tests on the longest.
   common.check_size(
       "frames_per_video", frames_per_video, behaviour.min_frames(behaviour.SCHEDULE_PARTS)
   )
   common.check_size(
       "test_frames",
       test_recording_frames(frames_per_video, test_frames),
-      behaviour.min_frames(behaviour.TEST_RECORDING_PARTS),
+      max(frames_per_video, behaviour.min_frames(behaviour.TEST_RECORDING_PARTS)),
   )
-  common.check_size("width", width, MIN_SIZE_PX)
-  common.check_size("height", height, MIN_SIZE_PX)
-  common.check_size("fps", fps, MIN_FPS)
+  common.check_size("width", width, common.MIN_SIZE_PX)
+  common.check_size("height", height, common.MIN_SIZE_PX)
+  common.check_size("fps", fps, common.MIN_FPS)
   out = pathlib.Path(output_dir)
   out.mkdir(parents=True, exist_ok=True)
   jobs = [

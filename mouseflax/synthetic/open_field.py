@@ -82,8 +82,6 @@ OPEN_FIELD_DEFAULTS = {
 OPEN_FIELD_STEM = "synth_field_{:02d}"
 OPEN_FIELD_SUFFIX = ".mp4"
 OPEN_FIELD_FOURCC = "mp4v"  # MPEG-4 part 2: every OpenCV build with ffmpeg writes it.
-MIN_SIZE_PX = 32  # Smallest accepted frame width and height.
-MIN_FPS = 1
 
 # --------------------------------------------------------------------------------------------------
 # Geometry: the arena's lengths are fractions of the frame's shorter side, the animal's fractions of
@@ -130,7 +128,7 @@ GROOM_LENGTH, GROOM_GIRTH = 0.8, 1.12  # Sitting up, hunched.
 GROOM_STROKE, GROOM_HEAD_BOB = 0.45, 0.2  # Forepaw travel and head bob per stroke, head lengths.
 FLANK_PROB, FLANK_YAW_DEG, FLANK_STROKE_DEG = 0.3, 100.0, 10.0  # Bouts grooming a flank.
 FOREPAW_FACE = 0.25  # Forepaws at the face while grooming, head lengths ahead of the head centre.
-RHYTHM_DEPTH, RHYTHM_TAU_S = 0.4, 0.8  # Amplitude modulation of the strokes (bursts).
+RHYTHM_TAU_S = 0.8  # Time constant of the strokes' amplitude modulation (bursts).
 REAR_LENGTH, REAR_GIRTH, REAR_HEAD = 0.62, 1.08, 0.55  # Standing: short, round, head foreshortened.
 REAR_WALL_REACH = 0.8  # A wall closer than this (body lengths, beyond the usual gap) is reared at.
 REAR_WALL_DIST = 0.5  # Body centre to the wall while rearing against it, body lengths.
@@ -334,12 +332,8 @@ def _ramp(n: int, arena: _Arena) -> np.ndarray:
 
 
 def _rhythm(n: int, hz: float, arena: _Arena, rng: np.random.Generator) -> np.ndarray:
-  """A sinusoid of slowly varying amplitude (bursts of strokes)."""
-  t = np.arange(n) / arena.fps
-  envelope = (
-      1 - RHYTHM_DEPTH + RHYTHM_DEPTH * np.tanh(common.ou_noise(n, arena.frames(RHYTHM_TAU_S), rng))
-  )
-  return envelope * np.sin(2 * math.pi * hz * t + rng.uniform(0, 2 * math.pi))
+  """Bursts of strokes (`common.rhythm`)."""
+  return common.rhythm(n, hz, arena.fps, RHYTHM_TAU_S, rng)
 
 
 def _new_goal(arena: _Arena, rng: np.random.Generator) -> tuple[float, float] | None:
@@ -800,9 +794,9 @@ def write_open_field(
   common.check_size(
       "frames_per_video", frames_per_video, behaviour.min_frames(behaviour.SCHEDULE_PARTS)
   )
-  common.check_size("width", width, MIN_SIZE_PX)
-  common.check_size("height", height, MIN_SIZE_PX)
-  common.check_size("fps", fps, MIN_FPS)
+  common.check_size("width", width, common.MIN_SIZE_PX)
+  common.check_size("height", height, common.MIN_SIZE_PX)
+  common.check_size("fps", fps, common.MIN_FPS)
   out = pathlib.Path(output_dir)
   out.mkdir(parents=True, exist_ok=True)
   jobs = [(out, v, seed, frames_per_video, width, height, fps) for v in range(num_videos)]
