@@ -66,7 +66,8 @@ WIDTHS = (8, 32)
 def write_recording(path: pathlib.Path, num_frames: int) -> pathlib.Path:
   """A synthetic 640x480 home-cage recording (MJPG, like many USB cameras' stream)."""
   rng = np.random.default_rng(SEED)
-  schedule = behaviour.sample_schedule(num_frames, CAMERA_FPS, rng)
+  # One part: any behaviour mix will do for timing, and a short smoke recording fits.
+  schedule = behaviour.sample_schedule(num_frames, CAMERA_FPS, rng, parts=1)
   frames = home_cage.render_home_cage_frames(schedule, *SIZE, CAMERA_FPS, rng)
   with fileio.atomic_path(path) as tmp:
     writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), CAMERA_FPS, SIZE)

@@ -17,7 +17,7 @@ def get_config() -> ml_collections.ConfigDict:
   config = default_lib.get_config()
   config.data.synthetic_videos = 4
   config.data.synthetic_frames = 300
-  config.data.synthetic_test_frames = 400
+  config.data.synthetic_test_frames = 320  # The shortest the test recording may be.
   config.model.width = 4
   config.train.epochs = 1
   config.train.batch_size = 4  # A multiple of 2: CI runs with two host devices.

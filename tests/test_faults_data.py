@@ -30,7 +30,7 @@ from mouseflax import raw_formats
 from mouseflax import synthetic
 
 NUM_VIDEOS = 3
-FRAMES = 120
+FRAMES = 240  # Parts of 120 frames: some training windows without the held-out behaviour.
 SIZE = {"width": 160, "height": 120}
 HELD_OUT = "groom"
 CONFIG = mb.make_config(HELD_OUT)  # The named config: the command line builds the same.
