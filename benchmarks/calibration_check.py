@@ -21,14 +21,12 @@ from collections.abc import Sequence
 import pathlib
 from typing import Any
 
-from absl import app
 from absl import flags
 import numpy as np
 
 from benchmarks import common
 from mouseflax import calibration
 from mouseflax import evaluate
-from mouseflax import fileio
 from mouseflax import named_scores
 
 PROMISE = (0.5, 2.0)  # Realised / nominal within this range: the promise holds.
@@ -149,14 +147,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str]) -> dict[str, Any]:
-  common.parse_flags(FLAGS, argv)
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required: a finished run with a labelled test split.")
-  result = {"environment": common.environment(), **check(pathlib.Path(FLAGS.workdir))}
-  print(markdown(result))
-  if FLAGS.output:
-    fileio.write_json_atomic(FLAGS.output, result)
-  return result
+  return common.workdir_report(FLAGS, argv, check, markdown)
 
 
 if __name__ == "__main__":

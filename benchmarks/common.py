@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from mouseflax import fileio
 from mouseflax import streams
 
 CPUINFO = pathlib.Path("/proc/cpuinfo")
@@ -190,3 +191,21 @@ def run(main: Callable[[Sequence[str]], Any]) -> None:
     main(argv)  # app.run would take a returned value for the exit status.
 
   app.run(main_without_result, flags_parser=absl_flags_untouched)
+
+
+def workdir_report(
+    flag_values: flags.FlagValues,
+    argv: Sequence[str],
+    compute: Callable[[pathlib.Path], dict[str, Any]],
+    markdown: Callable[[dict[str, Any]], str],
+) -> dict[str, Any]:
+  """`main` of a benchmark that reports on a finished run: parses `--workdir` (required) and
+  `--output`, computes, prints the markdown table, writes the JSON (with `environment()`)."""
+  parse_flags(flag_values, argv)
+  if not flag_values.workdir:
+    raise app.UsageError("--workdir is required: a finished run with a labelled test split.")
+  result = {"environment": environment(), **compute(pathlib.Path(flag_values.workdir))}
+  print(markdown(result))
+  if flag_values.output:
+    fileio.write_json_atomic(flag_values.output, result)
+  return result

@@ -20,7 +20,6 @@ from collections.abc import Sequence
 import pathlib
 from typing import Any
 
-from absl import app
 from absl import flags
 import numpy as np
 from sklearn import metrics
@@ -28,7 +27,6 @@ from sklearn import metrics
 from benchmarks import common
 from mouseflax import baselines
 from mouseflax import evaluate
-from mouseflax import fileio
 from mouseflax import raw_formats
 
 TOP_ROWS = 6  # The rows under the lid at 24x32, where synthetic hang alone used to be.
@@ -111,14 +109,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str]) -> dict[str, Any]:
-  common.parse_flags(FLAGS, argv)
-  if not FLAGS.workdir:
-    raise app.UsageError("--workdir is required: a finished run with a labelled test split.")
-  result = {**cues(pathlib.Path(FLAGS.workdir), FLAGS.top_rows), **common.environment()}
-  print(markdown(result))
-  if FLAGS.output:
-    fileio.write_json_atomic(FLAGS.output, result)
-  return result
+  return common.workdir_report(FLAGS, argv, lambda w: cues(w, FLAGS.top_rows), markdown)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 import importlib
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import types
 
 import cv2
@@ -263,3 +266,16 @@ def decode_bgr(path: pathlib.Path) -> np.ndarray:
     frames.append(frame)
   capture.release()
   return np.stack(frames)
+
+
+def run_module(module: str, *args: str, timeout_s: float) -> subprocess.CompletedProcess:
+  """`python -m module args` from the repository root on the CPU, output captured, not checked."""
+  return subprocess.run(
+      [sys.executable, "-m", module, *args],
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=timeout_s,
+      env={**os.environ, "JAX_PLATFORMS": "cpu"},
+      check=False,
+  )

@@ -13,7 +13,6 @@ import pathlib
 import shutil
 import stat
 import subprocess
-import sys
 
 from absl import flags
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
@@ -164,22 +163,13 @@ def test_user_errors_and_bugs_are_told_apart(tmp_path):
 
 def test_main_command_line_refuses_a_bad_config_in_one_line(tmp_path):
   workdir = tmp_path / "run"
-  proc = subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "mouseflax.main",
-          f"--config={fakes.REPO / 'configs' / 'tiny.py'}",
-          f"--workdir={workdir}",
-          "--config.optim.learning_rate=nan",
-          "--config.train.epochs=-1",
-      ],
-      cwd=fakes.REPO,
-      capture_output=True,
-      text=True,
-      timeout=TIMEOUT_S,
-      env={**os.environ, "JAX_PLATFORMS": "cpu"},
-      check=False,
+  proc = fakes.run_module(
+      "mouseflax.main",
+      f"--config={fakes.REPO / 'configs' / 'tiny.py'}",
+      f"--workdir={workdir}",
+      "--config.optim.learning_rate=nan",
+      "--config.train.epochs=-1",
+      timeout_s=TIMEOUT_S,
   )
   assert proc.returncode == cli.EXIT_USER_ERROR, proc.stderr[-3000:]
   errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]

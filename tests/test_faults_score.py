@@ -9,7 +9,6 @@ import os
 import pathlib
 import stat
 import subprocess
-import sys
 
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import pytest
@@ -43,22 +42,13 @@ def videos(tmp_path_factory) -> dict[str, pathlib.Path]:
 
 
 def run_score(run_dir: pathlib.Path, out: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
-  return subprocess.run(
-      [
-          sys.executable,
-          "-m",
-          "mouseflax.score",
-          f"--workdir={run_dir}",
-          f"--output_dir={out}",
-          "--noprogress",
-          *args,
-      ],
-      cwd=fakes.REPO,
-      capture_output=True,
-      text=True,
-      timeout=TIMEOUT_S,
-      env={**os.environ, "JAX_PLATFORMS": "cpu"},
-      check=False,
+  return fakes.run_module(
+      "mouseflax.score",
+      f"--workdir={run_dir}",
+      f"--output_dir={out}",
+      "--noprogress",
+      *args,
+      timeout_s=TIMEOUT_S,
   )
 
 
