@@ -1,7 +1,8 @@
 """What every mouseflax video builder shares: the base class, record features, protocol helpers.
 
-Each builder (`mouse_behavior`, `cuhk_avenue`, `own_videos`) preprocesses whole videos in worker
-processes into a temporary cache beside the records (`data_builders.video_cache`), cuts 8-frame
+Each builder (`mouse_behavior`, `cuhk_avenue`, `own_videos`) preprocesses videos in chunks, in
+worker processes or on Apache Beam, into a temporary cache beside the records
+(`data_builders.video_cache`; the records do not depend on how), cuts 8-frame
 sequences from the cache with `mouseflax.windows`, and yields them through one example generator
 (`VideoSequenceBuilder._split_examples`), serialised deterministically. Every builder holds its
 validation split out the same way (`windows.hold_out_by_time`): the end of each training video by
@@ -32,6 +33,8 @@ import tensorflow_datasets as tfds
 import data_builders
 from data_builders import raw_inputs
 from data_builders import video_cache
+from mouseflax import beam_runner
+from mouseflax import chunks
 from mouseflax import fileio
 from mouseflax import preprocess
 from mouseflax import streams
@@ -143,9 +146,21 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
 
   HOMEPAGE: str | None = None  # The dataset's page, shown in its DatasetInfo.
 
-  def __init__(self, *, num_workers: int = 1, raw_tolerance_frames: int = 0, **kwargs: Any):
+  def __init__(
+      self,
+      *,
+      num_workers: int = 1,
+      raw_tolerance_frames: int = 0,
+      chunk_frames: int = chunks.DEFAULT_CHUNK_FRAMES,
+      beam: beam_runner.BeamSpec | None = None,
+      **kwargs: Any,
+  ):
     super().__init__(**kwargs)
-    self._num_workers = num_workers  # Processes preprocessing videos; does not change the bytes.
+    # How videos are preprocessed (`video_cache.preprocess_videos`): processes, chunk length, or
+    # Beam workers. None of them changes the bytes.
+    self._num_workers = num_workers
+    self._chunk_frames = chunk_frames
+    self._beam = beam
     # Frames a label file may run past its video's end (raw_formats); does not change the bytes.
     self._raw_tolerance_frames = raw_tolerance_frames
     self._cache_dir: str | None = None
@@ -208,6 +223,8 @@ class VideoSequenceBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
         self.builder_config.preprocess,
         cache_dir=self._cache_dir,
         num_workers=self._num_workers,
+        chunk_frames=self._chunk_frames,
+        beam=self._beam,
     )
 
   def _split_examples(

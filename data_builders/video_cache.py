@@ -1,9 +1,12 @@
-"""Whole videos preprocessed in worker processes into a cache of `.npy` arrays, in constant memory.
+"""Videos preprocessed in parallel chunks into a cache of `.npy` arrays, in constant memory.
 
-Every video builder runs `preprocess_videos` once per build: each video streams through
+Every video builder runs `preprocess_videos` once per build: each video is cut into chunks
+(`mouseflax.chunks`, `chunk_frames`), each chunk streams through
 `mouseflax.preprocess.preprocess_video` into two arrays on disk (gray uint8, flow
-`streams.FLOW_DTYPE`), which the builder then reads memory-mapped to cut its sequences. A progress
-line is logged per video. No TFDS import: the trainer and the build CLI import this module cheaply.
+`streams.FLOW_DTYPE`) in a worker process or on Apache Beam workers (`mouseflax.beam_runner`), and
+the chunks are joined, disk to disk, into one pair of arrays per video, equal to one pass over the
+whole video. The builder then reads them memory-mapped to cut its sequences. A progress line is
+logged per chunk. No TFDS import: the trainer and the build CLI import this module cheaply.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from absl import logging
 import numpy as np
 
 import data_builders
+from mouseflax import beam_runner
+from mouseflax import chunks
 from mouseflax import fileio
 from mouseflax import preprocess
 from mouseflax import streams
+from mouseflax import video
 
 # A build's cache folder beside the records: `.preprocess-<host>-<pid>-<random>` (the owner's
 # `fileio.process_tag()`, so the next build can remove the cache of a killed one).
@@ -34,7 +40,10 @@ FLOW_SUFFIX = ".flow.npy"
 # float16 flow at 24x32): bounds a worker's memory whatever the video's length.
 WRITE_CHUNK_FRAMES = 1024
 COPY_BUFFER_BYTES = 2**20  # Buffer of the raw -> .npy copy at the end of a video.
-RAW_SUFFIX = ".raw.tmp"  # The frames of an array being written, before its header is known.
+RAW_SUFFIX = ".raw.tmp"
+# A chunk's arrays are named `<video name>.chunk<k>` (k zero-padded) until `_assemble` joins them.
+CHUNK_INFIX = ".chunk"
+CHUNK_DIGITS = 5  # The frames of an array being written, before its header is known.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,10 +108,12 @@ class _NpyStreamWriter:
 
 
 def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, int, float]:
-  """Pool worker: preprocesses one video and saves its arrays as .npy files in `cache_dir`.
+  """Worker: preprocesses one video or chunk and saves its arrays as .npy files in `cache_dir`.
 
   Memory stays constant in the video's length: frames stream through `_NpyStreamWriter`s (a one-hour
-  recording no longer sits in Python lists; see benchmarks/README.md, "Data throughput").
+  recording no longer sits in Python lists; see benchmarks/README.md, "Data throughput"). A chunk
+  that starts past the end of its video (the container's count was an estimate) writes nothing and
+  counts 0 frames; `chunks.check_chunk_counts` checks that later.
   """
   job, cfg_dict, cache_dir = args
   started = time.perf_counter()
@@ -113,19 +124,40 @@ def _preprocess_job(args: tuple[VideoJob, dict[str, Any], str]) -> tuple[str, in
       _NpyStreamWriter(cache_dir / (job.name + FLOW_SUFFIX), streams.FLOW_DTYPE),
   )
   try:
-    for _, gray, flow in preprocess.preprocess_video(job.path, cfg, start=job.start, stop=job.stop):
-      writers[0].append(gray)
-      writers[1].append(flow)
-    if not writers[0].count:
+    try:
+      for _, gray, flow in preprocess.preprocess_video(
+          job.path, cfg, start=job.start, stop=job.stop
+      ):
+        writers[0].append(gray)
+        writers[1].append(flow)
+    except video.StartPastEndError:
+      if not job.start:
+        raise
+    if not writers[0].count and not job.start:
       raise data_builders.MissingDataError(
           f"{job.path}: no frames decoded in [{job.start}, {job.stop})."
       )
-    for writer in writers:
-      writer.close()
+    if writers[0].count:
+      for writer in writers:
+        writer.close()
   finally:
     for writer in writers:
       writer.discard()
   return job.name, writers[0].count, time.perf_counter() - started
+
+
+def chunk_jobs(job: VideoJob, chunk_frames: int) -> list[VideoJob]:
+  """The chunks of `job` (`mouseflax.chunks`) as jobs; one job named like `job` when it fits in one.
+
+  Chunk jobs are named `<name>.chunk<k>`; `_assemble` joins their arrays under `<name>`.
+  """
+  planned = chunks.plan_video(job.path, chunk_frames, start=job.start, stop=job.stop)
+  if len(planned) == 1:
+    return [job]
+  return [
+      VideoJob(f"{job.name}{CHUNK_INFIX}{c.index:0{CHUNK_DIGITS}d}", job.path, c.start, c.stop)
+      for c in planned
+  ]
 
 
 def preprocess_videos(
@@ -134,14 +166,20 @@ def preprocess_videos(
     *,
     cache_dir: str | os.PathLike,
     num_workers: int = 1,
+    chunk_frames: int = chunks.DEFAULT_CHUNK_FRAMES,
+    beam: beam_runner.BeamSpec | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-  """Preprocesses whole videos in parallel; returns name -> (gray uint8, flow float16) memmaps.
+  """Preprocesses videos in parallel chunks; returns name -> (gray uint8, flow float16) memmaps.
 
   Args:
     jobs: the videos (or parts of videos) to preprocess; names must be unique file stems.
     preprocess_config: `PreprocessConfig.to_dict()`.
-    cache_dir: where the arrays are saved (the caller removes it after the build).
+    cache_dir: where the arrays are saved (the caller removes it after the build); with `beam`, on
+      storage every worker can write.
     num_workers: processes; 1 runs in this process (no start-up cost, easier to debug).
+    chunk_frames: a video is processed in chunks of this many frames (`mouseflax.chunks`; 0: whole
+      videos), so one long recording keeps every worker busy. The arrays do not depend on it.
+    beam: run the chunks on Apache Beam instead of local processes (`mouseflax.beam_runner`).
 
   Returns:
     For each job name, gray [N,H,W,1] uint8 and flow [N,H,W,2] float16, memory-mapped read-only.
@@ -149,20 +187,64 @@ def preprocess_videos(
   names = [job.name for job in jobs]
   if len(set(names)) != len(names):
     raise ValueError(f"Video names must be unique, got {names}.")
-  args = [(job, preprocess_config, str(cache_dir)) for job in jobs]
+  chunks.check_chunk_frames(chunk_frames, what="chunk_frames (preprocessing)")
+  pieces = {job.name: chunk_jobs(job, chunk_frames) for job in jobs}
+  args = [(piece, preprocess_config, str(cache_dir)) for job in jobs for piece in pieces[job.name]]
   started = time.perf_counter()
-  for done, (name, frames, seconds) in enumerate(_run_jobs(args, num_workers), start=1):
-    logging.info(
-        "Preprocessed %d/%d videos: %s (%d frames in %.1f s, %.0f frames/s); %.0f s so far.",
-        done,
-        len(jobs),
-        name,
-        frames,
-        seconds,
-        frames / max(seconds, 1e-9),
-        time.perf_counter() - started,
-    )
+  if beam is not None:
+    logging.info("Preprocessing %d chunks of %d videos on Beam (%s).", len(args), len(jobs), beam)
+    beam_runner.run_each(beam, _preprocess_job, args, "preprocess")
+  else:
+    for done, (name, frames, seconds) in enumerate(_run_jobs(args, num_workers), start=1):
+      logging.info(
+          "Preprocessed %d/%d chunks: %s (%d frames in %.1f s, %.0f frames/s); %.0f s so far.",
+          done,
+          len(args),
+          name,
+          frames,
+          seconds,
+          frames / max(seconds, 1e-9),
+          time.perf_counter() - started,
+      )
+  for job in jobs:
+    _assemble(pathlib.Path(cache_dir), job, pieces[job.name])
   return {name: _load_arrays(cache_dir, name) for name in names}
+
+
+def _frames_in(cache_dir: pathlib.Path, name: str) -> int:
+  """Frames a finished job saved (0 when it wrote nothing: a chunk past the video's end)."""
+  path = cache_dir / (name + GRAY_SUFFIX)
+  return len(np.load(path, mmap_mode="r")) if path.exists() else 0
+
+
+def _assemble(cache_dir: pathlib.Path, job: VideoJob, pieces: Sequence[VideoJob]) -> None:
+  """Joins the chunks' arrays into `<name>` arrays (disk to disk, constant memory); removes them."""
+  if len(pieces) == 1 and pieces[0].name == job.name:
+    if not (cache_dir / (job.name + GRAY_SUFFIX)).exists():  # Beam gives no result to check.
+      raise data_builders.MissingDataError(f"{job.path}: no frames decoded from {job.start}.")
+    return
+  planned = [chunks.Chunk(i, p.start, p.stop) for i, p in enumerate(pieces)]
+  counts = [_frames_in(cache_dir, p.name) for p in pieces]
+  total = chunks.check_chunk_counts(planned, counts, job.path)
+  if not total:
+    raise data_builders.MissingDataError(f"{job.path}: no frames decoded from {job.start}.")
+  filled = [p.name for p, count in zip(pieces, counts) if count]
+  for suffix in (GRAY_SUFFIX, FLOW_SUFFIX):
+    parts = [cache_dir / (name + suffix) for name in filled]
+    first = np.load(parts[0], mmap_mode="r")
+    header = {
+        "descr": np.lib.format.dtype_to_descr(first.dtype),
+        "fortran_order": False,
+        "shape": (total, *first.shape[1:]),
+    }
+    with fileio.atomic_path(cache_dir / (job.name + suffix)) as tmp, open(tmp, "wb") as out:
+      np.lib.format.write_array_header_1_0(out, header)
+      for part in parts:
+        with open(part, "rb") as raw:
+          raw.seek(np.load(part, mmap_mode="r").offset)  # Past the part's own header.
+          shutil.copyfileobj(raw, out, COPY_BUFFER_BYTES)
+    for part in parts:
+      part.unlink()
 
 
 def _run_jobs(args: list[tuple], num_workers: int) -> Iterator[tuple[str, int, float]]:

@@ -3,6 +3,12 @@
   python -m mouseflax.build_data --dataset=mouse_behavior/hang --manual_dir=DIR --data_dir=DIR
   python -m mouseflax.build_data --dataset=cuhk_avenue --manual_dir="DIR/Avenue Dataset" \
       --data_dir=DIR
+  python -m mouseflax.build_data ... --beam_runner=DirectRunner \
+      --beam_options="--direct_num_workers=2 --direct_running_mode=multi_processing"
+
+Videos are preprocessed in chunks (`--chunk_frames`, `mouseflax.chunks`) on `--num_workers` local
+processes, or on any Apache Beam runner (`--beam_runner`, `--beam_options`: `mouseflax.beam_runner`;
+the optional extra `.[beam]`); the records are the same either way, byte for byte.
 
 The builders themselves and what they share (preprocessing whole videos in worker processes, the
 record features) live in `data_builders/`; the window maths in `mouseflax.windows`. This module
@@ -46,6 +52,8 @@ from absl import logging
 import data_builders
 from data_builders import raw_inputs
 from data_builders import video_cache
+from mouseflax import beam_runner
+from mouseflax import chunks
 from mouseflax import cli
 from mouseflax import fileio
 
@@ -89,6 +97,8 @@ def build(
     config: Any = None,
     raw_tolerance_frames: int = 0,
     rebuild_stale: bool = False,
+    chunk_frames: int = chunks.DEFAULT_CHUNK_FRAMES,
+    beam: beam_runner.BeamSpec | None = None,
 ):
   """Builds `dataset` ('name' or 'name/config') from `manual_dir` into `data_dir`.
 
@@ -100,6 +110,10 @@ def build(
     config: optional custom BuilderConfig (replaces the '/config' part of `dataset`).
     raw_tolerance_frames: frames a label file may run past its video's end (module docstring).
     rebuild_stale: rebuild complete records that are stale instead of raising StaleRecordsError.
+    chunk_frames: videos are preprocessed in chunks of this many frames (0: whole videos), so one
+      long recording keeps every worker busy (`mouseflax.chunks`); the records do not depend on it.
+    beam: preprocess the chunks on Apache Beam (`mouseflax.beam_runner`): on a cluster runner,
+      `data_dir` and `manual_dir` must be on storage every worker mounts.
 
   Returns:
     The prepared builder; an already complete build is reused, not rebuilt, when it is not stale.
@@ -121,6 +135,8 @@ def build(
         file_format=FILE_FORMAT,
         num_workers=num_workers,
         raw_tolerance_frames=raw_tolerance_frames,
+        chunk_frames=chunk_frames,
+        beam=beam,
     )
     with build_lock(pathlib.Path(builder.data_dir).parent):
       remove_leftovers(builder)
@@ -269,6 +285,13 @@ def _define_flags() -> None:
   flags.DEFINE_string("manual_dir", None, "Folder with the raw recordings.")
   flags.DEFINE_string("data_dir", None, "Folder the records are written to.")
   flags.DEFINE_integer("num_workers", os.cpu_count() or 1, "Preprocessing processes.")
+  flags.DEFINE_integer(
+      "chunk_frames",
+      chunks.DEFAULT_CHUNK_FRAMES,
+      "Videos are preprocessed in chunks of this many frames, in parallel (0: whole videos).",
+      lower_bound=0,
+  )
+  beam_runner.define_flags("Preprocess the video chunks on Apache Beam with this runner")
   flags.DEFINE_string("test_video", "", "mouse_behavior: override the test video (file stem).")
   flags.DEFINE_list("train_videos", [], "mouse_behavior: override the training videos (stems).")
   flags.DEFINE_bool("rebuild", False, "Rebuild records whose raw files or protocol changed.")
@@ -309,6 +332,8 @@ def main(argv: Sequence[str]) -> None:
       config=_config_from_flags(flag_values),
       raw_tolerance_frames=flag_values.raw_tolerance_frames,
       rebuild_stale=flag_values.rebuild,
+      chunk_frames=flag_values.chunk_frames,
+      beam=beam_runner.spec_from_flags(flag_values),
   )
   logging.info(
       "Records in %s: %s",

@@ -78,6 +78,7 @@ import numpy as np
 
 from mouseflax import calibration
 from mouseflax import checkpointing
+from mouseflax import chunks
 from mouseflax import cli
 from mouseflax import evaluate
 from mouseflax import events
@@ -472,12 +473,16 @@ def resolve_threshold(
 
 @dataclasses.dataclass
 class WindowBatch:
-  """`count` windows (rows beyond are padding): gray [B,T,H,W,1] uint8, flow float16, starts [B]."""
+  """`count` windows (rows beyond are padding): gray [B,T,H,W,1] uint8, flow float16, starts [B].
+
+  `end` is set on the last batch of a stream only: one past the last frame decoded.
+  """
 
   gray: np.ndarray
   flow: np.ndarray
   starts: np.ndarray
   count: int
+  end: int | None = None
 
 
 def empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatch:
@@ -496,45 +501,70 @@ def empty_batch(cfg: preprocess.PreprocessConfig, batch_size: int) -> WindowBatc
   )
 
 
+WHOLE_VIDEO = chunks.Chunk(0, 0, None)
+
+
+def holds_end(chunk: chunks.Chunk, end: int) -> bool:
+  """Whether a chunk whose decoding stopped at frame `end` (exclusive) holds the video's end."""
+  return end > chunk.start and (chunk.stop is None or end < chunk.stop)
+
+
 def window_batches(
     frames: Iterator[np.ndarray],
     cfg: preprocess.PreprocessConfig,
     batch_size: int,
     path: pathlib.Path | str = "",
+    *,
+    chunk: chunks.Chunk = WHOLE_VIDEO,
+    first: int = 0,
 ) -> Iterator[WindowBatch]:
-  """Preprocesses decoded frames and packs them into batches of windows (the module docstring).
+  """Preprocesses decoded frames and packs the windows of `chunk` into batches (module docstring).
 
   Windows: consecutive, non-overlapping, plus one aligned to the end when N % T != 0 (the rule of
-  `windows.covering_windows`); only the last T preprocessed frames are kept, so memory does not
-  depend on N.
+  `windows.covering_windows`); a chunk gets the windows that start in it and, when the video ends in
+  it, the end-aligned one. Only the last T preprocessed frames are kept, so memory does not depend
+  on N. The last batch (possibly empty) carries `end`.
+
+  Args:
+    frames: decoded frames from index `first` on; when `first` > 0, frame `first` only gives the
+      next frame its flow (`chunks.scoring_context`).
+    cfg: the run's preprocessing.
+    batch_size: windows per batch.
+    path: the video, for messages.
+    chunk: the frames whose windows are wanted; its start is a multiple of T.
+    first: the index of the first frame in `frames`.
   """
   preprocessor = preprocess.FramePreprocessor(cfg)
   recent = collections.deque(maxlen=streams.SEQUENCE_LENGTH)
-  batch, num_frames = empty_batch(cfg, batch_size), 0
+  batch, index = empty_batch(cfg, batch_size), first - 1
 
-  def add_window() -> None:
+  def add_window(start: int) -> None:
     batch.gray[batch.count] = np.stack([g for g, _ in recent])
     batch.flow[batch.count] = np.stack([f for _, f in recent])
-    batch.starts[batch.count] = num_frames - streams.SEQUENCE_LENGTH
+    batch.starts[batch.count] = start
     batch.count += 1
 
-  for frame in frames:
-    recent.append(preprocessor(frame))
-    num_frames += 1
-    if num_frames % streams.SEQUENCE_LENGTH == 0:
-      add_window()
+  for index, frame in enumerate(frames, start=first):
+    processed = preprocessor(frame)
+    if index == first > 0:
+      continue  # The flow predecessor only: its own flow would be the zero field.
+    recent.append(processed)
+    if (index + 1) % streams.SEQUENCE_LENGTH == 0 and index >= chunk.start:
+      add_window(index + 1 - streams.SEQUENCE_LENGTH)
       if batch.count == batch_size:
         yield batch
         batch = empty_batch(cfg, batch_size)
-  if num_frames < streams.SEQUENCE_LENGTH:
-    raise VideoTooShortError(
-        f"{path} has {num_frames} frames, fewer than one model window of "
-        f"{streams.SEQUENCE_LENGTH}: score a longer recording."
-    )
-  if num_frames % streams.SEQUENCE_LENGTH:
-    add_window()  # The end-aligned window: `recent` holds the last T frames.
-  if batch.count:
-    yield batch
+  end = index + 1
+  if holds_end(chunk, end):
+    if end < streams.SEQUENCE_LENGTH:
+      raise VideoTooShortError(
+          f"{path} has {end} frames, fewer than one model window of "
+          f"{streams.SEQUENCE_LENGTH}: score a longer recording."
+      )
+    if end % streams.SEQUENCE_LENGTH:
+      add_window(end - streams.SEQUENCE_LENGTH)  # `recent` holds the last T frames.
+  batch.end = end
+  yield batch
 
 
 class _FrameSums:
@@ -552,6 +582,8 @@ class _FrameSums:
     self.sums = {s: np.pad(v, (0, size - len(v))) for s, v in self.sums.items()}
 
   def add(self, starts: np.ndarray, errors: dict[str, np.ndarray]) -> None:
+    if not len(starts):
+      return
     frames = (starts[:, None] + np.arange(streams.SEQUENCE_LENGTH)[None, :]).reshape(-1)
     end = int(frames.max()) + 1
     if end > len(self.counts):
@@ -590,17 +622,132 @@ class VideoScores:
     return self.frame / self.fps
 
 
-def _progress_bar(total: int, path: pathlib.Path, enabled: bool):
+@dataclasses.dataclass(frozen=True)
+class ChunkErrors:
+  """The window errors of one chunk: starts [W], {error column: [W, T]}, and its frame count.
+
+  `num_frames` counts the chunk's own frames (from `chunk.start`), 0 for a chunk past the end.
+  """
+
+  chunk: chunks.Chunk
+  starts: np.ndarray
+  errors: dict[str, np.ndarray]
+  num_frames: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreRule:
+  """How window errors become a video's scores: the run's named score and its statistics.
+
+  Small and picklable: what a worker assembling scores needs from the run (not its parameters).
+  """
+
+  name: str
+  stats: dict[str, Any] | None
+  columns: tuple[str, ...]  # The error columns the run's streams produce.
+
+  @classmethod
+  def of(cls, run: ScoringRun) -> ScoreRule:
+    columns = tuple(named_scores.error_column(k, s) for k in streams.ERROR_KINDS for s in run.streams)
+    return cls(score_name(run), error_stats(run), columns)
+
+
+def _progress_bar(total: int, path: pathlib.Path | str, enabled: bool):
   from tqdm import auto as tqdm_auto  # pylint: disable=g-import-not-at-top  # Only when drawn.
 
   return tqdm_auto.tqdm(
       total=total,
-      desc=path.name,
+      desc=pathlib.Path(path).name,
       unit="frame",
       disable=not enabled,
       file=sys.stderr,
       dynamic_ncols=True,
   )
+
+
+def video_chunks(path: str | pathlib.Path, chunk_frames: int) -> list[chunks.Chunk]:
+  """The scoring chunks of `path`: boundaries on multiples of the window (`mouseflax.chunks`)."""
+  return chunks.plan_video(path, chunk_frames, multiple=streams.SEQUENCE_LENGTH)
+
+
+def score_chunk(
+    run: ScoringRun,
+    path: str | pathlib.Path,
+    chunk: chunks.Chunk = WHOLE_VIDEO,
+    *,
+    batch_size: int | None = None,
+    errors_fn: Callable | None = None,
+    on_frames: Callable[[int], None] | None = None,
+) -> ChunkErrors:
+  """Streams one chunk of `path` through decode -> preprocessing -> model; its window errors.
+
+  Args:
+    run: from `load_run`.
+    path: any video OpenCV's FFmpeg backend reads.
+    chunk: which frames (`video_chunks`); the default is the whole video.
+    batch_size: windows per model call (default `config.eval.batch_size`); fixed, so one compile.
+    errors_fn: from `make_window_errors_fn(run)` (pass it to reuse the compiled function).
+    on_frames: called with the frames done so far, for progress.
+
+  Raises:
+    video.VideoError: unreadable / non-video / truncated file; VideoTooShortError below T frames.
+  """
+  path = pathlib.Path(path)
+  batch_size = batch_size or run.config.eval.batch_size
+  errors_fn = errors_fn or make_window_errors_fn(run)
+  first = max(chunk.start - chunks.scoring_context(streams.SEQUENCE_LENGTH), 0)
+  mode = video.gray_mode(path)
+  stop = threading.Event()  # Shared by both stages: the first to stop stops the other.
+  frames = threads.background(
+      lambda: video.iter_gray_frames(path, first, chunk.stop, mode=mode), QUEUE_FRAMES, stop
+  )
+  batches = threads.background(
+      lambda: window_batches(frames, run.preprocess, batch_size, path, chunk=chunk, first=first),
+      QUEUE_BATCHES,
+      stop,
+  )
+  starts, errors, pending, end = [], collections.defaultdict(list), None, first
+  width = streams.SEQUENCE_LENGTH
+  try:
+    for batch in itertools.chain(batches, [None]):  # None: collect the last batch.
+      result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
+      if pending is not None:  # Collect the previous batch while this one computes.
+        done_errors, done = pending
+        starts.append(done.starts[: done.count])
+        for column, values in done_errors.items():
+          errors[column].append(np.asarray(values)[: done.count])
+        end = done.end if done.end is not None else int(done.starts[done.count - 1]) + width
+        if on_frames:
+          on_frames(max(end - chunk.start, 0))
+      pending = result
+  except video.StartPastEndError:
+    if not chunk.start:
+      raise
+  finally:
+    batches.close()  # After an error here, stops and joins both stages: no thread is left behind.
+  return ChunkErrors(
+      chunk=chunk,
+      starts=np.concatenate(starts) if starts else np.zeros(0, np.int64),
+      errors={
+          c: np.concatenate(v) if v else np.zeros((0, width), np.float32) for c, v in errors.items()
+      },
+      num_frames=max(end - chunk.start, 0),
+  )
+
+
+def assemble_scores(
+    path: str | pathlib.Path, fps: float, parts: Sequence[ChunkErrors], rule: ScoreRule
+) -> VideoScores:
+  """A video's per-frame scores from its chunks' window errors (any order; checked complete)."""
+  path = pathlib.Path(path)
+  parts = sorted(parts, key=lambda p: p.chunk.index)
+  total = chunks.check_chunk_counts(
+      [p.chunk for p in parts], [p.num_frames for p in parts], str(path)
+  )
+  sums = _FrameSums(rule.columns, total)
+  for part in parts:  # In frame order: the same sums, in the same order, as one pass.
+    sums.add(part.starts, {c: part.errors[c] for c in rule.columns} if len(part.starts) else {})
+  return _video_scores(path, fps, sums, rule.name, rule.stats)
 
 
 def score_video(
@@ -610,8 +757,9 @@ def score_video(
     batch_size: int | None = None,
     errors_fn: Callable | None = None,
     progress: bool = True,
+    chunk_frames: int = chunks.DEFAULT_CHUNK_FRAMES,
 ) -> VideoScores:
-  """Streams `path` through decode -> preprocessing -> model; returns per-frame errors and scores.
+  """Scores `path` chunk after chunk in this process; per-frame errors and scores.
 
   Args:
     run: from `load_run`.
@@ -619,48 +767,42 @@ def score_video(
     batch_size: windows per model call (default `config.eval.batch_size`); fixed, so one compile.
     errors_fn: from `make_window_errors_fn(run)` (pass it to reuse the compiled function).
     progress: draw a progress bar on stderr.
+    chunk_frames: frames per chunk (`video_chunks`); the scores do not depend on it.
 
   Raises:
     video.VideoError: unreadable / non-video / truncated file; VideoTooShortError below T frames.
   """
   path = pathlib.Path(path)
-  info = video.probe(path)
-  batch_size = batch_size or run.config.eval.batch_size
   errors_fn = errors_fn or make_window_errors_fn(run)
-  mode = video.gray_mode(path)
-  stop = threading.Event()  # Shared by both stages: the first to stop stops the other.
-  frames = threads.background(lambda: video.iter_gray_frames(path, mode=mode), QUEUE_FRAMES, stop)
-  batches = threads.background(
-      lambda: window_batches(frames, run.preprocess, batch_size, path), QUEUE_BATCHES, stop
-  )
-  columns = [named_scores.error_column(k, s) for k in streams.ERROR_KINDS for s in run.streams]
-  sums = _FrameSums(columns, info.num_frames)
-  pending = None
-  try:
-    with _progress_bar(info.num_frames, path, progress) as bar:
-      for batch in itertools.chain(batches, [None]):  # None: collect the last batch.
-        result = None if batch is None else (errors_fn(batch.gray, batch.flow), batch)
-        if pending is not None:  # Collect the previous batch while this one computes.
-          errors, done = pending
-          count = done.count
-          sums.add(done.starts[:count], {s: np.asarray(v)[:count] for s, v in errors.items()})
-          bar.update(sums.num_frames - bar.n)
-        pending = result
-  finally:
-    batches.close()  # After an error here, stops and joins both stages: no thread is left behind.
-  return _video_scores(path, info, sums, score_name(run), error_stats(run))
+  planned = video_chunks(path, chunk_frames)
+  info = video.quick_probe(path)
+  parts = []
+  with _progress_bar(info.num_frames, path, progress) as bar:
+    for chunk in planned:
+      done = bar.n
+      parts.append(
+          score_chunk(
+              run,
+              path,
+              chunk,
+              batch_size=batch_size,
+              errors_fn=errors_fn,
+              on_frames=lambda n, done=done: bar.update(done + n - bar.n),
+          )
+      )
+  return assemble_scores(path, info.fps, parts, ScoreRule.of(run))
 
 
 def _video_scores(
     path: pathlib.Path,
-    info: video.VideoInfo,
+    fps: float,
     sums: _FrameSums,
     name: str,
     stats: dict[str, Any] | None = None,
 ) -> VideoScores:
+  fps = events.checked_fps(fps, f"{path} (the container gives no frame rate)")
   means = sums.means()
   nan = np.full(sums.num_frames, np.nan)
-  fps = events.checked_fps(info.fps, f"{path} (the container gives no frame rate)")
   errors = {c: means.get(c, nan) for c in named_scores.ERROR_COLUMNS}
   score = named_scores.compute(name, errors, stats)
   if not np.all(np.isfinite(score)):

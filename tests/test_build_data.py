@@ -117,7 +117,7 @@ def test_cli_parallel_build_equals_in_process_build(tmp_path):
       "--train_videos=synth_cage_01,synth_cage_02",
   )
   assert result.returncode == 0, result.stderr[-2000:]
-  assert "Preprocessed 3/3 videos" in result.stderr  # The progress log.
+  assert "Preprocessed 3/3 chunks" in result.stderr  # The progress log (.mpg: one chunk each).
   config = mb.make_config(
       "groom", test_video="synth_cage_03", train_videos=("synth_cage_01", "synth_cage_02")
   )
