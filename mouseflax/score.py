@@ -56,10 +56,13 @@ import collections
 from collections.abc import Callable, Iterator, Sequence
 import csv
 import dataclasses
+import glob
 import io
 import itertools
 import json
 import math
+import multiprocessing
+import os
 import pathlib
 import sys
 import tempfile
@@ -76,6 +79,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from mouseflax import beam_runner
 from mouseflax import calibration
 from mouseflax import checkpointing
 from mouseflax import chunks
@@ -1053,6 +1057,29 @@ def check_output_dir(output_dir: str | pathlib.Path) -> pathlib.Path:
   return output_dir
 
 
+GLOB_CHARACTERS = frozenset("*?[")
+
+
+def expand_videos(patterns: Sequence[str | pathlib.Path]) -> list[str]:
+  """Paths as given, glob patterns (`**` recursive) expanded to the video files they match, sorted.
+
+  A pattern that matches no video raises ValueError naming it (a typo must not score nothing).
+  """
+  paths = []
+  for pattern in map(str, patterns):
+    if not GLOB_CHARACTERS & set(pattern):
+      paths.append(pattern)
+      continue
+    matches = sorted(p for p in glob.glob(os.path.expanduser(pattern), recursive=True))
+    found = [p for p in matches if video.is_video_file(p)]
+    if not found:
+      raise ValueError(
+          f"--video={pattern!r} matches no video file (suffixes {', '.join(video.VIDEO_SUFFIXES)})."
+      )
+    paths.extend(found)
+  return paths
+
+
 def output_stems(videos: Sequence[str | pathlib.Path]) -> list[str]:
   """File stems of the outputs; two videos with the same stem would overwrite each other: error."""
   stems = [pathlib.Path(v).stem for v in videos]
@@ -1078,26 +1105,195 @@ def score_videos(
     batch_size: int | None = None,
     annotated_video: bool = False,
     progress: bool = True,
+    num_workers: int = 1,
+    chunk_frames: int = chunks.DEFAULT_CHUNK_FRAMES,
 ) -> dict[str, ScoredVideo | BaseException]:
   """Scores each video and writes its outputs; a failing video is reported, the others go on.
+
+  Args:
+    run: from `load_run`.
+    videos: the recordings.
+    output_dir: where each video's files go (`write_outputs`).
+    threshold: from `resolve_threshold`.
+    batch_size: windows per model call (default `config.eval.batch_size`).
+    annotated_video: also write `<stem>_annotated.mp4`.
+    progress: progress bars (one per video in this process; one over all frames with workers).
+    num_workers: > 1 scores the chunks of every video in that many worker processes
+      (`score_in_workers`), each loading the model once; the scores are the same.
+    chunk_frames: frames per chunk (`video_chunks`).
 
   Returns:
     For each video path (as given): its ScoredVideo, or the exception that stopped it.
   """
   output_dir = check_output_dir(output_dir)
+  stems = output_stems(videos)
+  if num_workers > 1:
+    return score_in_workers(
+        run,
+        dict(zip(videos, stems)),
+        output_dir,
+        threshold,
+        batch_size=batch_size,
+        annotated_video=annotated_video,
+        progress=progress,
+        num_workers=num_workers,
+        chunk_frames=chunk_frames,
+    )
   errors_fn = make_window_errors_fn(run)
   results = {}
-  for path, stem in zip(videos, output_stems(videos)):
+  for path, stem in zip(videos, stems):
     started = time.perf_counter()
     try:
-      scores = score_video(run, path, batch_size=batch_size, errors_fn=errors_fn, progress=progress)
+      scores = score_video(
+          run,
+          path,
+          batch_size=batch_size,
+          errors_fn=errors_fn,
+          progress=progress,
+          chunk_frames=chunk_frames,
+      )
       files = write_outputs(scores, threshold, output_dir, stem, annotated_video)
     except VIDEO_ERRORS as e:
-      logging.error("%s", e if str(path) in str(e) else f"{path}: {e}")
-      results[str(path)] = e
+      results[str(path)] = _report_failure(path, e)
       continue
     results[str(path)] = ScoredVideo(scores, files, time.perf_counter() - started)
   return results
+
+
+def _report_failure(path: str | pathlib.Path, error: BaseException) -> BaseException:
+  logging.error("%s", error if str(path) in str(error) else f"{path}: {error}")
+  return error
+
+
+# State of a scoring worker process: the run, its compiled step, the batch size (`_init_worker`).
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(workdir: str, batch_size: int | None) -> None:
+  """Pool initializer: loads the run and compiles its step once per worker process."""
+  checkpointing.quiet_orbax_info_logs()
+  run = load_run(workdir)
+  _WORKER.update(run=run, errors_fn=make_window_errors_fn(run), batch_size=batch_size)
+
+
+def _score_chunk_task(
+    task: tuple[str, chunks.Chunk],
+) -> tuple[str, chunks.Chunk, ChunkErrors | BaseException]:
+  """Pool task: one chunk's window errors, or the per-video error that stopped it."""
+  path, chunk = task
+  try:
+    result = score_chunk(
+        _WORKER["run"],
+        path,
+        chunk,
+        batch_size=_WORKER["batch_size"],
+        errors_fn=_WORKER["errors_fn"],
+    )
+  except VIDEO_ERRORS as e:
+    result = e
+  return path, chunk, result
+
+
+def score_in_workers(
+    run: ScoringRun,
+    stems: dict[Any, str],
+    output_dir: pathlib.Path,
+    threshold: Threshold,
+    *,
+    batch_size: int | None,
+    annotated_video: bool,
+    progress: bool,
+    num_workers: int,
+    chunk_frames: int,
+) -> dict[str, ScoredVideo | BaseException]:
+  """`score_videos` on worker processes: every chunk of every video is one task.
+
+  A video's outputs are written (here) as soon as its last chunk is in; `seconds` of a ScoredVideo
+  is then the time from the start of the pool, as the videos share the workers.
+  """
+  started = time.perf_counter()
+  stems = {str(path): stem for path, stem in stems.items()}
+  results: dict[str, ScoredVideo | BaseException] = {}
+  planned: dict[str, list[chunks.Chunk]] = {}
+  fps: dict[str, float] = {}
+  for path in stems:
+    try:
+      planned[str(path)] = video_chunks(path, chunk_frames)
+      fps[str(path)] = video.quick_probe(path).fps
+    except VIDEO_ERRORS as e:
+      results[str(path)] = _report_failure(path, e)
+  tasks = [(path, chunk) for path, chunk_list in planned.items() for chunk in chunk_list]
+  parts: dict[str, list[ChunkErrors]] = collections.defaultdict(list)
+  rule = ScoreRule.of(run)
+  context = multiprocessing.get_context("spawn")  # The parent holds XLA threads: no fork.
+  with (
+      context.Pool(
+          min(num_workers, len(tasks)) or 1,
+          initializer=_init_worker,
+          initargs=(str(run.workdir), batch_size),
+      ) as pool,
+      _progress_bar(len(tasks), f"{len(planned)} videos (chunks)", progress) as bar,
+  ):
+    for path, chunk, result in pool.imap_unordered(_score_chunk_task, tasks):
+      bar.update(1)
+      if path in results:
+        continue  # An earlier chunk of this video failed.
+      if isinstance(result, BaseException):
+        results[path] = _report_failure(path, result)
+        continue
+      parts[path].append(result)
+      if len(parts[path]) < len(planned[path]):
+        continue
+      try:
+        scores = assemble_scores(path, fps[path], parts.pop(path), rule)
+        files = write_outputs(scores, threshold, output_dir, stems[path], annotated_video)
+      except VIDEO_ERRORS as e:
+        results[path] = _report_failure(path, e)
+        continue
+      results[path] = ScoredVideo(scores, files, time.perf_counter() - started)
+  return {path: results[path] for path in stems}  # In the order given.
+
+
+SUMMARY_FILE = "summary.csv"
+SUMMARY_COLUMNS = ("video", "frames", "flagged_frames", "segments", "max_score", "error")
+
+
+def summary_row(
+    path: str | pathlib.Path,
+    scores: VideoScores | None,
+    threshold: Threshold,
+    error: BaseException | str | None = None,
+) -> dict[str, str]:
+  """One row of summary.csv: a scored video's counts, or a failed one's error (other cells empty)."""
+  if scores is None:
+    return dict.fromkeys(SUMMARY_COLUMNS, "") | {"video": str(path), "error": str(error)}
+  return {
+      "video": str(path),
+      "frames": str(len(scores.score)),
+      "flagged_frames": str(int(np.sum(scores.score > threshold.value))),
+      "segments": str(len(segments(scores, threshold))),
+      "max_score": _num(float(np.max(scores.score))),
+      "error": "",
+  }
+
+
+def write_summary_csv(output_dir: pathlib.Path, rows: Sequence[dict[str, str]]) -> pathlib.Path:
+  """Writes `summary.csv` (one row per video, sorted by path) atomically."""
+  ordered = sorted(rows, key=lambda row: row["video"])
+  text = _csv(SUMMARY_COLUMNS, ([row[c] for c in SUMMARY_COLUMNS] for row in ordered))
+  return fileio.write_text_atomic(output_dir / SUMMARY_FILE, text)
+
+
+def summary_rows(
+    results: dict[str, ScoredVideo | BaseException], threshold: Threshold
+) -> list[dict[str, str]]:
+  """The summary.csv rows of `score_videos`' results."""
+  return [
+      summary_row(path, None, threshold, result)
+      if isinstance(result, BaseException)
+      else summary_row(path, result.scores, threshold)
+      for path, result in results.items()
+  ]
 
 
 def summary(results: dict[str, ScoredVideo | BaseException], threshold: Threshold) -> str:
@@ -1150,6 +1346,20 @@ def _define_flags() -> None:
       "batch_size", None, "Windows per model call (default config.eval.batch_size)."
   )
   flags.DEFINE_bool("progress", True, "Show a progress bar per video.")
+  flags.DEFINE_integer(
+      "num_workers",
+      1,
+      "Processes scoring video chunks in parallel, each loading the model once (1: this one).",
+      lower_bound=1,
+  )
+  flags.DEFINE_integer(
+      "chunk_frames",
+      chunks.DEFAULT_CHUNK_FRAMES,
+      f"Videos are scored in chunks of this many frames (a multiple of {streams.SEQUENCE_LENGTH};"
+      " 0: whole videos); the scores do not depend on it.",
+      lower_bound=0,
+  )
+  beam_runner.define_flags("Score the video chunks on Apache Beam with this runner")
   flags.DEFINE_bool(
       "review",
       True,
@@ -1181,14 +1391,21 @@ def run_cli(
     progress: bool = True,
     review: bool = True,
     review_clips: int | None = None,
+    num_workers: int = 1,
+    chunk_frames: int = chunks.DEFAULT_CHUNK_FRAMES,
+    beam: beam_runner.BeamSpec | None = None,
 ) -> int:
   """The command line's work; returns its exit status (0, EXIT_SOME_FAILED or EXIT_NO_RUN).
 
-  `review`: also write the review page (`mouseflax.review`), with clips of the `review_clips`
-  segments of highest peak score (default `review.DEFAULT_TOP_CLIPS`).
+  `videos` are paths or glob patterns (`expand_videos`). `review`: also write the review page
+  (`mouseflax.review`), with clips of the `review_clips` segments of highest peak score (default
+  `review.DEFAULT_TOP_CLIPS`); not on Beam, whose workers keep the scores (read the CSVs).
+  Every path writes `summary.csv`.
   """
   try:
     check_threshold_flags(threshold, false_alarm_rate, false_events_per_hour)
+    chunks.check_chunk_frames(chunk_frames, streams.SEQUENCE_LENGTH, "--chunk_frames")
+    videos = expand_videos(videos)
     output_stems(videos)
     out = check_output_dir(output_dir)
     run = load_run(workdir)
@@ -1204,6 +1421,23 @@ def run_cli(
       rule.value,
       rule.source,
   )
+  if beam is not None:
+    from mouseflax import score_beam  # pylint: disable=g-import-not-at-top  # Optional extra.
+
+    rows = score_beam.score_on_beam(
+        beam,
+        run,
+        videos,
+        out,
+        rule,
+        batch_size=batch_size,
+        annotated_video=annotated_video,
+        chunk_frames=chunk_frames,
+    )
+    print(score_beam.describe(rows, rule, out))
+    if review:
+      print("note: no review page on Beam; python -m mouseflax.score on one machine writes it.")
+    return EXIT_SOME_FAILED if any(row["error"] for row in rows) else 0
   results = score_videos(
       run,
       videos,
@@ -1212,7 +1446,10 @@ def run_cli(
       batch_size=batch_size,
       annotated_video=annotated_video,
       progress=progress,
+      num_workers=num_workers,
+      chunk_frames=chunk_frames,
   )
+  write_summary_csv(out, summary_rows(results, rule))
   print(summary(results, rule))
   failed = any(isinstance(r, BaseException) for r in results.values())
   if review and not _write_review(run, results, rule, out, review_clips):
@@ -1254,6 +1491,9 @@ def main(argv: Sequence[str]) -> None:
           progress=f.progress,
           review=f.review,
           review_clips=f.review_clips,
+          num_workers=f.num_workers,
+          chunk_frames=f.chunk_frames,
+          beam=beam_runner.spec_from_flags(f),
       )
   )
 
