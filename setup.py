@@ -1,4 +1,5 @@
-"""Installs mouseflax: `pip install -e .` (library + entry points), `.[test]`, `.[bench]`."""
+"""Installs mouseflax: `pip install -e .` (library + entry points), `.[test]`, `.[bench]`,
+`.[beam]`."""
 
 import setuptools
 
@@ -28,6 +29,8 @@ EXTRAS_REQUIRE = {
     "test": ["pytest>=8", "pyink==26.5.1", "ruff==0.17.5"],
     # PyTorch reference implementations for the throughput benchmark (CPU build on these machines).
     "bench": ["torch==2.13.0"],
+    # Building records and scoring on Apache Beam runners (mouseflax.beam_runner).
+    "beam": ["apache-beam>=2.60"],
 }
 
 setuptools.setup(

@@ -209,3 +209,50 @@ def workdir_report(
   if flag_values.output:
     fileio.write_json_atomic(flag_values.output, result)
   return result
+
+
+def write_untrained_run(
+    workdir: pathlib.Path,
+    config: Any,
+    threshold: dict[str, Any],
+    *,
+    config_json: str | None = None,
+) -> pathlib.Path:
+  """A run folder as training leaves it (config, preprocessing, threshold, a checkpoint at step 1)
+  with freshly initialised parameters: scoring speed and scoring plumbing do not need training.
+
+  Args:
+    workdir: the new run folder (must not exist).
+    config: the run's ml_collections config.
+    threshold: the content of threshold.json.
+    config_json: config.json's text instead of `config`'s (an older run's layout).
+  """
+  import json  # pylint: disable=g-import-not-at-top
+
+  import ml_collections  # pylint: disable=g-import-not-at-top  # Not where the GPU schedule runs.
+
+  from mouseflax import checkpointing  # pylint: disable=g-import-not-at-top
+  from mouseflax import models  # pylint: disable=g-import-not-at-top
+  from mouseflax import preprocess  # pylint: disable=g-import-not-at-top
+  from mouseflax import run_files  # pylint: disable=g-import-not-at-top
+  from mouseflax import steps  # pylint: disable=g-import-not-at-top
+
+  workdir.mkdir(parents=True)
+  (workdir / run_files.CONFIG_FILE).write_text(config_json or config.to_json_best_effort())
+  (workdir / run_files.PREPROCESS_FILE).write_text(
+      json.dumps(preprocess.PreprocessConfig().to_dict())
+  )
+  (workdir / run_files.THRESHOLD_FILE).write_text(json.dumps(threshold))
+  mesh = steps.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
+  h, w = streams.FRAME_HW
+  example = {
+      s: np.zeros((1, streams.SEQUENCE_LENGTH, h, w, c), np.float32)
+      for s, c in streams.STREAM_CHANNELS.items()
+  }
+  state = steps.create_train_state(
+      models.create_model(config.model), steps.create_optimizer(config.optim), example, 0, mesh
+  )
+  manager = checkpointing.create_manager(workdir, config.ckpt)
+  checkpointing.save(manager, 1, state, {"epoch": 1}, 0.0)
+  manager.close()
+  return workdir

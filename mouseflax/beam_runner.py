@@ -6,7 +6,8 @@
 
 The same pipelines run on any runner by options alone (Dataflow, Flink, Spark: README.md, "Past one
 machine"). Beam is imported only here and only when a runner is asked for, so the package and its
-tests run without it; asking for a runner without it raises `BeamNotInstalledError` naming the extra.
+tests run without it; asking for a runner without it raises `BeamNotInstalledError` naming the
+extra.
 
 What runs on Beam: the per-chunk work (`mouseflax.chunks`), decode + Farneback for the records
 (`data_builders.video_cache`) and decode + model for scoring (`mouseflax.score_beam`). Workers read

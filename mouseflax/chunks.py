@@ -54,7 +54,7 @@ class Chunk:
 
 
 def check_chunk_frames(chunk_frames: int, multiple: int = 1, what: str = "chunk_frames") -> None:
-  """Raises ValueError unless `chunk_frames` is 0 (one chunk) or a positive multiple of `multiple`."""
+  """Raises ValueError unless `chunk_frames` is 0 (one chunk) or a multiple of `multiple`."""
   if chunk_frames < 0 or (chunk_frames and chunk_frames % multiple):
     raise ValueError(
         f"{what}={chunk_frames}: use 0 (whole videos) or a positive multiple of {multiple} "

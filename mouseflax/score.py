@@ -652,7 +652,9 @@ class ScoreRule:
 
   @classmethod
   def of(cls, run: ScoringRun) -> ScoreRule:
-    columns = tuple(named_scores.error_column(k, s) for k in streams.ERROR_KINDS for s in run.streams)
+    columns = tuple(
+        named_scores.error_column(k, s) for k in streams.ERROR_KINDS for s in run.streams
+    )
     return cls(score_name(run), error_stats(run), columns)
 
 
@@ -1234,7 +1236,7 @@ def score_in_workers(
       ) as pool,
       _progress_bar(len(tasks), f"{len(planned)} videos (chunks)", progress) as bar,
   ):
-    for path, chunk, result in pool.imap_unordered(_score_chunk_task, tasks):
+    for path, _, result in pool.imap_unordered(_score_chunk_task, tasks):
       bar.update(1)
       if path in results:
         continue  # An earlier chunk of this video failed.
@@ -1264,7 +1266,7 @@ def summary_row(
     threshold: Threshold,
     error: BaseException | str | None = None,
 ) -> dict[str, str]:
-  """One row of summary.csv: a scored video's counts, or a failed one's error (other cells empty)."""
+  """One row of summary.csv: a scored video's counts, or a failed one's error (others empty)."""
   if scores is None:
     return dict.fromkeys(SUMMARY_COLUMNS, "") | {"video": str(path), "error": str(error)}
   return {

@@ -29,11 +29,12 @@ from mouseflax import score
 from mouseflax import streams
 from mouseflax import video
 
-# Beam's multi-process DirectRunner and cluster runners pickle DoFns; keep them module-level classes.
+# Runners pickle the DoFn (`score_on_beam` mixes `_ScoreChunks` into a beam.DoFn): it holds only
+# the workdir and the batch size until `setup` loads the run on the worker, once per worker.
 
 
 def _plan(item: tuple[str, str], chunk_frames: int) -> Iterator[tuple[str, Any]]:
-  """(stem, path) -> (stem, (path, chunk)) per chunk, or (stem, (path, error text)) when unreadable."""
+  """(stem, path) -> (stem, (path, chunk)) per chunk; (stem, (path, error)) when unreadable."""
   stem, path = item
   try:
     planned = score.video_chunks(path, chunk_frames)
@@ -89,9 +90,7 @@ def _finish(
   if failures:
     return score.summary_row(path, None, threshold, failures[0])
   try:
-    scores = score.assemble_scores(
-        path, video.quick_probe(path).fps, [r for _, r in results], rule
-    )
+    scores = score.assemble_scores(path, video.quick_probe(path).fps, [r for _, r in results], rule)
     score.write_outputs(scores, threshold, pathlib.Path(output_dir), stem, annotated_video)
   except score.VIDEO_ERRORS as e:
     return score.summary_row(path, None, threshold, _error_text(path, e))
@@ -125,9 +124,8 @@ def score_on_beam(
         | "spread" >> beam.Reshuffle()
         | "score chunks" >> beam.ParDo(ScoreChunks(str(run.workdir), batch_size))
         | "by video" >> beam.GroupByKey()
-        | "write videos" >> beam.Map(
-            _finish, str(output_dir), threshold, score.ScoreRule.of(run), annotated_video
-        )
+        | "write videos"
+        >> beam.Map(_finish, str(output_dir), threshold, score.ScoreRule.of(run), annotated_video)
         | "all rows" >> beam.combiners.ToList()
         | "summary" >> beam.Map(_write_summary, str(output_dir))
     )

@@ -169,7 +169,7 @@ def _probe(path: pathlib.Path, *, exact: bool) -> VideoInfo:
 
 
 def quick_probe(path: str | pathlib.Path) -> VideoInfo:
-  """`probe` without demuxing: the container's frame count, maybe a few frames short (module doc)."""
+  """`probe` without demuxing: the container's count, maybe a few frames short (module doc)."""
   return _probe(pathlib.Path(path), exact=False)
 
 
@@ -223,9 +223,7 @@ def _grab_to(cap: cv2.VideoCapture, start: int, path: pathlib.Path) -> None:
   cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
   for index in range(start):
     if not cap.grab():
-      raise StartPastEndError(
-          f"{path} ends at frame {index}, before the requested start {start}."
-      )
+      raise StartPastEndError(f"{path} ends at frame {index}, before the requested start {start}.")
 
 
 def has_frame_index(path: str | pathlib.Path) -> bool:

@@ -14,19 +14,16 @@ import threading
 
 import cv2
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
-import ml_collections
 import numpy as np
 import pytest
 
-from mouseflax import checkpointing
+from benchmarks import common
 from mouseflax import events
-from mouseflax import models
 from mouseflax import named_scores
 from mouseflax import plots
 from mouseflax import preprocess
 from mouseflax import run_files
 from mouseflax import score
-from mouseflax import steps
 from mouseflax import streams
 from mouseflax import video
 from mouseflax import windows
@@ -56,12 +53,6 @@ def make_workdir(
   """
   config = fakes.load_config("tiny")
   config.eval.batch_size = 3  # Several batches, the last one partly padding.
-  workdir.mkdir(parents=True)
-  config_json = json.dumps(config_dict) if config_dict else config.to_json_best_effort()
-  (workdir / run_files.CONFIG_FILE).write_text(config_json)
-  (workdir / run_files.PREPROCESS_FILE).write_text(
-      json.dumps(preprocess.PreprocessConfig().to_dict())
-  )
   stored = stored or {
       "threshold": threshold,
       "calibrate_to": "events_per_hour",
@@ -71,19 +62,8 @@ def make_workdir(
       "error_stats": {},
       "warning": "the validation video is too short",
   }
-  (workdir / run_files.THRESHOLD_FILE).write_text(json.dumps(stored))
-  mesh = steps.make_mesh(ml_collections.ConfigDict({"data_parallelism": 1}))
-  example = {
-      "gray": np.zeros((1, T, fakes.H, fakes.W, 1), np.float32),
-      "flow": np.zeros((1, T, fakes.H, fakes.W, 2), np.float32),
-  }
-  state = steps.create_train_state(
-      models.create_model(config.model), steps.create_optimizer(config.optim), example, 0, mesh
-  )
-  manager = checkpointing.create_manager(workdir, config.ckpt)
-  checkpointing.save(manager, 1, state, {"epoch": 1}, 0.0)
-  manager.close()
-  return workdir
+  config_json = json.dumps(config_dict) if config_dict else None
+  return common.write_untrained_run(workdir, config, stored, config_json=config_json)
 
 
 @pytest.fixture(scope="module")
