@@ -20,11 +20,11 @@ import jax
 import ml_collections
 import numpy as np
 
+from benchmarks import common
 from mouseflax import checkpointing
 from mouseflax import metric_writers
 from mouseflax import models
 from mouseflax import preprocess
-from mouseflax import run_files
 from mouseflax import steps
 from mouseflax import streams
 
@@ -227,18 +227,8 @@ def untrained_run(workdir: pathlib.Path, threshold: float, eval_batch_size: int)
   """A run folder as train.py leaves it, with freshly initialised (untrained) parameters."""
   config = load_config("tiny")
   config.eval.batch_size = eval_batch_size
-  workdir.mkdir(parents=True)
-  (workdir / run_files.CONFIG_FILE).write_text(config.to_json_best_effort())
-  (workdir / run_files.PREPROCESS_FILE).write_text(
-      json.dumps(preprocess.PreprocessConfig().to_dict())
-  )
-  (workdir / run_files.THRESHOLD_FILE).write_text(
-      json.dumps({"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate})
-  )
-  manager = checkpointing.create_manager(workdir, config.ckpt)
-  checkpointing.save(manager, 1, initial_state(config), {"epoch": 1}, 0.0)
-  manager.close()
-  return workdir
+  stored = {"threshold": threshold, "false_alarm_rate": config.eval.false_alarm_rate}
+  return common.write_untrained_run(workdir, config, stored)
 
 
 def train_losses(workdir: pathlib.Path) -> list[float]:
@@ -279,3 +269,42 @@ def run_module(module: str, *args: str, timeout_s: float) -> subprocess.Complete
       env={**os.environ, "JAX_PLATFORMS": "cpu"},
       check=False,
   )
+
+
+# An untrained scoring run and the clips the scoring tests score (odd size and rate on purpose).
+CLIP_FPS = 12.0
+CLIP_THRESHOLD = 0.05
+
+
+def write_disc_clip(
+    path: pathlib.Path, num_frames: int, size=(70, 50), seed: int = 0
+) -> pathlib.Path:
+  """A moving disc on texture, at an odd size and rate (any input must work)."""
+  return write_video(path, moving_disc(num_frames, size, seed), "mp4v", CLIP_FPS)
+
+
+def make_workdir(
+    workdir: pathlib.Path,
+    threshold: float = CLIP_THRESHOLD,
+    *,
+    config_dict: dict | None = None,
+    stored: dict | None = None,
+) -> pathlib.Path:
+  """A run folder as train.py leaves it, with freshly initialised (untrained) parameters.
+
+  Default: configs/tiny.py (score 'paper', 2 false events per hour) and its threshold.json;
+  `config_dict` and `stored` replace config.json and threshold.json (e.g. an older run's).
+  """
+  config = load_config("tiny")
+  config.eval.batch_size = 3  # Several batches, the last one partly padding.
+  stored = stored or {
+      "threshold": threshold,
+      "calibrate_to": "events_per_hour",
+      "false_events_per_hour": config.eval.false_events_per_hour,
+      "false_alarm_rate": None,
+      "score": config.eval.score,
+      "error_stats": {},
+      "warning": "the validation video is too short",
+  }
+  config_json = json.dumps(config_dict) if config_dict else None
+  return common.write_untrained_run(workdir, config, stored, config_json=config_json)

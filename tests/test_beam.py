@@ -10,8 +10,6 @@ import pathlib
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import numpy as np
 import pytest
-from test_score import make_workdir  # pylint: disable=g-bad-import-order
-from test_score import write_video  # pylint: disable=g-bad-import-order
 
 from data_builders.own_videos import own_videos_dataset_builder as own
 from mouseflax import beam_runner
@@ -58,11 +56,13 @@ def test_beam_built_records_equal_the_single_machine_build(tmp_path):
 
 
 def test_beam_scores_equal_one_process_and_a_corrupt_file_does_not_stop_the_rest(tmp_path):
-  workdir = make_workdir(tmp_path / "run")
+  workdir = fakes.make_workdir(tmp_path / "run")
   run = score.load_run(workdir)
   (tmp_path / "videos" / "day2").mkdir(parents=True)
-  long_video = write_video(tmp_path / "videos" / "long.mp4", 61)  # Four chunks of 2 windows.
-  short_video = write_video(tmp_path / "videos" / "day2" / "short.avi", 13)
+  long_video = fakes.write_disc_clip(
+      tmp_path / "videos" / "long.mp4", 61
+  )  # Four chunks of 2 windows.
+  short_video = fakes.write_disc_clip(tmp_path / "videos" / "day2" / "short.avi", 13)
   corrupt = tmp_path / "videos" / "corrupt.mp4"
   corrupt.write_bytes(long_video.read_bytes()[:2000])
   out = tmp_path / "out"

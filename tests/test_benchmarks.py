@@ -22,6 +22,7 @@ from benchmarks import common
 from benchmarks import conv_flops
 from benchmarks import gpu_paper_schedule
 from benchmarks import model_speed
+from benchmarks import scale_out
 from benchmarks import score_throughput
 from benchmarks import throughput
 from mouseflax import models
@@ -319,3 +320,29 @@ def test_parse_flags_reports_bad_flags_as_usage_errors():
     common.parse_flags(flag_values, ["prog", "--steps=many"])
   with pytest.raises(app.UsageError, match="Unexpected"):
     common.parse_flags(flag_values, ["prog", "stray"])
+
+
+def test_scale_out_ratios_start_up_and_table(monkeypatch):
+  wall = {  # (mode, video) -> seconds: the probe pays the start-up, the video adds the work.
+      (scale_out.MODES[0], "probe"): 1.0,
+      (scale_out.MODES[0], "video"): 10.0,
+      (scale_out.MODES[1], "probe"): 4.0,
+      (scale_out.MODES[1], "video"): 8.0,
+  }
+  modes = {mode: mode for mode in scale_out.MODES[:2]}
+  monkeypatch.setattr(scale_out.common, "seconds", lambda mode, path, _: wall[(mode, path)])
+  rows = scale_out.measure(modes, "video", "probe", frames=1200)
+  assert rows[scale_out.MODES[0]]["frames_per_second"] == 120.0
+  two = rows[scale_out.MODES[1]]
+  assert two["ratio_to_1_process"] == 10.0 / 8.0
+  assert two["startup_seconds"] == 4.0 and two["frames_per_second_after_startup"] == 300.0
+  assert scale_out.chunk_frames_for(1200) == 304  # Four chunks of whole windows.
+  result = {
+      "environment": {
+          "date": "d",
+          "machine": {"cpu": "cpu", "cpus": 2, "load_average_at_start": [0.5]},
+      },
+      "videos": {"v": {"fps": 30.0, "build": rows, "score": rows}},
+  }
+  table = scale_out.format_table(result)
+  assert f"| v | score | {scale_out.MODES[1]} | 150 | 5.0 | 1.25 | 4.0 | 300 |" in table

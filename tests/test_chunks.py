@@ -8,8 +8,6 @@ import sys
 import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path under pytest.
 import numpy as np
 import pytest
-from test_score import make_workdir  # pylint: disable=g-bad-import-order
-from test_score import write_video  # pylint: disable=g-bad-import-order
 
 from data_builders import video_cache
 from mouseflax import beam_runner
@@ -81,12 +79,12 @@ def test_a_video_in_three_chunks_gives_the_unsplit_arrays(tmp_path, num_workers)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-  return score.load_run(make_workdir(tmp_path_factory.mktemp("chunks") / "run"))
+  return score.load_run(fakes.make_workdir(tmp_path_factory.mktemp("chunks") / "run"))
 
 
 @pytest.mark.parametrize("num_frames", [61, 64])  # The last window aligned to the end, or not.
 def test_chunked_scores_equal_one_pass(run, tmp_path, num_frames):
-  path = write_video(tmp_path / "clip.mp4", num_frames)
+  path = fakes.write_disc_clip(tmp_path / "clip.mp4", num_frames)
   errors_fn = score.make_window_errors_fn(run)
   whole = score.score_video(run, path, errors_fn=errors_fn, progress=False, chunk_frames=0)
   parts = score.score_video(run, path, errors_fn=errors_fn, progress=False, chunk_frames=2 * T)
@@ -100,7 +98,7 @@ def test_chunked_scores_equal_one_pass(run, tmp_path, num_frames):
 
 
 def test_workers_score_like_one_process_and_a_corrupt_file_fails_alone(run, tmp_path):
-  good = write_video(tmp_path / "clip.mp4", 61)
+  good = fakes.write_disc_clip(tmp_path / "clip.mp4", 61)
   corrupt = tmp_path / "corrupt.mp4"
   corrupt.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
   missing = tmp_path / "missing.mp4"
@@ -126,8 +124,8 @@ def test_workers_score_like_one_process_and_a_corrupt_file_fails_alone(run, tmp_
 
 def test_video_globs_expand_and_a_pattern_without_videos_is_named(tmp_path):
   (tmp_path / "day1").mkdir()
-  a = write_video(tmp_path / "day1" / "a.mp4", T)
-  b = write_video(tmp_path / "b.avi", T)
+  a = fakes.write_disc_clip(tmp_path / "day1" / "a.mp4", T)
+  b = fakes.write_disc_clip(tmp_path / "b.avi", T)
   (tmp_path / "notes.txt").write_text("not a video")
   assert score.expand_videos([f"{tmp_path}/**/*"]) == [str(b), str(a)]
   assert score.expand_videos([str(a)]) == [str(a)]  # A plain path stays as given.

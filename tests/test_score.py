@@ -17,7 +17,6 @@ import fakes  # pylint: disable=g-bad-import-order  # tests/ is on sys.path unde
 import numpy as np
 import pytest
 
-from benchmarks import common
 from mouseflax import events
 from mouseflax import named_scores
 from mouseflax import plots
@@ -29,46 +28,13 @@ from mouseflax import video
 from mouseflax import windows
 
 T = streams.SEQUENCE_LENGTH
-FPS = 12.0
-THRESHOLD = 0.05
+THRESHOLD = fakes.CLIP_THRESHOLD
 DEADLINE_S = 60.0  # Far above a scoring of a few frames, far below a hang.
-
-
-def write_video(path: pathlib.Path, num_frames: int, size=(70, 50), seed: int = 0) -> pathlib.Path:
-  """A moving disc on texture, at an odd size and rate (any input must work)."""
-  return fakes.write_video(path, fakes.moving_disc(num_frames, size, seed), "mp4v", FPS)
-
-
-def make_workdir(
-    workdir: pathlib.Path,
-    threshold: float = THRESHOLD,
-    *,
-    config_dict: dict | None = None,
-    stored: dict | None = None,
-) -> pathlib.Path:
-  """A run folder as train.py leaves it, with freshly initialised (untrained) parameters.
-
-  Default: configs/tiny.py (score 'paper', 2 false events per hour) and its threshold.json;
-  `config_dict` and `stored` replace config.json and threshold.json (e.g. an older run's).
-  """
-  config = fakes.load_config("tiny")
-  config.eval.batch_size = 3  # Several batches, the last one partly padding.
-  stored = stored or {
-      "threshold": threshold,
-      "calibrate_to": "events_per_hour",
-      "false_events_per_hour": config.eval.false_events_per_hour,
-      "false_alarm_rate": None,
-      "score": config.eval.score,
-      "error_stats": {},
-      "warning": "the validation video is too short",
-  }
-  config_json = json.dumps(config_dict) if config_dict else None
-  return common.write_untrained_run(workdir, config, stored, config_json=config_json)
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-  return score.load_run(make_workdir(tmp_path_factory.mktemp("score") / "run"))
+  return score.load_run(fakes.make_workdir(tmp_path_factory.mktemp("score") / "run"))
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +68,7 @@ def test_video_shorter_than_a_window_raises():
 
 def test_scores_match_window_errors_averaged_per_frame(run, errors_fn, tmp_path):
   """The threaded pipeline gives what a direct pass over covering windows gives."""
-  path = write_video(tmp_path / "clip.avi", 29)
+  path = fakes.write_disc_clip(tmp_path / "clip.avi", 29)
   scores = score.score_video(run, path, errors_fn=errors_fn, progress=False)
   frames = list(preprocess.preprocess_video(path, run.preprocess))
   gray = np.stack([g for _, g, _ in frames])
@@ -146,13 +112,13 @@ LEGACY_STATS = {
 def test_an_older_runs_workdir_still_scores(tmp_path):
   """stream_normalisation='validation' -> 'mse_z' with the old threshold.json's stream_stats."""
   stored = {"threshold": THRESHOLD, "false_alarm_rate": 0.01, "stream_stats": LEGACY_STATS}
-  workdir = make_workdir(tmp_path / "old", config_dict=legacy_config(), stored=stored)
+  workdir = fakes.make_workdir(tmp_path / "old", config_dict=legacy_config(), stored=stored)
   old = score.load_run(workdir)
   assert score.score_name(old) == "mse_z" and score.event_rule(old) == events.PLAIN_RUNS
   threshold = score.resolve_threshold(old)
   assert (threshold.value, threshold.false_alarm_rate) == (THRESHOLD, 0.01)
   assert threshold.false_events_per_hour is None
-  scores = score.score_video(old, write_video(tmp_path / "clip.avi", 13), progress=False)
+  scores = score.score_video(old, fakes.write_disc_clip(tmp_path / "clip.avi", 13), progress=False)
   expected = ((scores.error_gray - 0.01) / 0.5 + (scores.error_flow - 0.02) / 0.25) / 2
   np.testing.assert_allclose(scores.score, expected, rtol=1e-12)
   # Plain runs of flagged frames, as such runs always reported.
@@ -167,7 +133,7 @@ def test_an_older_runs_workdir_still_scores(tmp_path):
 
 
 def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
-  path = write_video(tmp_path / "odd_size.mp4", 37, size=(83, 47))
+  path = fakes.write_disc_clip(tmp_path / "odd_size.mp4", 37, size=(83, 47))
   threshold = score.Threshold(THRESHOLD, None, "test")
   results = score.score_videos(
       run, [path], tmp_path / "out", threshold, annotated_video=True, progress=False
@@ -177,7 +143,9 @@ def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
   rows = read_csv(result.files["scores"])
   assert list(rows[0]) == list(score.SCORE_COLUMNS)
   assert [int(r["frame"]) for r in rows] == list(range(37))
-  np.testing.assert_allclose([float(r["time_s"]) for r in rows], np.arange(37) / FPS, atol=1e-4)
+  np.testing.assert_allclose(
+      [float(r["time_s"]) for r in rows], np.arange(37) / fakes.CLIP_FPS, atol=1e-4
+  )
   values = np.array([float(r["score"]) for r in rows])
   assert np.all(np.isfinite(values)) and np.all(values > 0)
   flagged = np.array([int(r["flagged"]) for r in rows])
@@ -194,8 +162,8 @@ def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
     rebuilt[a : b + 1] = 1
     assert float(seg["peak_score"]) == pytest.approx(values[a : b + 1].max(), rel=1e-6)
     assert int(seg["peak_frame"]) == a + int(np.argmax(exact[a : b + 1]))
-    assert float(seg["start_s"]) == pytest.approx(a / FPS, abs=1e-4)
-    assert float(seg["duration_s"]) == pytest.approx((b + 1 - a) / FPS, abs=1e-4)
+    assert float(seg["start_s"]) == pytest.approx(a / fakes.CLIP_FPS, abs=1e-4)
+    assert float(seg["duration_s"]) == pytest.approx((b + 1 - a) / fakes.CLIP_FPS, abs=1e-4)
   np.testing.assert_array_equal(rebuilt, exact > median.value)
   assert segments and result.files["timeline"].stat().st_size > 0
   # The same threshold with the run's event rule (1 s gaps merged at 12 fps): fewer, longer events,
@@ -216,10 +184,10 @@ def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
 
 
 def test_bad_videos_fail_alone(run, tmp_path):
-  good = write_video(tmp_path / "good.avi", 10)
+  good = fakes.write_disc_clip(tmp_path / "good.avi", 10)
   not_video = tmp_path / "notes.mp4"
   not_video.write_text("not a video")
-  short = write_video(tmp_path / "short.avi", T - 3)
+  short = fakes.write_disc_clip(tmp_path / "short.avi", T - 3)
   missing = tmp_path / "missing.avi"
   threshold = score.Threshold(THRESHOLD, None, "test")
   results = score.score_videos(
@@ -313,7 +281,7 @@ def test_validation_error_cache_is_keyed_by_step(run):
 
 
 def test_failed_writes_leave_no_temporary_file(run, tmp_path, monkeypatch):
-  path = write_video(tmp_path / "clip.mp4", 9)
+  path = fakes.write_disc_clip(tmp_path / "clip.mp4", 9)
   scores = score.score_video(run, path, progress=False)
   out = tmp_path / "out"
   out.mkdir()
@@ -335,7 +303,7 @@ def test_a_video_failing_mid_decode_raises_instead_of_hanging(
   Before mouseflax.threads, the decode stage's failure stopped the preprocessing stage, which then
   dropped its own failure: score_video waited forever on an empty queue.
   """
-  path = write_video(tmp_path / "clip.avi", 4 * T)
+  path = fakes.write_disc_clip(tmp_path / "clip.avi", 4 * T)
   decode = video.iter_gray_frames
 
   def fails_mid_stream(*args, **kwargs):
@@ -361,7 +329,7 @@ def test_a_video_failing_mid_decode_raises_instead_of_hanging(
 
 
 def test_cli_exit_status_and_summary(run, tmp_path, capsys):
-  good = write_video(tmp_path / "good.avi", 9)
+  good = fakes.write_disc_clip(tmp_path / "good.avi", 9)
   bad = tmp_path / "bad.avi"
   bad.write_bytes(b"\x00" * 100)
   status = score.run_cli(
