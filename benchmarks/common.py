@@ -205,9 +205,15 @@ def workdir_report(
   if not flag_values.workdir:
     raise app.UsageError("--workdir is required: a finished run with a labelled test split.")
   result = {"environment": environment(), **compute(pathlib.Path(flag_values.workdir))}
-  print(markdown(result))
-  if flag_values.output:
-    fileio.write_json_atomic(flag_values.output, result)
+  return report(result, markdown(result), flag_values.output)
+
+
+def report(result: dict[str, Any], table: str, output: str | None) -> dict[str, Any]:
+  """Prints a benchmark's table and writes its JSON to `output` (atomically) when one is given."""
+  print(table)
+  if output:
+    fileio.write_json_atomic(output, result)
+    print(f"Wrote {output}")
   return result
 
 

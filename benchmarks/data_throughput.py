@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from benchmarks import common
-from mouseflax import fileio
 from mouseflax import preprocess
 from mouseflax import streams
 from mouseflax import video
@@ -380,11 +379,7 @@ def main(argv: Sequence[str]) -> dict:
     raise app.UsageError(f"--video={real_video} is not a file.")
   with tempfile.TemporaryDirectory(prefix="data_throughput_") as workdir:
     results = run(FLAGS.quick, FLAGS.repeats, pathlib.Path(workdir), real_video)
-  print(format_table(results))
-  if FLAGS.output:
-    fileio.write_json_atomic(FLAGS.output, results)
-    print(f"Wrote {FLAGS.output}")
-  return results
+  return common.report(results, format_table(results), FLAGS.output)
 
 
 if __name__ == "__main__":
