@@ -48,6 +48,13 @@ queues, so memory does not grow with the length of the video (beyond a few numbe
 the pipeline runs near the rate of its slowest stage. A failure in any stage (a file that probes
 fine but fails mid-decode) reaches the caller; no stage waits forever. The model call is dispatched
 asynchronously, so the host prepares the next batch while the previous one computes.
+
+Chunks and workers: a video is scored in chunks of `--chunk_frames` frames (`mouseflax.chunks`:
+boundaries on window multiples, each chunk decoding the window before it), so `--num_workers=N`
+processes (each loading the model once) or Beam workers (`--beam_runner`, `mouseflax.score_beam`)
+share even one long recording; the per-frame sums are assembled in frame order, so the scores equal
+one pass's. `--video` takes glob patterns (`**` for subfolders). Every call also writes
+`summary.csv`: `video,frames,flagged_frames,segments,max_score,error`, one row per video.
 """
 
 from __future__ import annotations
