@@ -1,7 +1,8 @@
 """Training and inference throughput of our models against PyTorch peers of the same architectures.
 
   python -m benchmarks.throughput --models=cae,rae,cae_single [--peers=torch] [--quick] \
-      --output=/tmp/throughput.json [--batch=N] [--steps=N] [--repeats=N] [--profile]
+      --output=/tmp/throughput.json [--dtypes=float32,bfloat16] [--batch=N] [--steps=N] \
+      [--repeats=N] [--profile]
 
 Ours: the REAL train step (`steps.train_step` through `steps.make_multi_step`, as the trainer runs
 it: jitted, state donated, the training split device-resident and gathered per step, random flips
@@ -11,7 +12,10 @@ step per compiled call, the CPU default), `native` (`lax.conv_general_dilated` a
 it), `<impl>_scan<K>` (K steps per call, the accelerator form). Peers (`pip install -e .[bench]`,
 benchmarks/peers/torch_models.py, same parameter count asserted): `eager_cl` (channels-last,
 PyTorch's fastest on the CPU), `eager_nchw`, `compile_cl` (`torch.compile`). Without torch the
-benchmark runs ours alone.
+benchmark runs ours alone. Every model is measured at each of `--dtypes` (default float32 and
+bfloat16; ours: `model.dtype`, PyTorch: CPU autocast), and the ratios to PyTorch are taken within
+one precision. The batch is the config's: the paper's (CAE 32, RAE 64). The JSON's `machine` names
+the CPU model and its vector/matrix extensions (AVX-512, AVX512-BF16, AMX: `common.machine`).
 
 The machine may be shared: the variants are timed step by step in turn (round robin) in this one
 process, and the ratio to the fastest PyTorch variant is the median over repeats of the ratios taken
@@ -54,6 +58,8 @@ from mouseflax import train
 from mouseflax.models import layers
 
 MODELS = ("cae", "rae", "cae_single")
+# Compute precisions measured; ratios to PyTorch are taken within one precision.
+DTYPES = ("float32", "bfloat16")
 JAX_VARIANTS = ("fast",)
 TORCH_VARIANTS = ("eager_cl", "eager_nchw", "compile_cl")
 QUICK_TORCH_VARIANTS = ("eager_cl",)
@@ -67,6 +73,7 @@ DEFAULTS = {
 }
 ROW_KEYS = (
     "model",
+    "dtype",
     "framework",
     "variant",
     "device",
@@ -86,6 +93,7 @@ ROW_KEYS = (
 )
 TABLE_COLUMNS = (
     "model",
+    "dtype",
     "framework",
     "variant",
     "batch",
@@ -116,8 +124,12 @@ flags.DEFINE_integer(
 flags.DEFINE_integer("steps", None, "Timed steps per variant and repeat.", flag_values=FLAGS)
 flags.DEFINE_integer("repeats", None, "Alternating repeats.", flag_values=FLAGS)
 flags.DEFINE_integer("width", None, "Model width; default: quick 8, else 32.", flag_values=FLAGS)
-flags.DEFINE_enum(
-    "dtype", "float32", ["float32", "bfloat16"], "Our compute dtype.", flag_values=FLAGS
+flags.DEFINE_list(
+    "dtypes",
+    list(DTYPES),
+    f"Compute precisions, a subset of {DTYPES}: ours `model.dtype` (parameters, optimiser state "
+    "and losses stay float32), PyTorch's `torch.autocast('cpu', dtype=torch.bfloat16)`.",
+    flag_values=FLAGS,
 )
 flags.DEFINE_list(
     "jax_variants", list(JAX_VARIANTS), "Ours: <impl>[_scan<K>], ...", flag_values=FLAGS
@@ -150,7 +162,7 @@ class Settings:
   steps: int
   repeats: int
   width: int
-  dtype: str
+  dtypes: tuple[str, ...]
   jax_variants: tuple[str, ...]
   torch_variants: tuple[str, ...]
   profile: bool
@@ -246,7 +258,10 @@ def jax_runner(config, variant: str, seed: int) -> Runner:
 
 def torch_runner(config, variant: str, seed: int) -> Runner:
   """The PyTorch peer: Adam with the same hyperparameters, the same weighted MSE, one fixed
-  batch."""
+  batch; at `config.model.dtype` bfloat16 the forward runs under CPU autocast (PyTorch's mixed
+  precision: convolutions in bfloat16, parameters and the loss in float32)."""
+  import contextlib  # pylint: disable=g-import-not-at-top
+
   import torch  # pylint: disable=g-import-not-at-top
 
   from benchmarks.peers import torch_models  # pylint: disable=g-import-not-at-top
@@ -262,11 +277,16 @@ def torch_runner(config, variant: str, seed: int) -> Runner:
   }
   forward = torch.compile(model) if variant.startswith("compile") else model
   weights = dict(config.train.loss_weights)
+  bfloat16 = config.model.dtype == "bfloat16"
+
+  def precision():
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bfloat16 else contextlib.nullcontext()
 
   def step() -> None:
     opt.zero_grad(set_to_none=True)
-    out = forward(inputs)
-    loss = sum(weights[s] * ((out[s] - inputs[s]) ** 2).mean() for s in out)
+    with precision():
+      out = forward(inputs)
+    loss = sum(weights[s] * ((out[s].float() - inputs[s]) ** 2).mean() for s in out)
     loss.backward()
     opt.step()
 
@@ -278,7 +298,7 @@ def torch_runner(config, variant: str, seed: int) -> Runner:
       step()
 
   def run_infer(n: int) -> None:
-    with torch.no_grad():
+    with torch.no_grad(), precision():
       for _ in range(n):
         forward(inputs)
 
@@ -350,8 +370,15 @@ def torch_available() -> bool:
 
 
 def benchmark_model(name: str, args: Settings, with_torch: bool) -> list[dict]:
-  """All variants of one model, measured alternately; returns finished JSON rows."""
-  config = load_config(name, args.batch, args.width, args.dtype)
+  """All variants of one model at every precision; returns finished JSON rows."""
+  return [
+      row for dtype in args.dtypes for row in benchmark_precision(name, dtype, args, with_torch)
+  ]
+
+
+def benchmark_precision(name: str, dtype: str, args: Settings, with_torch: bool) -> list[dict]:
+  """All variants of one model at one precision, measured alternately; finished JSON rows."""
+  config = load_config(name, args.batch, args.width, dtype)
   runners = [
       jax_runner(config.copy_and_resolve_references(), v, args.seed) for v in args.jax_variants
   ]
@@ -376,6 +403,7 @@ def benchmark_model(name: str, args: Settings, with_torch: bool) -> list[dict]:
     rows.append(
         {
             "model": name,
+            "dtype": dtype,
             "framework": r.framework,
             "variant": r.variant,
             "device": r.device,
@@ -464,7 +492,7 @@ def profile_torch_layer(
 def profile_model(name: str, args: Settings, with_torch: bool) -> dict:
   """Per-layer times of the fast formulation (and of PyTorch's peer layers), sorted by our
   forward+backward time."""
-  config = load_config(name, args.batch, args.width, args.dtype)
+  config = load_config(name, args.batch, args.width, args.dtypes[0])
   config.model.conv_impl = "fast"
   rows = []
   model = models.create_model(config.model)
@@ -539,11 +567,13 @@ def _check_flags(flag_values: dict[str, Any]) -> bool:
     parse_jax_variant(variant)
   if set(flag_values["torch_variants"] or ()) - set(TORCH_VARIANTS):
     raise flags.ValidationError(f"--torch_variants: expected a subset of {TORCH_VARIANTS}.")
+  if not flag_values["dtypes"] or set(flag_values["dtypes"]) - set(DTYPES):
+    raise flags.ValidationError(f"--dtypes: expected a subset of {DTYPES}.")
   return True
 
 
 flags.register_multi_flags_validator(
-    ["models", "jax_variants", "torch_variants"], _check_flags, flag_values=FLAGS
+    ["models", "jax_variants", "torch_variants", "dtypes"], _check_flags, flag_values=FLAGS
 )
 
 
@@ -560,7 +590,7 @@ def parse_settings(argv: Sequence[str]) -> Settings:
       peers=FLAGS.peers,
       quick=FLAGS.quick,
       output=FLAGS.output,
-      dtype=FLAGS.dtype,
+      dtypes=tuple(FLAGS.dtypes),
       jax_variants=tuple(FLAGS.jax_variants),
       torch_variants=tuple(FLAGS.torch_variants or default_torch),
       profile=FLAGS.profile,

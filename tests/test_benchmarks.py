@@ -75,17 +75,21 @@ def test_throughput_quick_cli_json_and_table_agree(tmp_path):
       f"--output={out}",
   )
   rows = json.loads(out.read_text())
-  assert [r["framework"] for r in rows] == ["jax"] + (["torch"] if peers else [])
+  frameworks = ["jax"] + (["torch"] if peers else [])
+  assert [(r["dtype"], r["framework"]) for r in rows] == [
+      (dtype, framework) for dtype in throughput.DTYPES for framework in frameworks
+  ]  # Every precision, each with its own peers.
   for row in rows:
     assert set(throughput.ROW_KEYS) <= set(row)
     assert row["model"] == "cae_single" and row["batch"] == 2
     assert row["machine"]["cpu"] == common.cpu_model() and row["versions"]["jax"] == jax.__version__
     assert row["train_seq_per_s"] > 0 and row["infer_frames_per_s"] > 0 and row["compile_s"] >= 0
   assert len({r["params"] for r in rows}) == 1
-  if peers:
-    assert rows[1]["train_ratio_vs_fastest_torch"] == pytest.approx(1.0)
-  else:
-    assert rows[0]["train_ratio_vs_fastest_torch"] is None
+  for first in range(0, len(rows), len(frameworks)):  # Ratios within one precision.
+    if peers:
+      assert rows[first + 1]["train_ratio_vs_fastest_torch"] == pytest.approx(1.0)
+    else:
+      assert rows[first]["train_ratio_vs_fastest_torch"] is None
   table = parse_table(stdout)
   assert len(table) == len(rows)
   for printed, row in zip(table, rows):
