@@ -109,7 +109,7 @@ def test_throughput_runs_ours_alone_without_torch(tmp_path, monkeypatch, capsys)
           f"--output={tmp_path / 't.json'}",
       ]
   )
-  assert [r["framework"] for r in rows] == ["jax"]
+  assert [(r["dtype"], r["framework"]) for r in rows] == [(d, "jax") for d in throughput.DTYPES]
   assert "torch is not installed" in capsys.readouterr().err
 
 
