@@ -81,6 +81,11 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.kernels = (5, 5, 3, 3, 3)  # CAE encoder kernel size per layer (non-homogeneous).
   config.model.strides = (1, 2, 2, 1, 1)  # CAE encoder stride per layer (1 or 2).
   config.model.dilations = (1, 1, 1, 2, 2)  # CAE encoder dilation per layer (Table 1: 2, 2 last).
+  # CAE: units of a dense code after the fused bottleneck; 0 = none (the paper's, all conv).
+  config.model.code_size = 0
+  # CAE/RAE: inputs shifted to [-0.5, 0.5] (no motion = 0). Without it the flow stream learns
+  # nothing (validation flow loss stays at that of a constant; models README).
+  config.model.centre_inputs = True
   config.model.time_strides = (1, 2)  # RAE: temporal stride of each downsampling stage.
   config.model.res_blocks = 1  # RAE: residual blocks after each stage (encoders, fusion, decoders).
   config.model.num_classes = 2  # Supervised: 2 (held-out behaviour vs rest) or 8 (all behaviours).

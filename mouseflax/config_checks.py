@@ -167,6 +167,8 @@ RULES: dict[str, Rule] = {
     "model.dilations": int_tuple(1),
     "model.time_strides": int_tuple(1),
     "model.res_blocks": integer(0),
+    "model.code_size": integer(0),
+    "model.centre_inputs": boolean,
     "model.num_classes": integer(steps.BINARY_CLASSES),
     "model.classifier_hidden": integer(1),
     "optim.name": choice(steps.OPTIMIZERS),

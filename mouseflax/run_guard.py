@@ -22,6 +22,7 @@ leaving a trained run that could no longer be scored.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 import json
 import pathlib
 import shutil
@@ -36,6 +37,7 @@ from mouseflax import evaluate
 from mouseflax import fileio
 from mouseflax import input_pipeline
 from mouseflax import metric_writers
+from mouseflax import models
 from mouseflax import run_files
 from mouseflax import score
 
@@ -110,12 +112,29 @@ def config_as_stored(config: ml_collections.ConfigDict) -> dict[str, Any]:
   return json.loads(config.to_json_best_effort())
 
 
+def _absent_model_fields(flat: Mapping[str, Any]) -> dict[str, Any]:
+  """`model.<field>`: the module default of each model field a stored config lacks (a run of an
+  older version is rebuilt with the defaults, e.g. `centre_inputs` off), so that resuming it with
+  today's config defaults is refused instead of training another function."""
+  name = flat.get("model.name")
+  if name not in models.MODELS:
+    return {}
+  return {
+      f"model.{f.name}": f.default
+      for f in dataclasses.fields(models.get_model(name))
+      if f.init and f.default is not dataclasses.MISSING and f"model.{f.name}" not in flat
+  }
+
+
 def differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
   """`key: <run's value> in the run, <value> now` for each run-defining key that differs.
 
-  Keys absent from the stored config (a run of an older version) are not compared.
+  Keys absent from the stored config (a run of an older version) are not compared, except model
+  fields, which such a run was built with at their module defaults (`_absent_model_fields`).
   """
-  before, after = _run_defining(_flatten(stored)), _run_defining(_flatten(current))
+  stored_flat = _flatten(stored)
+  before = _run_defining(_absent_model_fields(stored_flat) | stored_flat)
+  after = _run_defining(_flatten(current))
   return [
       f"{key}: {before[key]!r} in the run, {after.get(key)!r} now"
       for key in sorted(before)

@@ -181,6 +181,18 @@ def test_main_command_line_refuses_a_bad_config_in_one_line(tmp_path):
 # The workdir.
 
 
+def test_a_run_older_than_a_model_field_is_compared_at_its_module_default():
+  current = run_guard.config_as_stored(run_config())
+  stored = json.loads(json.dumps(current))
+  del stored["model"]["centre_inputs"], stored["model"]["code_size"]  # Before those fields.
+  # Built without centring (the module default): today's default config is another function.
+  assert run_guard.differences(stored, current) == [
+      "model.centre_inputs: False in the run, True now"
+  ]
+  current["model"]["centre_inputs"] = False
+  assert not run_guard.differences(stored, current)
+
+
 @pytest.mark.parametrize(
     "overrides, differs",
     [

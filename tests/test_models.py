@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mouseflax import models
+from mouseflax.models import common
 from mouseflax.models import stats
 
 README = pathlib.Path(models.__file__).parent / "README.md"
@@ -113,6 +114,37 @@ def test_deterministic_for_a_fixed_seed():
   np.testing.assert_array_equal(
       model.apply(params, _inputs())["gray"], model.apply(params_again, _inputs())["gray"]
   )
+
+
+def test_dense_code_is_per_frame_and_sized_by_the_config():
+  code_size = 16
+  model, params = _tiny("cae", code_size=code_size)
+  fused_cells = np.prod(stats.SEQUENCE_SHAPE[1:]) // 16 * TINY["width"] * 4  # 6x8 cells, width*4.
+  code = params["params"]["code"]
+  assert code["encode"]["kernel"].shape == (fused_cells, code_size)
+  assert code["decode"]["kernel"].shape == (code_size, fused_cells)
+  inputs = _inputs()
+  # One pixel of frame 0 changed: frame 0's reconstruction moves far from it, frame 1's does not.
+  changed = dict(
+      inputs, gray=inputs["gray"].at[:, 0, 0, 0, 0].set(1.0 - inputs["gray"][:, 0, 0, 0, 0])
+  )
+  apply = jax.jit(model.apply)
+  gray, gray_changed = apply(params, inputs)["gray"], apply(params, changed)["gray"]
+  assert float(jnp.max(jnp.abs(gray[:, 0, -1, -1] - gray_changed[:, 0, -1, -1]))) > 0.0
+  np.testing.assert_array_equal(gray[:, 1:], gray_changed[:, 1:])
+  assert stats.param_count("cae", code_size=code_size) > stats.param_count("cae")
+
+
+@pytest.mark.parametrize("name", ["cae", "rae"])
+def test_centred_inputs_are_the_raw_inputs_minus_the_centre(name):
+  centred, params = _tiny(name, centre_inputs=True)
+  raw, _ = _tiny(name, centre_inputs=False)
+  inputs = _inputs()
+  shifted = jax.tree.map(lambda x: x - common.INPUT_CENTRE, inputs)
+  a, b = jax.jit(centred.apply)(params, inputs), jax.jit(raw.apply)(params, shifted)
+  for stream in a:
+    np.testing.assert_allclose(a[stream], b[stream], atol=1e-6)
+  assert float(jnp.max(jnp.abs(a["flow"] - raw.apply(params, inputs)["flow"]))) > 0.0
 
 
 def test_bfloat16_compute_keeps_float32_parameters():

@@ -8,6 +8,7 @@ one decoder per stream that mirrors its encoder with stride-2 transposed convs. 
 README.md.
 """
 
+import math
 from typing import Any
 
 import flax.linen as nn
@@ -86,6 +87,26 @@ class CAEDecoder(nn.Module):
     return common.to_output(x)
 
 
+class DenseCode(nn.Module):
+  """Each frame's fused feature map through a dense code of `size` units and back.
+
+  The paper's bottleneck is convolutional: every decoder output sees a few cells of the code, so a
+  familiar local shape in an unfamiliar place (a dark body under the lid) reconstructs as well as
+  anywhere. A dense code sees the whole frame at once, like the PCA baseline, and is nonlinear.
+  """
+
+  size: int
+  dtype: Any
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    frame_shape = x.shape[-3:]
+    flat = x.reshape(*x.shape[:-3], math.prod(frame_shape))
+    code = nn.relu(nn.Dense(self.size, dtype=self.dtype, name="encode")(flat))
+    flat = nn.relu(nn.Dense(flat.shape[-1], dtype=self.dtype, name="decode")(code))
+    return flat.reshape(*x.shape[:-3], *frame_shape)
+
+
 def validate_layers(kernels, strides, dilations) -> None:
   """The per-layer tuples must align; strides must be 1 or 2 (2 halves the frame)."""
   if not len(kernels) == len(strides) == len(dilations):
@@ -106,6 +127,12 @@ class CAE(nn.Module):
   dilations: tuple[int, ...] = DILATIONS
   conv_impl: str = "auto"
   dtype: str = "float32"
+  # Units of a dense code between the fusion layer and the decoders; 0 = none (the paper's fully
+  # convolutional bottleneck). See `DenseCode`.
+  code_size: int = 0
+  # Inputs shifted to [-0.5, 0.5] (no motion = 0); False = the raw [0, 1] inputs (runs made before
+  # this option). See the models README.
+  centre_inputs: bool = False
   streams: tuple[str, ...] = ("gray", "flow")
 
   @nn.compact
@@ -116,7 +143,7 @@ class CAE(nn.Module):
     dtype = common.compute_dtype(self.dtype)
     codes = []
     for stream in self.streams:
-      x = inputs[stream].astype(dtype)
+      x = common.stream_input(inputs, stream, dtype, self.centre_inputs)
       codes.append(
           CAEEncoder(
               self.width,
@@ -138,6 +165,8 @@ class CAE(nn.Module):
         name="fusion",
     )(fused)
     fused = nn.relu(fused)
+    if self.code_size:
+      fused = DenseCode(self.code_size, dtype, name="code")(fused)
     return {
         stream: CAEDecoder(
             self.width,

@@ -6,6 +6,9 @@ import jax.numpy as jnp
 from mouseflax import streams
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+# Model inputs lie in [0, 1]; this value is mid-grey and, for the flow, no motion
+# (preprocess.FLOW_ZERO). `centre_inputs` subtracts it (README: why).
+INPUT_CENTRE = 0.5
 
 
 def compute_dtype(name: str) -> jnp.dtype:
@@ -13,6 +16,12 @@ def compute_dtype(name: str) -> jnp.dtype:
   if name not in DTYPES:
     raise ValueError(f"config.model.dtype={name!r} is not one of {sorted(DTYPES)}.")
   return DTYPES[name]
+
+
+def stream_input(inputs: dict, stream: str, dtype: jnp.dtype, centre: bool) -> jax.Array:
+  """One stream's input in the compute dtype, minus INPUT_CENTRE when `centre`."""
+  x = inputs[stream]
+  return (x - INPUT_CENTRE if centre else x).astype(dtype)
 
 
 def check_inputs(inputs: dict, stream_names: tuple[str, ...], spatial_rank: int) -> None:

@@ -71,6 +71,7 @@ class RAE(nn.Module):
   res_blocks: int = 1
   conv_impl: str = "auto"
   dtype: str = "float32"
+  centre_inputs: bool = False  # As the CAE's (cae.CAE.centre_inputs).
   streams: tuple[str, ...] = ("gray", "flow")
 
   def _stage_strides(self) -> list[tuple[int, int, int]]:
@@ -89,7 +90,9 @@ class RAE(nn.Module):
     )
     codes = []
     for stream in self.streams:
-      x = stage(self.width, (1, 1, 1), f"{stream}_stem")(inputs[stream].astype(dtype))
+      x = stage(self.width, (1, 1, 1), f"{stream}_stem")(
+          common.stream_input(inputs, stream, dtype, self.centre_inputs)
+      )
       for i, s in enumerate(strides):
         x = stage(self.width * 2 ** (i + 1), s, f"{stream}_down{i}")(x)
       codes.append(x)
