@@ -67,7 +67,7 @@ FLOW_X = 0
 FLOW_CLIP = "clip"
 FLOW_SOFTSIGN = "softsign"
 FLOW_ENCODINGS = (FLOW_CLIP, FLOW_SOFTSIGN)
-FLOW_ZERO = 0.5  # The encoded value of no motion.
+FLOW_ZERO = streams.FLOW_ZERO  # The encoded value of no motion.
 # Keys and values of preprocess.json files written before the flow encoding was selectable: they
 # name the scale `flow_max_disp` and describe the "clip" encoding.
 LEGACY_KEYS = {"flow_max_disp": "flow_scale_px"}

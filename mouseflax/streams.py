@@ -20,6 +20,7 @@ import numpy as np
 STREAMS = ("gray", "flow")
 STREAM_CHANNELS = {"gray": 1, "flow": 2}
 GRAY_SCALE = 255.0  # uint8 gray -> [0, 1].
+FLOW_ZERO = 0.5  # The encoded flow of no motion (preprocess.encode_flow), mid-[0, 1].
 GRAY_LEVELS = 256  # Entries of a uint8 lookup table.
 SEQUENCE_LENGTH = 8  # T: frames per sequence (the paper's window).
 # H, W of a model frame: the paper's centre crop of the 32x32 resize (PreprocessConfig.crop_hw).

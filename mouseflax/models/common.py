@@ -6,9 +6,9 @@ import jax.numpy as jnp
 from mouseflax import streams
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
-# Model inputs lie in [0, 1]; this value is mid-grey and, for the flow, no motion
-# (preprocess.FLOW_ZERO). `centre_inputs` subtracts it (README: why).
-INPUT_CENTRE = 0.5
+# Model inputs lie in [0, 1]; their middle is mid-grey and, for the flow, no motion.
+# `centre_inputs` subtracts it (README: why).
+INPUT_CENTRE = streams.FLOW_ZERO
 
 
 def compute_dtype(name: str) -> jnp.dtype:
