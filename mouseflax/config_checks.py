@@ -16,6 +16,7 @@ are not checked.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import dataclasses
 import json
 import math
 from typing import Any
@@ -245,7 +246,21 @@ def _dataset_problems(data: Mapping[str, Any]) -> list[str]:
   return []
 
 
+def _field_names(cls: type) -> set[str]:
+  return {f.name for f in dataclasses.fields(cls)}
+
+
 def _model_problems(model: Mapping[str, Any]) -> list[str]:
+  with_code = [n for n, cls in models.MODELS.items() if "code_size" in _field_names(cls)]
+  if (
+      model.get("code_size")
+      and model.get("name") in models.MODELS
+      and model["name"] not in with_code
+  ):
+    return [
+        f"config.model.code_size={model['code_size']}: model {model['name']!r} has no dense code; "
+        f"set 0, or use one of {with_code}."
+    ]
   try:
     cae.validate_layers(model["kernels"], model["strides"], model["dilations"])
   except ValueError as e:

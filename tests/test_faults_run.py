@@ -127,6 +127,17 @@ def test_bad_values_are_named(key, value, message):
   assert any(message in problem for problem in config_checks.problems(config))
 
 
+def test_a_dense_code_on_a_model_without_one_is_named():
+  config = fakes.load_config("tiny")
+  config.model.code_size = 16
+  assert not config_checks.problems(config)  # The CAE has one.
+  config.model.name = "rae"
+  assert any(
+      "config.model.code_size=16: model 'rae' has no dense code" in p
+      for p in config_checks.problems(config)
+  )
+
+
 def test_cli_prints_one_line_and_verbose_keeps_the_traceback(capsys):
   def fails(argv):
     del argv
