@@ -75,7 +75,10 @@ def get_config() -> ml_collections.ConfigDict:
   # Model: owned by mouseflax/models/.
   config.model = ml_collections.ConfigDict()
   config.model.name = "cae"  # cae | rae | cae_single | supervised
-  config.model.dtype = "float32"  # Compute dtype (parameters stay float32): float32 | bfloat16.
+  # Compute dtype (parameters, optimiser state and losses stay float32): auto | float32 | bfloat16.
+  # auto: bfloat16 on GPUs and TPUs, float32 on CPUs (mouseflax/models/common.py: why); a resumed
+  # run keeps the dtype it was trained in. results.json records the pick and why.
+  config.model.dtype = "auto"
   config.model.conv_impl = "auto"  # auto (fast formulation on CPU) | native | fast
   config.model.width = 32  # Channels of the first stage; doubled at every stride-2 layer/stage.
   config.model.kernels = (5, 5, 3, 3, 3)  # CAE encoder kernel size per layer (non-homogeneous).

@@ -160,7 +160,7 @@ RULES: dict[str, Rule] = {
     "data.flow_encoding": choice(preprocess.FLOW_ENCODINGS),
     "data.flow_scale_px": number(0.0, low_open=True),
     "model.name": choice(tuple(models.MODELS)),
-    "model.dtype": choice(tuple(common.DTYPES)),
+    "model.dtype": choice(common.DTYPE_CHOICES),
     "model.conv_impl": choice(layers.CONV_IMPLS),
     "model.width": integer(1),
     "model.kernels": int_tuple(1),

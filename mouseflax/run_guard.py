@@ -168,12 +168,20 @@ def _read_json(path: pathlib.Path) -> Any:
     ) from e
 
 
-def check_compatible(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
-  """Raises IncompatibleRunError if `workdir` holds a run whose config.json differs on RUN_KEYS."""
+def stored_config(workdir: pathlib.Path) -> dict[str, Any] | None:
+  """The config.json of the run in `workdir`, or None when it holds no run."""
   stored_path = workdir / run_files.CONFIG_FILE
   if not holds_run(workdir) or not stored_path.is_file():
+    return None
+  return _read_json(stored_path)
+
+
+def check_compatible(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+  """Raises IncompatibleRunError if `workdir` holds a run whose config.json differs on RUN_KEYS."""
+  stored = stored_config(workdir)
+  if stored is None:
     return
-  changed = differences(_read_json(stored_path), config_as_stored(config))
+  changed = differences(stored, config_as_stored(config))
   if changed:
     raise _refuse(workdir, "config", changed)
 

@@ -13,6 +13,7 @@ the benchmarks import without TFDS.
 """
 
 from collections.abc import Callable, Mapping
+import copy
 import dataclasses
 import functools
 import json
@@ -41,6 +42,7 @@ from mouseflax import run_guard
 from mouseflax import steps
 from mouseflax import streams
 from mouseflax import windows
+from mouseflax.models import common as model_common
 
 # Fields of a record the train step reads (the rest stay on the host).
 TRAIN_FIELDS = ("gray", "flow", "behavior", "anomaly")
@@ -519,6 +521,28 @@ def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pa
   fileio.write_json_atomic(workdir / run_files.PREPROCESS_FILE, handle.preprocess.to_dict())
 
 
+def resolve_precision(
+    config: ml_collections.ConfigDict, workdir: pathlib.Path, *, overwrite: bool = False
+) -> tuple[ml_collections.ConfigDict, dict[str, str]]:
+  """A copy of `config` with model.dtype "auto" resolved, and the pick for results.json.
+
+  "auto" resumes a run in the dtype it was trained in (config.json holds the resolved dtype, so a
+  run started on a GPU resumes on a CPU in bfloat16 rather than being refused); otherwise the
+  machine's pick (`models.resolve_dtype`).
+  """
+  requested = config.model.dtype
+  stored = None if overwrite else run_guard.stored_config(workdir)
+  run_dtype = (stored or {}).get("model", {}).get("dtype")
+  if requested == model_common.AUTO_DTYPE and run_dtype in model_common.DTYPES:
+    dtype, reason = run_dtype, f"auto: the run in the workdir was trained in {run_dtype}"
+  else:
+    dtype, reason = model_common.resolve_dtype(requested)
+  resolved = copy.deepcopy(config)
+  resolved.model.dtype = dtype
+  logging.info("model.dtype=%s -> %s (%s).", requested, dtype, reason)
+  return resolved, {"requested": requested, "dtype": dtype, "reason": reason}
+
+
 def train_and_evaluate(
     config: ml_collections.ConfigDict, workdir: str | os.PathLike, *, overwrite: bool = False
 ) -> dict:
@@ -532,6 +556,7 @@ def train_and_evaluate(
   """
   config_checks.validate(config)
   workdir = pathlib.Path(workdir)
+  config, precision = resolve_precision(config, workdir, overwrite=overwrite)
   run_guard.prepare_workdir(config, workdir, overwrite=overwrite)
   mesh = steps.make_mesh(config.mesh)
   model = models.create_model(config.model)
@@ -574,6 +599,7 @@ def train_and_evaluate(
       final_train_loss=last.get("epoch_train_loss"),
       final_val_loss=last["val_loss"],
       num_devices=mesh.size,
+      precision=precision,
       config=json.loads(config.to_json_best_effort()),
       dataset=config.data.dataset,
       model=config.model.name,

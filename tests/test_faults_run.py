@@ -115,6 +115,7 @@ def test_a_config_error_leaves_nothing_behind(fake_data, tmp_path):
         ("eval__score", "zscore", "config.eval.score='zscore': must be one of"),
         ("optim__b1", 1.0, "config.optim.b1=1.0: must be a finite number in [0, 1)"),
         ("seed", True, "config.seed=True: must be an integer >= 0"),
+        ("model__dtype", "float16", "config.model.dtype='float16': must be one of"),
     ],
 )
 def test_bad_values_are_named(key, value, message):
@@ -201,6 +202,29 @@ def test_a_run_older_than_a_model_field_is_compared_at_its_module_default():
   assert run_guard.differences(stored, current) == [
       "model.centre_inputs: False in the run, True now"
   ]
+
+
+def test_auto_dtype_resumes_a_run_in_its_own_dtype(run_copy):
+  path = run_copy / run_files.CONFIG_FILE
+  stored = json.loads(path.read_text())
+  assert stored["model"]["dtype"] == "float32"  # "auto" is resolved before config.json is written.
+  stored["model"]["dtype"] = "bfloat16"  # As if trained on a GPU.
+  path.write_text(json.dumps(stored))
+  config = run_config()
+  assert config.model.dtype == "auto"
+  resolved, precision = train.resolve_precision(config, run_copy)
+  assert resolved.model.dtype == "bfloat16" and config.model.dtype == "auto"
+  assert "trained in bfloat16" in precision["reason"]
+  assert not run_guard.differences(stored, run_guard.config_as_stored(resolved))
+  # A dtype set explicitly is the config's: another one than the run's is refused.
+  config.model.dtype = "float32"
+  assert run_guard.differences(stored, run_guard.config_as_stored(config)) == [
+      "model.dtype: 'bfloat16' in the run, 'float32' now"
+  ]
+  # --overwrite discards the run: the machine picks.
+  config.model.dtype = "auto"
+  fresh, precision = train.resolve_precision(config, run_copy, overwrite=True)
+  assert fresh.model.dtype == "float32" and precision["reason"].startswith("auto on cpu")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The fast CPU conv formulations equal lax.conv_general_dilated (forward and both gradients)."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -119,3 +120,41 @@ def test_transposed_conv_kernel_smaller_than_stride_is_refused():
   y, kernel = _random((1, 3, 4, 2), 0), _random((1, 1, 2, 3), 1)
   with pytest.raises(ValueError, match="kernel 1 < stride 2"):
     layers.conv_transpose(y, kernel, (2, 2), "fast")
+
+
+def _relative_error(a: jax.Array, reference: jax.Array) -> float:
+  a = a.astype(jnp.float32)
+  return float(jnp.linalg.norm(a - reference) / jnp.linalg.norm(reference))
+
+
+def test_bias_gradient_sums_in_float32_under_bfloat16():
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.standard_normal((16, 24, 32, 16)), jnp.float32)
+  g = jnp.asarray(rng.standard_normal(x.shape), jnp.float32)
+  bias = jnp.zeros(16, jnp.float32)
+  reference = jnp.sum(g, axis=(0, 1, 2))
+
+  def bias_grad(add, dtype):
+    _, vjp = jax.vjp(lambda b: add(x.astype(dtype), b), bias)
+    return vjp(g.astype(dtype))[0]
+
+  naive = bias_grad(lambda y, b: y + b.astype(y.dtype), jnp.bfloat16)
+  fixed = bias_grad(layers.add_bias, jnp.bfloat16)
+  assert fixed.dtype == jnp.float32
+  # bfloat16 inputs carry ~0.4% error each; the sum must not add more (the naive one: ~15%).
+  assert _relative_error(fixed, reference) < 0.01 < _relative_error(naive, reference)
+  # float32 is autodiff's own sum, bit for bit.
+  assert bool(jnp.all(bias_grad(layers.add_bias, jnp.float32) == bias_grad(jnp.add, jnp.float32)))
+
+
+def test_dense_has_flax_dense_parameters():
+  x = jnp.ones((3, 5))
+  ours = layers.Dense(4).init(jax.random.PRNGKey(0), x)
+  flax_dense = nn.Dense(4).init(jax.random.PRNGKey(0), x)
+  assert jax.tree.map(jnp.shape, ours) == jax.tree.map(jnp.shape, flax_dense)
+  # Same initialisers, so the same parameters and outputs (a checkpoint of either loads in both).
+  assert all(
+      bool(jnp.all(a == b)) for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(flax_dense))
+  )
+  y = jnp.asarray(np.random.default_rng(1).standard_normal((3, 5)), jnp.float32)
+  assert bool(jnp.all(layers.Dense(4).apply(ours, y) == nn.Dense(4).apply(ours, y)))

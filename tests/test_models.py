@@ -173,6 +173,16 @@ def test_unknown_model_lists_valid_names():
     models.get_model("nope")
 
 
+@pytest.mark.parametrize(
+    "backend, dtype", [("cpu", "float32"), ("gpu", "bfloat16"), ("tpu", "bfloat16")]
+)
+def test_auto_dtype_fits_the_backend(backend, dtype):
+  picked, why = common.resolve_dtype("auto", backend)
+  assert picked == dtype and f"auto on {backend}" in why
+  assert common.resolve_dtype("bfloat16", "cpu") == ("bfloat16", "set by config.model.dtype")
+  assert common.resolve_dtype("float32", "gpu")[0] == "float32"
+
+
 def test_bad_config_values_raise_naming_the_field():
   with pytest.raises(ValueError, match="config.model.kernels"):
     _tiny("cae", kernels=(5, 3))

@@ -59,6 +59,9 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   ):
     assert key in results, key
   assert results["num_devices"] == jax.device_count()
+  # model.dtype "auto" picks float32 on the CPU and says so; config.json holds the pick.
+  assert results["precision"]["requested"] == "auto" and results["precision"]["dtype"] == "float32"
+  assert json.loads((tmp_path / "config.json").read_text())["model"]["dtype"] == "float32"
   assert results["n_test_frames"] == fakes.SPLIT_SIZES["test"] * T
   assert len(fakes.train_losses(tmp_path)) == fakes.SPLIT_SIZES["train"] // 4
   threshold = json.loads((tmp_path / "threshold.json").read_text())

@@ -102,8 +102,8 @@ class DenseCode(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     frame_shape = x.shape[-3:]
     flat = x.reshape(*x.shape[:-3], math.prod(frame_shape))
-    code = nn.relu(nn.Dense(self.size, dtype=self.dtype, name="encode")(flat))
-    flat = nn.relu(nn.Dense(flat.shape[-1], dtype=self.dtype, name="decode")(code))
+    code = nn.relu(layers.Dense(self.size, self.dtype, name="encode")(flat))
+    flat = nn.relu(layers.Dense(flat.shape[-1], self.dtype, name="decode")(code))
     return flat.reshape(*x.shape[:-3], *frame_shape)
 
 

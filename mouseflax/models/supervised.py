@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from mouseflax.models import cae
 from mouseflax.models import common
+from mouseflax.models import layers
 
 
 class Supervised(nn.Module):
@@ -43,6 +44,6 @@ class Supervised(nn.Module):
         name="gray_encoder",
     )(inputs["gray"].astype(dtype))
     x = x.reshape(*x.shape[:2], -1)  # [B,T,h*w*c]: one feature vector per frame.
-    x = nn.relu(nn.Dense(self.classifier_hidden, dtype=dtype, name="hidden")(x))
-    logits = nn.Dense(self.num_classes, dtype=dtype, name="logits")(x)
+    x = nn.relu(layers.Dense(self.classifier_hidden, dtype, name="hidden")(x))
+    logits = layers.Dense(self.num_classes, dtype, name="logits")(x)
     return {"logits": logits.astype(jnp.float32)}
