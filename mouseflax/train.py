@@ -35,6 +35,7 @@ from mouseflax import config_checks
 from mouseflax import distributed
 from mouseflax import fileio
 from mouseflax import input_pipeline
+from mouseflax import learning_check
 from mouseflax import metric_writers
 from mouseflax import models
 from mouseflax import run_files
@@ -595,11 +596,16 @@ def train_and_evaluate(
     results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir, train)
   finally:
     manager.close()
+  learning, learning_warning = learning_check.stream_learning(last, val)
+  if learning_warning:
+    logging.warning("%s", learning_warning)
   results.update(
       final_train_loss=last.get("epoch_train_loss"),
       final_val_loss=last["val_loss"],
       num_devices=mesh.size,
       precision=precision,
+      stream_learning=learning,
+      learning_warning=learning_warning,
       config=json.loads(config.to_json_best_effort()),
       dataset=config.data.dataset,
       model=config.model.name,

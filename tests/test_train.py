@@ -62,6 +62,12 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
   # model.dtype "auto" picks float32 on the CPU and says so; config.json holds the pick.
   assert results["precision"]["requested"] == "auto" and results["precision"]["dtype"] == "float32"
   assert json.loads((tmp_path / "config.json").read_text())["model"]["dtype"] == "float32"
+  # Each reconstructed stream's validation loss against the mean frame's.
+  assert set(results["stream_learning"]) == {"gray", "flow"}
+  for stream, check in results["stream_learning"].items():
+    assert check["mean_frame_loss"] > 0 and check["val_loss"] > 0, stream
+    assert check["learnt"] == pytest.approx(1 - check["val_loss"] / check["mean_frame_loss"])
+  assert "learning_warning" in results
   assert results["n_test_frames"] == fakes.SPLIT_SIZES["test"] * T
   assert len(fakes.train_losses(tmp_path)) == fakes.SPLIT_SIZES["train"] // 4
   threshold = json.loads((tmp_path / "threshold.json").read_text())

@@ -1,0 +1,81 @@
+"""Did each stream learn? Its validation loss against that of the best constant output.
+
+A reconstruction stream that learnt nothing outputs about the same frame whatever it is shown; its
+per-frame error is then the input's distance from that frame (for the flow: the amount of motion),
+and a score built on it is a baseline in disguise. Under the MSE loss the best constant output is
+the per-pixel mean frame, whose loss is the per-pixel variance averaged over pixels (channels and
+frame positions alike). `learnt` = 1 - validation loss / mean-frame loss: 0 for a stream that learnt
+nothing, 1 for a perfect one. The demo's flow stream ends at -0.03 to -0.01 (seeds 0-3, its gray
+stream at 0.46-0.70; mouseflax/models/README.md) while its AUC looks like a model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from mouseflax import streams
+
+# A stream whose validation loss is above (1 - this) of the mean frame's learnt too little for its
+# errors to mean more than the input's distance from the mean frame.
+LEARNT_MIN = 0.1
+VAL_LOSS_KEY = "val_loss_{stream}"  # The trainer's per-stream validation loss (train.py).
+ROWS_PER_CHUNK = 64  # Examples converted at a time (bounds the float64 copy).
+
+
+def mean_frame_losses(data: Mapping[str, np.ndarray], names: tuple[str, ...]) -> dict[str, float]:
+  """{stream: MSE of the per-pixel mean frame} over every frame of every example in `data`.
+
+  Examples are counted as the validation loss counts them (overlapping windows repeat frames).
+  """
+  sums, squares, frames = {}, {}, 0
+  num = len(data[names[0]])
+  for start in range(0, num, ROWS_PER_CHUNK):
+    chunk = streams.to_model_inputs({s: data[s][start : start + ROWS_PER_CHUNK] for s in names})
+    for s in names:
+      x = np.asarray(chunk[s], np.float64)
+      x = x.reshape(-1, *x.shape[2:])  # [examples * T, H, W, C]: one row per frame.
+      sums[s] = sums.get(s, 0.0) + x.sum(axis=0)
+      squares[s] = squares.get(s, 0.0) + np.square(x).sum(axis=0)
+    frames += len(chunk[names[0]]) * chunk[names[0]].shape[1]
+  return {
+      s: float(np.mean(np.maximum(squares[s] / frames - np.square(sums[s] / frames), 0.0)))
+      for s in names
+  }
+
+
+def reconstructed_streams(val_losses: Mapping[str, float]) -> tuple[str, ...]:
+  """The streams with a validation reconstruction loss (none for the supervised model)."""
+  return tuple(s for s in streams.STREAM_CHANNELS if VAL_LOSS_KEY.format(stream=s) in val_losses)
+
+
+def stream_learning(
+    val_losses: Mapping[str, float], data: Mapping[str, np.ndarray]
+) -> tuple[dict[str, dict[str, float]], str | None]:
+  """({stream: val_loss, mean_frame_loss, learnt}, a warning naming the streams that learnt too
+  little, or None)."""
+  names = reconstructed_streams(val_losses)
+  if not names:
+    return {}, None
+  baseline = mean_frame_losses(data, names)
+  report = {}
+  for s in names:
+    loss = float(val_losses[VAL_LOSS_KEY.format(stream=s)])
+    learnt = 1.0 - loss / baseline[s] if baseline[s] > 0 else 0.0
+    report[s] = {"val_loss": loss, "mean_frame_loss": baseline[s], "learnt": learnt}
+  weak = [s for s in names if report[s]["learnt"] < LEARNT_MIN]
+  if not weak:
+    return report, None
+  detail = "; ".join(
+      f"{s}: validation loss {report[s]['val_loss']:.3g} vs {report[s]['mean_frame_loss']:.3g} "
+      f"for the mean frame (learnt {report[s]['learnt']:.2f})"
+      for s in weak
+  )
+  warning = (
+      f"the {', '.join(weak)} stream{'s' if len(weak) > 1 else ''} learnt little beyond a "
+      f"constant output ({detail}, under {LEARNT_MIN}): its errors measure the input's distance "
+      "from the mean frame (for the flow: the amount of motion), not what the model learnt. "
+      "Train longer, check the stream's inputs (flow_scale_px), or try model.centre_inputs."
+  )
+  return report, warning
