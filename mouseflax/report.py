@@ -24,6 +24,7 @@ from absl import flags
 
 from mouseflax import evaluate
 from mouseflax import fileio
+from mouseflax import learning_check
 from mouseflax import plots
 from mouseflax import run_files
 
@@ -204,6 +205,22 @@ def _fmt_bouts(metrics: dict[str, Any]) -> str:
   return f"{bouts['detected']}/{bouts['bouts']}"
 
 
+def _fmt_learning(metrics: dict[str, Any]) -> str:
+  """'gray 0.70, flow **-0.03**': each stream's learnt share, bold under LEARNT_MIN."""
+  learning = metrics.get("stream_learning")
+  if not learning:
+    return UNKNOWN
+  cells = []
+  for stream, check in learning.items():
+    value = f"{check['learnt']:.2f}"
+    cells.append(
+        f"{stream} **{value}**"
+        if check["learnt"] < learning_check.LEARNT_MIN
+        else f"{stream} {value}"
+    )
+  return ", ".join(cells)
+
+
 def _fmt_false_alarms(metrics: dict[str, Any]) -> str:
   """'<realised> (nominal <target>)' in the calibrated unit; ' W' when calibration warned."""
   calibration = metrics.get("calibration")
@@ -288,7 +305,7 @@ def _baseline_table(runs: Sequence[RunResult]) -> list[str]:
   header = (
       ["Dataset", "Data", "Model", "AUC (pooled)"]
       + [f"{name} AUC" for name in BASELINE_COLUMNS.values()]
-      + ["Bouts detected", "False alarms, normal test frames (nominal)", "Run"]
+      + ["Bouts detected", "False alarms, normal test frames (nominal)", "Streams learnt", "Run"]
   )
   lines = [
       "",
@@ -305,7 +322,8 @@ def _baseline_table(runs: Sequence[RunResult]) -> list[str]:
         _fmt_headline(run.metrics),
     ]
     cells += [_fmt_baseline(run.metrics, key) for key in BASELINE_COLUMNS]
-    cells += [_fmt_bouts(run.metrics), _fmt_false_alarms(run.metrics), run.workdir.name]
+    cells += [_fmt_bouts(run.metrics), _fmt_false_alarms(run.metrics)]
+    cells += [_fmt_learning(run.metrics), run.workdir.name]
     lines.append("| " + " | ".join(cells) + " |")
   lines += [
       "",
@@ -314,7 +332,10 @@ def _baseline_table(runs: Sequence[RunResult]) -> list[str]:
       "a flagged frame at the calibrated threshold. False alarms: share of normal test frames "
       "flagged (frame-rate calibration) or false events per hour of normal test video (events "
       "calibration); W: the validation video was too short to promise the nominal rate "
-      "(threshold.json `warning`).",
+      "(threshold.json `warning`). Streams learnt: 1 - validation loss / that of a constant "
+      f"mean frame per stream; bold under {learning_check.LEARNT_MIN}: that stream learnt little "
+      "and its errors measure the input's distance from the mean frame (results.json "
+      "`learning_warning`).",
   ]
   return lines
 

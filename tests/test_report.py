@@ -152,15 +152,22 @@ def test_baselines_beside_the_model_and_marked_when_not_beaten(two_runs):
       calibration={"calibrate_to": "events_per_hour", "target": 2.0},
       false_events_per_hour_test=3.5,
       calibration_warning="too short",
+      stream_learning={
+          "gray": {"val_loss": 0.001, "mean_frame_loss": 0.004, "learnt": 0.75},
+          "flow": {"val_loss": 0.002, "mean_frame_loss": 0.002, "learnt": -0.01},
+      },
   )
   (two_runs[0] / "results.json").write_text(json.dumps(results))
   table = report.build_table([report.load_run(w) for w in two_runs])
   paper_table, baseline_table = table.split("## Beside the baselines")
   assert "| 60 | 0.912! | 0.900 |" in _rows(paper_table)["mouse, hang held out"]
   hang = _rows(baseline_table)["mouse, hang held out"]
-  assert "| 0.912! | 0.700 | 0.800 | **0.950** | 4/5 | 3.5/h (nominal 2/h) W | cae_hang |" in hang
+  assert (
+      "| 0.912! | 0.700 | 0.800 | **0.950** | 4/5 | 3.5/h (nominal 2/h) W "
+      "| gray 0.75, flow **-0.01** | cae_hang |"
+  ) in hang
   groom = _rows(baseline_table)["mouse, groom held out"]  # A run from before the baselines.
-  assert "| 0.561 | ? | ? | ? | ? | ? | rae_groom |" in groom
+  assert "| 0.561 | ? | ? | ? | ? | ? | ? | rae_groom |" in groom
 
 
 def test_paper_constants_cover_every_number_the_paper_states():
