@@ -7,8 +7,10 @@ time, devices, commit); every AUC variant of results.json (keys `auc*`) side by 
 paper's number and with any baselines (`results.json["baselines"]`: {name: auc} or {name: {metric:
 value}}; rows are the union of the metrics), each with its definition (`metrics_notes`); the ROC
 and timeline figures of the evaluation (`roc.png`, `timeline.png`, linked relative to the page); the
-threshold (`threshold.json`); the losses; the config. A summary table links the sections. The page
-loads nothing from the network; the figures must stay where they are relative to it.
+threshold (`threshold.json`); the losses, the compute dtype and how much each stream learnt, with
+a warning above the numbers when one learnt little (`learning_check`); the config. A summary table
+links the sections. The page loads nothing from the network; the figures must stay where they are
+relative to it.
 """
 
 from __future__ import annotations
@@ -124,6 +126,31 @@ def _figures(workdir: pathlib.Path, page_dir: pathlib.Path) -> str:
   return f'<div class="figures">{"".join(images)}</div>'
 
 
+def _streams(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
+  """(label, HTML) of the compute dtype and of each stream's learnt share (learning_check)."""
+  items = []
+  precision = metrics.get("precision")
+  if precision:
+    items.append(("compute dtype", webpage.esc(f"{precision['dtype']} ({precision['reason']})")))
+  for stream, check in (metrics.get("stream_learning") or {}).items():
+    items.append(
+        (
+            f"{stream} stream learnt",
+            webpage.esc(
+                f"{check['learnt']:.2f} (validation loss {check['val_loss']:.3g}, mean frame's "
+                f"{check['mean_frame_loss']:.3g})"
+            ),
+        )
+    )
+  return items
+
+
+def _warnings(metrics: Mapping[str, Any]) -> str:
+  """The run's warnings (a stream that learnt little), in a red box above its numbers."""
+  warning = metrics.get("learning_warning")
+  return f'<p class="warning">{webpage.esc(warning)}</p>' if warning else ""
+
+
 def _anchor(index: int) -> str:
   return f"run-{index}"
 
@@ -138,10 +165,11 @@ def run_section(run: report.RunResult, index: int, page_dir: pathlib.Path) -> st
   )
   ran = [("workdir", webpage.esc(run.workdir)), ("data", webpage.esc(data))]
   ran += [(label, _value(run.metrics[k])) for label, k in RUN_FIELDS if k in run.metrics]
+  ran += _streams(run.metrics)
   config = json.dumps(run.metrics.get("config", {}), indent=JSON_INDENT, sort_keys=True)
   return (
       f'<section id="{_anchor(index)}"><h2>{webpage.esc(title)}{badge}</h2>'
-      f"{webpage.key_values(ran)}<h3>AUC</h3>{comparison_table(run)}"
+      f"{_warnings(run.metrics)}{webpage.key_values(ran)}<h3>AUC</h3>{comparison_table(run)}"
       f"<h3>Figures</h3>{_figures(run.workdir, page_dir)}"
       f"<h3>Threshold</h3>{_threshold(run.workdir)}"
       f"<details><summary>config</summary><pre>{webpage.esc(config)}</pre></details></section>"

@@ -35,6 +35,7 @@ th[aria-sort=descending] button::after { content: " \\25BC"; }
 .timeline { max-width: 100%; }
 .figures img { max-width: 49%; vertical-align: top; }
 .badge { background: #c62828; color: #fff; padding: 1px 6px; border-radius: 3px; }
+.warning { border-left: 4px solid #c62828; background: #fdecea; padding: 6px 10px; }
 .note { color: #666; font-size: 12px; }
 pre { background: #f7f7f7; padding: .8em; overflow: auto; max-height: 40em; }
 """

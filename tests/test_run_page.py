@@ -92,6 +92,28 @@ def test_aucs_baselines_and_paper_side_by_side(tmp_path):
   assert "http" not in page.replace('name="viewport"', "")  # Nothing from the network.
 
 
+def test_streams_and_their_warning_are_shown(tmp_path):
+  workdir = make_run(
+      tmp_path / "run",
+      precision={"requested": "auto", "dtype": "float32", "reason": "auto on cpu: why"},
+      stream_learning={
+          "gray": {"val_loss": 0.001, "mean_frame_loss": 0.004, "learnt": 0.75},
+          "flow": {"val_loss": 0.002, "mean_frame_loss": 0.002, "learnt": -0.01},
+      },
+      learning_warning="the flow stream learnt little <beyond a constant>",
+  )
+  page = run_page.render([report.load_run(workdir)], tmp_path)
+  cells = parse(page)
+  values = {r[0]: r[1] for r in cells.rows if len(r) == 2}
+  assert values["compute dtype"] == "float32 (auto on cpu: why)"
+  assert values["flow stream learnt"] == "-0.01 (validation loss 0.002, mean frame's 0.002)"
+  assert values["gray stream learnt"].startswith("0.75")
+  assert '<p class="warning">the flow stream learnt little &lt;beyond a constant&gt;</p>' in page
+  assert 'class="warning"' not in run_page.render(
+      [report.load_run(make_run(tmp_path / "b"))], tmp_path
+  )
+
+
 def test_without_baselines_or_figures(tmp_path):
   workdir = make_run(tmp_path / "b")
   for name in run_page.FIGURES:
