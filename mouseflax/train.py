@@ -529,7 +529,7 @@ def resolve_precision(
 
   "auto" resumes a run in the dtype it was trained in (config.json holds the resolved dtype, so a
   run started on a GPU resumes on a CPU in bfloat16 rather than being refused); otherwise the
-  machine's pick (`models.resolve_dtype`).
+  machine's pick (`models.common.resolve_dtype`).
   """
   requested = config.model.dtype
   stored = None if overwrite else run_guard.stored_config(workdir)
