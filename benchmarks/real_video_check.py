@@ -61,6 +61,7 @@ from mouseflax import calibration
 from mouseflax import evaluate
 from mouseflax import events
 from mouseflax import fileio
+from mouseflax import learning_check
 from mouseflax import named_scores
 from mouseflax import preprocess
 from mouseflax import run_files
@@ -487,8 +488,11 @@ def measure_variant(
   config = json.loads((run_dir / run_files.CONFIG_FILE).read_text())
   stats = stored.get("error_stats") or {}
   scores = {n: named_scores.compute(n, columns, stats) for n in named_scores.SCORES}
+  run_results = json.loads((run_dir / run_files.RESULTS_FILE).read_text())
   out = {
       "score": stored["score"],
+      # How much each stream learnt beyond a constant mean frame (mouseflax.learning_check).
+      "stream_learning": run_results.get("stream_learning"),
       "threshold_json": {
           k: stored.get(k)
           for k in ("threshold", "calibrate_to", "target", "warning", "event_rule", "validation")
@@ -620,6 +624,12 @@ def _sweep_table(variant: Mapping[str, Any]) -> list[str]:
   return lines
 
 
+def _learning_line(variant: Mapping[str, Any]) -> str:
+  learning = learning_check.in_stream_order(variant.get("stream_learning"))
+  shares = ", ".join(f"{s} {check['learnt']:.2f}" for s, check in learning)
+  return f"Streams learnt (1 - validation loss / a constant mean frame's): {shares or 'unknown'}."
+
+
 def markdown(results: Mapping[str, Any]) -> str:
   """Per variant: AUCs per score and baseline, false alarms vs nominal, the event-rule sweep."""
   m = results["environment"]["machine"]
@@ -634,6 +644,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         "",
         f"## Variant `{name}` (score `{variant['score']}`; {variant['config_overrides']}; "
         f"trained in {variant['train_seconds']:.0f} s)",
+        "",
+        _learning_line(variant),
         "",
         *_auc_table(variant),
         "",

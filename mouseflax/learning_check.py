@@ -12,6 +12,7 @@ stream at 0.46-0.70; mouseflax/models/README.md) while its AUC looks like a mode
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,13 @@ def mean_frame_losses(data: Mapping[str, np.ndarray], names: tuple[str, ...]) ->
 def reconstructed_streams(val_losses: Mapping[str, float]) -> tuple[str, ...]:
   """The streams with a validation reconstruction loss (none for the supervised model)."""
   return tuple(s for s in streams.STREAM_CHANNELS if VAL_LOSS_KEY.format(stream=s) in val_losses)
+
+
+def in_stream_order(learning: Mapping[str, Any] | None) -> list[tuple[str, Any]]:
+  """(stream, check) of a `stream_learning` record in streams.STREAMS order (gray first; JSON
+  round trips sort keys)."""
+  learning = learning or {}
+  return [(s, learning[s]) for s in streams.STREAMS if s in learning]
 
 
 def stream_learning(

@@ -207,11 +207,11 @@ def _fmt_bouts(metrics: dict[str, Any]) -> str:
 
 def _fmt_learning(metrics: dict[str, Any]) -> str:
   """'gray 0.70, flow **-0.03**': each stream's learnt share, bold under LEARNT_MIN."""
-  learning = metrics.get("stream_learning")
+  learning = learning_check.in_stream_order(metrics.get("stream_learning"))
   if not learning:
     return UNKNOWN
   cells = []
-  for stream, check in learning.items():
+  for stream, check in learning:
     value = f"{check['learnt']:.2f}"
     cells.append(
         f"{stream} **{value}**"

@@ -23,6 +23,7 @@ from typing import Any
 
 from mouseflax import evaluate
 from mouseflax import fileio
+from mouseflax import learning_check
 from mouseflax import report
 from mouseflax import webpage
 
@@ -132,7 +133,7 @@ def _streams(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
   precision = metrics.get("precision")
   if precision:
     items.append(("compute dtype", webpage.esc(f"{precision['dtype']} ({precision['reason']})")))
-  for stream, check in (metrics.get("stream_learning") or {}).items():
+  for stream, check in learning_check.in_stream_order(metrics.get("stream_learning")):
     items.append(
         (
             f"{stream} stream learnt",

@@ -13,7 +13,6 @@ the benchmarks import without TFDS.
 """
 
 from collections.abc import Callable, Mapping
-import copy
 import dataclasses
 import functools
 import json
@@ -524,12 +523,13 @@ def _write_run_files(config: ml_collections.ConfigDict, handle: Any, workdir: pa
 
 def resolve_precision(
     config: ml_collections.ConfigDict, workdir: pathlib.Path, *, overwrite: bool = False
-) -> tuple[ml_collections.ConfigDict, dict[str, str]]:
-  """A copy of `config` with model.dtype "auto" resolved, and the pick for results.json.
+) -> dict[str, str]:
+  """Resolves config.model.dtype "auto" in place; returns the pick for results.json.
 
   "auto" resumes a run in the dtype it was trained in (config.json holds the resolved dtype, so a
   run started on a GPU resumes on a CPU in bfloat16 rather than being refused); otherwise the
-  machine's pick (`models.common.resolve_dtype`).
+  machine's pick (`models.common.resolve_dtype`). In place, so the config's nodes stay the
+  caller's (tests/test_configs.py records which keys a run reads).
   """
   requested = config.model.dtype
   stored = None if overwrite else run_guard.stored_config(workdir)
@@ -538,10 +538,9 @@ def resolve_precision(
     dtype, reason = run_dtype, f"auto: the run in the workdir was trained in {run_dtype}"
   else:
     dtype, reason = model_common.resolve_dtype(requested)
-  resolved = copy.deepcopy(config)
-  resolved.model.dtype = dtype
+  config.model.dtype = dtype
   logging.info("model.dtype=%s -> %s (%s).", requested, dtype, reason)
-  return resolved, {"requested": requested, "dtype": dtype, "reason": reason}
+  return {"requested": requested, "dtype": dtype, "reason": reason}
 
 
 def train_and_evaluate(
@@ -557,7 +556,7 @@ def train_and_evaluate(
   """
   config_checks.validate(config)
   workdir = pathlib.Path(workdir)
-  config, precision = resolve_precision(config, workdir, overwrite=overwrite)
+  precision = resolve_precision(config, workdir, overwrite=overwrite)
   run_guard.prepare_workdir(config, workdir, overwrite=overwrite)
   mesh = steps.make_mesh(config.mesh)
   model = models.create_model(config.model)

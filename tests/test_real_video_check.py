@@ -66,5 +66,7 @@ def test_the_check_runs_end_to_end(tmp_path):
     assert set(targets) == {"events_per_hour", "frame_rate"}
     assert targets["events_per_hour"]["warning"]  # A few seconds of validation: too short.
   assert len(variant["event_rule_sweep"]) == len(real_video_check.EVENT_RULE_SWEEP)
+  assert set(variant["stream_learning"]) == {"gray", "flow"}
   report = (tmp_path / "check.md").read_text()
   assert "baseline pca" in report and "| paper |" in report
+  assert "Streams learnt (1 - validation loss / a constant mean frame's): gray " in report
