@@ -107,6 +107,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.train.epochs = 60
   config.train.batch_size = 32
   config.train.loss_weights = ml_collections.ConfigDict({"gray": 1.0, "flow": 1.0})
+  # Divide each stream's loss by its mean frame's loss on the validation split before weighting
+  # (mouseflax/learning_check.py): off = the paper's raw sum.
+  config.train.balance_losses = False
   config.train.train_split = "train"  # Split trained on (supervised: train_labelled).
   config.train.val_split = "validation"  # Validation loss each epoch + threshold calibration.
   # Steps per compiled call: 0 = auto (1 on the CPU, where lax.scan loses the fast conv path; many
@@ -126,6 +129,9 @@ def get_config() -> ml_collections.ConfigDict:
   # (section 2.5); "mse" = their per-pixel MSEs averaged; "mse_z" / "patch_z" = the mean of
   # per-stream z-scores (normal validation frames) of the MSE / of the largest 8x8-patch MSE.
   config.eval.score = "paper"
+  # The streams it combines: "all" (the paper's) | "learnt" (those whose validation loss fell 10%
+  # below a constant mean frame's: mouseflax/learning_check.py; all if none did).
+  config.eval.score_streams = "all"
   # The threshold (mouseflax/calibration.py), fitted on the normal validation frames:
   # "events_per_hour" = at most eval.false_events_per_hour false events per hour of video;
   # "frame_rate" = at most eval.false_alarm_rate of the frames flagged.

@@ -28,6 +28,7 @@ from mouseflax import build_data
 from mouseflax import calibration
 from mouseflax import evaluate
 from mouseflax import input_pipeline
+from mouseflax import learning_check
 from mouseflax import models
 from mouseflax import named_scores
 from mouseflax import preprocess
@@ -180,6 +181,7 @@ RULES: dict[str, Rule] = {
     "train.epochs": integer(1),
     "train.batch_size": integer(1),
     "train.loss_weights": stream_weights,
+    "train.balance_losses": boolean,
     "train.train_split": split_name,
     "train.val_split": split_name,
     "train.steps_per_call": integer(0),
@@ -192,6 +194,7 @@ RULES: dict[str, Rule] = {
     "eval.test_split": split_name,
     "eval.use_best_checkpoint": boolean,
     "eval.score": choice(tuple(named_scores.SCORES)),
+    "eval.score_streams": choice(learning_check.SCORE_STREAMS),
     "eval.calibrate_to": choice(calibration.MODES),
     "eval.false_events_per_hour": number(0.0, low_open=True),
     "eval.event_merge_gap_s": number(0.0),

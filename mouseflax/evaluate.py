@@ -295,27 +295,34 @@ def error_statistics(table: FrameTable) -> dict[str, dict[str, float]]:
 
 
 def scored_table(
-    table: FrameTable, eval_config: Mapping[str, Any], error_stats: Stats | None = None
+    table: FrameTable,
+    eval_config: Mapping[str, Any],
+    error_stats: Stats | None = None,
+    scored: Sequence[str] | None = None,
 ) -> FrameTable:
   """The table with `score` = the configured named score (idempotent: recomputed from the errors).
 
-  The z-scored scores need `error_stats` (`error_statistics` of the validation table); the
-  supervised model's score (a probability) is left as it is.
+  The z-scored scores need `error_stats` (`error_statistics` of the validation table); `scored`:
+  the streams the score uses (None: all). The supervised model's score (a probability) is left as
+  it is.
   """
   name = named_scores.score_name(eval_config)
   if not table_streams(table):
     return table
   return dataclasses.replace(
-      table, score=named_scores.compute(name, table.error_columns(), error_stats)
+      table, score=named_scores.compute(name, table.error_columns(), error_stats, scored)
   )
 
 
-def all_named_scores(table: FrameTable, error_stats: Stats | None) -> dict[str, np.ndarray | None]:
-  """{name: [N] score} of every named score; None where it is undefined (stats missing)."""
+def all_named_scores(
+    table: FrameTable, error_stats: Stats | None, scored: Sequence[str] | None = None
+) -> dict[str, np.ndarray | None]:
+  """{name: [N] score} of every named score over the `scored` streams; None where it is undefined
+  (stats missing)."""
   scores = {}
   for name in named_scores.SCORES:
     try:
-      scores[name] = named_scores.compute(name, table.error_columns(), error_stats)
+      scores[name] = named_scores.compute(name, table.error_columns(), error_stats, scored)
     except ValueError:
       scores[name] = None
   return scores
@@ -382,13 +389,17 @@ def _macro_auc(
   return (float(np.mean(aucs)) if aucs else None), skipped
 
 
-def _score_stats(name: str, table: FrameTable, error_stats: Stats | None) -> dict | None:
+def _score_stats(
+    name: str, table: FrameTable, error_stats: Stats | None, scored: Sequence[str] | None
+) -> dict | None:
   """{stream: stats} the configured score z-scores with (threshold.json's `stream_stats`)."""
   spec = named_scores.SCORES[name]
   if not spec.standardised or not table_streams(table):
     return None
   return {
-      s: dict(error_stats[named_scores.error_column(spec.kind, s)]) for s in table_streams(table)
+      s: dict(error_stats[named_scores.error_column(spec.kind, s)])
+      for s in table_streams(table)
+      if scored is None or s in scored
   }
 
 
@@ -397,18 +408,20 @@ def compute_metrics(
     eval_config: ml_collections.ConfigDict,
     video_names: Sequence[str] | None = None,
     error_stats: Stats | None = None,
+    scored: Sequence[str] | None = None,
 ) -> dict[str, Any]:
   """Returns the metrics dict (JSON-serialisable; undefined AUCs are None), notes included.
 
-  The score is recomputed as the configured named score (`scored_table`; the z-scored ones need
-  `error_stats`), so the table's own score column is not used for autoencoders.
+  The score is recomputed as the configured named score over the `scored` streams (`scored_table`;
+  the z-scored ones need `error_stats`), so the table's own score column is not used for
+  autoencoders.
   """
   sigma = float(eval_config.smoothing_sigma)
   name = named_scores.score_name(eval_config)
-  table = scored_table(table, eval_config, error_stats)
+  table = scored_table(table, eval_config, error_stats, scored)
   reconstructs = bool(table_streams(table))
   auc_scores = (
-      {n: roc_auc(table.label, v) for n, v in all_named_scores(table, error_stats).items()}
+      {n: roc_auc(table.label, v) for n, v in all_named_scores(table, error_stats, scored).items()}
       if reconstructs
       else None
   )
@@ -426,7 +439,8 @@ def compute_metrics(
       "score": name if reconstructs else PROB_KEY,
       "auc_scores": auc_scores,
       "auc_paper_average": auc_scores["paper"] if auc_scores else None,
-      "stream_stats": _score_stats(name, table, error_stats),
+      "score_streams": list(scored) if scored is not None and reconstructs else None,
+      "stream_stats": _score_stats(name, table, error_stats, scored),
       "error_stats": {c: dict(v) for c, v in (error_stats or {}).items()} if reconstructs else None,
       "auc_macro": auc_macro,
       "auc_macro_skipped_videos": skipped,
@@ -680,6 +694,7 @@ class Calibrated:
     event_rule: the event rule the threshold was calibrated with.
     video_fps: the dataset's `video_fps` metadata (indexed like `video_names`), or None.
     pca: the PCA baseline fitted on training frames (None: no PCA baseline).
+    score_streams: the streams the score uses (None: all; `learning_check.score_streams`).
   """
 
   error_stats: Stats | None = None
@@ -687,6 +702,7 @@ class Calibrated:
   event_rule: events.EventRule = events.PLAIN_RUNS
   video_fps: Sequence[float] | None = None
   pca: baselines.PcaModel | None = None
+  score_streams: Sequence[str] | None = None
 
 
 def evaluate(
@@ -719,8 +735,9 @@ def evaluate(
   table = frame_errors(
       predict_fn, arrays, eval_config.batch_size, anomaly_class=anomaly_class, inputs_fn=inputs_fn
   )
-  table = scored_table(table, eval_config, calibrated.error_stats)  # CSVs show the headline.
-  results = compute_metrics(table, eval_config, video_names, calibrated.error_stats)
+  scored = calibrated.score_streams
+  table = scored_table(table, eval_config, calibrated.error_stats, scored)  # CSVs: the headline.
+  results = compute_metrics(table, eval_config, video_names, calibrated.error_stats, scored)
   frames = baselines.unique_frames(arrays)
   baseline_values = baselines.baseline_scores(
       frames["video"], frames["frame_index"], frames["gray"], frames["flow"], calibrated.pca

@@ -7,6 +7,10 @@ the per-pixel mean frame, whose loss is the per-pixel variance averaged over pix
 frame positions alike). `learnt` = 1 - validation loss / mean-frame loss: 0 for a stream that learnt
 nothing, 1 for a perfect one. The demo's flow stream ends at -0.03 to -0.01 (seeds 0-3, its gray
 stream at 0.46-0.70; mouseflax/models/README.md) while its AUC looks like a model's.
+
+The same mean-frame loss is the unit of `train.balance_losses` (`balanced_loss_weights`): each
+stream's loss divided by it, so a stream counts by the share of its variance left unexplained, not
+by how much its pixels vary. Without it the stream whose inputs vary most owns the shared code.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from mouseflax import streams
 # A stream whose validation loss is above (1 - this) of the mean frame's learnt too little for its
 # errors to mean more than the input's distance from the mean frame.
 LEARNT_MIN = 0.1
+# config.eval.score_streams: score every reconstructed stream, or only those that learnt.
+ALL, LEARNT = SCORE_STREAMS = ("all", "learnt")
 VAL_LOSS_KEY = "val_loss_{stream}"  # The trainer's per-stream validation loss (train.py).
 ROWS_PER_CHUNK = 64  # Examples converted at a time (bounds the float64 copy).
 
@@ -33,7 +39,10 @@ def mean_frame_losses(data: Mapping[str, np.ndarray], names: tuple[str, ...]) ->
   sums, squares, frames = {}, {}, 0
   num = len(data[names[0]])
   for start in range(0, num, ROWS_PER_CHUNK):
-    chunk = streams.to_model_inputs({s: data[s][start : start + ROWS_PER_CHUNK] for s in names})
+    # Records hold every stream; to_model_inputs converts them all.
+    chunk = streams.to_model_inputs(
+        {s: data[s][start : start + ROWS_PER_CHUNK] for s in streams.STREAMS}
+    )
     for s in names:
       x = np.asarray(chunk[s], np.float64)
       x = x.reshape(-1, *x.shape[2:])  # [examples * T, H, W, C]: one row per frame.
@@ -44,6 +53,27 @@ def mean_frame_losses(data: Mapping[str, np.ndarray], names: tuple[str, ...]) ->
       s: float(np.mean(np.maximum(squares[s] / frames - np.square(sums[s] / frames), 0.0)))
       for s in names
   }
+
+
+def balanced_loss_weights(
+    loss_weights: Mapping[str, float], data: Mapping[str, np.ndarray]
+) -> dict[str, float]:
+  """`loss_weights` divided by each stream's mean-frame loss over `data` (pass the validation
+  split: every process holds it whole), so a weighted loss of 1 per stream is a constant output's.
+  """
+  names = tuple(s for s, w in loss_weights.items() if w > 0)
+  missing = [s for s in names if s not in data]
+  if missing:
+    raise ValueError(f"config.train.loss_weights names {missing}, which the records lack.")
+  baseline = mean_frame_losses(data, names) if names else {}
+  constant = [s for s in names if not baseline[s] > 0]
+  if constant:
+    raise ValueError(
+        f"config.train.balance_losses: the {constant} stream is constant over the validation "
+        "split (its mean frame's loss is 0), so its loss cannot be scaled by it: check the data, "
+        "or set config.train.balance_losses=False."
+    )
+  return {s: float(w / baseline[s]) if w > 0 else 0.0 for s, w in loss_weights.items()}
 
 
 def reconstructed_streams(val_losses: Mapping[str, float]) -> tuple[str, ...]:
@@ -87,3 +117,15 @@ def stream_learning(
       "Train longer, check the stream's inputs (flow_scale_px), or try model.centre_inputs."
   )
   return report, warning
+
+
+def score_streams(rule: str, learning: Mapping[str, Mapping[str, float]]) -> list[str] | None:
+  """The streams a run's score uses (`config.eval.score_streams`): None = every stream the model
+  reconstructs ("all", the paper's); for "learnt" those at or above `LEARNT_MIN` (None when no
+  stream learnt that much: the warning says so, and dropping them all would leave no score)."""
+  if rule not in SCORE_STREAMS:
+    raise ValueError(f"config.eval.score_streams={rule!r}: expected one of {list(SCORE_STREAMS)}")
+  if rule == ALL:
+    return None
+  learnt = [s for s, check in in_stream_order(learning) if check["learnt"] >= LEARNT_MIN]
+  return learnt or None

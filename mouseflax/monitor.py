@@ -729,6 +729,7 @@ class Monitor:
     self.stop = stop or threading.Event()
     self.errors_fn = errors_fn or make_errors_fn(run)
     self.score_name, self.error_stats = score.score_name(run), score.error_stats(run)
+    self.score_streams = score.score_streams(run)
     self.preprocessor = preprocess.FramePreprocessor(run.preprocess)
     self.files = {
         "scores": DailyCsv(self.output_dir, SCORES_PREFIX, SCORE_COLUMNS),
@@ -763,7 +764,7 @@ class Monitor:
     if errors is None:
       errors, values = {}, nan
     else:
-      values = named_scores.compute(self.score_name, errors, self.error_stats)
+      values = named_scores.compute(self.score_name, errors, self.error_stats, self.score_streams)
     rows, now = [], time.monotonic()
     for i, frame in enumerate(frames):
       latency = (now - frame.read_s) * MS_PER_S

@@ -20,13 +20,18 @@ columns every CSV always had), `error_l2_<stream>`, `error_patch_<stream>`; a st
 not reconstruct is all NaN. The evaluator, `mouseflax.score` and anything built on them compute the
 score with `compute(name, columns, stats)`, so a score read back from any CSV can be recomputed.
 
+A run can score a subset of its streams (`eval.score_streams='learnt'`: those that learnt,
+`learning_check.score_streams`, so a stream that learnt nothing does not pass its input's size off
+as an error); threshold.json's `score_streams` names them (null: all), and every consumer passes
+them on as `scored`.
+
 Runs made before `eval.score` existed name their rule in `eval.stream_normalisation`:
 'none' -> 'mse', 'validation' -> 'mse_z' (`LEGACY_NORMALISATIONS`); no key at all -> 'mse'.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import dataclasses
 from typing import Any
 
@@ -146,16 +151,30 @@ def statistics(columns: Mapping[str, np.ndarray], normal: np.ndarray) -> dict[st
 
 
 def stream_terms(
-    name: str, columns: Mapping[str, np.ndarray], stats: Stats | None = None
+    name: str,
+    columns: Mapping[str, np.ndarray],
+    stats: Stats | None = None,
+    scored: Sequence[str] | None = None,
 ) -> dict[str, np.ndarray]:
   """{stream: [N]} each stream's term of the named score (its error, or its z-score): the score is
-  their mean, and the largest one says which stream drove a frame's score."""
+  their mean, and the largest one says which stream drove a frame's score.
+
+  `scored`: the streams the score uses (a run's `score_streams`); None = every stream the model
+  reconstructs.
+  """
   if name not in SCORES:
     raise ValueError(f"score {name!r}: expected one of {list(SCORES)}")
   spec = SCORES[name]
   names = model_streams(columns)
   if not names:
     raise ValueError("no stream error columns: the named scores need a reconstruction model")
+  if scored is not None:
+    missing = [s for s in scored if s not in names]
+    if missing or not scored:
+      raise ValueError(
+          f"the score's streams {list(scored)} must be a non-empty subset of the model's {names}"
+      )
+    names = [s for s in names if s in scored]
   errors = {s: np.asarray(columns[error_column(spec.kind, s)], np.float64) for s in names}
   if not spec.standardised:
     return errors
@@ -171,9 +190,15 @@ def stream_terms(
   return {s: (e - stats[keys[s]]["mean"]) / stats[keys[s]]["std"] for s, e in errors.items()}
 
 
-def compute(name: str, columns: Mapping[str, np.ndarray], stats: Stats | None = None) -> np.ndarray:
-  """The named score [N] from the error columns (and, for a z-scored score, their statistics)."""
-  return np.mean(list(stream_terms(name, columns, stats).values()), axis=0)
+def compute(
+    name: str,
+    columns: Mapping[str, np.ndarray],
+    stats: Stats | None = None,
+    scored: Sequence[str] | None = None,
+) -> np.ndarray:
+  """The named score [N] from the error columns (and, for a z-scored score, their statistics),
+  over the `scored` streams (default: all the model reconstructs)."""
+  return np.mean(list(stream_terms(name, columns, stats, scored).values()), axis=0)
 
 
 def pixel_scale(name: str, stream: str, stats: Stats | None = None) -> float:

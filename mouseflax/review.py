@@ -124,11 +124,16 @@ class VideoSection:
 
 
 def stream_terms(
-    scores: score.VideoScores, frame: int, name: str, stats: Mapping | None
+    scores: score.VideoScores,
+    frame: int,
+    name: str,
+    stats: Mapping | None,
+    scored: Sequence[str] | None = None,
 ) -> dict[str, float]:
-  """Each stream's term of the named score at `frame` (`named_scores.stream_terms`)."""
+  """Each scored stream's term of the named score at `frame` (`named_scores.stream_terms`)."""
   columns = {c: v[frame : frame + 1] for c, v in scores.errors.items()}
-  return {s: float(v[0]) for s, v in named_scores.stream_terms(name, columns, stats).items()}
+  terms = named_scores.stream_terms(name, columns, stats, scored)
+  return {s: float(v[0]) for s, v in terms.items()}
 
 
 def find_segments(
@@ -137,9 +142,11 @@ def find_segments(
     stem: str,
     name: str,
     stats: Mapping | None,
+    scored: Sequence[str] | None = None,
 ) -> list[Segment]:
   """The video's events (`score.segments` with the run's event rule), numbered as in
-  <stem>_segments.csv; `name` and `stats`: the run's named score and its error statistics."""
+  <stem>_segments.csv; `name`, `stats` and `scored`: the run's named score, its error statistics
+  and the streams it combines."""
   found = []
   for number, (first, last) in enumerate(score.segments(scores, threshold), start=1):
     peak = first + int(np.argmax(scores.score[first : last + 1]))
@@ -152,7 +159,7 @@ def find_segments(
             peak=peak,
             peak_score=float(scores.score[peak]),
             fps=scores.fps,
-            stream_terms=stream_terms(scores, peak, name, stats),
+            stream_terms=stream_terms(scores, peak, name, stats, scored),
         )
     )
   return found
@@ -222,14 +229,15 @@ def heat_maps(
   """{key: float [crop_h, crop_w]}: the score rule per pixel at each peak (module docstring)."""
   starts = dict(zip(peaks, peak_window_starts(num_frames, list(peaks.values()))))
   name, stats = score.score_name(run), score.error_stats(run)
-  scale = {s: named_scores.pixel_scale(name, s, stats) for s in run.streams}
+  scored = score.score_streams(run) or run.streams
+  scale = {s: named_scores.pixel_scale(name, s, stats) for s in scored}
   heats = {}
   for key, window in _preprocessed_windows(run, path, starts).items():
     gray = np.stack([g for g, _ in window])[None]
     flow = np.stack([f for _, f in window])[None]
     errors = pixel_errors_fn(gray, flow)
     offset = peaks[key] - starts[key]
-    heats[key] = np.mean([errors[s][0, offset] / scale[s] for s in run.streams], axis=0)
+    heats[key] = np.mean([errors[s][0, offset] / scale[s] for s in scored], axis=0)
   return heats
 
 
@@ -556,11 +564,18 @@ def write_review(
   `results`: video path -> ScoredVideo (its `scores` and `files`) or the exception that stopped it.
   """
   output_dir = pathlib.Path(output_dir)
-  name, stats = score.score_name(run), score.error_stats(run)
+  name, stats, scored_streams = (
+      score.score_name(run),
+      score.error_stats(run),
+      score.score_streams(run),
+  )
   failures = {p: r for p, r in results.items() if isinstance(r, BaseException)}
   scored = {p: r for p, r in results.items() if p not in failures}
   stems = dict(zip(scored, score.output_stems(list(scored))))
-  found = {p: find_segments(r.scores, threshold, stems[p], name, stats) for p, r in scored.items()}
+  found = {
+      p: find_segments(r.scores, threshold, stems[p], name, stats, scored_streams)
+      for p, r in scored.items()
+  }
   clip_keys = _clip_keys([s for segs in found.values() for s in segs], top_clips)
   pixel_errors_fn = make_pixel_errors_fn(run)
   sections, sizes = [], {}

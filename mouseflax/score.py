@@ -299,6 +299,12 @@ def score_name(run: ScoringRun) -> str:
   return named_scores.score_name(run.config.eval)
 
 
+def score_streams(run: ScoringRun) -> list[str] | None:
+  """The streams the run's score combines (threshold.json's `score_streams`); None = all of them
+  (`eval.score_streams='all'`, and runs made before it)."""
+  return (run.stored_threshold or {}).get("score_streams")
+
+
 def error_stats(run: ScoringRun) -> dict[str, Any] | None:
   """The validation error statistics (threshold.json) the run's score needs; None for a raw score.
 
@@ -369,7 +375,7 @@ def validation_timeline(run: ScoringRun) -> calibration.Timeline:
   """The normal validation frames under the run's score, as `calibration` fits thresholds on."""
   columns = validation_errors(run)
   normal = columns["label"] == 0
-  score = named_scores.compute(score_name(run), columns, error_stats(run))
+  score = named_scores.compute(score_name(run), columns, error_stats(run), score_streams(run))
   fps = dict(zip(columns["video"].tolist(), columns["fps"].tolist()))
   return calibration.timeline(
       columns["video"][normal], columns["frame"][normal], score[normal], fps
@@ -656,13 +662,17 @@ class ScoreRule:
   name: str
   stats: dict[str, Any] | None
   columns: tuple[str, ...]  # The error columns the run's streams produce.
+  scored: tuple[str, ...] | None = None  # The streams the score combines (None: all).
 
   @classmethod
   def of(cls, run: ScoringRun) -> ScoreRule:
     columns = tuple(
         named_scores.error_column(k, s) for k in streams.ERROR_KINDS for s in run.streams
     )
-    return cls(score_name(run), error_stats(run), columns)
+    scored = score_streams(run)
+    return cls(
+        score_name(run), error_stats(run), columns, None if scored is None else tuple(scored)
+    )
 
 
 def _progress_bar(total: int, path: pathlib.Path | str, enabled: bool):
@@ -760,7 +770,7 @@ def assemble_scores(
   sums = _FrameSums(rule.columns, total)
   for part in parts:  # In frame order: the same sums, in the same order, as one pass.
     sums.add(part.starts, {c: part.errors[c] for c in rule.columns} if len(part.starts) else {})
-  return _video_scores(path, fps, sums, rule.name, rule.stats)
+  return _video_scores(path, fps, sums, rule)
 
 
 def score_video(
@@ -810,14 +820,13 @@ def _video_scores(
     path: pathlib.Path,
     fps: float,
     sums: _FrameSums,
-    name: str,
-    stats: dict[str, Any] | None = None,
+    rule: ScoreRule,
 ) -> VideoScores:
   fps = events.checked_fps(fps, f"{path} (the container gives no frame rate)")
   means = sums.means()
   nan = np.full(sums.num_frames, np.nan)
   errors = {c: means.get(c, nan) for c in named_scores.ERROR_COLUMNS}
-  score = named_scores.compute(name, errors, stats)
+  score = named_scores.compute(rule.name, errors, rule.stats, rule.scored)
   if not np.all(np.isfinite(score)):
     raise FloatingPointError(f"{path}: non-finite scores; the run's parameters hold NaN/inf.")
   return VideoScores(

@@ -169,6 +169,10 @@ class _Trainer:
     )
     self.val = {k: val[k] for k in TRAIN_FIELDS}
     weights = dict(tc.loss_weights)
+    if tc.balance_losses:
+      weights = learning_check.balanced_loss_weights(weights, self.val)
+      logging.info("Balanced loss weights (config weight / mean-frame loss): %s", weights)
+    self.loss_weights = weights
     step = functools.partial(steps.train_step, loss_weights=weights, hflip=config.data.hflip)
     self.multi_step = steps.make_multi_step(mesh, step)
     self.batches_step = steps.make_batches_step(mesh, step)
@@ -344,6 +348,7 @@ def _threshold_record(
       "false_events_per_hour": calibrated["target"] if events_mode else None,
       "false_alarm_rate": None if events_mode else calibrated["target"],
       "score": results["score"],
+      "score_streams": results["score_streams"],
       "calibration_split": config.train.val_split,
       "n_calibration_frames": num_normal,
       "stream_stats": results["stream_stats"],
@@ -377,8 +382,11 @@ def evaluate_and_calibrate(
     val: Mapping[str, np.ndarray],
     workdir: pathlib.Path,
     train: TrainRecords,
+    score_streams: list[str] | None = None,
 ) -> dict[str, Any]:
   """Calibrates the threshold on the validation split, then scores the test split.
+
+  `score_streams`: the streams the score uses (None: all; `learning_check.score_streams`).
 
   The validation split is predicted once: its frame errors give the error statistics of the
   z-scored named scores and the threshold (`mouseflax.calibration`, on the same score as the
@@ -404,7 +412,7 @@ def evaluate_and_calibrate(
     evaluate.frame_errors(predict_fn, test, ec.batch_size, anomaly_class=anomaly_class)
     return {}
   stats = evaluate.error_statistics(normal)
-  normal = evaluate.scored_table(normal, ec, stats)
+  normal = evaluate.scored_table(normal, ec, stats, score_streams)
   video_fps = handle.info.metadata.get("video_fps")
   fps = evaluate.fps_by_video(video_fps, np.unique(normal.video), "validation split")
   calibrated = calibration.calibrate(evaluate.normal_timeline(normal, fps), rule, target)
@@ -420,7 +428,9 @@ def evaluate_and_calibrate(
       workdir=workdir,
       video_names=handle.video_names,
       anomaly_class=anomaly_class,
-      calibrated=evaluate.Calibrated(stats, calibrated["threshold"], rule, video_fps, pca),
+      calibrated=evaluate.Calibrated(
+          stats, calibrated["threshold"], rule, video_fps, pca, score_streams
+      ),
   )
   record = _threshold_record(config, calibrated, results, int(np.sum(normal.label == 0)))
   fileio.write_json_atomic(workdir / run_files.THRESHOLD_FILE, record)
@@ -592,17 +602,19 @@ def train_and_evaluate(
     state, _ = checkpointing.restore_for_eval(
         manager, state, use_best=config.eval.use_best_checkpoint
     )
-    results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir, train)
+    learning, learning_warning = learning_check.stream_learning(last, val)
+    if learning_warning:
+      logging.warning("%s", learning_warning)
+    scored = learning_check.score_streams(config.eval.score_streams, learning)
+    results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir, train, scored)
   finally:
     manager.close()
-  learning, learning_warning = learning_check.stream_learning(last, val)
-  if learning_warning:
-    logging.warning("%s", learning_warning)
   results.update(
       final_train_loss=last.get("epoch_train_loss"),
       final_val_loss=last["val_loss"],
       num_devices=mesh.size,
       precision=precision,
+      loss_weights=trainer.loss_weights,
       stream_learning=learning,
       learning_warning=learning_warning,
       config=json.loads(config.to_json_best_effort()),

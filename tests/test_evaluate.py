@@ -302,6 +302,20 @@ HAND_STATS = {
 }
 
 
+def test_a_score_of_some_streams_leaves_the_others_out():
+  stats = evaluate.error_statistics(VAL_TABLE)
+  cfg = _eval_config(score="mse_z")
+  gray = evaluate.scored_table(TEST_TABLE, cfg, stats, ["gray"])
+  np.testing.assert_allclose(gray.score, [0.0, 0.0, 3.0, 2.0], atol=1e-12)  # Gray's z alone.
+  flow = evaluate.compute_metrics(TEST_TABLE, cfg, error_stats=stats, scored=["flow"])
+  assert flow["auc"] == pytest.approx(0.5) and flow["score_streams"] == ["flow"]
+  assert flow["stream_stats"] == {"flow": HAND_STATS["error_flow"]}
+  assert evaluate.compute_metrics(TEST_TABLE, cfg, error_stats=stats)["score_streams"] is None
+  for bad in ([], ["rgb"]):
+    with pytest.raises(ValueError, match="non-empty subset of the model's"):
+      named_scores.compute("mse_z", TEST_TABLE.error_columns(), stats, bad)
+
+
 def test_error_statistics_use_normal_frames_only():
   # The l2 and patch columns are all NaN here: no statistics for them.
   assert evaluate.error_statistics(VAL_TABLE) == HAND_STATS

@@ -48,3 +48,37 @@ def test_a_model_without_reconstructions_is_not_checked():
       {},
       None,
   )
+
+
+def test_balanced_weights_put_each_stream_in_units_of_its_mean_frames_loss():
+  rng = np.random.default_rng(1)
+  records = _records(
+      rng.integers(0, 256, (20, T, H, W, 1)), 0.5 + 0.01 * rng.random((20, T, H, W, 2))
+  )
+  baseline = learning_check.mean_frame_losses(records, ("gray", "flow"))
+  weights = learning_check.balanced_loss_weights({"gray": 0.75, "flow": 1.0}, records)
+  assert weights["gray"] == pytest.approx(0.75 / baseline["gray"])
+  assert weights["flow"] == pytest.approx(1.0 / baseline["flow"])
+  # The barely moving flow weighs far more than the gray, whose pixels vary a lot.
+  assert weights["flow"] > 100 * weights["gray"]
+  # A stream weighted 0 stays 0 (and is not measured).
+  assert learning_check.balanced_loss_weights({"gray": 1.0, "flow": 0.0}, records)["flow"] == 0.0
+
+
+def test_balancing_a_constant_stream_names_it_and_the_fix():
+  records = _records(np.zeros((4, T, H, W, 1)), np.random.default_rng(0).random((4, T, H, W, 2)))
+  with pytest.raises(ValueError, match=r"\['gray'\] stream is constant.*balance_losses=False"):
+    learning_check.balanced_loss_weights({"gray": 1.0, "flow": 1.0}, records)
+
+
+def test_a_learnt_score_keeps_the_streams_that_learnt():
+  learning = {"flow": {"learnt": -0.02}, "gray": {"learnt": 0.7}}
+  assert learning_check.score_streams("all", learning) is None  # The paper's: every stream.
+  assert learning_check.score_streams("learnt", learning) == ["gray"]
+  both = {"gray": {"learnt": 0.7}, "flow": {"learnt": learning_check.LEARNT_MIN}}
+  assert learning_check.score_streams("learnt", both) == ["gray", "flow"]
+  # None learnt: every stream (the warning says so; no stream would leave no score).
+  assert learning_check.score_streams("learnt", {"gray": {"learnt": 0.0}}) is None
+  assert learning_check.score_streams("learnt", {}) is None  # The supervised model.
+  with pytest.raises(ValueError, match="config.eval.score_streams='best'"):
+    learning_check.score_streams("best", learning)

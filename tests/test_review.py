@@ -7,6 +7,7 @@ its thumbnails decode, its clip plays, sorting works, and nothing reaches the co
 """
 
 import csv
+import dataclasses
 import html
 import json
 import pathlib
@@ -119,6 +120,22 @@ def test_every_segment_has_thumbnails_and_the_top_ones_a_clip(scored):
   assert written == expected
   assert page.count("<video") == TOP_CLIPS
   assert not list(out.rglob("*.tmp*"))  # Everything written atomically.
+
+
+def test_a_run_scoring_its_gray_stream_only_names_only_gray(scored, trained_scene):
+  _, run = scored
+  gray_run = dataclasses.replace(
+      run, stored_threshold={**run.stored_threshold, "score_streams": ["gray"]}
+  )
+  scores = score.score_video(gray_run, trained_scene.clip, progress=False)
+  name, stats = score.score_name(gray_run), score.error_stats(gray_run)
+  threshold = dataclasses.replace(
+      score.resolve_threshold(gray_run), value=float(np.quantile(scores.score, 0.9))
+  )
+  found = review.find_segments(scores, threshold, "clip", name, stats, ["gray"])
+  assert found and all(list(seg.stream_terms) == ["gray"] for seg in found)
+  for seg in found:
+    assert seg.stream_terms["gray"] == pytest.approx(scores.score[seg.peak])
 
 
 def square_box(frame: int, clip) -> tuple[int, int] | None:

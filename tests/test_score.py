@@ -132,6 +132,26 @@ def test_an_older_runs_workdir_still_scores(tmp_path):
     score.error_stats(without_stats)
 
 
+def test_a_run_scoring_only_its_learnt_streams_scores_new_videos_so(tmp_path):
+  """threshold.json's `score_streams` (eval.score_streams='learnt'): the flow stream left out."""
+  stored = {"threshold": THRESHOLD, "false_alarm_rate": 0.01, "stream_stats": LEGACY_STATS}
+  both = fakes.make_workdir(tmp_path / "both", config_dict=legacy_config(), stored=stored)
+  gray = fakes.make_workdir(
+      tmp_path / "gray", config_dict=legacy_config(), stored=stored | {"score_streams": ["gray"]}
+  )
+  clip = fakes.write_disc_clip(tmp_path / "clip.avi", 13)
+  assert score.score_streams(score.load_run(both)) is None  # Runs made before it: every stream.
+  run = score.load_run(gray)
+  assert score.score_streams(run) == ["gray"]
+  scores = score.score_video(run, clip, progress=False)
+  np.testing.assert_allclose(scores.score, (scores.error_gray - 0.01) / 0.5, rtol=1e-12)
+  # Recalibrating its threshold scores the validation frames the same way.
+  values = np.linspace(0.0, 1.0, 20)
+  _cache_validation_errors(run, values, fps=10.0, error_flow=1.0 - values)
+  timeline = score.validation_timeline(run)
+  np.testing.assert_allclose(timeline.score, (values - 0.01) / 0.5, rtol=1e-12)
+
+
 def test_outputs_one_row_per_frame_and_consistent_segments(run, tmp_path):
   path = fakes.write_disc_clip(tmp_path / "odd_size.mp4", 37, size=(83, 47))
   threshold = score.Threshold(THRESHOLD, None, "test")
@@ -230,8 +250,9 @@ def test_workdir_without_a_trained_run(tmp_path):
     score.load_run(workdir)
 
 
-def _cache_validation_errors(run, score_values, fps):
-  """Writes validation errors whose 'paper' score (mean of the l2 columns) is `score_values`."""
+def _cache_validation_errors(run, score_values, fps, **columns_over):
+  """Writes validation errors whose 'paper' score (mean of the l2 columns) is `score_values`
+  (`columns_over`: other columns to write)."""
   n = len(score_values)
   nan = np.full(n, np.nan)
   columns = {c: nan for c in named_scores.ERROR_COLUMNS}
@@ -242,6 +263,7 @@ def _cache_validation_errors(run, score_values, fps):
       label=np.zeros(n, np.int64),
       fps=np.full(n, fps),
   )
+  columns.update(columns_over)
   path = score.validation_errors_path(run)
   np.savez(path, **columns)
   return path

@@ -19,6 +19,7 @@ import pytest
 from mouseflax import checkpointing
 from mouseflax import evaluate
 from mouseflax import input_pipeline
+from mouseflax import learning_check
 from mouseflax import metric_writers
 from mouseflax import named_scores
 from mouseflax import steps
@@ -68,6 +69,7 @@ def test_run_writes_workdir_files(fake_data, tmp_path):
     assert check["mean_frame_loss"] > 0 and check["val_loss"] > 0, stream
     assert check["learnt"] == pytest.approx(1 - check["val_loss"] / check["mean_frame_loss"])
   assert "learning_warning" in results
+  assert results["loss_weights"] == {"gray": 1.0, "flow": 1.0}  # Not balanced by default.
   assert results["n_test_frames"] == fakes.SPLIT_SIZES["test"] * T
   assert len(fakes.train_losses(tmp_path)) == fakes.SPLIT_SIZES["train"] // 4
   threshold = json.loads((tmp_path / "threshold.json").read_text())
@@ -148,6 +150,27 @@ def test_z_scored_score_stores_statistics_and_scores_with_them(fake_data, tmp_pa
   )
 
 
+def test_a_stream_that_learnt_nothing_is_left_out_of_a_learnt_score(
+    fake_data, tmp_path, monkeypatch
+):
+  learning = {"gray": {"learnt": 0.6}, "flow": {"learnt": -0.02}}  # The demo's dead flow stream.
+  monkeypatch.setattr(
+      learning_check, "stream_learning", lambda val_losses, data: (learning, "flow learnt little")
+  )
+  config = fakes.tiny_config(eval__score="mse_z", eval__score_streams="learnt")
+  results = train.train_and_evaluate(config, tmp_path)
+  threshold = json.loads((tmp_path / "threshold.json").read_text())
+  assert results["score_streams"] == threshold["score_streams"] == ["gray"]
+  assert list(threshold["stream_stats"]) == ["gray"]
+  csv = evaluate.read_score_csv(tmp_path / "scores" / "video_a.csv")
+  gray = threshold["error_stats"]["error_gray"]
+  np.testing.assert_allclose(
+      csv["score"], (csv["error_gray"] - gray["mean"]) / gray["std"], rtol=1e-6, atol=1e-6
+  )
+  # The default ("all", the paper's) scores every stream.
+  assert train.train_and_evaluate(fakes.tiny_config(), tmp_path / "all")["score_streams"] is None
+
+
 def test_create_optimizer_follows_the_config():
   params = {"w": np.array([0.5, -2.0], np.float32)}
   grads = {"w": np.array([0.1, -0.3], np.float32)}
@@ -205,6 +228,19 @@ def test_training_lowers_the_loss(fake_data, tmp_path):
   train.train_and_evaluate(fakes.tiny_config(train__epochs=3, optim__learning_rate=3e-3), tmp_path)
   losses = fakes.train_losses(tmp_path)
   assert np.mean(losses[-3:]) < np.mean(losses[:3])
+
+
+def test_balanced_losses_weigh_each_stream_by_its_mean_frame_loss(fake_data, tmp_path):
+  config = fakes.tiny_config(train__epochs=1, train__balance_losses=True)
+  results = train.train_and_evaluate(config, tmp_path)
+  val = fakes.FakeHandle().load(config.train.val_split)
+  expected = learning_check.balanced_loss_weights(dict(config.train.loss_weights), val)
+  assert results["loss_weights"] == pytest.approx(expected)
+  # The validation loss is the balanced sum: each stream's loss over its mean frame's.
+  checks = results["stream_learning"]
+  assert results["final_val_loss"] == pytest.approx(
+      sum(checks[s]["val_loss"] / checks[s]["mean_frame_loss"] for s in checks), rel=1e-4
+  )
 
 
 def test_resume_matches_uninterrupted_run(fake_data, tmp_path):
