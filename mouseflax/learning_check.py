@@ -8,6 +8,7 @@ frame positions alike). `learnt` = 1 - validation loss / mean-frame loss: 0 for 
 nothing, 1 for a perfect one. The demo's flow stream ends at -0.03 to -0.01 (seeds 0-3, its gray
 stream at 0.46-0.70; mouseflax/models/README.md) while its AUC looks like a model's.
 
+With `eval.score_streams='learnt'` the score leaves such a stream out (`score_streams`).
 The same mean-frame loss is the unit of `train.balance_losses` (`balanced_loss_weights`): each
 stream's loss divided by it, so a stream counts by the share of its variance left unexplained, not
 by how much its pixels vary. Without it the stream whose inputs vary most owns the shared code.
@@ -114,7 +115,8 @@ def stream_learning(
       f"the {', '.join(weak)} stream{'s' if len(weak) > 1 else ''} learnt little beyond a "
       f"constant output ({detail}, under {LEARNT_MIN}): its errors measure the input's distance "
       "from the mean frame (for the flow: the amount of motion), not what the model learnt. "
-      "Train longer, check the stream's inputs (flow_scale_px), or try model.centre_inputs."
+      "Train longer, check the stream's inputs (flow_scale_px), try model.centre_inputs or "
+      "train.balance_losses, or leave it out of the score (eval.score_streams='learnt')."
   )
   return report, warning
 
@@ -129,3 +131,14 @@ def score_streams(rule: str, learning: Mapping[str, Mapping[str, float]]) -> lis
     return None
   learnt = [s for s, check in in_stream_order(learning) if check["learnt"] >= LEARNT_MIN]
   return learnt or None
+
+
+def with_score_note(warning: str | None, learning: Mapping[str, Any], scored: list[str] | None):
+  """The learning warning, saying which streams the score leaves out (`score_streams`)."""
+  left_out = [s for s, _ in in_stream_order(learning) if scored is not None and s not in scored]
+  if not warning or not left_out:
+    return warning
+  return (
+      f"{warning} The score leaves the {', '.join(left_out)} stream out "
+      f"(eval.score_streams={LEARNT!r}) and uses {', '.join(scored)} only."
+  )

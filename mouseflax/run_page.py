@@ -143,6 +143,8 @@ def _streams(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
             ),
         )
     )
+  if metrics.get("score_streams"):
+    items.append(("streams scored", webpage.esc(", ".join(metrics["score_streams"]))))
   return items
 
 

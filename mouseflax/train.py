@@ -603,9 +603,10 @@ def train_and_evaluate(
         manager, state, use_best=config.eval.use_best_checkpoint
     )
     learning, learning_warning = learning_check.stream_learning(last, val)
+    scored = learning_check.score_streams(config.eval.score_streams, learning)
+    learning_warning = learning_check.with_score_note(learning_warning, learning, scored)
     if learning_warning:
       logging.warning("%s", learning_warning)
-    scored = learning_check.score_streams(config.eval.score_streams, learning)
     results = evaluate_and_calibrate(config, state, mesh, handle, val, workdir, train, scored)
   finally:
     manager.close()

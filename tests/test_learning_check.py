@@ -82,3 +82,13 @@ def test_a_learnt_score_keeps_the_streams_that_learnt():
   assert learning_check.score_streams("learnt", {}) is None  # The supervised model.
   with pytest.raises(ValueError, match="config.eval.score_streams='best'"):
     learning_check.score_streams("best", learning)
+
+
+def test_the_warning_says_which_streams_the_score_leaves_out():
+  learning = {"flow": {"learnt": -0.02}, "gray": {"learnt": 0.7}}
+  note = learning_check.with_score_note("the flow stream learnt little.", learning, ["gray"])
+  assert note.endswith(
+      "leaves the flow stream out (eval.score_streams='learnt') and uses gray only."
+  )
+  assert learning_check.with_score_note("w", learning, None) == "w"  # Every stream scored.
+  assert learning_check.with_score_note(None, learning, ["gray"]) is None

@@ -101,6 +101,7 @@ def test_streams_and_their_warning_are_shown(tmp_path):
           "flow": {"val_loss": 0.002, "mean_frame_loss": 0.002, "learnt": -0.01},
       },
       learning_warning="the flow stream learnt little <beyond a constant>",
+      score_streams=["gray"],
   )
   page = run_page.render([report.load_run(workdir)], tmp_path)
   cells = parse(page)
@@ -108,6 +109,7 @@ def test_streams_and_their_warning_are_shown(tmp_path):
   assert values["compute dtype"] == "float32 (auto on cpu: why)"
   assert values["flow stream learnt"] == "-0.01 (validation loss 0.002, mean frame's 0.002)"
   assert values["gray stream learnt"].startswith("0.75")
+  assert values["streams scored"] == "gray"
   assert '<p class="warning">the flow stream learnt little &lt;beyond a constant&gt;</p>' in page
   assert 'class="warning"' not in run_page.render(
       [report.load_run(make_run(tmp_path / "b"))], tmp_path

@@ -161,6 +161,7 @@ def test_a_stream_that_learnt_nothing_is_left_out_of_a_learnt_score(
   results = train.train_and_evaluate(config, tmp_path)
   threshold = json.loads((tmp_path / "threshold.json").read_text())
   assert results["score_streams"] == threshold["score_streams"] == ["gray"]
+  assert "leaves the flow stream out" in results["learning_warning"]
   assert list(threshold["stream_stats"]) == ["gray"]
   csv = evaluate.read_score_csv(tmp_path / "scores" / "video_a.csv")
   gray = threshold["error_stats"]["error_gray"]
