@@ -5,8 +5,9 @@ per-frame error is then the input's distance from that frame (for the flow: the 
 and a score built on it is a baseline in disguise. Under the MSE loss the best constant output is
 the per-pixel mean frame, whose loss is the per-pixel variance averaged over pixels (channels and
 frame positions alike). `learnt` = 1 - validation loss / mean-frame loss: 0 for a stream that learnt
-nothing, 1 for a perfect one. The demo's flow stream ends at -0.03 to -0.01 (seeds 0-3, its gray
-stream at 0.46-0.70; mouseflax/models/README.md) while its AUC looks like a model's.
+nothing, 1 for a perfect one. The demo's flow stream ends at -0.07 to -0.01 (seeds 0-3, hang and
+groom held out; its gray stream at 0.46-0.70; mouseflax/models/README.md) while its AUC looks like
+a model's.
 
 With `eval.score_streams='learnt'` the score leaves such a stream out (`score_streams`).
 The same mean-frame loss is the unit of `train.balance_losses` (`balanced_loss_weights`): each
