@@ -123,7 +123,8 @@ def stream_learning(
       f"constant output ({detail}, under {LEARNT_MIN}): its errors measure the input's distance "
       "from the mean frame (for the flow: the amount of motion), not what the model learnt. "
       "Train longer, check the stream's inputs (flow_scale_px), try model.centre_inputs or "
-      "train.balance_losses, or leave it out of the score (eval.score_streams='learnt')."
+      "train.balance_losses, or, where held-out data shows it helps, leave it out of the score "
+      "(eval.score_streams='learnt')."
   )
   return report, warning
 
