@@ -14,7 +14,8 @@ constant learnt from the training frames does worse when the two differ: on the 
 gray -0.44 against the validation mean, 0.02 against the training mean; README).
 With `eval.score_streams='learnt'` the score leaves such a stream out (`score_streams`). A stream
 that learnt little can still rank anomalies by its input's distance from a typical frame (on that
-real check the gray error alone scored 0.820 against both streams' 0.805), so `learnt` is on only
+real check the gray error alone scored 0.820 against both streams' 0.805 and PCA's 0.747), so
+`learnt` is on only
 where it was chosen on held-out data (`configs/demo.py`).
 The same mean-frame loss is the unit of `train.balance_losses` (`balanced_loss_weights`): each
 stream's loss divided by it, so a stream counts by the share of its variance left unexplained, not

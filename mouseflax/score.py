@@ -302,7 +302,16 @@ def score_name(run: ScoringRun) -> str:
 def score_streams(run: ScoringRun) -> list[str] | None:
   """The streams the run's score combines (threshold.json's `score_streams`); None = all of them
   (`eval.score_streams='all'`, and runs made before it)."""
-  return (run.stored_threshold or {}).get("score_streams")
+  scored = (run.stored_threshold or {}).get("score_streams")
+  if scored is not None and (
+      not isinstance(scored, list) or not scored or not set(scored) <= set(run.streams)
+  ):
+    raise RunNotFoundError(
+        f"{run.workdir / run_files.THRESHOLD_FILE}: score_streams={scored!r} must be a non-empty "
+        f"list of the model's streams {list(run.streams)} (or null for all of them): restore the "
+        "file the run wrote, or rerun the run's evaluation."
+    )
+  return scored
 
 
 def error_stats(run: ScoringRun) -> dict[str, Any] | None:

@@ -143,6 +143,10 @@ def test_a_run_scoring_only_its_learnt_streams_scores_new_videos_so(tmp_path):
   assert score.score_streams(score.load_run(both)) is None  # Runs made before it: every stream.
   run = score.load_run(gray)
   assert score.score_streams(run) == ["gray"]
+  for bad in ([], ["rgb"], "gray"):
+    broken = dataclasses.replace(run, stored_threshold={**stored, "score_streams": bad})
+    with pytest.raises(score.RunNotFoundError, match="threshold.json: score_streams=.*non-empty"):
+      score.score_streams(broken)
   scores = score.score_video(run, clip, progress=False)
   np.testing.assert_allclose(scores.score, (scores.error_gray - 0.01) / 0.5, rtol=1e-12)
   # Recalibrating its threshold scores the validation frames the same way.
