@@ -86,6 +86,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.dilations = (1, 1, 1, 2, 2)  # CAE encoder dilation per layer (Table 1: 2, 2 last).
   # CAE: units of a dense code after the fused bottleneck; 0 = none (the paper's, all conv).
   config.model.code_size = 0
+  # CAE: how the streams meet at the bottleneck: "shared" (the paper's: one conv over both codes,
+  # then the dense code) | "cross" (each decoder reads every code, trains only its own; models
+  # README: the shared one let the flow stream learn nothing on the synthetic cage).
+  config.model.fusion = "shared"
   # CAE/RAE: inputs shifted to [-0.5, 0.5] (no motion = 0; models README). Off here (the paper's
   # inputs; the real-video check scored 0.773 with it, 0.805 without); on in configs/demo.py.
   config.model.centre_inputs = False

@@ -20,6 +20,9 @@ its flow errors are flow magnitude in disguise and the flow column below sits at
 Centred inputs alone made it learn on seed 2 (learnt 0.85, from epoch ~40) but not on seed 3, and
 with the dense code on neither; a 10x flow loss weight did not help either (seed 2), nor did a
 stretched flow encoding with balanced losses (`train.balance_losses`: models README).
+What stops it is the shared fusion: with `model.fusion='cross'` it learns (0.83-0.89 in four runs
+on seeds 2 and 3), but the model scored no better there (hang 0.979 / 0.930 against 0.980 /
+0.950), so the demo keeps the paper's shared fusion (models README).
 So the score leaves it out: `eval.score_streams='learnt'` scores the streams whose validation loss
 ended 10% below a constant mean frame's, here the gray stream alone. Chosen on seeds 2 and 3: there
 the gray stream alone scored 0.983 / 0.976 against 0.980 / 0.950 for both streams' `mse_z`, and in

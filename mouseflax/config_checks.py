@@ -171,6 +171,7 @@ RULES: dict[str, Rule] = {
     "model.res_blocks": integer(0),
     "model.code_size": integer(0),
     "model.centre_inputs": boolean,
+    "model.fusion": choice(cae.FUSIONS),
     "model.num_classes": integer(steps.BINARY_CLASSES),
     "model.classifier_hidden": integer(1),
     "optim.name": choice(steps.OPTIMIZERS),
@@ -253,16 +254,22 @@ def _field_names(cls: type) -> set[str]:
   return {f.name for f in dataclasses.fields(cls)}
 
 
+def _models_with(field: str) -> list[str]:
+  return [n for n, cls in models.MODELS.items() if field in _field_names(cls)]
+
+
 def _model_problems(model: Mapping[str, Any]) -> list[str]:
-  with_code = [n for n, cls in models.MODELS.items() if "code_size" in _field_names(cls)]
-  if (
-      model.get("code_size")
-      and model.get("name") in models.MODELS
-      and model["name"] not in with_code
-  ):
+  name = model.get("name")
+  if model.get("code_size") and name in models.MODELS and name not in _models_with("code_size"):
     return [
-        f"config.model.code_size={model['code_size']}: model {model['name']!r} has no dense code; "
-        f"set 0, or use one of {with_code}."
+        f"config.model.code_size={model['code_size']}: model {name!r} has no dense code; "
+        f"set 0, or use one of {_models_with('code_size')}."
+    ]
+  fusion = model.get("fusion", cae.SHARED_FUSION)
+  if fusion != cae.SHARED_FUSION and name in models.MODELS and name not in _models_with("fusion"):
+    return [
+        f"config.model.fusion={fusion!r}: model {name!r} has no such option; set "
+        f"{cae.SHARED_FUSION!r}, or use one of {_models_with('fusion')}."
     ]
   try:
     cae.validate_layers(model["kernels"], model["strides"], model["dilations"])

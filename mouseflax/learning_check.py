@@ -123,9 +123,9 @@ def stream_learning(
       f"the {', '.join(weak)} stream{'s' if len(weak) > 1 else ''} learnt little beyond a "
       f"constant output ({detail}, under {LEARNT_MIN}): its errors measure the input's distance "
       "from the mean frame (for the flow: the amount of motion), not what the model learnt. "
-      "Train longer, check the stream's inputs (flow_scale_px), try model.centre_inputs or "
-      "train.balance_losses, or, where held-out data shows it helps, leave it out of the score "
-      "(eval.score_streams='learnt')."
+      "Train longer, check the stream's inputs (flow_scale_px), try model.fusion='cross' (each "
+      "stream trains its own code), model.centre_inputs or train.balance_losses, or, where "
+      "held-out data shows it helps, leave it out of the score (eval.score_streams='learnt')."
   )
   return report, warning
 

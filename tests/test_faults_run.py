@@ -139,6 +139,19 @@ def test_a_dense_code_on_a_model_without_one_is_named():
   )
 
 
+def test_cross_fusion_on_a_model_without_it_is_named():
+  config = fakes.load_config("tiny")
+  config.model.fusion = "cross"
+  assert not config_checks.problems(config)  # The CAE has it.
+  config.model.name = "rae"
+  assert any(
+      "config.model.fusion='cross': model 'rae' has no such option" in p
+      for p in config_checks.problems(config)
+  )
+  config.model.fusion = "late"
+  assert any("model.fusion" in p and "late" in p for p in config_checks.problems(config))
+
+
 def test_cli_prints_one_line_and_verbose_keeps_the_traceback(capsys):
   def fails(argv):
     del argv
@@ -196,7 +209,8 @@ def test_main_command_line_refuses_a_bad_config_in_one_line(tmp_path):
 def test_a_run_older_than_a_model_field_is_compared_at_its_module_default():
   current = run_guard.config_as_stored(run_config())
   stored = json.loads(json.dumps(current))
-  del stored["model"]["centre_inputs"], stored["model"]["code_size"]  # Before those fields.
+  for field in ("centre_inputs", "code_size", "fusion"):  # Runs made before those fields.
+    del stored["model"][field]
   assert not run_guard.differences(stored, current)  # Built as the module defaults say.
   current["model"]["centre_inputs"] = True  # Another function of the same parameters.
   assert run_guard.differences(stored, current) == [

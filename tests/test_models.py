@@ -1,6 +1,7 @@
 """Models: shapes, [0,1] outputs, documented parameter counts, real fusion, gradients,
 determinism."""
 
+import functools
 import pathlib
 import re
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from mouseflax import models
+from mouseflax.models import cae
 from mouseflax.models import common
 from mouseflax.models import stats
 
@@ -133,6 +135,37 @@ def test_dense_code_is_per_frame_and_sized_by_the_config():
   assert float(jnp.max(jnp.abs(gray[:, 0, -1, -1] - gray_changed[:, 0, -1, -1]))) > 0.0
   np.testing.assert_array_equal(gray[:, 1:], gray_changed[:, 1:])
   assert stats.param_count("cae", code_size=code_size) > stats.param_count("cae")
+
+
+def _stream_params(params: dict, stream: str) -> list:
+  """The leaves whose path names `stream` (its encoder, decoder and its parts of the fusion)."""
+  flat = jax.tree_util.tree_flatten_with_path(params)[0]
+  return [leaf for path, leaf in flat if stream in jax.tree_util.keystr(path)]
+
+
+@pytest.mark.parametrize("code_size", [0, 16])
+def test_cross_fusion_trains_each_streams_parameters_on_its_own_loss_only(code_size):
+  model, params = _tiny("cae", code_size=code_size, fusion=cae.CROSS_FUSION)
+  shared, shared_params = _tiny("cae", code_size=code_size)
+  inputs = _inputs()
+
+  def gray_loss(model, params):
+    return jnp.mean((model.apply(params, inputs)["gray"] - inputs["gray"]) ** 2)
+
+  grads = jax.grad(functools.partial(gray_loss, model))(params)
+  assert all(not np.any(g) for g in _stream_params(grads, "flow"))
+  assert all(np.any(g) for g in _stream_params(grads, "gray"))
+  shared_grads = jax.grad(functools.partial(gray_loss, shared))(shared_params)
+  assert any(np.any(g) for g in _stream_params(shared_grads, "flow_encoder"))
+  # The streams still meet: the flow decoder reads the gray code.
+  dimmed = dict(inputs, gray=inputs["gray"] * 0.5)
+  apply = jax.jit(model.apply)
+  assert float(jnp.max(jnp.abs(apply(params, inputs)["flow"] - apply(params, dimmed)["flow"]))) > 0
+
+
+def test_an_unknown_fusion_is_refused_by_name():
+  with pytest.raises(ValueError, match="config.model.fusion='late'"):
+    _tiny("cae", fusion="late")
 
 
 @pytest.mark.parametrize("name", ["cae", "rae"])

@@ -87,6 +87,17 @@ class CAEDecoder(nn.Module):
     return common.to_output(x)
 
 
+# How the streams meet at the bottleneck (`CAE.fusion`; models README: why "cross").
+SHARED_FUSION = "shared"  # The paper's: one shared conv (and dense code) over both codes.
+CROSS_FUSION = "cross"  # Each decoder reads every code but trains only its own stream's.
+FUSIONS = (SHARED_FUSION, CROSS_FUSION)
+
+
+def flatten_frames(x: jax.Array) -> jax.Array:
+  """[..., H, W, C] -> [..., H*W*C]: each frame's feature map as one vector."""
+  return x.reshape(*x.shape[:-3], math.prod(x.shape[-3:]))
+
+
 class DenseCode(nn.Module):
   """Each frame's fused feature map through a dense code of `size` units and back.
 
@@ -101,10 +112,54 @@ class DenseCode(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     frame_shape = x.shape[-3:]
-    flat = x.reshape(*x.shape[:-3], math.prod(frame_shape))
+    flat = flatten_frames(x)
     code = nn.relu(layers.Dense(self.size, self.dtype, name="encode")(flat))
     flat = nn.relu(layers.Dense(flat.shape[-1], self.dtype, name="decode")(code))
     return flat.reshape(*x.shape[:-3], *frame_shape)
+
+
+class CrossFusion(nn.Module):
+  """Per stream: its own code (dense when `code_size`), and its decoder's input from all codes.
+
+  A decoder reads the other streams' codes through `stop_gradient`, so every trained parameter
+  serves one stream's reconstruction. In the shared fusion the gray stream's gradients, far larger
+  early in training, took over the shared layers and the flow stream learnt nothing (models README).
+  """
+
+  streams: tuple[str, ...]
+  code_size: int
+  kernel: int
+  conv_impl: str
+  dtype: Any
+
+  @nn.compact
+  def __call__(self, codes: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    frame_shape = next(iter(codes.values())).shape[-3:]
+    if self.code_size:
+      codes = {
+          s: nn.relu(
+              layers.Dense(self.code_size, self.dtype, name=f"{s}_encode")(flatten_frames(c))
+          )
+          for s, c in codes.items()
+      }
+    decoder_inputs = {}
+    for stream in self.streams:
+      read = jnp.concatenate(
+          [c if s == stream else jax.lax.stop_gradient(c) for s, c in codes.items()], axis=-1
+      )
+      if self.code_size:
+        x = layers.Dense(math.prod(frame_shape), self.dtype, name=f"{stream}_decode")(read)
+        x = x.reshape(*x.shape[:-1], *frame_shape)
+      else:
+        x = layers.Conv(
+            frame_shape[-1],
+            (self.kernel,) * 2,
+            conv_impl=self.conv_impl,
+            dtype=self.dtype,
+            name=f"{stream}_fusion",
+        )(read)
+      decoder_inputs[stream] = nn.relu(x)
+    return decoder_inputs
 
 
 def validate_layers(kernels, strides, dilations) -> None:
@@ -133,6 +188,8 @@ class CAE(nn.Module):
   # Inputs shifted to [-0.5, 0.5] (no motion = 0); False = the raw [0, 1] inputs (runs made before
   # this option). See the models README.
   centre_inputs: bool = False
+  # SHARED_FUSION (the paper's; runs made before this option) or CROSS_FUSION (`CrossFusion`).
+  fusion: str = SHARED_FUSION
   streams: tuple[str, ...] = ("gray", "flow")
 
   @nn.compact
@@ -141,32 +198,38 @@ class CAE(nn.Module):
     validate_layers(self.kernels, self.strides, self.dilations)
     common.check_inputs(inputs, self.streams, spatial_rank=3)
     dtype = common.compute_dtype(self.dtype)
-    codes = []
+    if self.fusion not in FUSIONS:
+      raise ValueError(f"config.model.fusion={self.fusion!r}: expected one of {list(FUSIONS)}.")
+    codes = {}
     for stream in self.streams:
       x = common.stream_input(inputs, stream, dtype, self.centre_inputs)
-      codes.append(
-          CAEEncoder(
-              self.width,
-              self.kernels,
-              self.strides,
-              self.dilations,
-              self.conv_impl,
-              dtype,
-              name=f"{stream}_encoder",
-          )(x)
-      )
-    fused = jnp.concatenate(codes, axis=-1)
-    # The shared bottleneck layer: each decoder sees both streams' features.
-    fused = layers.Conv(
-        codes[0].shape[-1],
-        (self.kernels[-1],) * 2,
-        conv_impl=self.conv_impl,
-        dtype=dtype,
-        name="fusion",
-    )(fused)
-    fused = nn.relu(fused)
-    if self.code_size:
-      fused = DenseCode(self.code_size, dtype, name="code")(fused)
+      codes[stream] = CAEEncoder(
+          self.width,
+          self.kernels,
+          self.strides,
+          self.dilations,
+          self.conv_impl,
+          dtype,
+          name=f"{stream}_encoder",
+      )(x)
+    if self.fusion == CROSS_FUSION:
+      decoder_inputs = CrossFusion(
+          self.streams, self.code_size, self.kernels[-1], self.conv_impl, dtype, name="fusion"
+      )(codes)
+    else:
+      fused = jnp.concatenate(list(codes.values()), axis=-1)
+      # The shared bottleneck layer: each decoder sees both streams' features.
+      fused = layers.Conv(
+          fused.shape[-1] // len(codes),
+          (self.kernels[-1],) * 2,
+          conv_impl=self.conv_impl,
+          dtype=dtype,
+          name="fusion",
+      )(fused)
+      fused = nn.relu(fused)
+      if self.code_size:
+        fused = DenseCode(self.code_size, dtype, name="code")(fused)
+      decoder_inputs = {stream: fused for stream in self.streams}
     return {
         stream: CAEDecoder(
             self.width,
@@ -176,7 +239,7 @@ class CAE(nn.Module):
             self.conv_impl,
             dtype,
             name=f"{stream}_decoder",
-        )(fused)
+        )(decoder_inputs[stream])
         for stream in self.streams
     }
 
