@@ -88,7 +88,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.code_size = 0
   # CAE: how the streams meet at the bottleneck: "shared" (the paper's: one conv over both codes,
   # then the dense code) | "cross" (each decoder reads every code, trains only its own; models
-  # README: the shared one let the flow stream learn nothing on the synthetic cage).
+  # README: the shared one let the flow stream learn nothing on the synthetic cage; own_videos.py
+  # uses "cross", chosen on the real-video check).
   config.model.fusion = "shared"
   # CAE/RAE: inputs shifted to [-0.5, 0.5] (no motion = 0; models README). Off here (the paper's
   # inputs; the real-video check scored 0.773 with it, 0.805 without); on in configs/demo.py.
