@@ -43,7 +43,7 @@ class Supervised(nn.Module):
         dtype,
         name="gray_encoder",
     )(inputs["gray"].astype(dtype))
-    x = x.reshape(*x.shape[:2], -1)  # [B,T,h*w*c]: one feature vector per frame.
+    x = cae.flatten_frames(x)  # [B,T,h*w*c]: one feature vector per frame.
     x = nn.relu(layers.Dense(self.classifier_hidden, dtype, name="hidden")(x))
     logits = layers.Dense(self.num_classes, dtype, name="logits")(x)
     return {"logits": logits.astype(jnp.float32)}
